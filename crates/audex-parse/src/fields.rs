@@ -1,0 +1,182 @@
+//! The field tokenizer: `key=value` pairs, quoted and hex values, `(null)`,
+//! nested `msg='...'`, AVC `avc: denied { perms } for`, LOGIN's `old auid=`.
+//!
+//! Never fails: words that are not `key=value` are skipped, an unterminated
+//! quote runs to the end of the record.
+use crate::record::{Field, Key, Origin};
+use crate::value::ValueKind;
+
+/// Tokenizes `buf[start..end]` into `out`; returns where it stopped (after the
+/// closing `'` when `origin` is `Message`).
+pub(crate) fn tokenize(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    origin: Origin,
+    out: &mut Vec<Field>,
+) -> usize {
+    let nested = origin == Origin::Message;
+    let mut i = start;
+    let mut after_avc = false;
+    let mut old_prefix = false;
+    loop {
+        while i < end && (buf[i] == b' ' || buf[i] == b'\t') {
+            i += 1;
+        }
+        if i >= end {
+            return end;
+        }
+        if nested && buf[i] == b'\'' {
+            return i + 1;
+        }
+        if buf[i] == b'{' {
+            // AVC permission list: `{ read write }`.
+            let close = find(buf, i + 1, end, b'}').unwrap_or(end);
+            let (s, e) = trim_spaces(buf, i + 1, close);
+            out.push(Field {
+                key: Key::Static("seperms"),
+                val: (s as u32, e as u32),
+                kind: ValueKind::Braced,
+                origin,
+            });
+            i = (close + 1).min(end);
+            continue;
+        }
+        // Key (or bare word): up to '=', space, or (nested) the closing quote.
+        let mut j = i;
+        while j < end && buf[j] != b'=' && buf[j] != b' ' && !(nested && buf[j] == b'\'') {
+            j += 1;
+        }
+        if j >= end || buf[j] != b'=' {
+            let word = &buf[i..j];
+            if after_avc && (word == b"denied" || word == b"granted") {
+                out.push(Field {
+                    key: Key::Static("seresult"),
+                    val: (i as u32, j as u32),
+                    kind: ValueKind::Bare,
+                    origin,
+                });
+                after_avc = false;
+            } else if word == b"avc:" || word == b"avc" {
+                after_avc = true;
+            } else if word == b"old" {
+                old_prefix = true;
+            }
+            i = j;
+            continue;
+        }
+        let key_span = (i, j);
+        let key = &buf[i..j];
+        let mut key_ref = Key::Span(i as u32, j as u32);
+        if old_prefix {
+            old_prefix = false;
+            match key {
+                b"auid" => key_ref = Key::Static("old-auid"),
+                b"ses" => key_ref = Key::Static("old-ses"),
+                _ => {}
+            }
+        }
+        let v = j + 1;
+        if v >= end {
+            out.push(Field {
+                key: key_ref,
+                val: (v.min(end) as u32, end as u32),
+                kind: ValueKind::Bare,
+                origin,
+            });
+            return end;
+        }
+        match buf[v] {
+            b'"' => {
+                let close = find(buf, v + 1, end, b'"').unwrap_or(end);
+                out.push(Field {
+                    key: key_ref,
+                    val: ((v + 1) as u32, close as u32),
+                    kind: ValueKind::Quoted,
+                    origin,
+                });
+                i = (close + 1).min(end);
+            }
+            b'\'' if !nested && &buf[key_span.0..key_span.1] == b"msg" => {
+                let idx = out.len();
+                out.push(Field {
+                    key: key_ref,
+                    val: ((v + 1) as u32, end as u32),
+                    kind: ValueKind::Nested,
+                    origin,
+                });
+                let after = tokenize(buf, v + 1, end, Origin::Message, out);
+                let close = if after > v + 1 && buf[after - 1] == b'\'' {
+                    after - 1
+                } else {
+                    after
+                };
+                out[idx].val.1 = close as u32;
+                i = after;
+            }
+            b'(' if buf[v..end].starts_with(b"(null)") => {
+                out.push(Field {
+                    key: key_ref,
+                    val: (v as u32, (v + 6) as u32),
+                    kind: ValueKind::Null,
+                    origin,
+                });
+                i = v + 6;
+            }
+            _ => {
+                let mut e = v;
+                while e < end && buf[e] != b' ' && !(nested && buf[e] == b'\'') {
+                    e += 1;
+                }
+                if key == b"op" {
+                    // `op=adding user id=1001`: an op value runs over following words without '='.
+                    e = extend_over_words(buf, e, end, nested);
+                }
+                out.push(Field {
+                    key: key_ref,
+                    val: (v as u32, e as u32),
+                    kind: ValueKind::Bare,
+                    origin,
+                });
+                i = e;
+            }
+        }
+    }
+}
+
+fn extend_over_words(buf: &[u8], mut e: usize, end: usize, nested: bool) -> usize {
+    loop {
+        let mut w = e;
+        while w < end && buf[w] == b' ' {
+            w += 1;
+        }
+        if w >= end || (nested && buf[w] == b'\'') || buf[w] == b'(' {
+            return e;
+        }
+        let mut we = w;
+        while we < end && buf[we] != b' ' && buf[we] != b'=' && !(nested && buf[we] == b'\'') {
+            we += 1;
+        }
+        if we < end && buf[we] == b'=' {
+            return e;
+        }
+        e = we;
+    }
+}
+
+fn find(buf: &[u8], from: usize, end: usize, b: u8) -> Option<usize> {
+    if from >= end {
+        return None;
+    }
+    memchr::memchr(b, &buf[from..end]).map(|p| from + p)
+}
+
+fn trim_spaces(buf: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
+    while s < e && buf[s] == b' ' {
+        s += 1;
+    }
+    while e > s && buf[e - 1] == b' ' {
+        e -= 1;
+    }
+    (s, e)
+}

@@ -1,0 +1,95 @@
+//! The record header: `[node=N ]type=T msg=audit(SECONDS.MILLIS:SERIAL): `.
+use crate::error::{ParseError, ParseErrorKind};
+use crate::record::AuditTime;
+use crate::record_type::RecordType;
+
+pub(crate) struct Header {
+    pub rtype: RecordType,
+    pub time: AuditTime,
+    pub serial: u64,
+    pub node: Option<(u32, u32)>,
+    pub body_start: usize,
+}
+
+pub(crate) fn parse_log_header(line: &[u8]) -> Result<Header, ParseError> {
+    let mut i = skip_spaces(line, 0);
+    let mut node = None;
+    if line[i..].starts_with(b"node=") {
+        let s = i + 5;
+        let e = find_space(line, s);
+        node = Some((s as u32, e as u32));
+        i = skip_spaces(line, e);
+    }
+    if !line[i..].starts_with(b"type=") {
+        return Err(ParseError::new(ParseErrorKind::MissingType, i, line));
+    }
+    let s = i + 5;
+    let e = find_space(line, s);
+    let rtype = RecordType::from_name(&line[s..e])
+        .ok_or_else(|| ParseError::new(ParseErrorKind::BadType, s, line))?;
+    i = skip_spaces(line, e);
+    if !line[i..].starts_with(b"msg=") {
+        return Err(ParseError::new(ParseErrorKind::MissingHeader, i, line));
+    }
+    let (time, serial, body_start) = parse_stamp(line, i + 4)?;
+    Ok(Header {
+        rtype,
+        time,
+        serial,
+        node,
+        body_start,
+    })
+}
+
+/// Parses `audit(SECONDS.FRACTION:SERIAL):` at `at`; returns the body offset.
+pub(crate) fn parse_stamp(buf: &[u8], at: usize) -> Result<(AuditTime, u64, usize), ParseError> {
+    let bad = |off: usize| ParseError::new(ParseErrorKind::BadTimestamp, off, buf);
+    if !buf[at..].starts_with(b"audit(") {
+        return Err(ParseError::new(ParseErrorKind::MissingHeader, at, buf));
+    }
+    let mut i = at + 6;
+    let (secs, n) = digits(buf, i);
+    if n == 0 || n > 19 || buf.get(i + n) != Some(&b'.') {
+        return Err(bad(i));
+    }
+    i += n + 1;
+    let (frac, fdigits) = digits(buf, i);
+    if fdigits == 0 || fdigits > 9 || buf.get(i + fdigits) != Some(&b':') {
+        return Err(bad(i));
+    }
+    let nanos = (frac * 10u64.pow(9 - fdigits as u32)) as u32;
+    i += fdigits + 1;
+    let (serial, n) = digits(buf, i);
+    if n == 0 || n > 19 || buf.get(i + n) != Some(&b')') {
+        return Err(bad(i));
+    }
+    i += n + 1;
+    if buf.get(i) == Some(&b':') {
+        i += 1;
+    }
+    Ok((AuditTime { secs, nanos }, serial, skip_spaces(buf, i)))
+}
+
+fn digits(buf: &[u8], at: usize) -> (u64, usize) {
+    let mut v: u64 = 0;
+    let mut n = 0;
+    while let Some(&b) = buf.get(at + n) {
+        if !b.is_ascii_digit() || n >= 19 {
+            break;
+        }
+        v = v * 10 + (b - b'0') as u64;
+        n += 1;
+    }
+    (v, n)
+}
+
+fn skip_spaces(buf: &[u8], mut i: usize) -> usize {
+    while i < buf.len() && buf[i] == b' ' {
+        i += 1;
+    }
+    i
+}
+
+fn find_space(buf: &[u8], from: usize) -> usize {
+    memchr::memchr(b' ', &buf[from..]).map_or(buf.len(), |p| from + p)
+}

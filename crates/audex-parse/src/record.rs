@@ -1,0 +1,220 @@
+//! [`Record`]: one parsed audit record owning its bytes, with field spans into them.
+use crate::error::{ParseError, ParseErrorKind};
+use crate::fields::tokenize;
+use crate::header::{parse_log_header, parse_stamp};
+use crate::record_type::RecordType;
+use crate::value::{is_encoded_field, is_execve_arg, Value, ValueKind};
+
+/// Longest record accepted (the kernel's own limit is under 9 KiB).
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// The audit timestamp `SECONDS.MILLIS` of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct AuditTime {
+    pub secs: u64,
+    pub nanos: u32,
+}
+
+impl AuditTime {
+    /// Milliseconds since the epoch.
+    pub fn as_millis(&self) -> u64 {
+        self.secs * 1000 + (self.nanos / 1_000_000) as u64
+    }
+}
+
+/// Where a field sits in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Written by the kernel (or the top level of a user-space record).
+    Kernel,
+    /// Inside the `msg='...'` of a user-space record.
+    Message,
+    /// In the ENRICHED part auditd appends after 0x1d (`UID="root"`).
+    Enriched,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
+    Span(u32, u32),
+    Static(&'static str),
+}
+
+/// A field: key and value spans into the record's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub(crate) key: Key,
+    pub(crate) val: (u32, u32),
+    pub(crate) kind: ValueKind,
+    pub origin: Origin,
+}
+
+/// One audit record: type, time, serial, node and fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub rtype: RecordType,
+    pub time: AuditTime,
+    pub serial: u64,
+    buf: Box<[u8]>,
+    node: Option<(u32, u32)>,
+    body_start: u32,
+    fields: Vec<Field>,
+}
+
+impl Record {
+    pub(crate) fn from_log_line(line: &[u8]) -> Result<Record, ParseError> {
+        let line = trim_eol(line);
+        if line.len() > MAX_RECORD_BYTES {
+            return Err(ParseError::new(
+                ParseErrorKind::TooLong,
+                MAX_RECORD_BYTES,
+                line,
+            ));
+        }
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(ParseError::new(ParseErrorKind::Empty, 0, line));
+        }
+        let h = parse_log_header(line)?;
+        let mut rec = Record {
+            rtype: h.rtype,
+            time: h.time,
+            serial: h.serial,
+            buf: line.into(),
+            node: h.node,
+            body_start: h.body_start as u32,
+            fields: Vec::with_capacity(24),
+        };
+        rec.parse_fields();
+        Ok(rec)
+    }
+
+    pub(crate) fn from_netlink(rtype: u16, payload: &[u8]) -> Result<Record, ParseError> {
+        // The kernel pads some payloads with NULs.
+        let end = memchr::memchr(0, payload).unwrap_or(payload.len());
+        let payload = trim_eol(&payload[..end]);
+        if payload.len() > MAX_RECORD_BYTES {
+            return Err(ParseError::new(
+                ParseErrorKind::TooLong,
+                MAX_RECORD_BYTES,
+                payload,
+            ));
+        }
+        let (time, serial, body_start) = parse_stamp(payload, 0)?;
+        let mut rec = Record {
+            rtype: RecordType(rtype as u32),
+            time,
+            serial,
+            buf: payload.into(),
+            node: None,
+            body_start: body_start as u32,
+            fields: Vec::with_capacity(24),
+        };
+        rec.parse_fields();
+        Ok(rec)
+    }
+
+    fn parse_fields(&mut self) {
+        let start = self.body_start as usize;
+        let gs = memchr::memchr(0x1d, &self.buf[start..]).map(|i| start + i);
+        let end = gs.unwrap_or(self.buf.len());
+        tokenize(&self.buf, start, end, Origin::Kernel, &mut self.fields);
+        if let Some(gs) = gs {
+            tokenize(
+                &self.buf,
+                gs + 1,
+                self.buf.len(),
+                Origin::Enriched,
+                &mut self.fields,
+            );
+        }
+    }
+
+    /// The `node=` prefix, if the line had one.
+    pub fn node(&self) -> Option<&str> {
+        let (s, e) = self.node?;
+        std::str::from_utf8(&self.buf[s as usize..e as usize]).ok()
+    }
+
+    /// The whole input this record was parsed from (log line or netlink payload).
+    pub fn raw(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The text after `audit(...): `, including any ENRICHED part.
+    pub fn body(&self) -> &[u8] {
+        &self.buf[self.body_start as usize..]
+    }
+
+    /// Size of the record in bytes.
+    pub fn len_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Number of fields (nested and enriched included).
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
+    }
+
+    fn key_of(&self, f: &Field) -> &[u8] {
+        match f.key {
+            Key::Span(s, e) => &self.buf[s as usize..e as usize],
+            Key::Static(k) => k.as_bytes(),
+        }
+    }
+
+    fn value_of(&self, key: &[u8], f: &Field) -> Value<'_> {
+        let encoded = f.origin != Origin::Enriched
+            && (is_encoded_field(key) || (self.rtype == RecordType::EXECVE && is_execve_arg(key)));
+        Value {
+            raw: &self.buf[f.val.0 as usize..f.val.1 as usize],
+            kind: f.kind,
+            encoded,
+        }
+    }
+
+    /// Every field in order: key, value, origin.
+    pub fn fields(&self) -> impl Iterator<Item = (&[u8], Value<'_>, Origin)> + '_ {
+        self.fields.iter().map(move |f| {
+            let k = self.key_of(f);
+            (k, self.value_of(k, f), f.origin)
+        })
+    }
+
+    /// The first kernel or message field named `key` (not the ENRICHED one).
+    pub fn get(&self, key: &str) -> Option<Value<'_>> {
+        let key = key.as_bytes();
+        self.fields
+            .iter()
+            .find(|f| f.origin != Origin::Enriched && self.key_of(f) == key)
+            .map(|f| self.value_of(key, f))
+    }
+
+    /// The ENRICHED value auditd appended for `key` (`UID`, `AUID`, `OUID`, ...).
+    pub fn get_enriched(&self, key: &str) -> Option<Value<'_>> {
+        let key = key.as_bytes();
+        self.fields
+            .iter()
+            .find(|f| f.origin == Origin::Enriched && self.key_of(f) == key)
+            .map(|f| self.value_of(key, f))
+    }
+
+    /// Text of field `key`, decoded (see [`Value::text`]).
+    pub fn text(&self, key: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.get(key)?.text()
+    }
+
+    /// Decimal value of field `key`.
+    pub fn u64(&self, key: &str) -> Option<u64> {
+        self.get(key)?.as_u64()
+    }
+}
+
+fn trim_eol(mut s: &[u8]) -> &[u8] {
+    while let Some((&last, rest)) = s.split_last() {
+        if last == b'\n' || last == b'\r' {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}

@@ -1,0 +1,183 @@
+//! Field values: raw spans plus the decoding audit applies to untrusted strings.
+use std::borrow::Cow;
+
+/// How a value was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Unquoted: a number, a word, or hex-encoded bytes for untrusted strings.
+    Bare,
+    /// `"..."`: the text between the quotes, verbatim.
+    Quoted,
+    /// `(null)`.
+    Null,
+    /// AVC permission list `{ read write }`: the words inside the braces.
+    Braced,
+    /// `msg='...'` of user-space records: its fields are parsed as nested fields.
+    Nested,
+}
+
+/// A field value borrowed from its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Value<'a> {
+    pub raw: &'a [u8],
+    pub kind: ValueKind,
+    /// True when a bare value of this field is hex-encoded by the kernel.
+    pub(crate) encoded: bool,
+}
+
+impl<'a> Value<'a> {
+    /// The value as text: quoted values verbatim, hex-encoded untrusted strings
+    /// decoded, `(null)` and `?` as `None`. Invalid UTF-8 is replaced lossily.
+    pub fn text(&self) -> Option<Cow<'a, str>> {
+        match self.kind {
+            ValueKind::Null => None,
+            ValueKind::Bare if self.raw == b"?" => None,
+            ValueKind::Bare if self.encoded && is_hex(self.raw) => {
+                let bytes = decode_hex(self.raw)?;
+                Some(Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()))
+            }
+            _ => Some(String::from_utf8_lossy(self.raw)),
+        }
+    }
+
+    /// The decoded bytes (hex decoded where the kernel encodes), `None` for `(null)`.
+    pub fn bytes(&self) -> Option<Cow<'a, [u8]>> {
+        match self.kind {
+            ValueKind::Null => None,
+            ValueKind::Bare if self.encoded && is_hex(self.raw) => {
+                decode_hex(self.raw).map(Cow::Owned)
+            }
+            _ => Some(Cow::Borrowed(self.raw)),
+        }
+    }
+
+    /// Decimal unsigned value.
+    pub fn as_u64(&self) -> Option<u64> {
+        parse_dec(self.raw)
+    }
+
+    /// Decimal signed value.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self.raw.split_first() {
+            Some((b'-', rest)) => parse_dec(rest)
+                .and_then(|v| i64::try_from(v).ok())
+                .map(|v| -v),
+            _ => parse_dec(self.raw).and_then(|v| i64::try_from(v).ok()),
+        }
+    }
+
+    /// Hexadecimal unsigned value (`arch=c000003e`, `a1=241`).
+    pub fn as_hex_u64(&self) -> Option<u64> {
+        if self.raw.is_empty() || self.raw.len() > 16 {
+            return None;
+        }
+        let mut v: u64 = 0;
+        for &b in self.raw {
+            v = (v << 4) | hex_digit(b)? as u64;
+        }
+        Some(v)
+    }
+
+    /// The raw bytes as text, without decoding.
+    pub fn raw_str(&self) -> Cow<'a, str> {
+        String::from_utf8_lossy(self.raw)
+    }
+}
+
+fn parse_dec(d: &[u8]) -> Option<u64> {
+    if d.is_empty() || d.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in d {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((b - b'0') as u64)?;
+    }
+    Some(v)
+}
+
+#[inline]
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// True when `s` is a non-empty, even-length run of hex digits.
+pub fn is_hex(s: &[u8]) -> bool {
+    !s.is_empty() && s.len() % 2 == 0 && s.iter().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Decodes hex digits to bytes; `None` when `s` is not valid hex.
+pub fn decode_hex(s: &[u8]) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.chunks_exact(2)
+        .map(|p| Some(hex_digit(p[0])? << 4 | hex_digit(p[1])?))
+        .collect()
+}
+
+/// Fields whose values the kernel or the audit user-space library writes with
+/// `audit_log_untrustedstring` / `audit_encode_value`: quoted when safe, hex otherwise.
+pub(crate) fn is_encoded_field(key: &[u8]) -> bool {
+    matches!(
+        key,
+        b"name"
+            | b"comm"
+            | b"exe"
+            | b"cwd"
+            | b"proctitle"
+            | b"key"
+            | b"cmd"
+            | b"data"
+            | b"acct"
+            | b"path"
+            | b"dir"
+            | b"file"
+            | b"ocomm"
+            | b"watch"
+            | b"root_dir"
+            | b"vm"
+            | b"grp"
+            | b"new_group"
+            | b"old-chardev"
+            | b"new-chardev"
+            | b"old-disk"
+            | b"new-disk"
+            | b"old-fs"
+            | b"new-fs"
+            | b"old-net"
+            | b"new-net"
+            | b"old-rng"
+            | b"new-rng"
+            | b"cgroup"
+    )
+}
+
+/// EXECVE argument keys: `a0`, `a12`, `a3[0]`.
+pub(crate) fn is_execve_arg(key: &[u8]) -> bool {
+    match key.split_first() {
+        Some((b'a', rest)) if !rest.is_empty() => {
+            let digits_end = rest
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(rest.len());
+            if digits_end == 0 {
+                return false;
+            }
+            let tail = &rest[digits_end..];
+            tail.is_empty()
+                || (tail.len() > 2
+                    && tail[0] == b'['
+                    && tail[tail.len() - 1] == b']'
+                    && tail[1..tail.len() - 1].iter().all(|b| b.is_ascii_digit()))
+        }
+        _ => false,
+    }
+}

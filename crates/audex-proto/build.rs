@@ -1,0 +1,30 @@
+//! Compiles proto/audex/v1/*.proto with protox (pure Rust, no system protoc),
+//! then generates prost types and pbjson serde impls (proto3 JSON, proto field names).
+use std::path::PathBuf;
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [root.join("audex/v1/event.proto")];
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+    }
+    let fds = protox::compile(&files, [&root]).expect("compile proto/audex/v1");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let descriptor_path = out.join("audex_descriptor.bin");
+    let bytes = prost::Message::encode_to_vec(&fds);
+    std::fs::write(&descriptor_path, &bytes).unwrap();
+
+    let mut cfg = prost_build::Config::new();
+    cfg.extern_path(".google.protobuf.Timestamp", "::pbjson_types::Timestamp");
+    cfg.btree_map(["."]);
+    cfg.compile_fds(fds).expect("generate prost types");
+
+    pbjson_build::Builder::new()
+        .register_descriptors(&bytes)
+        .unwrap()
+        .preserve_proto_field_names()
+        .extern_path(".google.protobuf.Timestamp", "::pbjson_types::Timestamp")
+        .btree_map(["."])
+        .build(&[".audex"])
+        .unwrap();
+}

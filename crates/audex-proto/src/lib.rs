@@ -1,0 +1,14 @@
+//! The audex event schema: `proto/audex/v1/event.proto` compiled to Rust.
+//!
+//! Gives `v1::AuditEvent` (prost message) with serde impls that produce the
+//! proto3 JSON form with the proto field names (the event contract of DESIGN.md).
+
+/// `audex.v1`: the event and its parts.
+pub mod v1 {
+    #![allow(clippy::all)]
+    include!(concat!(env!("OUT_DIR"), "/audex.v1.rs"));
+    include!(concat!(env!("OUT_DIR"), "/audex.v1.serde.rs"));
+}
+
+pub use pbjson_types::Timestamp;
+pub use prost::Message;
