@@ -1,0 +1,306 @@
+//! The correlator: groups records into events and notices lost serials.
+use crate::assembled::{Assembled, EndReason, LostRange, Output};
+use crate::config::Config;
+use crate::gaps::{GapTracker, Missing, Seen};
+use crate::hash::FxBuild;
+use crate::stats::Stats;
+use audex_parse::{AuditTime, Record, RecordType};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+type Key = (u32, u64);
+
+struct Pending {
+    gen: u64,
+    time: AuditTime,
+    arrived_ms: u64,
+    bytes: usize,
+    records: Vec<Record>,
+    dropped: u32,
+}
+
+struct Node {
+    name: Option<Arc<str>>,
+    /// Newest record time seen on this node (ms).
+    newest_ms: u64,
+    /// Wall clock of its last record (live mode).
+    last_arrival_ms: u64,
+    gaps: GapTracker,
+}
+
+/// Groups [`Record`]s by (node, serial) into [`Assembled`] events.
+///
+/// Drive it with [`push`](Correlator::push), take results with
+/// [`pop`](Correlator::pop), call [`expire_wall`](Correlator::expire_wall) on a
+/// tick in live mode and [`flush`](Correlator::flush) at the end of input.
+pub struct Correlator {
+    cfg: Config,
+    nodes: Vec<Node>,
+    node_index: HashMap<Box<str>, u32>,
+    in_flight: HashMap<Key, Pending, FxBuild>,
+    /// Keys in arrival order (entries of completed events are skipped lazily).
+    order: VecDeque<(Key, u64)>,
+    next_gen: u64,
+    now_ms: u64,
+    ready: VecDeque<Output>,
+    missing: Vec<Missing>,
+    stats: Stats,
+}
+
+impl Correlator {
+    pub fn new(cfg: Config) -> Self {
+        Correlator {
+            cfg,
+            nodes: vec![Node { name: None, newest_ms: 0, last_arrival_ms: 0, gaps: GapTracker::default() }],
+            node_index: HashMap::new(),
+            in_flight: HashMap::with_capacity_and_hasher(1024, FxBuild::default()),
+            order: VecDeque::with_capacity(1024),
+            next_gen: 0,
+            now_ms: 0,
+            ready: VecDeque::new(),
+            missing: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Events currently in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Sets the wall clock used to stamp arrivals (live mode); replay leaves it at 0.
+    pub fn set_now(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+    }
+
+    fn node_id(&mut self, rec: &Record) -> u32 {
+        match rec.node() {
+            None => 0,
+            Some(n) => {
+                if let Some(&id) = self.node_index.get(n) {
+                    return id;
+                }
+                let id = self.nodes.len() as u32;
+                self.nodes.push(Node { name: Some(Arc::from(n)), newest_ms: 0, last_arrival_ms: 0, gaps: GapTracker::default() });
+                self.node_index.insert(n.into(), id);
+                id
+            }
+        }
+    }
+
+    /// Adds one record. Completed events and lost ranges become available to [`pop`](Self::pop).
+    pub fn push(&mut self, rec: Record) {
+        self.stats.records += 1;
+        let node = self.node_id(&rec);
+        let key = (node, rec.serial);
+        let t_ms = rec.time.as_millis();
+        let is_eoe = rec.rtype == RecordType::EOE;
+
+        if let Some(p) = self.in_flight.get_mut(&key) {
+            if is_eoe {
+                self.stats.eoe += 1;
+                self.complete(key, EndReason::Eoe, true);
+            } else {
+                Self::append(&self.cfg, &mut self.stats, p, rec);
+            }
+        } else {
+            let seen = if self.cfg.track_gaps {
+                self.nodes[node as usize].gaps.observe(rec.serial, t_ms, &mut self.missing)
+            } else {
+                Seen::Fresh
+            };
+            if is_eoe {
+                // EOE of an event already complete (or whose records were lost).
+                self.stats.eoe += 1;
+            } else if seen == Seen::Late {
+                self.stats.late += 1;
+            } else if rec.rtype.is_single_record() {
+                self.stats.records_in_events += 1;
+                let time = rec.time;
+                self.emit(node, rec.serial, time, vec![rec], 0, EndReason::Single, false);
+            } else {
+                let gen = self.next_gen;
+                self.next_gen += 1;
+                let mut p = Pending {
+                    gen,
+                    time: rec.time,
+                    arrived_ms: self.now_ms,
+                    bytes: 0,
+                    records: Vec::with_capacity(8),
+                    dropped: 0,
+                };
+                Self::append(&self.cfg, &mut self.stats, &mut p, rec);
+                self.in_flight.insert(key, p);
+                self.order.push_back((key, gen));
+                if self.in_flight.len() > self.cfg.max_in_flight {
+                    self.evict_oldest();
+                }
+            }
+        }
+
+        if t_ms > self.nodes[node as usize].newest_ms {
+            self.nodes[node as usize].newest_ms = t_ms;
+            self.expire_stale(node);
+        }
+        let n = &mut self.nodes[node as usize];
+        n.last_arrival_ms = self.now_ms;
+        self.take_missing(node);
+    }
+
+    fn append(cfg: &Config, stats: &mut Stats, p: &mut Pending, rec: Record) {
+        if p.records.len() >= cfg.max_records_per_event || p.bytes + rec.len_bytes() > cfg.max_bytes_per_event {
+            p.dropped += 1;
+            stats.dropped_by_cap += 1;
+            return;
+        }
+        p.bytes += rec.len_bytes();
+        stats.records_in_events += 1;
+        p.records.push(rec);
+    }
+
+    fn complete(&mut self, key: Key, end: EndReason, saw_eoe: bool) {
+        if let Some(p) = self.in_flight.remove(&key) {
+            self.emit(key.0, key.1, p.time, p.records, p.dropped, end, saw_eoe);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(&mut self, node: u32, serial: u64, time: AuditTime, records: Vec<Record>, dropped: u32, end: EndReason, saw_eoe: bool) {
+        self.stats.events += 1;
+        if end == EndReason::Evicted {
+            self.stats.evicted += 1;
+        }
+        self.ready.push_back(Output::Event(Assembled {
+            node: self.nodes[node as usize].name.clone(),
+            serial,
+            time,
+            records,
+            end,
+            dropped_records: dropped,
+            saw_eoe,
+        }));
+    }
+
+    fn front_live(&mut self) -> Option<(Key, u64)> {
+        while let Some(&(key, gen)) = self.order.front() {
+            match self.in_flight.get(&key) {
+                Some(p) if p.gen == gen => return Some((key, gen)),
+                _ => {
+                    self.order.pop_front();
+                }
+            }
+        }
+        None
+    }
+
+    fn evict_oldest(&mut self) {
+        if let Some((key, _)) = self.front_live() {
+            self.order.pop_front();
+            self.complete(key, EndReason::Evicted, false);
+        }
+    }
+
+    /// Completes events of `node` that are older than the timeout relative to its newest record.
+    fn expire_stale(&mut self, node: u32) {
+        let cutoff = self.nodes[node as usize].newest_ms.saturating_sub(self.cfg.timeout_ms);
+        // Arrival order approximates time order; stop at the first live event that is not stale
+        // (of any node), so a quiet node does not hold others back beyond eviction.
+        let mut skipped: Vec<(Key, u64)> = Vec::new();
+        while let Some((key, gen)) = self.front_live() {
+            let p = &self.in_flight[&key];
+            if key.0 != node {
+                // Another node's event: look past it, keep its place.
+                self.order.pop_front();
+                skipped.push((key, gen));
+                if skipped.len() > 64 {
+                    break;
+                }
+                continue;
+            }
+            if p.time.as_millis() < cutoff {
+                self.order.pop_front();
+                self.complete(key, EndReason::Stale, false);
+            } else {
+                break;
+            }
+        }
+        for e in skipped.into_iter().rev() {
+            self.order.push_front(e);
+        }
+        if self.cfg.track_gaps {
+            let n = &mut self.nodes[node as usize];
+            if n.gaps.has_open() {
+                n.gaps.expire(cutoff, self.cfg.max_open_gaps, &mut self.missing);
+            }
+        }
+    }
+
+    /// Emits the missing ranges just closed for `node`.
+    fn take_missing(&mut self, node: u32) {
+        if self.missing.is_empty() {
+            return;
+        }
+        for m in std::mem::take(&mut self.missing) {
+            self.emit_lost(node, m);
+        }
+    }
+
+    fn emit_lost(&mut self, node: u32, m: Missing) {
+        let count = m.last - m.first + 1;
+        self.stats.lost_ranges += 1;
+        self.stats.lost_serials += count;
+        self.ready.push_back(Output::Lost(LostRange {
+            node: self.nodes[node as usize].name.clone(),
+            first_serial: m.first,
+            last_serial: m.last,
+            time: AuditTime { secs: m.noticed_ms / 1000, nanos: ((m.noticed_ms % 1000) * 1_000_000) as u32 },
+        }));
+    }
+
+    /// Completes events that arrived more than the timeout before `now_ms` (wall clock),
+    /// and reports gaps open that long.
+    pub fn expire_wall(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+        let cutoff = now_ms.saturating_sub(self.cfg.timeout_ms);
+        while let Some((key, _)) = self.front_live() {
+            if self.in_flight[&key].arrived_ms < cutoff {
+                self.order.pop_front();
+                self.complete(key, EndReason::WallClock, false);
+            } else {
+                break;
+            }
+        }
+        if self.cfg.track_gaps {
+            // A node quiet for the timeout will not fill its gaps any more.
+            for id in 0..self.nodes.len() {
+                let n = &mut self.nodes[id];
+                if n.gaps.has_open() && n.last_arrival_ms < cutoff {
+                    n.gaps.drain_all(&mut self.missing);
+                }
+                self.take_missing(id as u32);
+            }
+        }
+    }
+
+    /// Completes everything in flight and reports every open gap (end of input).
+    pub fn flush(&mut self) {
+        while let Some((key, _)) = self.front_live() {
+            self.order.pop_front();
+            self.complete(key, EndReason::Flush, false);
+        }
+        for id in 0..self.nodes.len() {
+            self.nodes[id].gaps.drain_all(&mut self.missing);
+            self.take_missing(id as u32);
+        }
+    }
+
+    /// The next completed event or lost range, oldest first.
+    pub fn pop(&mut self) -> Option<Output> {
+        self.ready.pop_front()
+    }
+}

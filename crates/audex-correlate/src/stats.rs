@@ -1,0 +1,23 @@
+//! Counters: every record pushed is accounted for by exactly one of them.
+
+/// Running counts of the correlator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records pushed.
+    pub records: u64,
+    /// Records delivered inside events.
+    pub records_in_events: u64,
+    /// EOE records consumed (closing an event or alone).
+    pub eoe: u64,
+    /// Records dropped because their event hit a cap.
+    pub dropped_by_cap: u64,
+    /// Records whose event had already completed (duplicates, or too late).
+    pub late: u64,
+    /// Events emitted.
+    pub events: u64,
+    /// Events completed by eviction (too many in flight).
+    pub evicted: u64,
+    /// Lost ranges emitted and the serials they cover.
+    pub lost_ranges: u64,
+    pub lost_serials: u64,
+}
