@@ -1,0 +1,429 @@
+//! Assembled records → AuditEvent.
+use crate::actions::{access_of_flags, record_action, syscall_action, OpenFlagsArg, O_CREAT};
+use crate::paths::resolve;
+use crate::tables::{errno_name, Arch};
+use crate::userdb::UserDb;
+use crate::{execve, sockaddr};
+use audex_correlate::{Assembled, LostRange, Output};
+use audex_parse::{AuditTime, Origin, Record, RecordType, ValueKind};
+use audex_proto::v1::{Actor, AuditEvent, File, Lost, Process, RawRecord, Syscall};
+use audex_proto::Timestamp;
+use std::fmt::Write;
+
+const UNSET: u64 = 4294967295;
+
+/// Normalizer options.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Node name for records without a `node=` prefix (the host name when live).
+    pub default_node: Option<String>,
+    /// Keep the raw records in `records[]`.
+    pub include_records: bool,
+}
+
+/// Turns correlator output into events.
+pub struct Normalizer<U> {
+    users: U,
+    opts: Options,
+}
+
+impl<U: UserDb> Normalizer<U> {
+    pub fn new(users: U, opts: Options) -> Self {
+        Normalizer { users, opts }
+    }
+
+    /// The event for one correlator output.
+    pub fn normalize(&self, out: &Output) -> AuditEvent {
+        match out {
+            Output::Event(a) => self.event(a),
+            Output::Lost(l) => self.lost(l),
+        }
+    }
+
+    fn node_of(&self, node: Option<&str>) -> String {
+        node.map(str::to_string).or_else(|| self.opts.default_node.clone()).unwrap_or_default()
+    }
+
+    fn base(&self, node: Option<&str>, time: AuditTime, serial: u64) -> AuditEvent {
+        let node = self.node_of(node);
+        let mut id = String::with_capacity(node.len() + 32);
+        if !node.is_empty() {
+            id.push_str(&node);
+            id.push(':');
+        }
+        let _ = write!(id, "{}.{:03}:{}", time.secs, time.nanos / 1_000_000, serial);
+        AuditEvent {
+            id,
+            time: Some(Timestamp { seconds: time.secs as i64, nanos: time.nanos as i32 }),
+            serial,
+            node,
+            ..Default::default()
+        }
+    }
+
+    fn lost(&self, l: &LostRange) -> AuditEvent {
+        let mut ev = self.base(l.node.as_deref(), l.time, l.first_serial);
+        ev.id.push_str("-lost");
+        ev.category = "audit".into();
+        ev.action = "records-lost".into();
+        ev.outcome = "failure".into();
+        ev.lost = Some(Lost {
+            count: l.count(),
+            first_serial: l.first_serial,
+            last_serial: l.last_serial,
+            source: "serial-gap".into(),
+        });
+        ev
+    }
+
+    fn event(&self, a: &Assembled) -> AuditEvent {
+        let mut ev = self.base(a.node.as_deref(), a.time, a.serial);
+        ev.truncated = a.truncated();
+        ev.record_count = a.records.len() as u32 + a.saw_eoe as u32 + a.dropped_records;
+        let syscall = a.records.iter().find(|r| r.rtype == RecordType::SYSCALL);
+        let primary = syscall.or(a.records.first());
+        let Some(primary) = primary else {
+            ev.category = "other".into();
+            ev.action = "other".into();
+            ev.outcome = "unknown".into();
+            return ev;
+        };
+        ev.record_type = primary.rtype.to_string();
+
+        let cwd: Option<String> =
+            a.records.iter().find(|r| r.rtype == RecordType::CWD).and_then(|r| r.text("cwd").map(|c| c.into_owned()));
+        self.actor(primary, &mut ev);
+        self.process(a, primary, cwd.as_deref(), &mut ev);
+        self.files(a, cwd.as_deref(), &mut ev);
+        if let Some(s) = a.records.iter().find(|r| r.rtype == RecordType::SOCKADDR) {
+            if let Some(b) = s.get("saddr").and_then(|v| audex_parse::decode_hex(v.raw)) {
+                ev.network = sockaddr::decode(&b);
+            }
+        }
+        ev.keys = keys(primary);
+
+        if let Some(sc) = syscall {
+            self.syscall_event(a, sc, &mut ev);
+        } else {
+            self.record_event(primary, &mut ev);
+        }
+        // Secondary records that carry their own meaning (CONFIG_CHANGE, AVC, LOGIN, ...).
+        for r in &a.records {
+            if std::ptr::eq(r, primary) || is_plumbing(r.rtype) {
+                continue;
+            }
+            let prefix = r.rtype.to_string().to_ascii_lowercase();
+            add_data(r, Some(&prefix), &mut ev);
+            if syscall.is_some() {
+                self.refine_by_secondary(r, &mut ev);
+            }
+        }
+        if self.opts.include_records {
+            ev.records = a
+                .records
+                .iter()
+                .map(|r| RawRecord { r#type: r.rtype.to_string(), text: String::from_utf8_lossy(r.body()).into_owned() })
+                .collect();
+        }
+        ev
+    }
+
+    fn syscall_event(&self, a: &Assembled, sc: &Record, ev: &mut AuditEvent) {
+        let arch = sc.get("arch").and_then(|v| v.as_hex_u64()).map(|id| Arch::from_audit(id as u32));
+        let nr = sc.u64("syscall").map(|n| n as u32);
+        let mut s = Syscall::default();
+        if let Some(arch) = arch {
+            s.arch = arch.name();
+        }
+        s.number = nr;
+        s.name = match (arch, nr) {
+            (Some(arch), Some(nr)) => arch.syscall_name(nr).map(str::to_string),
+            _ => None,
+        }
+        .or_else(|| sc.get_enriched("SYSCALL").and_then(|v| v.text()).map(|c| c.into_owned()))
+        .unwrap_or_default();
+        s.exit = sc.get("exit").and_then(|v| v.as_i64());
+        let success = sc.get("success").map(|v| v.raw == b"yes");
+        ev.outcome = match success {
+            Some(true) => "success",
+            Some(false) => "failure",
+            None => "unknown",
+        }
+        .into();
+        if success == Some(false) {
+            if let Some(e) = s.exit.filter(|e| *e < 0) {
+                s.errno = errno_name((-e) as u32).map(str::to_string).unwrap_or_else(|| format!("E{}", -e));
+            }
+        }
+        for k in ["a0", "a1", "a2", "a3"] {
+            if let Some(v) = sc.get(k) {
+                s.args.push(v.raw_str().into_owned());
+            }
+        }
+
+        let act = syscall_action(&s.name);
+        let has_paths = !ev.files.is_empty();
+        match act {
+            Some(act) => {
+                ev.category = act.category.into();
+                ev.action = act.action.into();
+                if act.action == "opened" {
+                    let flags = match act.open_flags {
+                        OpenFlagsArg::Arg(i) => sc.get(["a0", "a1", "a2", "a3"][i]).and_then(|v| v.as_hex_u64()),
+                        OpenFlagsArg::None => a
+                            .records
+                            .iter()
+                            .find(|r| r.rtype.name() == Some("OPENAT2"))
+                            .and_then(|r| r.get("oflag"))
+                            .and_then(|v| v.as_hex_u64()),
+                    };
+                    let created = ev.files.iter().any(|f| f.nametype == "CREATE");
+                    if created && flags.is_none_or(|f| f & O_CREAT != 0) {
+                        ev.action = "created".into();
+                    }
+                    if let Some(f) = flags {
+                        ev.access = access_of_flags(f).into();
+                    }
+                }
+            }
+            None if has_paths => {
+                ev.category = "file".into();
+                ev.action = "other".into();
+            }
+            None => {
+                ev.category = "process".into();
+                ev.action = "other".into();
+            }
+        }
+        ev.syscall = Some(s);
+    }
+
+    /// A syscall event whose secondary record says more than the syscall does.
+    fn refine_by_secondary(&self, r: &Record, ev: &mut AuditEvent) {
+        match r.rtype.name() {
+            Some("CONFIG_CHANGE") => {
+                ev.category = "audit".into();
+                let op = r.text("op").unwrap_or_default();
+                ev.action = if op.contains("rule") || r.get("list").is_some() {
+                    "changed-audit-rules"
+                } else {
+                    "changed-audit-config"
+                }
+                .into();
+            }
+            Some("KERN_MODULE") => {
+                ev.category = "system".into();
+                ev.action = "loaded-module".into();
+            }
+            Some("AVC") if r.text("seresult").as_deref() == Some("denied") => {
+                ev.category = "mac".into();
+                ev.action = "access-denied".into();
+            }
+            Some("LOGIN") if ev.action == "other" => {
+                ev.category = "authentication".into();
+                ev.action = "changed-login-id".into();
+            }
+            _ => {}
+        }
+    }
+
+    fn record_event(&self, r: &Record, ev: &mut AuditEvent) {
+        let name = r.rtype.to_string();
+        let (category, mut action) = record_action(&name, r.rtype.0);
+        ev.category = category.into();
+        // Outcome from user-space `res=` or AVC result.
+        let res = r.text("res");
+        let outcome = match res.as_deref() {
+            Some("success" | "1" | "yes") => "success",
+            Some("failed" | "0" | "no" | "failure") => "failure",
+            _ => match r.text("seresult").as_deref() {
+                Some("denied") => "failure",
+                Some("granted") => "success",
+                _ => "unknown",
+            },
+        };
+        ev.outcome = outcome.into();
+        if category == "mac" {
+            let denied = r.text("seresult").as_deref() == Some("denied")
+                || r.text("apparmor").as_deref().is_some_and(|s| s.eq_ignore_ascii_case("denied"))
+                || name == "SELINUX_ERR";
+            if denied {
+                action = "access-denied";
+            } else if r.text("seresult").as_deref() == Some("granted") {
+                action = "access-granted"; // ext
+            }
+        }
+        if name == "CONFIG_CHANGE" {
+            let op = r.text("op").unwrap_or_default();
+            if op.contains("rule") || r.get("list").is_some() {
+                action = "changed-audit-rules";
+            }
+            if outcome == "unknown" {
+                ev.outcome = "success".into();
+            }
+        }
+        ev.action = action.into();
+        add_data(r, None, ev);
+        if name == "USER_CMD" {
+            if let Some(cmd) = r.text("cmd") {
+                let p = ev.process.get_or_insert_with(Default::default);
+                p.command_line = cmd.into_owned();
+            }
+        }
+    }
+
+    fn actor(&self, r: &Record, ev: &mut AuditEvent) {
+        let id = |k: &str| r.u64(k).filter(|&v| v != UNSET && v <= u32::MAX as u64).map(|v| v as u32);
+        let mut a = Actor {
+            auid: id("auid"),
+            uid: id("uid"),
+            euid: id("euid"),
+            suid: id("suid"),
+            fsuid: id("fsuid"),
+            gid: id("gid"),
+            egid: id("egid"),
+            sgid: id("sgid"),
+            fsgid: id("fsgid"),
+            session: id("ses"),
+            tty: r.text("tty").filter(|t| t != "(none)").map(|t| t.into_owned()).unwrap_or_default(),
+            ..Default::default()
+        };
+        if a == Actor::default() {
+            return;
+        }
+        let user = |k: &str, v: Option<u32>| self.name_of(r, k, v, false);
+        let group = |k: &str, v: Option<u32>| self.name_of(r, k, v, true);
+        a.auid_name = user("AUID", a.auid);
+        a.uid_name = user("UID", a.uid);
+        a.euid_name = user("EUID", a.euid);
+        a.suid_name = user("SUID", a.suid);
+        a.fsuid_name = user("FSUID", a.fsuid);
+        a.gid_name = group("GID", a.gid);
+        a.egid_name = group("EGID", a.egid);
+        a.sgid_name = group("SGID", a.sgid);
+        a.fsgid_name = group("FSGID", a.fsgid);
+        ev.actor = Some(a);
+    }
+
+    /// ENRICHED name on the record, else the user database.
+    fn name_of(&self, r: &Record, enriched_key: &str, id: Option<u32>, group: bool) -> String {
+        let Some(id) = id else { return String::new() };
+        if let Some(n) = r.get_enriched(enriched_key).and_then(|v| v.text()) {
+            if n != "unset" && !n.starts_with("unknown(") {
+                return n.into_owned();
+            }
+        }
+        let n = if group { self.users.group_name(id) } else { self.users.user_name(id) };
+        n.unwrap_or_default()
+    }
+
+    fn process(&self, a: &Assembled, primary: &Record, cwd: Option<&str>, ev: &mut AuditEvent) {
+        let mut p = Process {
+            pid: primary.u64("pid").map(|v| v as u32),
+            ppid: primary.u64("ppid").map(|v| v as u32),
+            exe: primary.text("exe").map(|c| c.into_owned()).unwrap_or_default(),
+            comm: primary.text("comm").map(|c| c.into_owned()).unwrap_or_default(),
+            cwd: cwd.map(str::to_string).unwrap_or_default(),
+            label: primary.text("subj").map(|c| c.into_owned()).unwrap_or_default(),
+            ..Default::default()
+        };
+        if primary.rtype.is_single_record() && p.cwd.is_empty() {
+            p.cwd = primary.text("cwd").map(|c| c.into_owned()).unwrap_or_default();
+        }
+        let mut execs = a.records.iter().filter(|r| r.rtype == RecordType::EXECVE).peekable();
+        if execs.peek().is_some() {
+            p.args = execve::argv(execs);
+            p.command_line = p.args.join(" ");
+        }
+        if let Some(t) = a.records.iter().find(|r| r.rtype == RecordType::PROCTITLE) {
+            if let Some(b) = t.get("proctitle").and_then(|v| v.bytes()) {
+                let mut s: String = String::from_utf8_lossy(&b).replace('\0', " ");
+                s.truncate(s.trim_end().len());
+                p.title = s;
+            }
+        }
+        if p != Process::default() {
+            ev.process = Some(p);
+        }
+    }
+
+    fn files(&self, a: &Assembled, cwd: Option<&str>, ev: &mut AuditEvent) {
+        let mut paths: Vec<&Record> = a.records.iter().filter(|r| r.rtype == RecordType::PATH).collect();
+        if paths.is_empty() {
+            return;
+        }
+        paths.sort_by_key(|r| r.u64("item").unwrap_or(u64::MAX));
+        for r in paths {
+            let name = r.text("name").map(|c| c.into_owned()).unwrap_or_default();
+            let ouid = r.u64("ouid").filter(|&v| v != UNSET).map(|v| v as u32);
+            let ogid = r.u64("ogid").filter(|&v| v != UNSET).map(|v| v as u32);
+            ev.files.push(File {
+                path: if name.is_empty() { String::new() } else { resolve(cwd, &name) },
+                nametype: r.text("nametype").map(|c| c.into_owned()).unwrap_or_default(),
+                inode: r.u64("inode"),
+                dev: r.text("dev").map(|c| c.into_owned()).unwrap_or_default(),
+                mode: r.text("mode").map(|c| c.into_owned()).unwrap_or_default(),
+                ouid,
+                ogid,
+                ouid_name: self.name_of(r, "OUID", ouid, false),
+                ogid_name: self.name_of(r, "OGID", ogid, true),
+                label: r.text("obj").map(|c| c.into_owned()).unwrap_or_default(),
+                name,
+            });
+        }
+    }
+}
+
+/// Records whose content goes to dedicated fields.
+fn is_plumbing(t: RecordType) -> bool {
+    matches!(t.0, 1300 | 1302 | 1306 | 1307 | 1309 | 1320 | 1327)
+}
+
+/// Fields with a dedicated place in the event are not repeated in `data`.
+fn is_mapped(key: &[u8]) -> bool {
+    matches!(
+        key,
+        b"pid"
+            | b"ppid"
+            | b"uid"
+            | b"auid"
+            | b"euid"
+            | b"suid"
+            | b"fsuid"
+            | b"gid"
+            | b"egid"
+            | b"sgid"
+            | b"fsgid"
+            | b"ses"
+            | b"tty"
+            | b"exe"
+            | b"comm"
+            | b"subj"
+            | b"key"
+            | b"msg"
+            | b"res"
+            | b"cmd"
+    )
+}
+
+fn add_data(r: &Record, prefix: Option<&str>, ev: &mut AuditEvent) {
+    for (key, val, origin) in r.fields() {
+        if origin == Origin::Enriched || val.kind == ValueKind::Nested || is_mapped(key) {
+            continue;
+        }
+        let Some(text) = val.text() else { continue };
+        let key = String::from_utf8_lossy(key);
+        let key = match prefix {
+            Some(p) => format!("{p}.{key}"),
+            None => key.into_owned(),
+        };
+        ev.data.entry(key).or_insert_with(|| text.into_owned());
+    }
+}
+
+/// Rule keys, split on the kernel's 0x01 separator.
+fn keys(r: &Record) -> Vec<String> {
+    let Some(v) = r.get("key") else { return Vec::new() };
+    let Some(b) = v.bytes() else { return Vec::new() };
+    b.split(|&c| c == 0x01).filter(|k| !k.is_empty()).map(|k| String::from_utf8_lossy(k).into_owned()).collect()
+}
