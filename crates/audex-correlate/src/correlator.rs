@@ -51,7 +51,12 @@ impl Correlator {
     pub fn new(cfg: Config) -> Self {
         Correlator {
             cfg,
-            nodes: vec![Node { name: None, newest_ms: 0, last_arrival_ms: 0, gaps: GapTracker::default() }],
+            nodes: vec![Node {
+                name: None,
+                newest_ms: 0,
+                last_arrival_ms: 0,
+                gaps: GapTracker::default(),
+            }],
             node_index: HashMap::new(),
             in_flight: HashMap::with_capacity_and_hasher(1024, FxBuild::default()),
             order: VecDeque::with_capacity(1024),
@@ -86,7 +91,12 @@ impl Correlator {
                     return id;
                 }
                 let id = self.nodes.len() as u32;
-                self.nodes.push(Node { name: Some(Arc::from(n)), newest_ms: 0, last_arrival_ms: 0, gaps: GapTracker::default() });
+                self.nodes.push(Node {
+                    name: Some(Arc::from(n)),
+                    newest_ms: 0,
+                    last_arrival_ms: 0,
+                    gaps: GapTracker::default(),
+                });
                 self.node_index.insert(n.into(), id);
                 id
             }
@@ -109,8 +119,10 @@ impl Correlator {
                 Self::append(&self.cfg, &mut self.stats, p, rec);
             }
         } else {
-            let seen = if self.cfg.track_gaps {
-                self.nodes[node as usize].gaps.observe(rec.serial, t_ms, &mut self.missing)
+            let seen = if self.cfg.track_gaps && rec.rtype.has_kernel_serial() {
+                self.nodes[node as usize]
+                    .gaps
+                    .observe(rec.serial, t_ms, &mut self.missing)
             } else {
                 Seen::Fresh
             };
@@ -122,7 +134,15 @@ impl Correlator {
             } else if rec.rtype.is_single_record() {
                 self.stats.records_in_events += 1;
                 let time = rec.time;
-                self.emit(node, rec.serial, time, vec![rec], 0, EndReason::Single, false);
+                self.emit(
+                    node,
+                    rec.serial,
+                    time,
+                    vec![rec],
+                    0,
+                    EndReason::Single,
+                    false,
+                );
             } else {
                 let gen = self.next_gen;
                 self.next_gen += 1;
@@ -153,7 +173,9 @@ impl Correlator {
     }
 
     fn append(cfg: &Config, stats: &mut Stats, p: &mut Pending, rec: Record) {
-        if p.records.len() >= cfg.max_records_per_event || p.bytes + rec.len_bytes() > cfg.max_bytes_per_event {
+        if p.records.len() >= cfg.max_records_per_event
+            || p.bytes + rec.len_bytes() > cfg.max_bytes_per_event
+        {
             p.dropped += 1;
             stats.dropped_by_cap += 1;
             return;
@@ -170,7 +192,16 @@ impl Correlator {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn emit(&mut self, node: u32, serial: u64, time: AuditTime, records: Vec<Record>, dropped: u32, end: EndReason, saw_eoe: bool) {
+    fn emit(
+        &mut self,
+        node: u32,
+        serial: u64,
+        time: AuditTime,
+        records: Vec<Record>,
+        dropped: u32,
+        end: EndReason,
+        saw_eoe: bool,
+    ) {
         self.stats.events += 1;
         if end == EndReason::Evicted {
             self.stats.evicted += 1;
@@ -207,7 +238,9 @@ impl Correlator {
 
     /// Completes events of `node` that are older than the timeout relative to its newest record.
     fn expire_stale(&mut self, node: u32) {
-        let cutoff = self.nodes[node as usize].newest_ms.saturating_sub(self.cfg.timeout_ms);
+        let cutoff = self.nodes[node as usize]
+            .newest_ms
+            .saturating_sub(self.cfg.timeout_ms);
         // Arrival order approximates time order; stop at the first live event that is not stale
         // (of any node), so a quiet node does not hold others back beyond eviction.
         let mut skipped: Vec<(Key, u64)> = Vec::new();
@@ -235,7 +268,8 @@ impl Correlator {
         if self.cfg.track_gaps {
             let n = &mut self.nodes[node as usize];
             if n.gaps.has_open() {
-                n.gaps.expire(cutoff, self.cfg.max_open_gaps, &mut self.missing);
+                n.gaps
+                    .expire(cutoff, self.cfg.max_open_gaps, &mut self.missing);
             }
         }
     }
@@ -258,7 +292,10 @@ impl Correlator {
             node: self.nodes[node as usize].name.clone(),
             first_serial: m.first,
             last_serial: m.last,
-            time: AuditTime { secs: m.noticed_ms / 1000, nanos: ((m.noticed_ms % 1000) * 1_000_000) as u32 },
+            time: AuditTime {
+                secs: m.noticed_ms / 1000,
+                nanos: ((m.noticed_ms % 1000) * 1_000_000) as u32,
+            },
         }));
     }
 

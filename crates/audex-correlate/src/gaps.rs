@@ -78,17 +78,29 @@ impl GapTracker {
                 expired.push(start);
             }
         }
-        let over = self.missing.len().saturating_sub(expired.len()).saturating_sub(max_open);
+        let over = self
+            .missing
+            .len()
+            .saturating_sub(expired.len())
+            .saturating_sub(max_open);
         if over > 0 {
-            let mut rest: Vec<(u64, u64)> =
-                self.missing.iter().filter(|(_, &(_, n))| n >= cutoff_ms).map(|(&s, &(_, n))| (n, s)).collect();
+            let mut rest: Vec<(u64, u64)> = self
+                .missing
+                .iter()
+                .filter(|(_, &(_, n))| n >= cutoff_ms)
+                .map(|(&s, &(_, n))| (n, s))
+                .collect();
             rest.sort_unstable();
             expired.extend(rest.into_iter().take(over).map(|(_, s)| s));
         }
         expired.sort_unstable();
         for start in expired {
             if let Some((last, noticed)) = self.missing.remove(&start) {
-                done.push(Missing { first: start, last, noticed_ms: noticed });
+                done.push(Missing {
+                    first: start,
+                    last,
+                    noticed_ms: noticed,
+                });
             }
         }
     }
@@ -99,7 +111,11 @@ impl GapTracker {
 
     pub fn drain_all(&mut self, done: &mut Vec<Missing>) {
         for (first, (last, noticed_ms)) in std::mem::take(&mut self.missing) {
-            done.push(Missing { first, last, noticed_ms });
+            done.push(Missing {
+                first,
+                last,
+                noticed_ms,
+            });
         }
     }
 }

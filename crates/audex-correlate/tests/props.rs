@@ -41,10 +41,29 @@ fn records_of(e: &Ev, secs: u64) -> Vec<Record> {
 
 fn events() -> impl Strategy<Value = Vec<(Ev, bool)>> {
     // (event, dropped entirely)
-    prop::collection::vec((any::<bool>(), 0usize..5, any::<bool>(), prop::bool::weighted(0.1)), 1..120).prop_map(|v| {
+    prop::collection::vec(
+        (
+            any::<bool>(),
+            0usize..5,
+            any::<bool>(),
+            prop::bool::weighted(0.1),
+        ),
+        1..120,
+    )
+    .prop_map(|v| {
         v.into_iter()
             .enumerate()
-            .map(|(i, (single, body, eoe, dropped))| (Ev { serial: 100 + i as u64, single, body, eoe }, dropped))
+            .map(|(i, (single, body, eoe, dropped))| {
+                (
+                    Ev {
+                        serial: 100 + i as u64,
+                        single,
+                        body,
+                        eoe,
+                    },
+                    dropped,
+                )
+            })
             .collect()
     })
 }
@@ -93,7 +112,11 @@ fn accounting_holds(out: &[Output], st: &audex_correlate::Stats, pushed: u64) {
         .sum();
     assert_eq!(st.records, pushed);
     assert_eq!(in_events, st.records_in_events);
-    assert_eq!(st.records, st.records_in_events + st.eoe + st.dropped_by_cap + st.late, "{st:?}");
+    assert_eq!(
+        st.records,
+        st.records_in_events + st.eoe + st.dropped_by_cap + st.late,
+        "{st:?}"
+    );
 }
 
 proptest! {

@@ -1,1 +1,12 @@
+//! Input: [`AuditEvent`]s. Output: bytes in a SIEM's format.
+//!
+//! Now: synchronous encoders used by `audex replay` ([`EventWriter`]: JSON
+//! lines, length-delimited protobuf, OTLP/JSON) and the OTLP logs mapping of
+//! DESIGN.md ([`otlp`]).
 
+mod format;
+pub mod otlp;
+
+pub use format::{EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited};
+
+pub use audex_proto::v1::AuditEvent;

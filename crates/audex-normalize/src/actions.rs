@@ -18,16 +18,28 @@ pub struct SyscallAction {
 }
 
 const fn file(action: &'static str) -> SyscallAction {
-    SyscallAction { category: "file", action, open_flags: OpenFlagsArg::None }
+    SyscallAction {
+        category: "file",
+        action,
+        open_flags: OpenFlagsArg::None,
+    }
 }
 const fn cat(category: &'static str, action: &'static str) -> SyscallAction {
-    SyscallAction { category, action, open_flags: OpenFlagsArg::None }
+    SyscallAction {
+        category,
+        action,
+        open_flags: OpenFlagsArg::None,
+    }
 }
 
 /// The action of a syscall by name (names are the same across arches; i386's
 /// `*32` variants included). `None`: not in the vocabulary.
 pub fn syscall_action(name: &str) -> Option<SyscallAction> {
-    let open = |arg| SyscallAction { category: "file", action: "opened", open_flags: OpenFlagsArg::Arg(arg) };
+    let open = |arg| SyscallAction {
+        category: "file",
+        action: "opened",
+        open_flags: OpenFlagsArg::Arg(arg),
+    };
     Some(match name {
         "open" => open(1),
         "openat" => open(2),
@@ -37,10 +49,14 @@ pub fn syscall_action(name: &str) -> Option<SyscallAction> {
         "unlink" | "unlinkat" | "rmdir" => file("deleted"),
         "rename" | "renameat" | "renameat2" => file("renamed"),
         "chmod" | "fchmod" | "fchmodat" | "fchmodat2" => file("changed-mode"),
-        "chown" | "fchown" | "lchown" | "fchownat" | "chown32" | "fchown32" | "lchown32" => file("changed-owner"),
-        "setxattr" | "lsetxattr" | "fsetxattr" | "removexattr" | "lremovexattr" | "fremovexattr" | "setxattrat"
-        | "removexattrat" => file("changed-attributes"),
-        "utime" | "utimes" | "futimesat" | "utimensat" | "utimensat_time64" => file("changed-timestamps"),
+        "chown" | "fchown" | "lchown" | "fchownat" | "chown32" | "fchown32" | "lchown32" => {
+            file("changed-owner")
+        }
+        "setxattr" | "lsetxattr" | "fsetxattr" | "removexattr" | "lremovexattr"
+        | "fremovexattr" | "setxattrat" | "removexattrat" => file("changed-attributes"),
+        "utime" | "utimes" | "futimesat" | "utimensat" | "utimensat_time64" => {
+            file("changed-timestamps")
+        }
         "link" | "linkat" | "symlink" | "symlinkat" => file("linked"),
         "truncate" | "ftruncate" | "truncate64" | "ftruncate64" => file("truncated"),
         "mount" | "fsmount" | "move_mount" | "mount_setattr" => file("mounted"),
@@ -49,17 +65,21 @@ pub fn syscall_action(name: &str) -> Option<SyscallAction> {
         "connect" => cat("network", "connected"),
         "bind" => cat("network", "bound"),
         "accept" | "accept4" => cat("network", "accepted"),
-        "listen" => cat("network", "listened"),             // ext
+        "listen" => cat("network", "listened"), // ext
         "sendto" | "sendmsg" | "sendmmsg" => cat("network", "sent"), // ext
         "init_module" | "finit_module" => cat("system", "loaded-module"),
         "delete_module" => cat("system", "unloaded-module"), // ext
-        "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "pidfd_send_signal" => cat("process", "sent-signal"), // ext
+        "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "pidfd_send_signal" => {
+            cat("process", "sent-signal")
+        } // ext
         "ptrace" | "process_vm_writev" | "process_vm_readv" => cat("process", "traced"), // ext
-        "setuid" | "setreuid" | "setresuid" | "setfsuid" | "setgid" | "setregid" | "setresgid" | "setfsgid"
-        | "setuid32" | "setreuid32" | "setresuid32" | "setgid32" | "setregid32" | "setresgid32" | "setgroups"
-        | "capset" => cat("process", "changed-identity"), // ext
+        "setuid" | "setreuid" | "setresuid" | "setfsuid" | "setgid" | "setregid" | "setresgid"
+        | "setfsgid" | "setuid32" | "setreuid32" | "setresuid32" | "setgid32" | "setregid32"
+        | "setresgid32" | "setgroups" | "capset" => cat("process", "changed-identity"), // ext
         "sethostname" | "setdomainname" => cat("system", "changed-hostname"), // ext
-        "settimeofday" | "clock_settime" | "adjtimex" | "clock_adjtime" | "stime" => cat("system", "changed-time"), // ext
+        "settimeofday" | "clock_settime" | "adjtimex" | "clock_adjtime" | "stime" => {
+            cat("system", "changed-time")
+        } // ext
         "reboot" | "kexec_load" | "kexec_file_load" => cat("system", "rebooted"), // ext
         "bpf" => cat("system", "used-bpf"),                  // ext
         _ => return None,
@@ -76,7 +96,7 @@ pub fn record_action(type_name: &str, type_num: u32) -> (&'static str, &'static 
         "USER_ACCT" => ("authentication", "authorized"), // ext
         "USER_ERR" => ("authentication", "failed"),      // ext
         "USER_START" => ("authentication", "started-session"), // ext
-        "USER_END" => ("authentication", "ended-session"),     // ext
+        "USER_END" => ("authentication", "ended-session"), // ext
         "CRED_ACQ" => ("authentication", "acquired-credentials"), // ext
         "CRED_DISP" => ("authentication", "disposed-credentials"), // ext
         "CRED_REFR" => ("authentication", "refreshed-credentials"), // ext
@@ -84,10 +104,10 @@ pub fn record_action(type_name: &str, type_num: u32) -> (&'static str, &'static 
         "GRP_CHAUTHTOK" => ("account", "changed-group-password"), // ext
         "ADD_USER" => ("account", "added-user"),
         "DEL_USER" => ("account", "deleted-user"),
-        "ADD_GROUP" => ("account", "added-group"), // ext
+        "ADD_GROUP" => ("account", "added-group"),   // ext
         "DEL_GROUP" => ("account", "deleted-group"), // ext
-        "USER_MGMT" => ("account", "changed-user"), // ext
-        "GRP_MGMT" => ("account", "changed-group"), // ext
+        "USER_MGMT" => ("account", "changed-user"),  // ext
+        "GRP_MGMT" => ("account", "changed-group"),  // ext
         "ACCT_LOCK" => ("account", "locked-account"), // ext
         "ACCT_UNLOCK" => ("account", "unlocked-account"), // ext
         "USER_ROLE_CHANGE" | "ROLE_ASSIGN" | "ROLE_REMOVE" => ("account", "changed-role"), // ext
@@ -95,23 +115,31 @@ pub fn record_action(type_name: &str, type_num: u32) -> (&'static str, &'static 
         "USER_TTY" | "TTY" => ("process", "typed"), // ext
         "CONFIG_CHANGE" | "DAEMON_CONFIG" => ("audit", "changed-audit-config"),
         "DAEMON_START" | "DAEMON_RESUME" => ("audit", "started-audit"), // ext
-        "DAEMON_END" | "DAEMON_ABORT" => ("audit", "stopped-audit"),     // ext
-        "DAEMON_ROTATE" => ("audit", "rotated-log"),                     // ext
-        "USYS_CONFIG" => ("system", "changed-config"),                   // ext
-        "SERVICE_START" => ("system", "started-service"),                // ext
-        "SERVICE_STOP" => ("system", "stopped-service"),                 // ext
-        "SYSTEM_BOOT" => ("system", "booted"),                           // ext
-        "SYSTEM_SHUTDOWN" => ("system", "shut-down"),                    // ext
-        "SYSTEM_RUNLEVEL" => ("system", "changed-runlevel"),             // ext
+        "DAEMON_END" | "DAEMON_ABORT" => ("audit", "stopped-audit"),    // ext
+        "DAEMON_ROTATE" => ("audit", "rotated-log"),                    // ext
+        "USYS_CONFIG" => ("system", "changed-config"),                  // ext
+        "SERVICE_START" => ("system", "started-service"),               // ext
+        "SERVICE_STOP" => ("system", "stopped-service"),                // ext
+        "SYSTEM_BOOT" => ("system", "booted"),                          // ext
+        "SYSTEM_SHUTDOWN" => ("system", "shut-down"),                   // ext
+        "SYSTEM_RUNLEVEL" => ("system", "changed-runlevel"),            // ext
         "KERN_MODULE" => ("system", "loaded-module"),
-        "BPF" => ("system", "used-bpf"), // ext
-        "NETFILTER_CFG" => ("network", "changed-firewall"), // ext
+        "BPF" => ("system", "used-bpf"),                     // ext
+        "NETFILTER_CFG" => ("network", "changed-firewall"),  // ext
         "SOFTWARE_UPDATE" => ("system", "updated-software"), // ext
-        "CRYPTO_KEY_USER" | "CRYPTO_SESSION" | "CRYPTO_LOGIN" | "CRYPTO_LOGOUT" | "CRYPTO_PARAM_CHANGE_USER" => {
-            ("authentication", "used-crypto")
-        } // ext
-        "AVC" | "USER_AVC" | "SELINUX_ERR" | "USER_SELINUX_ERR" | "USER_MAC_POLICY_LOAD" | "MAC_POLICY_LOAD"
-        | "MAC_STATUS" | "MAC_CONFIG_CHANGE" => ("mac", "other"),
+        "CRYPTO_KEY_USER"
+        | "CRYPTO_SESSION"
+        | "CRYPTO_LOGIN"
+        | "CRYPTO_LOGOUT"
+        | "CRYPTO_PARAM_CHANGE_USER" => ("authentication", "used-crypto"), // ext
+        "AVC"
+        | "USER_AVC"
+        | "SELINUX_ERR"
+        | "USER_SELINUX_ERR"
+        | "USER_MAC_POLICY_LOAD"
+        | "MAC_POLICY_LOAD"
+        | "MAC_STATUS"
+        | "MAC_CONFIG_CHANGE" => ("mac", "other"),
         "ANOM_ABEND" => ("anomaly", "crashed"), // ext
         "ANOM_PROMISCUOUS" => ("anomaly", "changed-promiscuous"), // ext
         _ => match type_num {

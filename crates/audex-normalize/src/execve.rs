@@ -11,12 +11,17 @@ pub fn argv<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<String> {
                 argc = val.as_u64().map(|n| n as usize);
                 continue;
             }
-            let Some(rest) = key.strip_prefix(b"a") else { continue };
+            let Some(rest) = key.strip_prefix(b"a") else {
+                continue;
+            };
             let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
             if digits == 0 {
                 continue;
             }
-            let Some(idx) = std::str::from_utf8(&rest[..digits]).ok().and_then(|s| s.parse::<usize>().ok()) else {
+            let Some(idx) = std::str::from_utf8(&rest[..digits])
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            else {
                 continue;
             };
             let tail = &rest[digits..];
@@ -40,5 +45,7 @@ pub fn argv<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<String> {
             args.resize(n, Vec::new());
         }
     }
-    args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect()
+    args.into_iter()
+        .map(|a| String::from_utf8_lossy(&a).into_owned())
+        .collect()
 }

@@ -41,7 +41,9 @@ impl<U: UserDb> Normalizer<U> {
     }
 
     fn node_of(&self, node: Option<&str>) -> String {
-        node.map(str::to_string).or_else(|| self.opts.default_node.clone()).unwrap_or_default()
+        node.map(str::to_string)
+            .or_else(|| self.opts.default_node.clone())
+            .unwrap_or_default()
     }
 
     fn base(&self, node: Option<&str>, time: AuditTime, serial: u64) -> AuditEvent {
@@ -54,7 +56,10 @@ impl<U: UserDb> Normalizer<U> {
         let _ = write!(id, "{}.{:03}:{}", time.secs, time.nanos / 1_000_000, serial);
         AuditEvent {
             id,
-            time: Some(Timestamp { seconds: time.secs as i64, nanos: time.nanos as i32 }),
+            time: Some(Timestamp {
+                seconds: time.secs as i64,
+                nanos: time.nanos as i32,
+            }),
             serial,
             node,
             ..Default::default()
@@ -90,8 +95,11 @@ impl<U: UserDb> Normalizer<U> {
         };
         ev.record_type = primary.rtype.to_string();
 
-        let cwd: Option<String> =
-            a.records.iter().find(|r| r.rtype == RecordType::CWD).and_then(|r| r.text("cwd").map(|c| c.into_owned()));
+        let cwd: Option<String> = a
+            .records
+            .iter()
+            .find(|r| r.rtype == RecordType::CWD)
+            .and_then(|r| r.text("cwd").map(|c| c.into_owned()));
         self.actor(primary, &mut ev);
         self.process(a, primary, cwd.as_deref(), &mut ev);
         self.files(a, cwd.as_deref(), &mut ev);
@@ -122,14 +130,20 @@ impl<U: UserDb> Normalizer<U> {
             ev.records = a
                 .records
                 .iter()
-                .map(|r| RawRecord { r#type: r.rtype.to_string(), text: String::from_utf8_lossy(r.body()).into_owned() })
+                .map(|r| RawRecord {
+                    r#type: r.rtype.to_string(),
+                    text: String::from_utf8_lossy(r.body()).into_owned(),
+                })
                 .collect();
         }
         ev
     }
 
     fn syscall_event(&self, a: &Assembled, sc: &Record, ev: &mut AuditEvent) {
-        let arch = sc.get("arch").and_then(|v| v.as_hex_u64()).map(|id| Arch::from_audit(id as u32));
+        let arch = sc
+            .get("arch")
+            .and_then(|v| v.as_hex_u64())
+            .map(|id| Arch::from_audit(id as u32));
         let nr = sc.u64("syscall").map(|n| n as u32);
         let mut s = Syscall::default();
         if let Some(arch) = arch {
@@ -140,7 +154,11 @@ impl<U: UserDb> Normalizer<U> {
             (Some(arch), Some(nr)) => arch.syscall_name(nr).map(str::to_string),
             _ => None,
         }
-        .or_else(|| sc.get_enriched("SYSCALL").and_then(|v| v.text()).map(|c| c.into_owned()))
+        .or_else(|| {
+            sc.get_enriched("SYSCALL")
+                .and_then(|v| v.text())
+                .map(|c| c.into_owned())
+        })
         .unwrap_or_default();
         s.exit = sc.get("exit").and_then(|v| v.as_i64());
         let success = sc.get("success").map(|v| v.raw == b"yes");
@@ -152,7 +170,9 @@ impl<U: UserDb> Normalizer<U> {
         .into();
         if success == Some(false) {
             if let Some(e) = s.exit.filter(|e| *e < 0) {
-                s.errno = errno_name((-e) as u32).map(str::to_string).unwrap_or_else(|| format!("E{}", -e));
+                s.errno = errno_name((-e) as u32)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("E{}", -e));
             }
         }
         for k in ["a0", "a1", "a2", "a3"] {
@@ -169,7 +189,9 @@ impl<U: UserDb> Normalizer<U> {
                 ev.action = act.action.into();
                 if act.action == "opened" {
                     let flags = match act.open_flags {
-                        OpenFlagsArg::Arg(i) => sc.get(["a0", "a1", "a2", "a3"][i]).and_then(|v| v.as_hex_u64()),
+                        OpenFlagsArg::Arg(i) => sc
+                            .get(["a0", "a1", "a2", "a3"][i])
+                            .and_then(|v| v.as_hex_u64()),
                         OpenFlagsArg::None => a
                             .records
                             .iter()
@@ -245,7 +267,9 @@ impl<U: UserDb> Normalizer<U> {
         ev.outcome = outcome.into();
         if category == "mac" {
             let denied = r.text("seresult").as_deref() == Some("denied")
-                || r.text("apparmor").as_deref().is_some_and(|s| s.eq_ignore_ascii_case("denied"))
+                || r.text("apparmor")
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("denied"))
                 || name == "SELINUX_ERR";
             if denied {
                 action = "access-denied";
@@ -273,7 +297,11 @@ impl<U: UserDb> Normalizer<U> {
     }
 
     fn actor(&self, r: &Record, ev: &mut AuditEvent) {
-        let id = |k: &str| r.u64(k).filter(|&v| v != UNSET && v <= u32::MAX as u64).map(|v| v as u32);
+        let id = |k: &str| {
+            r.u64(k)
+                .filter(|&v| v != UNSET && v <= u32::MAX as u64)
+                .map(|v| v as u32)
+        };
         let mut a = Actor {
             auid: id("auid"),
             uid: id("uid"),
@@ -285,7 +313,11 @@ impl<U: UserDb> Normalizer<U> {
             sgid: id("sgid"),
             fsgid: id("fsgid"),
             session: id("ses"),
-            tty: r.text("tty").filter(|t| t != "(none)").map(|t| t.into_owned()).unwrap_or_default(),
+            tty: r
+                .text("tty")
+                .filter(|t| t != "(none)")
+                .map(|t| t.into_owned())
+                .unwrap_or_default(),
             ..Default::default()
         };
         if a == Actor::default() {
@@ -313,7 +345,11 @@ impl<U: UserDb> Normalizer<U> {
                 return n.into_owned();
             }
         }
-        let n = if group { self.users.group_name(id) } else { self.users.user_name(id) };
+        let n = if group {
+            self.users.group_name(id)
+        } else {
+            self.users.user_name(id)
+        };
         n.unwrap_or_default()
     }
 
@@ -321,16 +357,32 @@ impl<U: UserDb> Normalizer<U> {
         let mut p = Process {
             pid: primary.u64("pid").map(|v| v as u32),
             ppid: primary.u64("ppid").map(|v| v as u32),
-            exe: primary.text("exe").map(|c| c.into_owned()).unwrap_or_default(),
-            comm: primary.text("comm").map(|c| c.into_owned()).unwrap_or_default(),
+            exe: primary
+                .text("exe")
+                .map(|c| c.into_owned())
+                .unwrap_or_default(),
+            comm: primary
+                .text("comm")
+                .map(|c| c.into_owned())
+                .unwrap_or_default(),
             cwd: cwd.map(str::to_string).unwrap_or_default(),
-            label: primary.text("subj").map(|c| c.into_owned()).unwrap_or_default(),
+            label: primary
+                .text("subj")
+                .map(|c| c.into_owned())
+                .unwrap_or_default(),
             ..Default::default()
         };
         if primary.rtype.is_single_record() && p.cwd.is_empty() {
-            p.cwd = primary.text("cwd").map(|c| c.into_owned()).unwrap_or_default();
+            p.cwd = primary
+                .text("cwd")
+                .map(|c| c.into_owned())
+                .unwrap_or_default();
         }
-        let mut execs = a.records.iter().filter(|r| r.rtype == RecordType::EXECVE).peekable();
+        let mut execs = a
+            .records
+            .iter()
+            .filter(|r| r.rtype == RecordType::EXECVE)
+            .peekable();
         if execs.peek().is_some() {
             p.args = execve::argv(execs);
             p.command_line = p.args.join(" ");
@@ -348,7 +400,11 @@ impl<U: UserDb> Normalizer<U> {
     }
 
     fn files(&self, a: &Assembled, cwd: Option<&str>, ev: &mut AuditEvent) {
-        let mut paths: Vec<&Record> = a.records.iter().filter(|r| r.rtype == RecordType::PATH).collect();
+        let mut paths: Vec<&Record> = a
+            .records
+            .iter()
+            .filter(|r| r.rtype == RecordType::PATH)
+            .collect();
         if paths.is_empty() {
             return;
         }
@@ -358,8 +414,15 @@ impl<U: UserDb> Normalizer<U> {
             let ouid = r.u64("ouid").filter(|&v| v != UNSET).map(|v| v as u32);
             let ogid = r.u64("ogid").filter(|&v| v != UNSET).map(|v| v as u32);
             ev.files.push(File {
-                path: if name.is_empty() { String::new() } else { resolve(cwd, &name) },
-                nametype: r.text("nametype").map(|c| c.into_owned()).unwrap_or_default(),
+                path: if name.is_empty() {
+                    String::new()
+                } else {
+                    resolve(cwd, &name)
+                },
+                nametype: r
+                    .text("nametype")
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default(),
                 inode: r.u64("inode"),
                 dev: r.text("dev").map(|c| c.into_owned()).unwrap_or_default(),
                 mode: r.text("mode").map(|c| c.into_owned()).unwrap_or_default(),
@@ -423,7 +486,14 @@ fn add_data(r: &Record, prefix: Option<&str>, ev: &mut AuditEvent) {
 
 /// Rule keys, split on the kernel's 0x01 separator.
 fn keys(r: &Record) -> Vec<String> {
-    let Some(v) = r.get("key") else { return Vec::new() };
-    let Some(b) = v.bytes() else { return Vec::new() };
-    b.split(|&c| c == 0x01).filter(|k| !k.is_empty()).map(|k| String::from_utf8_lossy(k).into_owned()).collect()
+    let Some(v) = r.get("key") else {
+        return Vec::new();
+    };
+    let Some(b) = v.bytes() else {
+        return Vec::new();
+    };
+    b.split(|&c| c == 0x01)
+        .filter(|k| !k.is_empty())
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect()
 }

@@ -40,7 +40,10 @@ mod tests {
 
     #[test]
     fn resolves() {
-        assert_eq!(resolve(Some("/srv/www"), "index.html"), "/srv/www/index.html");
+        assert_eq!(
+            resolve(Some("/srv/www"), "index.html"),
+            "/srv/www/index.html"
+        );
         assert_eq!(resolve(Some("/srv/www"), "../etc/./x"), "/srv/etc/x");
         assert_eq!(resolve(Some("/"), "."), "/");
         assert_eq!(resolve(None, "rel"), "rel");

@@ -15,7 +15,10 @@ pub fn decode(bytes: &[u8]) -> Option<Network> {
             let path = &bytes[2..];
             n.path = if path.first() == Some(&0) {
                 let end = path.len();
-                format!("@{}", String::from_utf8_lossy(&path[1..end]).trim_end_matches('\0'))
+                format!(
+                    "@{}",
+                    String::from_utf8_lossy(&path[1..end]).trim_end_matches('\0')
+                )
             } else {
                 let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
                 String::from_utf8_lossy(&path[..end]).into_owned()
@@ -25,7 +28,8 @@ pub fn decode(bytes: &[u8]) -> Option<Network> {
             n.family = "inet".into();
             if bytes.len() >= 8 {
                 n.port = Some(u16::from_be_bytes([bytes[2], bytes[3]]) as u32);
-                n.address = std::net::Ipv4Addr::new(bytes[4], bytes[5], bytes[6], bytes[7]).to_string();
+                n.address =
+                    std::net::Ipv4Addr::new(bytes[4], bytes[5], bytes[6], bytes[7]).to_string();
             }
         }
         10 => {
@@ -59,10 +63,19 @@ mod tests {
     #[test]
     fn inet_and_unix() {
         let n = decode(&decode_hex(b"02000035C0A80001000000000000000000").unwrap()).unwrap();
-        assert_eq!((n.family.as_str(), n.address.as_str(), n.port), ("inet", "192.168.0.1", Some(53)));
+        assert_eq!(
+            (n.family.as_str(), n.address.as_str(), n.port),
+            ("inet", "192.168.0.1", Some(53))
+        );
         let u = decode(&decode_hex(b"01002F72756E2F7379736C6F6700").unwrap()).unwrap();
-        assert_eq!((u.family.as_str(), u.path.as_str()), ("unix", "/run/syslog"));
-        let v6 = decode(&decode_hex(b"0A001F90000000000000000000000000000000000000000100000000").unwrap()).unwrap();
+        assert_eq!(
+            (u.family.as_str(), u.path.as_str()),
+            ("unix", "/run/syslog")
+        );
+        let v6 = decode(
+            &decode_hex(b"0A001F90000000000000000000000000000000000000000100000000").unwrap(),
+        )
+        .unwrap();
         assert_eq!((v6.address.as_str(), v6.port), ("::1", Some(8080)));
     }
 }

@@ -31,6 +31,15 @@ impl<T: UserDb + ?Sized> UserDb for &T {
     }
 }
 
+impl<T: UserDb + ?Sized> UserDb for Box<T> {
+    fn user_name(&self, uid: u32) -> Option<String> {
+        (**self).user_name(uid)
+    }
+    fn group_name(&self, gid: u32) -> Option<String> {
+        (**self).group_name(gid)
+    }
+}
+
 impl<T: UserDb + ?Sized> UserDb for std::sync::Arc<T> {
     fn user_name(&self, uid: u32) -> Option<String> {
         (**self).user_name(uid)

@@ -49,6 +49,14 @@ impl RecordType {
     }
 }
 
+impl RecordType {
+    /// False for the audit daemon's own records (DAEMON_*, 1200–1299): auditd
+    /// numbers them from its own counter, not the kernel's serial sequence.
+    pub fn has_kernel_serial(self) -> bool {
+        !matches!(self.0, 1200..=1299)
+    }
+}
+
 fn by_name(s: &str) -> Option<RecordType> {
     // Fast path for the records that make up nearly every syscall event.
     let hot = match s {

@@ -1,1 +1,21 @@
-fn main() {}
+//! The audex binary: command line, then one module per command.
+mod cli;
+mod progress;
+mod replay;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Replay(args) => replay::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("audex: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

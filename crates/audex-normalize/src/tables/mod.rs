@@ -52,5 +52,8 @@ impl Arch {
 
 /// The symbolic errno name (`EACCES`) of a positive errno number.
 pub fn errno_name(n: u32) -> Option<&'static str> {
-    errno::NAMES.get(n as usize).copied().filter(|s| !s.is_empty())
+    errno::NAMES
+        .get(n as usize)
+        .copied()
+        .filter(|s| !s.is_empty())
 }

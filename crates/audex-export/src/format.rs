@@ -1,0 +1,112 @@
+//! Synchronous event encoders: one trait, three wire forms.
+use crate::otlp::{self, Resource};
+use audex_proto::v1::AuditEvent;
+use prost::Message;
+use std::io::{self, Write};
+
+/// Output formats of `audex replay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One proto3-JSON `AuditEvent` per line.
+    Json,
+    /// Length-delimited (varint prefix) protobuf `AuditEvent`s.
+    Proto,
+    /// One OTLP/JSON `ExportLogsServiceRequest` per line, batches of events.
+    OtlpJson,
+}
+
+/// Writes events to a byte sink.
+pub trait EventWriter {
+    fn write(&mut self, ev: &AuditEvent) -> io::Result<()>;
+    /// Writes what is buffered and flushes the sink.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// One JSON object per line (the event contract).
+pub struct JsonLines<W: Write>(pub W);
+
+impl<W: Write> EventWriter for JsonLines<W> {
+    fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
+        serde_json::to_writer(&mut self.0, ev).map_err(io::Error::other)?;
+        self.0.write_all(b"\n")
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Varint-length-prefixed protobuf events (readable with `parseDelimitedFrom`).
+pub struct ProtoDelimited<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> ProtoDelimited<W> {
+    pub fn new(out: W) -> Self {
+        ProtoDelimited {
+            out,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+}
+
+impl<W: Write> EventWriter for ProtoDelimited<W> {
+    fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
+        self.buf.clear();
+        ev.encode_length_delimited(&mut self.buf)
+            .map_err(io::Error::other)?;
+        self.out.write_all(&self.buf)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// OTLP/JSON lines: each line an `ExportLogsServiceRequest` of up to `batch` events.
+pub struct OtlpJsonLines<W: Write> {
+    out: W,
+    resource: Resource,
+    pending: Vec<AuditEvent>,
+    batch: usize,
+}
+
+impl<W: Write> OtlpJsonLines<W> {
+    pub fn new(out: W, resource: Resource, batch: usize) -> Self {
+        OtlpJsonLines {
+            out,
+            resource,
+            pending: Vec::with_capacity(batch),
+            batch: batch.max(1),
+        }
+    }
+
+    fn flush_batch(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let req = otlp::export_request(
+            &self.pending,
+            &self.resource,
+            otlp::now_unix_nano(),
+            otlp::Body::Line,
+        );
+        serde_json::to_writer(&mut self.out, &req).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")?;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+impl<W: Write> EventWriter for OtlpJsonLines<W> {
+    fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
+        self.pending.push(ev.clone());
+        if self.pending.len() >= self.batch {
+            self.flush_batch()?;
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush_batch()?;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,9 @@
+//! The OTLP logs mapping of DESIGN.md: one LogRecord per event, semantic
+//! convention attributes where one exists and `audit.*` for the rest, one
+//! ResourceLogs per container on top of the node's resource.
+
+mod body;
+mod mapping;
+
+pub use body::describe;
+pub use mapping::{export_request, log_record, now_unix_nano, Body, Resource};

@@ -1,0 +1,68 @@
+//! Command-line interface (see DESIGN.md "Command line").
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "audex",
+    version,
+    about = "Linux kernel audit to normalized security events"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read an audit.log (raw or ENRICHED) or stdin and print normalized events.
+    Replay(ReplayArgs),
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// One proto3-JSON AuditEvent per line.
+    Json,
+    /// Length-delimited protobuf AuditEvents.
+    Proto,
+    /// OTLP/JSON ExportLogsServiceRequest lines.
+    OtlpJson,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// The log to read; `-` or nothing for standard input.
+    pub file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: OutputFormat,
+    /// Write events to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Root under which etc/passwd and etc/group name uids and gids
+    /// (ENRICHED names on the records win).
+    #[arg(long, default_value = "/")]
+    pub host_root: PathBuf,
+    /// Do not resolve uid/gid names from the host (ENRICHED names still apply).
+    #[arg(long)]
+    pub no_names: bool,
+    /// Node name for records without a `node=` prefix.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Keep the raw records of each event in `records[]`.
+    #[arg(long)]
+    pub with_records: bool,
+    /// Do not report serial gaps as records-lost events (for filtered logs,
+    /// e.g. `ausearch --raw` output, where gaps are expected).
+    #[arg(long)]
+    pub ignore_gaps: bool,
+    /// Record-time timeout after which an event without EOE is complete.
+    #[arg(long, default_value_t = 2000)]
+    pub timeout_ms: u64,
+    /// Print no summary on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print at most this many parse errors (all are counted).
+    #[arg(long, default_value_t = 10)]
+    pub max_errors_shown: u64,
+}

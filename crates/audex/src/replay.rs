@@ -1,0 +1,167 @@
+//! `audex replay [FILE|-]`: a log in, events out, in constant memory.
+use crate::cli::{OutputFormat, ReplayArgs};
+use crate::progress::Progress;
+use anyhow::{Context, Result};
+use audex_correlate::{Config, Correlator};
+use audex_enrich::PasswdDb;
+use audex_export::otlp::Resource;
+use audex_export::{EventWriter, JsonLines, OtlpJsonLines, ProtoDelimited};
+use audex_normalize::{NoNames, Normalizer, Options, UserDb};
+use audex_parse::ParseErrorKind;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Counts shown in the summary.
+#[derive(Debug, Default)]
+struct Summary {
+    lines: u64,
+    records: u64,
+    parse_errors: u64,
+    events: u64,
+    lost_events: u64,
+    lost_serials: u64,
+    late: u64,
+    truncated: u64,
+}
+
+pub fn run(args: ReplayArgs) -> Result<ExitCode> {
+    let (input, size): (Box<dyn Read>, Option<u64>) = match args.file.as_deref() {
+        None => (Box::new(io::stdin().lock()), None),
+        Some(p) if p.as_os_str() == "-" => (Box::new(io::stdin().lock()), None),
+        Some(p) => {
+            let f = File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let meta = f
+                .metadata()
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            if meta.is_dir() {
+                anyhow::bail!("cannot read {}: it is a directory", p.display());
+            }
+            (Box::new(f), Some(meta.len()))
+        }
+    };
+    let out: Box<dyn Write> = match &args.output {
+        Some(p) => {
+            Box::new(File::create(p).with_context(|| format!("cannot write {}", p.display()))?)
+        }
+        None => Box::new(io::stdout().lock()),
+    };
+    let out = BufWriter::with_capacity(256 << 10, out);
+    let mut writer: Box<dyn EventWriter> = match args.format {
+        OutputFormat::Json => Box::new(JsonLines(out)),
+        OutputFormat::Proto => Box::new(ProtoDelimited::new(out)),
+        OutputFormat::OtlpJson => Box::new(OtlpJsonLines::new(
+            out,
+            Resource {
+                host_name: args.node.clone().unwrap_or_default(),
+                service_version: env!("CARGO_PKG_VERSION").into(),
+                ..Default::default()
+            },
+            512,
+        )),
+    };
+    let users: Box<dyn UserDb> = if args.no_names {
+        Box::new(NoNames)
+    } else {
+        Box::new(PasswdDb::new(&args.host_root))
+    };
+    let normalizer = Normalizer::new(
+        users,
+        Options {
+            default_node: args.node.clone(),
+            include_records: args.with_records,
+        },
+    );
+    let mut correlator = Correlator::new(Config {
+        timeout_ms: args.timeout_ms,
+        track_gaps: !args.ignore_gaps,
+        ..Config::default()
+    });
+
+    let started = Instant::now();
+    let mut progress = Progress::new(size);
+    let mut sum = Summary::default();
+    let mut reader = BufReader::with_capacity(256 << 10, input);
+    let mut line = Vec::with_capacity(16 << 10);
+    let mut bytes_read = 0u64;
+    let res: io::Result<()> = (|| {
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line)?;
+            if n == 0 {
+                break;
+            }
+            bytes_read += n as u64;
+            sum.lines += 1;
+            match audex_parse::parse_line(&line) {
+                Ok(rec) => {
+                    sum.records += 1;
+                    correlator.push(rec);
+                }
+                Err(e) if e.kind == ParseErrorKind::Empty => {}
+                Err(e) => {
+                    sum.parse_errors += 1;
+                    if sum.parse_errors <= args.max_errors_shown {
+                        eprintln!("audex: line {}: {e}", sum.lines);
+                    }
+                }
+            }
+            drain(&mut correlator, &normalizer, writer.as_mut(), &mut sum)?;
+            progress.update(bytes_read, sum.records);
+        }
+        correlator.flush();
+        drain(&mut correlator, &normalizer, writer.as_mut(), &mut sum)?;
+        writer.finish()
+    })();
+    progress.finish();
+    match res {
+        Ok(()) => {}
+        // A closed pipe (`| head`) ends the replay quietly.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            return Err(e).with_context(|| match args.file.as_deref() {
+                Some(p) if p.as_os_str() != "-" => format!("replaying {}", p.display()),
+                _ => "replaying standard input".into(),
+            })
+        }
+    }
+    sum.late = correlator.stats().late;
+    if !args.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "audex: {} records -> {} events in {:.2}s ({:.0} records/s); {} parse errors; {} lost serials in {} gaps; {} late records; {} truncated events",
+            sum.records,
+            sum.events,
+            secs,
+            sum.records as f64 / secs.max(1e-9),
+            sum.parse_errors,
+            sum.lost_serials,
+            sum.lost_events,
+            sum.late,
+            sum.truncated
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn drain(
+    c: &mut Correlator,
+    n: &Normalizer<Box<dyn UserDb>>,
+    w: &mut dyn EventWriter,
+    sum: &mut Summary,
+) -> io::Result<()> {
+    while let Some(out) = c.pop() {
+        let ev = n.normalize(&out);
+        sum.events += 1;
+        if let Some(l) = &ev.lost {
+            sum.lost_events += 1;
+            sum.lost_serials += l.count;
+        }
+        if ev.truncated {
+            sum.truncated += 1;
+        }
+        w.write(&ev)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,86 @@
+#!/bin/bash
+# Captures golden input logs from this machine's real kernel with Debian's auditd.
+#   tests/golden/capture.sh            -> tests/golden/kernel-{enriched,raw}.log
+# Needs root, auditd (apt-get install auditd) and kernel audit. Holds the shared
+# kernel-test lock, watches only its own temp directory, restores the audit
+# enabled flag and removes its rule even on failure. Regenerate the expected JSON
+# afterwards: AUDEX_REGENERATE_GOLDEN=1 cargo test -p audex --test golden
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+exec 9>/tmp/audex-kernel-tests.lock
+flock 9
+
+capture() { # capture FORMAT OUT
+    local format=$1 out=$2
+    local conf logdir
+    work= pid=
+    work=$(mktemp -d /tmp/audex-golden-work.XXXXXX)
+    conf=$(mktemp -d /tmp/audex-golden-conf.XXXXXX)
+    logdir=$(mktemp -d /tmp/audex-golden-log.XXXXXX)
+    local was_enabled
+    was_enabled=$(auditctl -s | awk '$1=="enabled"{print $2}')
+    cleanup() {
+        auditctl -W "$work" -p rwxa -k audex-golden >/dev/null 2>&1 || true
+        auditctl -d always,exit -F arch=b64 -S utimensat -F dir="$work" -k audex-golden-time >/dev/null 2>&1 || true
+        [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+        auditctl -e "$was_enabled" >/dev/null 2>&1 || true
+        rm -rf "$work" "$conf"
+    }
+    trap cleanup EXIT
+    cat > "$conf/auditd.conf" <<CONF
+local_events = yes
+write_logs = yes
+log_file = $logdir/audit.log
+log_group = root
+log_format = $format
+flush = INCREMENTAL_ASYNC
+freq = 50
+max_log_file = 64
+num_logs = 2
+priority_boost = 4
+name_format = NONE
+max_log_file_action = ROTATE
+space_left = 2
+space_left_action = IGNORE
+admin_space_left = 1
+admin_space_left_action = IGNORE
+disk_full_action = IGNORE
+disk_error_action = SYSLOG
+use_libwrap = no
+tcp_client_max_idle = 0
+transport = TCP
+distribute_network = no
+q_depth = 2000
+overflow_action = SYSLOG
+max_restarts = 10
+plugin_dir = $conf/plugins.d
+end_of_event_timeout = 2
+CONF
+    mkdir -p "$conf/plugins.d"
+    auditd -n -c "$conf" &
+    pid=$!
+    for _ in $(seq 50); do
+        [ "$(auditctl -s | awk '$1=="pid"{print $2}')" = "$pid" ] && break
+        sleep 0.1
+    done
+    auditctl -b 8192 >/dev/null
+    auditctl -w "$work" -p rwxa -k audex-golden
+    # Watches do not cover utimensat (not in the kernel's attr class): a syscall rule does.
+    auditctl -a always,exit -F arch=b64 -S utimensat -F dir="$work" -k audex-golden-time
+    bash "$HERE/../kernel/workload.sh" "$work" > "$logdir/workload.txt"
+    sleep 1
+    auditctl -W "$work" -p rwxa -k audex-golden
+    auditctl -d always,exit -F arch=b64 -S utimensat -F dir="$work" -k audex-golden-time
+    sleep 0.5
+    kill "$pid"; wait "$pid" || true
+    pid=
+    cp "$logdir/audit.log" "$out"
+    cp "$logdir/workload.txt" "${out%.log}.workload.txt"
+    rm -rf "$logdir"
+    cleanup
+    trap - EXIT
+    echo "captured $(wc -l < "$out") records to $out" >&2
+}
+
+capture ENRICHED "$HERE/kernel-enriched.log"
+capture RAW "$HERE/kernel-raw.log"
