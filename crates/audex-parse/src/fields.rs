@@ -42,6 +42,11 @@ pub(crate) fn tokenize(
             i = (close + 1).min(end);
             continue;
         }
+        // Old PAM messages wrap fields in parentheses: `(hostname=?, addr=?, terminal=cron res=success)`.
+        if nested && buf[i] == b'(' && !buf[i..end].starts_with(b"(null)") {
+            i += 1;
+            continue;
+        }
         // Key (or bare word): up to '=', space, or (nested) the closing quote.
         let mut j = i;
         while j < end && buf[j] != b'=' && buf[j] != b' ' && !(nested && buf[j] == b'\'') {
@@ -132,9 +137,16 @@ pub(crate) fn tokenize(
                     // `op=adding user id=1001`: an op value runs over following words without '='.
                     e = extend_over_words(buf, e, end, nested);
                 }
+                let mut ve = e;
+                if nested {
+                    // ... of the parenthesised form above: `addr=?,` and `res=success)`.
+                    while ve > v && (buf[ve - 1] == b',' || buf[ve - 1] == b')') && buf[v] != b'(' {
+                        ve -= 1;
+                    }
+                }
                 out.push(Field {
                     key: key_ref,
-                    val: (v as u32, e as u32),
+                    val: (v as u32, ve as u32),
                     kind: ValueKind::Bare,
                     origin,
                 });

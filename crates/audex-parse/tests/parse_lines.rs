@@ -126,3 +126,12 @@ fn unterminated_quote_runs_to_end() {
     let r = parse_line(b"type=CWD msg=audit(1.000:1): cwd=\"/tmp/abc").unwrap();
     assert_eq!(r.text("cwd").as_deref(), Some("/tmp/abc"));
 }
+
+#[test]
+fn old_pam_parenthesised_fields() {
+    let r = parse_line(b"type=USER_START msg=audit(1170021601.344:297): user pid=13015 uid=0 auid=0 subj=system_u:system_r:crond_t:s0-s0:c0.c1023 msg='PAM: session open acct=root : exe=\"/usr/sbin/crond\" (hostname=?, addr=?, terminal=cron res=success)'").unwrap();
+    assert_eq!(r.text("terminal").as_deref(), Some("cron"));
+    assert_eq!(r.text("res").as_deref(), Some("success"));
+    assert_eq!(r.get("addr").unwrap().raw, b"?");
+    assert_eq!(r.text("acct").as_deref(), Some("root"));
+}
