@@ -7,6 +7,8 @@ use std::sync::Arc;
 pub enum EndReason {
     /// An EOE record closed it.
     Eoe,
+    /// Its PROCTITLE, which the kernel writes last in a syscall event, closed it.
+    Proctitle,
     /// Its record type is complete in one record.
     Single,
     /// A newer record (record time) showed it stale.

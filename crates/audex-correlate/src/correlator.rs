@@ -11,6 +11,7 @@ use std::sync::Arc;
 type Key = (u32, u64);
 
 struct Pending {
+    has_syscall: bool,
     gen: u64,
     time: AuditTime,
     arrived_ms: u64,
@@ -116,7 +117,14 @@ impl Correlator {
                 self.stats.eoe += 1;
                 self.complete(key, EndReason::Eoe, true);
             } else {
+                // The kernel writes PROCTITLE last (before EOE) in audit_log_exit: a
+                // syscall event is complete with it, without waiting for EOE or timeout.
+                let closes = rec.rtype == RecordType::PROCTITLE && p.has_syscall;
+                p.has_syscall |= rec.rtype == RecordType::SYSCALL;
                 Self::append(&self.cfg, &mut self.stats, p, rec);
+                if closes {
+                    self.complete(key, EndReason::Proctitle, false);
+                }
             }
         } else {
             let seen = if self.cfg.track_gaps && rec.rtype.has_kernel_serial() {
@@ -147,6 +155,7 @@ impl Correlator {
                 let gen = self.next_gen;
                 self.next_gen += 1;
                 let mut p = Pending {
+                    has_syscall: rec.rtype == RecordType::SYSCALL,
                     gen,
                     time: rec.time,
                     arrived_ms: self.now_ms,

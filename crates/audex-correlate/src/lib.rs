@@ -4,7 +4,8 @@
 //! types make what event is the normalizer's business. Pure: no I/O, no clock
 //! (live callers pass wall-clock milliseconds to [`Correlator::expire_wall`]).
 //!
-//! An event completes on EOE, when its type is a single-record type, when a newer
+//! An event completes on EOE, on the PROCTITLE of a syscall event (the kernel
+//! writes it last), when its type is a single-record type, when a newer
 //! record shows it is stale (record-time timeout), when the wall clock says so
 //! (live mode), when too many are in flight (oldest evicted), or on flush.
 

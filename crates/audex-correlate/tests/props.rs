@@ -20,6 +20,7 @@ fn record(serial: u64, secs: u64, kind: &str, i: usize) -> Record {
         "SYSCALL" => format!("type=SYSCALL msg=audit({secs}.000:{serial}): arch=c000003e syscall=2 success=yes exit=3 pid={i}"),
         "PATH" => format!("type=PATH msg=audit({secs}.000:{serial}): item={i} name=\"/tmp/f{i}\""),
         "EOE" => format!("type=EOE msg=audit({secs}.000:{serial}): "),
+        "PROCTITLE" => format!("type=PROCTITLE msg=audit({secs}.000:{serial}): proctitle=6C73"),
         _ => format!("type=USER_LOGIN msg=audit({secs}.000:{serial}): pid=1 uid=0 msg='op=login res=success'"),
     };
     parse_line(line.as_bytes()).unwrap()
@@ -32,6 +33,10 @@ fn records_of(e: &Ev, secs: u64) -> Vec<Record> {
     let mut v = vec![record(e.serial, secs, "SYSCALL", 0)];
     for i in 0..e.body {
         v.push(record(e.serial, secs, "PATH", i));
+    }
+    // Syscall events usually end with PROCTITLE (which completes them) before EOE.
+    if e.body % 2 == 1 {
+        v.push(record(e.serial, secs, "PROCTITLE", 0));
     }
     if e.eoe {
         v.push(record(e.serial, secs, "EOE", 0));
@@ -247,4 +252,27 @@ fn new_boot_resets_watermark_without_false_loss() {
         n += 1;
     }
     assert_eq!(n, 3);
+}
+
+#[test]
+fn proctitle_completes_a_syscall_event() {
+    let mut c = Correlator::new(Config::default());
+    c.push(record(9, 1000, "SYSCALL", 0));
+    c.push(record(9, 1000, "PATH", 0));
+    assert!(c.pop().is_none());
+    c.push(record(9, 1000, "PROCTITLE", 0));
+    match c.pop() {
+        Some(Output::Event(a)) => assert_eq!(
+            (a.serial, a.records.len(), a.end),
+            (9, 3, EndReason::Proctitle)
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The EOE that follows is consumed, not an event of its own.
+    c.push(record(9, 1000, "EOE", 0));
+    assert!(c.pop().is_none());
+    assert_eq!(c.stats().eoe, 1);
+    // A PROCTITLE without a SYSCALL (filtered out) does not close anything.
+    c.push(record(10, 1000, "PROCTITLE", 0));
+    assert!(c.pop().is_none());
 }

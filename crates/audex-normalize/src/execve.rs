@@ -34,10 +34,8 @@ pub fn argv<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<String> {
             if args.len() <= idx {
                 args.resize(idx + 1, Vec::new());
             }
-            if let Some(b) = val.bytes() {
-                // `aN` whole, or `aN[i]` parts in index order (the kernel writes them in order).
-                args[idx].extend_from_slice(&b);
-            }
+            // `aN` whole, or `aN[i]` parts in index order (the kernel writes them in order).
+            val.decode_into(&mut args[idx]);
         }
     }
     if let Some(n) = argc {
@@ -46,6 +44,9 @@ pub fn argv<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<String> {
         }
     }
     args.into_iter()
-        .map(|a| String::from_utf8_lossy(&a).into_owned())
+        .map(|a| {
+            String::from_utf8(a)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        })
         .collect()
 }

@@ -12,6 +12,7 @@ pub mod paths;
 mod sockaddr;
 pub mod tables;
 mod userdb;
+mod view;
 
 pub use actions::{record_action, syscall_action};
 pub use audex_correlate::Output;

@@ -3,6 +3,7 @@ use crate::actions::{access_of_flags, record_action, syscall_action, OpenFlagsAr
 use crate::paths::resolve;
 use crate::tables::{errno_name, Arch};
 use crate::userdb::UserDb;
+use crate::view::{num, text, PathView, SubjectView};
 use crate::{execve, sockaddr};
 use audex_correlate::{Assembled, LostRange, Output};
 use audex_parse::{AuditTime, Origin, Record, RecordType, ValueKind};
@@ -100,18 +101,19 @@ impl<U: UserDb> Normalizer<U> {
             .iter()
             .find(|r| r.rtype == RecordType::CWD)
             .and_then(|r| r.text("cwd").map(|c| c.into_owned()));
-        self.actor(primary, &mut ev);
-        self.process(a, primary, cwd.as_deref(), &mut ev);
+        let view = SubjectView::of(primary);
+        self.actor(primary, &view, &mut ev);
+        self.process(a, primary, &view, cwd.as_deref(), &mut ev);
         self.files(a, cwd.as_deref(), &mut ev);
         if let Some(s) = a.records.iter().find(|r| r.rtype == RecordType::SOCKADDR) {
             if let Some(b) = s.get("saddr").and_then(|v| audex_parse::decode_hex(v.raw)) {
                 ev.network = sockaddr::decode(&b);
             }
         }
-        ev.keys = keys(primary);
+        ev.keys = keys(&view);
 
         if let Some(sc) = syscall {
-            self.syscall_event(a, sc, &mut ev);
+            self.syscall_event(a, sc, &view, &mut ev);
         } else {
             self.record_event(primary, &mut ev);
         }
@@ -139,7 +141,7 @@ impl<U: UserDb> Normalizer<U> {
         ev
     }
 
-    fn syscall_event(&self, a: &Assembled, sc: &Record, ev: &mut AuditEvent) {
+    fn syscall_event(&self, a: &Assembled, sc: &Record, v: &SubjectView<'_>, ev: &mut AuditEvent) {
         let arch = sc
             .get("arch")
             .and_then(|v| v.as_hex_u64())
@@ -160,8 +162,8 @@ impl<U: UserDb> Normalizer<U> {
                 .map(|c| c.into_owned())
         })
         .unwrap_or_default();
-        s.exit = sc.get("exit").and_then(|v| v.as_i64());
-        let success = sc.get("success").map(|v| v.raw == b"yes");
+        s.exit = v.exit.and_then(|v| v.as_i64());
+        let success = v.success.map(|v| v.raw == b"yes");
         ev.outcome = match success {
             Some(true) => "success",
             Some(false) => "failure",
@@ -175,10 +177,9 @@ impl<U: UserDb> Normalizer<U> {
                     .unwrap_or_else(|| format!("E{}", -e));
             }
         }
-        for k in ["a0", "a1", "a2", "a3"] {
-            if let Some(v) = sc.get(k) {
-                s.args.push(v.raw_str().into_owned());
-            }
+        let args = [v.a0, v.a1, v.a2, v.a3];
+        for a in args.iter().flatten() {
+            s.args.push(a.raw_str().into_owned());
         }
 
         let act = syscall_action(&s.name);
@@ -189,9 +190,7 @@ impl<U: UserDb> Normalizer<U> {
                 ev.action = act.action.into();
                 if act.action == "opened" {
                     let flags = match act.open_flags {
-                        OpenFlagsArg::Arg(i) => sc
-                            .get(["a0", "a1", "a2", "a3"][i])
-                            .and_then(|v| v.as_hex_u64()),
+                        OpenFlagsArg::Arg(i) => args[i].and_then(|v| v.as_hex_u64()),
                         OpenFlagsArg::None => a
                             .records
                             .iter()
@@ -296,53 +295,62 @@ impl<U: UserDb> Normalizer<U> {
         }
     }
 
-    fn actor(&self, r: &Record, ev: &mut AuditEvent) {
-        let id = |k: &str| {
-            r.u64(k)
-                .filter(|&v| v != UNSET && v <= u32::MAX as u64)
-                .map(|v| v as u32)
+    fn actor(&self, r: &Record, v: &SubjectView<'_>, ev: &mut AuditEvent) {
+        let id = |x: &Option<audex_parse::Value<'_>>| {
+            num(x)
+                .filter(|&n| n != UNSET && n <= u32::MAX as u64)
+                .map(|n| n as u32)
         };
         let mut a = Actor {
-            auid: id("auid"),
-            uid: id("uid"),
-            euid: id("euid"),
-            suid: id("suid"),
-            fsuid: id("fsuid"),
-            gid: id("gid"),
-            egid: id("egid"),
-            sgid: id("sgid"),
-            fsgid: id("fsgid"),
-            session: id("ses"),
-            tty: r
-                .text("tty")
-                .filter(|t| t != "(none)")
-                .map(|t| t.into_owned())
-                .unwrap_or_default(),
+            auid: id(&v.auid),
+            uid: id(&v.uid),
+            euid: id(&v.euid),
+            suid: id(&v.suid),
+            fsuid: id(&v.fsuid),
+            gid: id(&v.gid),
+            egid: id(&v.egid),
+            sgid: id(&v.sgid),
+            fsgid: id(&v.fsgid),
+            session: id(&v.ses),
+            tty: text(&v.tty).filter(|t| t != "(none)").unwrap_or_default(),
             ..Default::default()
         };
         if a == Actor::default() {
             return;
         }
-        let user = |k: &str, v: Option<u32>| self.name_of(r, k, v, false);
-        let group = |k: &str, v: Option<u32>| self.name_of(r, k, v, true);
-        a.auid_name = user("AUID", a.auid);
-        a.uid_name = user("UID", a.uid);
-        a.euid_name = user("EUID", a.euid);
-        a.suid_name = user("SUID", a.suid);
-        a.fsuid_name = user("FSUID", a.fsuid);
-        a.gid_name = group("GID", a.gid);
-        a.egid_name = group("EGID", a.egid);
-        a.sgid_name = group("SGID", a.sgid);
-        a.fsgid_name = group("FSGID", a.fsgid);
+        // uid, euid, suid and fsuid are usually one id: resolve each id once.
+        let mut memo: Vec<(u32, bool, String)> = Vec::with_capacity(4);
+        let mut name = |k: &str, v: Option<u32>, group: bool| -> String {
+            let Some(id) = v else { return String::new() };
+            if !r.has_enriched() {
+                if let Some((_, _, n)) = memo.iter().find(|(i, g, _)| *i == id && *g == group) {
+                    return n.clone();
+                }
+            }
+            let n = self.name_of(r, k, v, group);
+            memo.push((id, group, n.clone()));
+            n
+        };
+        a.auid_name = name("AUID", a.auid, false);
+        a.uid_name = name("UID", a.uid, false);
+        a.euid_name = name("EUID", a.euid, false);
+        a.suid_name = name("SUID", a.suid, false);
+        a.fsuid_name = name("FSUID", a.fsuid, false);
+        a.gid_name = name("GID", a.gid, true);
+        a.egid_name = name("EGID", a.egid, true);
+        a.sgid_name = name("SGID", a.sgid, true);
+        a.fsgid_name = name("FSGID", a.fsgid, true);
         ev.actor = Some(a);
     }
 
     /// ENRICHED name on the record, else the user database.
     fn name_of(&self, r: &Record, enriched_key: &str, id: Option<u32>, group: bool) -> String {
         let Some(id) = id else { return String::new() };
-        if let Some(n) = r.get_enriched(enriched_key).and_then(|v| v.text()) {
-            if n != "unset" && !n.starts_with("unknown(") {
-                return n.into_owned();
+        if r.has_enriched() {
+            if let Some(n) = r.get_enriched(enriched_key).and_then(|v| v.text()) {
+                if n != "unset" && !n.starts_with("unknown(") {
+                    return n.into_owned();
+                }
             }
         }
         let n = if group {
@@ -353,30 +361,25 @@ impl<U: UserDb> Normalizer<U> {
         n.unwrap_or_default()
     }
 
-    fn process(&self, a: &Assembled, primary: &Record, cwd: Option<&str>, ev: &mut AuditEvent) {
+    fn process(
+        &self,
+        a: &Assembled,
+        primary: &Record,
+        v: &SubjectView<'_>,
+        cwd: Option<&str>,
+        ev: &mut AuditEvent,
+    ) {
         let mut p = Process {
-            pid: primary.u64("pid").map(|v| v as u32),
-            ppid: primary.u64("ppid").map(|v| v as u32),
-            exe: primary
-                .text("exe")
-                .map(|c| c.into_owned())
-                .unwrap_or_default(),
-            comm: primary
-                .text("comm")
-                .map(|c| c.into_owned())
-                .unwrap_or_default(),
+            pid: num(&v.pid).map(|n| n as u32),
+            ppid: num(&v.ppid).map(|n| n as u32),
+            exe: text(&v.exe).unwrap_or_default(),
+            comm: text(&v.comm).unwrap_or_default(),
             cwd: cwd.map(str::to_string).unwrap_or_default(),
-            label: primary
-                .text("subj")
-                .map(|c| c.into_owned())
-                .unwrap_or_default(),
+            label: text(&v.subj).unwrap_or_default(),
             ..Default::default()
         };
         if primary.rtype.is_single_record() && p.cwd.is_empty() {
-            p.cwd = primary
-                .text("cwd")
-                .map(|c| c.into_owned())
-                .unwrap_or_default();
+            p.cwd = text(&v.cwd).unwrap_or_default();
         }
         let mut execs = a
             .records
@@ -400,37 +403,32 @@ impl<U: UserDb> Normalizer<U> {
     }
 
     fn files(&self, a: &Assembled, cwd: Option<&str>, ev: &mut AuditEvent) {
-        let mut paths: Vec<&Record> = a
+        let mut paths: Vec<(PathView<'_>, &Record)> = a
             .records
             .iter()
             .filter(|r| r.rtype == RecordType::PATH)
+            .map(|r| (PathView::of(r), r))
             .collect();
-        if paths.is_empty() {
-            return;
-        }
-        paths.sort_by_key(|r| r.u64("item").unwrap_or(u64::MAX));
-        for r in paths {
-            let name = r.text("name").map(|c| c.into_owned()).unwrap_or_default();
-            let ouid = r.u64("ouid").filter(|&v| v != UNSET).map(|v| v as u32);
-            let ogid = r.u64("ogid").filter(|&v| v != UNSET).map(|v| v as u32);
+        paths.sort_by_key(|(v, _)| num(&v.item).unwrap_or(u64::MAX));
+        for (v, r) in &paths {
+            let name = text(&v.name).unwrap_or_default();
+            let ouid = num(&v.ouid).filter(|&n| n != UNSET).map(|n| n as u32);
+            let ogid = num(&v.ogid).filter(|&n| n != UNSET).map(|n| n as u32);
             ev.files.push(File {
                 path: if name.is_empty() {
                     String::new()
                 } else {
                     resolve(cwd, &name)
                 },
-                nametype: r
-                    .text("nametype")
-                    .map(|c| c.into_owned())
-                    .unwrap_or_default(),
-                inode: r.u64("inode"),
-                dev: r.text("dev").map(|c| c.into_owned()).unwrap_or_default(),
-                mode: r.text("mode").map(|c| c.into_owned()).unwrap_or_default(),
+                nametype: text(&v.nametype).unwrap_or_default(),
+                inode: num(&v.inode),
+                dev: text(&v.dev).unwrap_or_default(),
+                mode: text(&v.mode).unwrap_or_default(),
                 ouid,
                 ogid,
                 ouid_name: self.name_of(r, "OUID", ouid, false),
                 ogid_name: self.name_of(r, "OGID", ogid, true),
-                label: r.text("obj").map(|c| c.into_owned()).unwrap_or_default(),
+                label: text(&v.obj).unwrap_or_default(),
                 name,
             });
         }
@@ -485,11 +483,8 @@ fn add_data(r: &Record, prefix: Option<&str>, ev: &mut AuditEvent) {
 }
 
 /// Rule keys, split on the kernel's 0x01 separator.
-fn keys(r: &Record) -> Vec<String> {
-    let Some(v) = r.get("key") else {
-        return Vec::new();
-    };
-    let Some(b) = v.bytes() else {
+fn keys(v: &SubjectView<'_>) -> Vec<String> {
+    let Some(b) = v.key.and_then(|v| v.bytes()) else {
         return Vec::new();
     };
     b.split(|&c| c == 0x01)

@@ -3,7 +3,9 @@
 //!
 //! Never fails: words that are not `key=value` are skipped, an unterminated
 //! quote runs to the end of the record.
-use crate::record::{Field, Key, Origin};
+use crate::record::{
+    Field, Key, Origin, STATIC_OLD_AUID, STATIC_OLD_SES, STATIC_SEPERMS, STATIC_SERESULT,
+};
 use crate::value::ValueKind;
 
 /// Tokenizes `buf[start..end]` into `out`; returns where it stopped (after the
@@ -34,7 +36,7 @@ pub(crate) fn tokenize(
             let close = find(buf, i + 1, end, b'}').unwrap_or(end);
             let (s, e) = trim_spaces(buf, i + 1, close);
             out.push(Field {
-                key: Key::Static("seperms"),
+                key: Key::Static(STATIC_SEPERMS),
                 val: (s as u32, e as u32),
                 kind: ValueKind::Braced,
                 origin,
@@ -56,7 +58,7 @@ pub(crate) fn tokenize(
             let word = &buf[i..j];
             if after_avc && (word == b"denied" || word == b"granted") {
                 out.push(Field {
-                    key: Key::Static("seresult"),
+                    key: Key::Static(STATIC_SERESULT),
                     val: (i as u32, j as u32),
                     kind: ValueKind::Bare,
                     origin,
@@ -76,8 +78,8 @@ pub(crate) fn tokenize(
         if old_prefix {
             old_prefix = false;
             match key {
-                b"auid" => key_ref = Key::Static("old-auid"),
-                b"ses" => key_ref = Key::Static("old-ses"),
+                b"auid" => key_ref = Key::Static(STATIC_OLD_AUID),
+                b"ses" => key_ref = Key::Static(STATIC_OLD_SES),
                 _ => {}
             }
         }
@@ -129,10 +131,15 @@ pub(crate) fn tokenize(
                 i = v + 6;
             }
             _ => {
-                let mut e = v;
-                while e < end && buf[e] != b' ' && !(nested && buf[e] == b'\'') {
-                    e += 1;
-                }
+                let mut e = if nested {
+                    let mut e = v;
+                    while e < end && buf[e] != b' ' && buf[e] != b'\'' {
+                        e += 1;
+                    }
+                    e
+                } else {
+                    memchr::memchr(b' ', &buf[v..end]).map_or(end, |p| v + p)
+                };
                 if key == b"op" {
                     // `op=adding user id=1001`: an op value runs over following words without '='.
                     e = extend_over_words(buf, e, end, nested);

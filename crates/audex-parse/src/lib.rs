@@ -16,7 +16,7 @@ mod value;
 pub use error::{ParseError, ParseErrorKind};
 pub use record::{AuditTime, Field, Origin, Record};
 pub use record_type::RecordType;
-pub use value::{decode_hex, is_hex, Value, ValueKind};
+pub use value::{decode_hex, decode_hex_into, is_hex, Value, ValueKind};
 
 /// Parses one auditd log line (`[node=N ]type=T msg=audit(S.MS:SERIAL): body[\x1dENRICHED]`).
 /// A trailing newline is ignored.

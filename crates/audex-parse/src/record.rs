@@ -33,11 +33,19 @@ pub enum Origin {
     Enriched,
 }
 
+/// A field key: a span of the record's buffer, or one of the names the parser
+/// gives to unnamed parts (AVC's result and permissions, LOGIN's `old auid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Key {
     Span(u32, u32),
-    Static(&'static str),
+    Static(u8),
 }
+
+static STATIC_KEYS: [&str; 4] = ["seperms", "seresult", "old-auid", "old-ses"];
+pub(crate) const STATIC_SEPERMS: u8 = 0;
+pub(crate) const STATIC_SERESULT: u8 = 1;
+pub(crate) const STATIC_OLD_AUID: u8 = 2;
+pub(crate) const STATIC_OLD_SES: u8 = 3;
 
 /// A field: key and value spans into the record's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,10 +162,20 @@ impl Record {
         self.fields.len()
     }
 
+    #[inline]
+    fn key_is(&self, f: &Field, key: &[u8]) -> bool {
+        match f.key {
+            Key::Span(s, e) => {
+                (e - s) as usize == key.len() && &self.buf[s as usize..e as usize] == key
+            }
+            Key::Static(k) => STATIC_KEYS[k as usize].as_bytes() == key,
+        }
+    }
+
     fn key_of(&self, f: &Field) -> &[u8] {
         match f.key {
             Key::Span(s, e) => &self.buf[s as usize..e as usize],
-            Key::Static(k) => k.as_bytes(),
+            Key::Static(k) => STATIC_KEYS[k as usize].as_bytes(),
         }
     }
 
@@ -184,8 +202,15 @@ impl Record {
         let key = key.as_bytes();
         self.fields
             .iter()
-            .find(|f| f.origin != Origin::Enriched && self.key_of(f) == key)
+            .find(|f| f.origin != Origin::Enriched && self.key_is(f, key))
             .map(|f| self.value_of(key, f))
+    }
+
+    /// True when the line carried an ENRICHED part.
+    pub fn has_enriched(&self) -> bool {
+        self.fields
+            .last()
+            .is_some_and(|f| f.origin == Origin::Enriched)
     }
 
     /// The ENRICHED value auditd appended for `key` (`UID`, `AUID`, `OUID`, ...).
@@ -193,7 +218,7 @@ impl Record {
         let key = key.as_bytes();
         self.fields
             .iter()
-            .find(|f| f.origin == Origin::Enriched && self.key_of(f) == key)
+            .find(|f| f.origin == Origin::Enriched && self.key_is(f, key))
             .map(|f| self.value_of(key, f))
     }
 

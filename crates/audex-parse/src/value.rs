@@ -34,9 +34,11 @@ impl<'a> Value<'a> {
             ValueKind::Bare if self.raw == b"?" => None,
             ValueKind::Bare if self.encoded && is_hex(self.raw) => {
                 let bytes = decode_hex(self.raw)?;
-                Some(Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()))
+                Some(Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|e| {
+                    String::from_utf8_lossy(e.as_bytes()).into_owned()
+                })))
             }
-            _ => Some(String::from_utf8_lossy(self.raw)),
+            _ => Some(utf8(self.raw)),
         }
     }
 
@@ -48,6 +50,15 @@ impl<'a> Value<'a> {
                 decode_hex(self.raw).map(Cow::Owned)
             }
             _ => Some(Cow::Borrowed(self.raw)),
+        }
+    }
+
+    /// Appends the decoded bytes to `out` (nothing for `(null)`).
+    pub fn decode_into(&self, out: &mut Vec<u8>) {
+        match self.kind {
+            ValueKind::Null => {}
+            ValueKind::Bare if self.encoded && decode_hex_into(self.raw, out) => {}
+            _ => out.extend_from_slice(self.raw),
         }
     }
 
@@ -80,7 +91,17 @@ impl<'a> Value<'a> {
 
     /// The raw bytes as text, without decoding.
     pub fn raw_str(&self) -> Cow<'a, str> {
-        String::from_utf8_lossy(self.raw)
+        utf8(self.raw)
+    }
+}
+
+/// Text of bytes: borrowed when valid UTF-8 (the strict check has a fast ASCII
+/// path), lossily replaced otherwise.
+#[inline]
+fn utf8(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
     }
 }
 
@@ -110,18 +131,51 @@ fn hex_digit(b: u8) -> Option<u8> {
 
 /// True when `s` is a non-empty, even-length run of hex digits.
 pub fn is_hex(s: &[u8]) -> bool {
-    !s.is_empty() && s.len() % 2 == 0 && s.iter().all(|b| b.is_ascii_hexdigit())
+    !s.is_empty() && s.len().is_multiple_of(2) && s.iter().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Decodes hex digits to bytes; `None` when `s` is not valid hex.
 pub fn decode_hex(s: &[u8]) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    s.chunks_exact(2)
-        .map(|p| Some(hex_digit(p[0])? << 4 | hex_digit(p[1])?))
-        .collect()
+    let mut out = Vec::with_capacity(s.len() / 2);
+    decode_hex_into(s, &mut out).then_some(out)
 }
+
+/// Appends the bytes of hex digits `s` to `out`; false (and `out` unchanged)
+/// when `s` is not valid hex.
+pub fn decode_hex_into(s: &[u8], out: &mut Vec<u8>) -> bool {
+    if !s.len().is_multiple_of(2) {
+        return false;
+    }
+    let start = out.len();
+    out.reserve(s.len() / 2);
+    for p in s.chunks_exact(2) {
+        match (HEX[p[0] as usize], HEX[p[1] as usize]) {
+            (hi, lo) if hi < 16 && lo < 16 => out.push(hi << 4 | lo),
+            _ => {
+                out.truncate(start);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Hex digit values; 0xff for non-digits.
+static HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Fields whose values the kernel or the audit user-space library writes with
 /// `audit_log_untrustedstring` / `audit_encode_value`: quoted when safe, hex otherwise.

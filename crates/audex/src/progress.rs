@@ -25,7 +25,7 @@ impl Progress {
     /// Called often; draws at most 4 times a second.
     #[inline]
     pub fn update(&mut self, bytes: u64, records: u64) {
-        if !self.enabled || records % 4096 != 0 {
+        if !self.enabled || !records.is_multiple_of(4096) {
             return;
         }
         let now = Instant::now();

@@ -1,0 +1,370 @@
+//! Replay benchmark: audex against `ausearch -i`, Laurel 0.8.2 and `wc -l` on the
+//! same corpus, in the same run.
+//!
+//!   cargo bench -p audex --bench replay_compare
+//!
+//! Builds two corpora of at least AUDEX_BENCH_RECORDS (default 1,000,000) records
+//! in bench-out/ by replicating the events captured from the real kernel
+//! (tests/golden/kernel-raw.log) with fresh serials and times: one with EOE
+//! records as the kernel sends them over netlink, one without, as auditd writes
+//! its log. Reports records/s and events/s for parse only, parse+correlate+
+//! normalize and parse+correlate+normalize+protobuf in process, then CPU time
+//! and peak RSS of whole processes: `audex replay --format proto|json`,
+//! `ausearch -i`, Laurel (from $AUDEX_TOOLS/bin, default tools/bin; install with
+//! `cargo install laurel --version 0.8.2 --root tools`) and `wc -l`.
+use audex_correlate::{Config, Correlator};
+use audex_normalize::{NoNames, Normalizer};
+use prost::Message;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Rewrites `msg=audit(T:S)` of a raw line with a new time and serial.
+fn restamp(line: &str, secs: u64, ms: u64, serial: u64) -> Option<String> {
+    let start = line.find("msg=audit(")? + "msg=audit(".len();
+    let end = start + line[start..].find(')')?;
+    Some(format!(
+        "{}{secs}.{ms:03}:{serial}{}",
+        &line[..start],
+        &line[end..]
+    ))
+}
+
+fn build_corpus(target: u64, with_eoe: bool, out: &Path) -> (u64, u64) {
+    let base = std::fs::read_to_string(repo().join("tests/golden/kernel-raw.log")).unwrap();
+    // Group the captured records by serial, in order; leave out auditd's own DAEMON_* records.
+    let mut groups: Vec<Vec<&str>> = Vec::new();
+    let mut last = "";
+    for line in base.lines().filter(|l| !l.contains("type=DAEMON_")) {
+        let serial = line
+            .split("msg=audit(")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .unwrap_or("");
+        if serial != last || groups.is_empty() {
+            groups.push(Vec::new());
+            last = serial;
+        }
+        groups.last_mut().unwrap().push(line);
+    }
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(out).unwrap());
+    let (mut records, mut events, mut serial) = (0u64, 0u64, 1000u64);
+    let t0 = 1_800_000_000u64 * 1000;
+    while records < target {
+        for g in &groups {
+            serial += 1;
+            let t = t0 + serial / 4; // ~4,000 events per second of record time
+            for line in g {
+                writeln!(f, "{}", restamp(line, t / 1000, t % 1000, serial).unwrap()).unwrap();
+                records += 1;
+            }
+            if with_eoe && g.len() > 1 {
+                writeln!(
+                    f,
+                    "type=EOE msg=audit({}.{:03}:{serial}): ",
+                    t / 1000,
+                    t % 1000
+                )
+                .unwrap();
+                records += 1;
+            }
+            events += 1;
+        }
+    }
+    (records, events)
+}
+
+fn cpu_self() -> f64 {
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) };
+    tv(r.ru_utime) + tv(r.ru_stime)
+}
+
+fn tv(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
+}
+
+struct Run {
+    wall: f64,
+    cpu: f64,
+    rss_mib: f64,
+    ok: bool,
+}
+
+/// Runs a command with stdin from `input` (if any), stdout to /dev/null, and
+/// returns its CPU time and peak RSS. The command is started by a fresh helper
+/// process (this binary with `--measure-child`), because a child's peak RSS
+/// includes the memory of the process that spawned it.
+fn measure(cmd: &mut Command, input: Option<&Path>) -> Run {
+    let mut helper = Command::new(std::env::current_exe().unwrap());
+    helper
+        .arg("--measure-child")
+        .arg(input.map(|p| p.as_os_str().to_owned()).unwrap_or_default());
+    helper.arg(cmd.get_program()).args(cmd.get_args());
+    let out = helper
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("measure helper");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if v.len() != 4 {
+        return Run {
+            wall: 0.0,
+            cpu: 0.0,
+            rss_mib: 0.0,
+            ok: false,
+        };
+    }
+    Run {
+        wall: v[0],
+        cpu: v[1],
+        rss_mib: v[2],
+        ok: v[3] == 1.0,
+    }
+}
+
+/// The helper: `--measure-child STDIN_PATH PROGRAM ARGS...` prints "wall cpu rss_mib ok".
+fn measure_child(args: &[String]) {
+    let (stdin, prog, rest) = (&args[0], &args[1], &args[2..]);
+    let mut cmd = Command::new(prog);
+    cmd.args(rest).stdout(Stdio::null()).stderr(Stdio::null());
+    if !stdin.is_empty() {
+        cmd.stdin(std::fs::File::open(stdin).unwrap());
+    }
+    let start = Instant::now();
+    let child = cmd.spawn().expect("spawn");
+    let mut status = 0;
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child and fills rusage.
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let wall = start.elapsed().as_secs_f64();
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) <= 1;
+    println!(
+        "{wall} {} {} {}",
+        tv(ru.ru_utime) + tv(ru.ru_stime),
+        ru.ru_maxrss as f64 / 1024.0,
+        ok as u8
+    );
+}
+
+fn in_process(path: &Path) -> Vec<(String, f64, f64, u64)> {
+    let data = std::fs::read(path).unwrap();
+    let mut rows = Vec::new();
+
+    let (t, c) = (Instant::now(), cpu_self());
+    let mut n = 0u64;
+    for line in data.split(|&b| b == b'\n') {
+        if audex_parse::parse_line(line).is_ok() {
+            n += 1;
+        }
+    }
+    rows.push(("parse".into(), t.elapsed().as_secs_f64(), cpu_self() - c, 0));
+    let records = n;
+
+    for encode in [false, true] {
+        let (t, c) = (Instant::now(), cpu_self());
+        let mut corr = Correlator::new(Config::default());
+        let norm = Normalizer::new(NoNames, Default::default());
+        let mut events = 0u64;
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut bytes = 0usize;
+        let mut take = |corr: &mut Correlator, events: &mut u64| {
+            while let Some(o) = corr.pop() {
+                let ev = norm.normalize(&o);
+                *events += 1;
+                if encode {
+                    buf.clear();
+                    ev.encode_length_delimited(&mut buf).unwrap();
+                    bytes += buf.len();
+                }
+            }
+        };
+        for line in data.split(|&b| b == b'\n') {
+            if let Ok(r) = audex_parse::parse_line(line) {
+                corr.push(r);
+                take(&mut corr, &mut events);
+            }
+        }
+        corr.flush();
+        take(&mut corr, &mut events);
+        let name = if encode {
+            "parse+correlate+normalize+proto"
+        } else {
+            "parse+correlate+normalize"
+        };
+        rows.push((
+            name.into(),
+            t.elapsed().as_secs_f64(),
+            cpu_self() - c,
+            events,
+        ));
+        std::hint::black_box(bytes);
+    }
+    let _ = records;
+    rows
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).is_some_and(|a| a == "--measure-child") {
+        return measure_child(&argv[2..]);
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` probes with --list
+    }
+    let target: u64 = std::env::var("AUDEX_BENCH_RECORDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let peers = std::env::var("AUDEX_BENCH_PEERS")
+        .map(|v| v != "0")
+        .unwrap_or(true);
+    let out = repo().join("bench-out");
+    std::fs::create_dir_all(&out).unwrap();
+    let audex = env!("CARGO_BIN_EXE_audex");
+    let tools = std::env::var_os("AUDEX_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("tools"));
+    let laurel = tools.join("bin/laurel");
+
+    println!(
+        "# audex replay benchmark ({} cores)\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    for (variant, eoe) in [
+        ("with EOE (netlink-like)", true),
+        ("without EOE (auditd log)", false),
+    ] {
+        let path = out.join(if eoe {
+            "corpus-eoe.log"
+        } else {
+            "corpus-noeoe.log"
+        });
+        let (records, events) = build_corpus(target, eoe, &path);
+        let size = std::fs::metadata(&path).unwrap().len();
+        println!(
+            "## corpus {variant}: {records} records, {events} events, {:.0} MiB\n",
+            size as f64 / (1 << 20) as f64
+        );
+        println!("| stage (in process) | wall s | CPU s | records/s (CPU) | events/s (CPU) |");
+        println!("|---|---:|---:|---:|---:|");
+        for (name, wall, cpu, _) in in_process(&path) {
+            println!(
+                "| {name} | {wall:.2} | {cpu:.2} | {:.0} | {} |",
+                records as f64 / cpu,
+                if name == "parse" {
+                    "-".to_string()
+                } else {
+                    format!("{:.0}", events as f64 / cpu)
+                }
+            );
+        }
+        println!();
+        println!(
+            "| process | wall s | CPU s | records/s (CPU) | peak RSS MiB | CPU vs audex proto |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        let mut rows: Vec<(String, Run)> = Vec::new();
+        let p = path.to_str().unwrap();
+        rows.push((
+            "audex replay --format proto".into(),
+            measure(
+                Command::new(audex).args([
+                    "replay",
+                    "-q",
+                    "--format",
+                    "proto",
+                    "-o",
+                    "/dev/null",
+                    p,
+                ]),
+                None,
+            ),
+        ));
+        rows.push((
+            "audex replay --format json".into(),
+            measure(
+                Command::new(audex).args([
+                    "replay",
+                    "-q",
+                    "--format",
+                    "json",
+                    "-o",
+                    "/dev/null",
+                    p,
+                ]),
+                None,
+            ),
+        ));
+        rows.push((
+            "wc -l".into(),
+            measure(Command::new("wc").args(["-l", p]), None),
+        ));
+        if peers {
+            if which("ausearch") {
+                rows.push((
+                    "ausearch -i".into(),
+                    measure(Command::new("ausearch").args(["-i", "-if", p]), None),
+                ));
+            } else {
+                println!("(ausearch not installed: apt-get install auditd)");
+            }
+            if laurel.exists() {
+                let dir = out.join("laurel");
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                let cfg = dir.join("config.toml");
+                std::fs::write(&cfg, format!(
+                    "directory = \"{}\"\nstatusreport-period = 0\ninput = \"stdin\"\n[auditlog]\nfile = \"out.log\"\nsize = 100000000000\ngenerations = 1\n[state]\nfile = \"state\"\ngenerations = 0\nmax-age = 60\n",
+                    dir.display()
+                )).unwrap();
+                rows.push((
+                    "laurel 0.8.2".into(),
+                    measure(Command::new(&laurel).arg("-c").arg(&cfg), Some(&path)),
+                ));
+                let _ = std::fs::remove_file(dir.join("out.log"));
+            } else {
+                println!(
+                    "(laurel not found at {}: cargo install laurel --version 0.8.2 --root tools)",
+                    laurel.display()
+                );
+            }
+        }
+        let base = rows[0].1.cpu;
+        for (name, r) in &rows {
+            println!(
+                "| {name}{} | {:.2} | {:.2} | {:.0} | {:.1} | {:.2}x |",
+                if r.ok { "" } else { " (FAILED)" },
+                r.wall,
+                r.cpu,
+                records as f64 / r.cpu.max(1e-9),
+                r.rss_mib,
+                r.cpu / base
+            );
+        }
+        println!();
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+fn which(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
