@@ -144,6 +144,8 @@ fn measure_child(args: &[String]) {
         cmd.stdin(std::fs::File::open(stdin).unwrap());
     }
     let start = Instant::now();
+    // Reaped by wait4 below, which also gives its rusage.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("spawn");
     let mut status = 0;
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
