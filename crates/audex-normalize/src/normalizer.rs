@@ -9,7 +9,6 @@ use audex_correlate::{Assembled, LostRange, Output};
 use audex_parse::{AuditTime, Origin, Record, RecordType, ValueKind};
 use audex_proto::v1::{Actor, AuditEvent, File, Lost, Process, RawRecord, Syscall};
 use audex_proto::Timestamp;
-use std::fmt::Write;
 
 const UNSET: u64 = 4294967295;
 
@@ -54,7 +53,14 @@ impl<U: UserDb> Normalizer<U> {
             id.push_str(&node);
             id.push(':');
         }
-        let _ = write!(id, "{}.{:03}:{}", time.secs, time.nanos / 1_000_000, serial);
+        push_u64(&mut id, time.secs);
+        id.push('.');
+        let ms = time.nanos / 1_000_000;
+        id.push((b'0' + (ms / 100) as u8) as char);
+        id.push((b'0' + (ms / 10 % 10) as u8) as char);
+        id.push((b'0' + (ms % 10) as u8) as char);
+        id.push(':');
+        push_u64(&mut id, serial);
         AuditEvent {
             id,
             time: Some(Timestamp {
@@ -94,7 +100,10 @@ impl<U: UserDb> Normalizer<U> {
             ev.outcome = "unknown".into();
             return ev;
         };
-        ev.record_type = primary.rtype.to_string();
+        ev.record_type = primary
+            .rtype
+            .name()
+            .map_or_else(|| primary.rtype.to_string(), str::to_string);
 
         let cwd: Option<String> = a
             .records
@@ -433,6 +442,22 @@ impl<U: UserDb> Normalizer<U> {
             });
         }
     }
+}
+
+/// Appends the decimal digits of `n` (the hot path avoids `fmt`).
+fn push_u64(s: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Digits are ASCII.
+    s.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// Records whose content goes to dedicated fields.

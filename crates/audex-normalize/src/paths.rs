@@ -4,6 +4,9 @@
 /// (`.`, `..`, repeated `/`). Returns `name` unchanged when it is relative and no
 /// cwd is known.
 pub fn resolve(cwd: Option<&str>, name: &str) -> String {
+    if name.starts_with('/') && is_clean(name) {
+        return name.to_string();
+    }
     let joined;
     let full = if name.starts_with('/') {
         name
@@ -32,6 +35,19 @@ pub fn resolve(cwd: Option<&str>, name: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// No `//`, `/./`, `/../`, trailing `/`, `/.` or `/..`: nothing to normalize.
+fn is_clean(p: &str) -> bool {
+    let b = p.as_bytes();
+    if b.len() > 1 && b[b.len() - 1] == b'/' {
+        return false;
+    }
+    !(p.contains("//")
+        || p.contains("/./")
+        || p.contains("/../")
+        || p.ends_with("/.")
+        || p.ends_with("/.."))
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ impl Record {
             buf: line.into(),
             node: h.node,
             body_start: h.body_start as u32,
-            fields: Vec::with_capacity(24),
+            fields: Vec::new(),
         };
         rec.parse_fields();
         Ok(rec)
@@ -114,7 +114,7 @@ impl Record {
             buf: payload.into(),
             node: None,
             body_start: body_start as u32,
-            fields: Vec::with_capacity(24),
+            fields: Vec::new(),
         };
         rec.parse_fields();
         Ok(rec)
@@ -122,6 +122,9 @@ impl Record {
 
     fn parse_fields(&mut self) {
         let start = self.body_start as usize;
+        // One allocation of the right size: about one field per '='.
+        let estimate = memchr::memchr_iter(b'=', &self.buf[start..]).count() + 2;
+        self.fields.reserve_exact(estimate);
         let gs = memchr::memchr(0x1d, &self.buf[start..]).map(|i| start + i);
         let end = gs.unwrap_or(self.buf.len());
         tokenize(&self.buf, start, end, Origin::Kernel, &mut self.fields);

@@ -32,12 +32,14 @@ impl<'a> Value<'a> {
         match self.kind {
             ValueKind::Null => None,
             ValueKind::Bare if self.raw == b"?" => None,
-            ValueKind::Bare if self.encoded && is_hex(self.raw) => {
-                let bytes = decode_hex(self.raw)?;
-                Some(Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|e| {
-                    String::from_utf8_lossy(e.as_bytes()).into_owned()
-                })))
-            }
+            ValueKind::Bare if self.encoded && !self.raw.is_empty() => match decode_hex(self.raw) {
+                Some(bytes) => {
+                    Some(Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|e| {
+                        String::from_utf8_lossy(e.as_bytes()).into_owned()
+                    })))
+                }
+                None => Some(utf8(self.raw)),
+            },
             _ => Some(utf8(self.raw)),
         }
     }
@@ -46,8 +48,8 @@ impl<'a> Value<'a> {
     pub fn bytes(&self) -> Option<Cow<'a, [u8]>> {
         match self.kind {
             ValueKind::Null => None,
-            ValueKind::Bare if self.encoded && is_hex(self.raw) => {
-                decode_hex(self.raw).map(Cow::Owned)
+            ValueKind::Bare if self.encoded && !self.raw.is_empty() => {
+                Some(decode_hex(self.raw).map_or(Cow::Borrowed(self.raw), Cow::Owned))
             }
             _ => Some(Cow::Borrowed(self.raw)),
         }
@@ -146,17 +148,16 @@ pub fn decode_hex_into(s: &[u8], out: &mut Vec<u8>) -> bool {
     if !s.len().is_multiple_of(2) {
         return false;
     }
-    let start = out.len();
-    out.reserve(s.len() / 2);
-    for p in s.chunks_exact(2) {
-        match (HEX[p[0] as usize], HEX[p[1] as usize]) {
-            (hi, lo) if hi < 16 && lo < 16 => out.push(hi << 4 | lo),
-            _ => {
-                out.truncate(start);
-                return false;
-            }
-        }
+    // Validate first (no branch per byte), then decode into reserved space.
+    if s.iter().fold(0u8, |acc, &b| acc | HEX[b as usize]) > 15 {
+        return false;
     }
+    let n = s.len() / 2;
+    out.reserve(n);
+    out.extend(
+        s.chunks_exact(2)
+            .map(|p| HEX[p[0] as usize] << 4 | HEX[p[1] as usize]),
+    );
     true
 }
 

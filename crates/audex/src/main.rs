@@ -4,6 +4,11 @@ mod progress;
 mod replay;
 
 use clap::Parser;
+
+/// The collector allocates small strings for every event; mimalloc's per-thread
+/// free lists make that about a fifth cheaper than glibc malloc (see the replay bench).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
