@@ -47,7 +47,12 @@ impl PasswdDb {
     fn reload_if_changed(&self, force: bool) {
         // Reading the clock on every lookup costs more than the lookup: look at it
         // every 64th call (and at most once a second stat the files).
-        if !force && !self.calls.fetch_add(1, Ordering::Relaxed).is_multiple_of(64) {
+        if !force
+            && !self
+                .calls
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(64)
+        {
             return;
         }
         if !force {

@@ -15,8 +15,50 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Show who touches these paths, live: adds watch rules, prints one line per
+    /// event (or JSON), removes the rules on Ctrl-C.
+    Watch(WatchArgs),
     /// Read an audit.log (raw or ENRICHED) or stdin and print normalized events.
     Replay(ReplayArgs),
+    /// Check, load, delete or list audit rules in auditctl syntax.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Kernel audit status and audex's view of it.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Parse rule files and report every error as FILE:LINE: reason.
+    Check { files: Vec<PathBuf> },
+    /// Install exactly the rules of the files (they stay after audex exits).
+    Load { files: Vec<PathBuf> },
+    /// Remove exactly the rules of the files.
+    Delete { files: Vec<PathBuf> },
+    /// Print the kernel's rules in auditctl syntax.
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Files or directories to watch (a directory covers its subtree).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Which accesses: r(ead), w(rite), x (execute), a(ttribute change).
+    #[arg(long, default_value = "rwxa")]
+    pub perm: String,
+    /// Rule key (default: audex-watch-PID).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Print JSON lines of the event contract instead of readable lines.
+    #[arg(long)]
+    pub json: bool,
+    /// How to read the kernel: auto, multicast (beside auditd), unicast (as the daemon).
+    #[arg(long, default_value = "auto")]
+    pub mode: String,
+    /// Socket receive buffer in bytes.
+    #[arg(long, default_value_t = 8 << 20)]
+    pub recv_buffer_bytes: usize,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

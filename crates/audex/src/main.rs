@@ -2,6 +2,10 @@
 mod cli;
 mod progress;
 mod replay;
+mod rules_cmd;
+mod signals;
+mod status_cmd;
+mod watch;
 
 use clap::Parser;
 
@@ -15,6 +19,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Replay(args) => replay::run(args),
+        cli::Command::Watch(args) => watch::run(args),
+        cli::Command::Rules(cmd) => rules_cmd::run(cmd),
+        cli::Command::Status => status_cmd::run(),
     };
     match result {
         Ok(code) => code,

@@ -38,6 +38,38 @@ impl Arch {
         }
     }
 
+    /// The audit arch id (`AUDIT_ARCH_*`).
+    pub fn audit_id(self) -> u32 {
+        match self {
+            Arch::X86_64 => 0xc000_003e,
+            Arch::Aarch64 => 0xc000_00b7,
+            Arch::I386 => 0x4000_0003,
+            Arch::Other(id) => id,
+        }
+    }
+
+    /// The arch auditctl means by `-F arch=NAME` on this (x86_64) build:
+    /// `b64`, `b32`, or a machine name.
+    pub fn from_rule_name(name: &str) -> Option<Arch> {
+        match name {
+            "b64" | "x86_64" => Some(Arch::X86_64),
+            "b32" | "i386" | "i486" | "i586" | "i686" => Some(Arch::I386),
+            "aarch64" | "arm64" => Some(Arch::Aarch64),
+            _ => None,
+        }
+    }
+
+    /// The syscall number of `name` on this arch.
+    pub fn syscall_number(self, name: &str) -> Option<u32> {
+        let table: &[&str] = match self {
+            Arch::X86_64 => &syscalls_x86_64::NAMES,
+            Arch::Aarch64 => &syscalls_aarch64::NAMES,
+            Arch::I386 => &syscalls_i386::NAMES,
+            Arch::Other(_) => return None,
+        };
+        table.iter().position(|n| *n == name).map(|i| i as u32)
+    }
+
     /// The syscall name for `nr` on this arch.
     pub fn syscall_name(self, nr: u32) -> Option<&'static str> {
         let table: &[&str] = match self {
@@ -48,6 +80,14 @@ impl Arch {
         };
         table.get(nr as usize).copied().filter(|s| !s.is_empty())
     }
+}
+
+/// The errno number of a symbolic name (`EACCES` → 13).
+pub fn errno_number(name: &str) -> Option<u32> {
+    errno::NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map(|i| i as u32)
 }
 
 /// The symbolic errno name (`EACCES`) of a positive errno number.

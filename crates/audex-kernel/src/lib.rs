@@ -1,0 +1,18 @@
+//! Input: the kernel's audit netlink socket. Output: raw records (type number +
+//! payload bytes) for the parser, kernel status, and rules in auditctl syntax.
+//! State: the socket, what audex changed in the kernel (to put it back).
+//!
+//! - [`netlink`]: the NETLINK_AUDIT socket and message framing.
+//! - [`status`]: AUDIT_GET/AUDIT_SET and the 44-byte `audit_status`.
+//! - [`rules`]: auditctl syntax → `audit_rule_data` and back; load, list, delete.
+//! - [`source`]: the live reader (multicast beside auditd, or unicast as the daemon).
+//! - [`caps`]: which capability an operation lacks, in plain words.
+
+pub mod caps;
+pub mod netlink;
+pub mod rules;
+pub mod source;
+pub mod status;
+
+pub use netlink::{AuditSocket, KernelError};
+pub use status::AuditStatus;

@@ -1,0 +1,112 @@
+//! `audex rules check|load|delete FILE...` and `audex rules list`.
+use crate::cli::RulesCommand;
+use anyhow::{Context, Result};
+use audex_kernel::rules::syntax::{Directive, Names, Parsed, RuleOp};
+use audex_kernel::rules::{parse_file_text, RuleError};
+use audex_kernel::AuditSocket;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn parse_files(files: &[PathBuf]) -> Result<(Vec<Parsed>, Vec<RuleError>)> {
+    if files.is_empty() {
+        anyhow::bail!("no rule files given");
+    }
+    let names = Names::from_host();
+    let (mut all, mut errs) = (Vec::new(), Vec::new());
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let (p, e) = parse_file_text(&f.display().to_string(), &text, &names);
+        all.extend(p);
+        errs.extend(e);
+    }
+    Ok((all, errs))
+}
+
+fn open_control() -> Result<AuditSocket> {
+    let s = AuditSocket::open().context("opening the audit netlink socket")?;
+    s.set_read_timeout(5000)?;
+    Ok(s)
+}
+
+fn privilege_hint(e: &audex_kernel::KernelError) -> String {
+    if e.errno() == Some(libc::EPERM) {
+        "missing capability CAP_AUDIT_CONTROL (run as root or grant it)".into()
+    } else {
+        e.to_string()
+    }
+}
+
+pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
+    match cmd {
+        RulesCommand::Check { files } => {
+            let (parsed, errs) = parse_files(&files)?;
+            for e in &errs {
+                eprintln!("{e}");
+            }
+            let rules = parsed
+                .iter()
+                .filter(|p| matches!(p.directive, Directive::Rule { .. }))
+                .count();
+            let controls = parsed.len() - rules;
+            eprintln!(
+                "audex: {rules} rules, {controls} control lines, {} errors",
+                errs.len()
+            );
+            Ok(if errs.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        RulesCommand::Load { files } => apply(&files, false),
+        RulesCommand::Delete { files } => apply(&files, true),
+        RulesCommand::List => {
+            let mut s = open_control()?;
+            let rules = s
+                .list_rules()
+                .map_err(|e| anyhow::anyhow!("listing rules: {}", privilege_hint(&e)))?;
+            if rules.is_empty() {
+                println!("No rules");
+            }
+            for r in rules {
+                println!("{}", r.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn apply(files: &[PathBuf], delete: bool) -> Result<ExitCode> {
+    let (mut parsed, errs) = parse_files(files)?;
+    for e in &errs {
+        eprintln!("{e}");
+    }
+    if delete {
+        for p in &mut parsed {
+            if let Directive::Rule { op, .. } = &mut p.directive {
+                *op = RuleOp::Delete;
+            }
+        }
+    }
+    let mut s = open_control()?;
+    let rep = s.apply(&parsed);
+    for r in &rep.refused {
+        eprintln!("{r}");
+    }
+    for c in &rep.skipped_controls {
+        eprintln!("{c}: control line not applied (audit settings belong in the audex config)");
+    }
+    eprintln!(
+        "audex: {} rules {}, {} refused by the kernel, {} with errors",
+        rep.applied.len(),
+        if delete { "deleted" } else { "loaded" },
+        rep.refused.len(),
+        errs.len()
+    );
+    Ok(if rep.refused.is_empty() && errs.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

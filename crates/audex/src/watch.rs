@@ -1,0 +1,270 @@
+//! `audex watch PATH...`: who touches these paths, live, in the terminal.
+//!
+//! Adds one watch rule per path (a directory covers its subtree), reads the
+//! kernel, and prints the events of its own rules (and any lost records) until
+//! Ctrl-C or SIGTERM; then removes its rules and puts kernel audit back.
+use crate::cli::WatchArgs;
+use crate::signals;
+use anyhow::{bail, Context, Result};
+use audex_correlate::{Config, Correlator};
+use audex_enrich::PasswdDb;
+use audex_kernel::caps;
+use audex_kernel::rules::syntax::{parse_args, Directive, Names};
+use audex_kernel::rules::RuleSet;
+use audex_kernel::source::{Mode, RawRecord, Read, Source, SourceConfig};
+use audex_normalize::{Normalizer, Options};
+use audex_proto::v1::{AuditEvent, Lost};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Poll the kernel's `lost` counter this often (AUDIT_GET can stall while the
+/// backlog is full, so rarely, and never while it is at its limit).
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+pub fn run(args: WatchArgs) -> Result<ExitCode> {
+    let mut paths = Vec::new();
+    for p in &args.paths {
+        let abs =
+            std::fs::canonicalize(p).with_context(|| format!("cannot watch {}", p.display()))?;
+        paths.push(abs);
+    }
+    if audex_kernel::rules::fields::perm_bits(&args.perm).is_none() {
+        bail!("--perm {:?}: use a combination of r, w, x and a", args.perm);
+    }
+    let mode: Mode = args.mode.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    caps::require(&[(caps::CAP_AUDIT_CONTROL, "add watch rules")])
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let key = args
+        .key
+        .clone()
+        .unwrap_or_else(|| format!("audex-watch-{}", std::process::id()));
+
+    signals::install();
+    let mut src = Source::open(&SourceConfig {
+        mode,
+        recv_buffer_bytes: args.recv_buffer_bytes,
+        ..Default::default()
+    })?;
+    let mut rules = RuleSet::default();
+    let result = (|| -> Result<u64> {
+        for p in &paths {
+            let ps = p.to_string_lossy();
+            let words = [
+                "-w",
+                ps.as_ref(),
+                "-p",
+                args.perm.as_str(),
+                "-k",
+                key.as_str(),
+            ];
+            let Directive::Rule { rule, .. } =
+                parse_args(&words, &Names::default()).map_err(|e| anyhow::anyhow!("{ps}: {e}"))?
+            else {
+                unreachable!()
+            };
+            src.control()
+                .add_rule(&rule)
+                .map_err(|e| anyhow::anyhow!("adding the watch rule for {ps}: {e}"))?;
+            rules.track(rule);
+        }
+        eprintln!(
+            "audex: watching {} ({} mode, key {key}); Ctrl-C to stop",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            match src.mode {
+                Mode::Multicast => "multicast",
+                _ => "unicast",
+            }
+        );
+        read_loop(&mut src, &key, args.json)
+    })();
+    // Always: remove our rules, then restore the kernel.
+    for e in rules.remove_all(src.control()) {
+        eprintln!("audex: removing a watch rule: {e}");
+    }
+    for e in src.close() {
+        eprintln!("audex: {e}");
+    }
+    let printed = result?;
+    eprintln!("audex: stopped; {printed} events shown; watch rules removed");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
+    let start = Instant::now();
+    let now_ms = || start.elapsed().as_millis() as u64;
+    let mut corr = Correlator::new(Config::default());
+    let host = hostname();
+    let norm = Normalizer::new(
+        PasswdDb::new("/"),
+        Options {
+            default_node: host,
+            include_records: false,
+        },
+    );
+    let mut raw: Vec<RawRecord> = Vec::with_capacity(64);
+    let stdout = std::io::stdout();
+    let mut out = std::io::LineWriter::new(stdout.lock());
+    let mut printed = 0u64;
+    let mut last_status = Instant::now();
+    let mut kernel_lost = src.status().map(|s| s.lost).unwrap_or(0);
+    let mut parse_errors = 0u64;
+    while !signals::stop_requested() {
+        raw.clear();
+        let r = src.read(&mut raw)?;
+        corr.set_now(now_ms());
+        if r == Read::Overflow {
+            let ev = lost_event("enobufs", 0);
+            printed += emit(&mut out, &ev, json)?;
+        }
+        for rec in raw.drain(..) {
+            match audex_parse::parse_netlink(rec.rtype, &rec.payload) {
+                Ok(p) => corr.push(p),
+                Err(e) => {
+                    parse_errors += 1;
+                    if parse_errors <= 10 {
+                        eprintln!("audex: unparsable record of type {}: {e}", rec.rtype);
+                    }
+                }
+            }
+        }
+        corr.expire_wall(now_ms());
+        while let Some(o) = corr.pop() {
+            let ev = norm.normalize(&o);
+            if ev.lost.is_some() || ev.keys.iter().any(|k| k == key) {
+                printed += emit(&mut out, &ev, json)?;
+            }
+        }
+        if last_status.elapsed() >= STATUS_EVERY {
+            last_status = Instant::now();
+            if let Ok(st) = src.status() {
+                if st.backlog < st.backlog_limit && st.lost > kernel_lost {
+                    printed += emit(
+                        &mut out,
+                        &lost_event("kernel", (st.lost - kernel_lost) as u64),
+                        json,
+                    )?;
+                }
+                kernel_lost = kernel_lost.max(st.lost);
+            }
+        }
+    }
+    corr.flush();
+    while let Some(o) = corr.pop() {
+        let ev = norm.normalize(&o);
+        if ev.lost.is_some() || ev.keys.iter().any(|k| k == key) {
+            printed += emit(&mut out, &ev, json)?;
+        }
+    }
+    Ok(printed)
+}
+
+fn lost_event(source: &str, count: u64) -> AuditEvent {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    AuditEvent {
+        id: format!("{}.{:03}:lost-{source}", now.as_secs(), now.subsec_millis()),
+        time: Some(audex_proto::Timestamp {
+            seconds: now.as_secs() as i64,
+            nanos: now.subsec_nanos() as i32,
+        }),
+        category: "audit".into(),
+        action: "records-lost".into(),
+        outcome: "failure".into(),
+        lost: Some(Lost {
+            count,
+            source: source.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn emit(out: &mut impl Write, ev: &AuditEvent, json: bool) -> Result<u64> {
+    let r = if json {
+        serde_json::to_writer(&mut *out, ev)
+            .map_err(std::io::Error::other)
+            .and_then(|_| out.write_all(b"\n"))
+    } else {
+        writeln!(out, "{}", line(ev))
+    };
+    match r {
+        Ok(()) => Ok(1),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            // The reader went away (`| head`): stop like Ctrl-C would.
+            unsafe { libc::raise(libc::SIGTERM) };
+            Ok(0)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One readable line: time, action, path(s), outcome, pid, ppid, program, user, login user.
+pub fn line(ev: &AuditEvent) -> String {
+    let t = ev.time.as_ref().map(|t| {
+        let s = t.seconds.rem_euclid(86400);
+        format!(
+            "{:02}:{:02}:{:02}.{:03}",
+            s / 3600,
+            s % 3600 / 60,
+            s % 60,
+            t.nanos / 1_000_000
+        )
+    });
+    let mut s = format!("{} {:<18}", t.unwrap_or_default(), ev.action);
+    if let Some(l) = &ev.lost {
+        s.push_str(&format!(" {} records lost ({})", l.count, l.source));
+        return s;
+    }
+    let paths: Vec<&str> = ev
+        .files
+        .iter()
+        .filter(|f| f.nametype != "PARENT")
+        .map(|f| f.path.as_str())
+        .collect();
+    let paths = if ev.action == "renamed" && paths.len() >= 2 {
+        format!("{} -> {}", paths[0], paths[paths.len() - 1])
+    } else {
+        paths.first().copied().unwrap_or("-").to_string()
+    };
+    s.push(' ');
+    s.push_str(&paths);
+    s.push_str(&format!("  {}", ev.outcome));
+    if let Some(e) = ev.syscall.as_ref().filter(|c| !c.errno.is_empty()) {
+        s.push_str(&format!(" ({})", e.errno));
+    }
+    if let Some(p) = &ev.process {
+        s.push_str(&format!(
+            "  pid={} ppid={} {}",
+            p.pid.map_or("?".into(), |v| v.to_string()),
+            p.ppid.map_or("?".into(), |v| v.to_string()),
+            if p.exe.is_empty() { &p.comm } else { &p.exe }
+        ));
+    }
+    if let Some(a) = &ev.actor {
+        let who = |name: &str, id: Option<u32>| {
+            if name.is_empty() {
+                id.map_or("?".into(), |i| i.to_string())
+            } else {
+                name.to_string()
+            }
+        };
+        s.push_str(&format!("  user={}", who(&a.uid_name, a.uid)));
+        if a.auid.is_some() {
+            s.push_str(&format!(" login={}", who(&a.auid_name, a.auid)));
+        }
+    }
+    s
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
