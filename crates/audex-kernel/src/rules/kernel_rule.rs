@@ -69,12 +69,15 @@ impl KernelRule {
         }
     }
 
+    /// True when every syscall is selected. The kernel uses the top 16 bits of the
+    /// mask for syscall classes and clears them, so they are not looked at.
     pub fn all_syscalls(&self) -> bool {
-        self.mask.iter().all(|&w| w == u32::MAX)
+        self.mask[..MASK_WORDS - 1].iter().all(|&w| w == u32::MAX)
+            && self.mask[MASK_WORDS - 1] & 0xffff == 0xffff
     }
 
     pub fn syscalls(&self) -> Vec<u32> {
-        (0..(MASK_WORDS * 32) as u32)
+        (0..(MASK_WORDS * 32 - 16) as u32)
             .filter(|&n| self.mask[n as usize / 32] & (1 << (n % 32)) != 0)
             .collect()
     }

@@ -48,8 +48,11 @@ impl RuleSet {
     }
 }
 
-fn describe(e: &KernelError) -> String {
+fn describe(e: &KernelError, op: RuleOp) -> String {
     match e.errno() {
+        Some(libc::ENOENT) if op != RuleOp::Delete => {
+            "the kernel cannot find the watched path's parent (ENOENT)".into()
+        }
         Some(libc::EEXIST) => "the rule exists already".into(),
         Some(libc::EPERM) => "not permitted (needs CAP_AUDIT_CONTROL)".into(),
         Some(libc::EINVAL) => {
@@ -98,7 +101,7 @@ impl AuditSocket {
                             p.file,
                             p.line,
                             p.text,
-                            describe(&e)
+                            describe(&e, *op)
                         )),
                     }
                 }

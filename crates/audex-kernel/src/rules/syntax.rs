@@ -168,7 +168,11 @@ pub fn parse_args(args: &[&str], names: &Names) -> Result<Directive, String> {
     while i < args.len() {
         match args[i] {
             o @ ("-w" | "-W") => {
-                let path = next(&mut i, o)?;
+                let mut path = next(&mut i, o)?;
+                // As auditctl: trailing slashes are trimmed (the kernel matches names).
+                while path.len() > 1 && path.ends_with('/') {
+                    path.pop();
+                }
                 if !path.starts_with('/') {
                     return Err(format!("watch path {path:?} must be absolute"));
                 }
@@ -410,9 +414,13 @@ fn number(value: &str) -> Option<u32> {
         Some(v) => (true, v),
         None => (false, value),
     };
-    let n: i64 = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        Some(h) => i64::from_str_radix(h, 16).ok()?,
-        None => v.parse().ok()?,
+    // As strtol with base 0 (auditctl): 0x.. hex, 0.. octal, else decimal.
+    let n: i64 = if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()?
+    } else if v.len() > 1 && v.starts_with('0') {
+        i64::from_str_radix(&v[1..], 8).ok()?
+    } else {
+        v.parse().ok()?
     };
     let n = if neg { -n } else { n };
     if n < i32::MIN as i64 || n > u32::MAX as i64 {

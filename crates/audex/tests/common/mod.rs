@@ -1,0 +1,115 @@
+//! Shared by the kernel tests: the lock, the skip switch, and kernel audit state
+//! saved on entry and restored on drop (also when the test panics).
+#![allow(dead_code)]
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub mod workload;
+
+pub const LOCK: &str = "/tmp/audex-kernel-tests.lock";
+
+/// Holds the kernel for one test.
+pub struct KernelTest {
+    _lock: File,
+    enabled: String,
+    rules: String,
+    pub dir: PathBuf,
+}
+
+fn auditctl(args: &[&str]) -> String {
+    let out = Command::new("auditctl")
+        .args(args)
+        .output()
+        .expect("auditctl (apt-get install auditd)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Takes the lock and saves kernel audit state, or returns None when
+/// AUDEX_SKIP_KERNEL_TESTS=1. Without root or kernel audit it fails clearly.
+pub fn kernel() -> Option<KernelTest> {
+    if std::env::var("AUDEX_SKIP_KERNEL_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("skipping: AUDEX_SKIP_KERNEL_TESTS=1");
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "kernel tests need root (or set AUDEX_SKIP_KERNEL_TESTS=1 to skip them)"
+    );
+    assert!(
+        Path::new("/proc/self/loginuid").exists(),
+        "this kernel has no audit support (set AUDEX_SKIP_KERNEL_TESTS=1)"
+    );
+    let lock = File::options()
+        .create(true)
+        .append(true)
+        .open(LOCK)
+        .expect("open the kernel test lock");
+    // SAFETY: flock on our own descriptor.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let status = auditctl(&["-s"]);
+    let enabled = status
+        .lines()
+        .find_map(|l| l.strip_prefix("enabled "))
+        .unwrap_or("0")
+        .trim()
+        .to_string();
+    let rules = auditctl(&["-l"]);
+    let dir =
+        std::env::temp_dir().join(format!("audex-kt-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    Some(KernelTest {
+        _lock: lock,
+        enabled,
+        rules,
+        dir,
+    })
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        % 1_000_000_007
+}
+
+impl KernelTest {
+    /// Removes every rule (the saved ones come back on drop).
+    pub fn clear_rules(&self) {
+        auditctl(&["-D"]);
+    }
+
+    pub fn rules_text(&self) -> String {
+        auditctl(&["-l"])
+    }
+}
+
+impl Drop for KernelTest {
+    fn drop(&mut self) {
+        auditctl(&["-D"]);
+        if !self.rules.starts_with("No rules") && !self.rules.trim().is_empty() {
+            let f = self.dir.with_extension("saved.rules");
+            let _ = std::fs::write(&f, format!("-c\n{}", self.rules));
+            let _ = Command::new("auditctl").arg("-R").arg(&f).output();
+            let _ = std::fs::remove_file(&f);
+        }
+        if self.enabled != "2" {
+            auditctl(&["-e", &self.enabled]);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn audex() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_audex"))
+}
+
+pub fn corpora() -> PathBuf {
+    std::env::var_os("AUDEX_CORPORA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"))
+}

@@ -1,0 +1,142 @@
+//! `audex watch --json` on the real kernel: the workload's actions (known pids)
+//! come back as events with the right action, paths, outcome, errno, ids and
+//! names; Ctrl-C removes the watch rules and restores kernel audit.
+mod common;
+use common::workload::{self, Names};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn workload_script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/kernel/workload.sh")
+}
+
+/// Starts `audex ARGS`, waits until it says it is watching; returns the child
+/// and a channel of its stderr lines.
+pub fn start_watch(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut child = common::audex()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    loop {
+        match rx.recv_timeout(Duration::from_secs(15)) {
+            Ok(l) if l.contains("watching") => break,
+            Ok(l) => eprintln!("audex: {l}"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("audex watch did not start");
+            }
+        }
+    }
+    (child, rx)
+}
+
+/// SIGINT, then the child's stdout and exit status.
+pub fn stop(mut child: std::process::Child) -> (String, std::process::ExitStatus) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    (out, status)
+}
+
+#[test]
+fn watch_sees_the_workload_and_cleans_up() {
+    let Some(k) = common::kernel() else { return };
+    let dir = k.dir.join("watched");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = format!("audex-kt-{}", std::process::id());
+    let (child, _err) = start_watch(&["watch", dir.to_str().unwrap(), "--json", "--key", &key]);
+    assert!(k.rules_text().contains(&key), "the watch rule is installed");
+    let wl = Command::new("bash")
+        .arg(workload_script())
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        wl.status.success(),
+        "workload: {}",
+        String::from_utf8_lossy(&wl.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let (out, status) = stop(child);
+    assert!(status.success(), "audex watch exit: {status:?}");
+    let events: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<workload::Action> = workload::parse(&String::from_utf8_lossy(&wl.stdout))
+        .into_iter()
+        // A path watch does not cover utimensat (not in the kernel's attr class).
+        .filter(|a| a.action != "changed-timestamps")
+        .collect();
+    workload::check(&events, &actions, Names::Host, "audex watch");
+    for e in &events {
+        assert!(
+            e["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k2| k2 == key.as_str()),
+            "only our rule's events: {e}"
+        );
+        assert!(
+            !e["node"].as_str().unwrap_or("").is_empty(),
+            "live events carry the host name"
+        );
+    }
+    assert!(
+        !k.rules_text().contains(&key),
+        "watch rules removed on SIGINT"
+    );
+}
+
+#[test]
+fn watch_refuses_missing_path_and_missing_privilege() {
+    let out = common::audex()
+        .args(["watch", "/nonexistent/audex-path"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("cannot watch /nonexistent/audex-path") && e.contains("No such file"),
+        "{e}"
+    );
+    // Without privilege: as nobody, with no capabilities.
+    if unsafe { libc::geteuid() } == 0 && Path::new("/usr/bin/setpriv").exists() {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+            ])
+            .arg(env!("CARGO_BIN_EXE_audex"))
+            .args(["watch", "/tmp"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("missing capability CAP_AUDIT_CONTROL"), "{e}");
+    }
+}
