@@ -63,7 +63,7 @@ fn has_file(e: &Value, path: &str, nametype: &str) -> bool {
 pub fn check(events: &[Value], actions: &[Action], names: Names, source: &str) {
     assert!(actions.len() >= 17, "{source}: workload incomplete");
     for a in actions {
-        let evs = events_of(a.pid, &events);
+        let evs = events_of(a.pid, events);
         let ctx = format!("{source}: {} pid {} {}", a.action, a.pid, a.path);
         assert!(!evs.is_empty(), "{ctx}: no event");
         let find = |action: &str| -> &Value {
