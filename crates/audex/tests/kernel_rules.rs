@@ -30,7 +30,7 @@ fn names_unknown_syscall(
     known: &mut std::collections::HashMap<(String, String), bool>,
 ) -> bool {
     let words: Vec<&str> = line.split_whitespace().collect();
-    let arch = if words.iter().any(|w| *w == "arch=b32") {
+    let arch = if words.contains(&"arch=b32") {
         "i386"
     } else {
         "x86_64"
@@ -85,7 +85,8 @@ fn audex_rules_load_matches_auditctl() {
             .filter(|(_, l)| names_unknown_syscall(l, &mut known))
             .map(|(i, _)| i)
             .collect();
-        let (newer, kept): (Vec<(usize, &str)>, Vec<(usize, &str)>) = lines
+        type Numbered<'a> = Vec<(usize, &'a str)>;
+        let (newer, kept): (Numbered, Numbered) = lines
             .iter()
             .copied()
             .enumerate()
