@@ -17,8 +17,12 @@ pub struct AuditTime {
 
 impl AuditTime {
     /// Milliseconds since the epoch.
+    /// Milliseconds since the epoch (saturating: a malformed 19-digit stamp must
+    /// not overflow; found by the correlate fuzz target).
     pub fn as_millis(&self) -> u64 {
-        self.secs * 1000 + (self.nanos / 1_000_000) as u64
+        self.secs
+            .saturating_mul(1000)
+            .saturating_add((self.nanos / 1_000_000) as u64)
     }
 }
 
