@@ -265,7 +265,8 @@ pub fn split(mut b: &[u8], out: &mut Vec<Message>) -> Result<(), KernelError> {
     Ok(())
 }
 
-/// Audit record types (LOGIN and 1100 and up); below are control messages.
+/// Audit record types (USER, LOGIN and 1100 and up); the rest of 1000–1099 are
+/// control messages.
 pub fn is_record_type(kind: u16) -> bool {
-    kind == 1006 || kind >= 1100
+    kind == 1005 || kind == 1006 || kind >= 1100
 }

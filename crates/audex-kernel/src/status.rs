@@ -3,6 +3,7 @@ use crate::netlink::{AuditSocket, KernelError};
 
 pub const AUDIT_GET: u16 = 1000;
 pub const AUDIT_SET: u16 = 1001;
+pub const AUDIT_TRUSTED_APP: u16 = 1121;
 
 pub const STATUS_ENABLED: u32 = 0x01;
 pub const STATUS_FAILURE: u32 = 0x02;
@@ -115,6 +116,14 @@ impl AuditSocket {
             pid,
             ..Default::default()
         })
+    }
+
+    /// Sends an application message (AUDIT_TRUSTED_APP) through the kernel, which
+    /// gives it the next serial and delivers it like any record (needs CAP_AUDIT_WRITE).
+    pub fn send_user_message(&mut self, text: &str) -> Result<(), KernelError> {
+        let mut b = text.as_bytes().to_vec();
+        b.push(0);
+        self.request_ack(AUDIT_TRUSTED_APP, &b)
     }
 
     pub fn set_backlog_limit(&mut self, n: u32) -> Result<(), KernelError> {

@@ -113,9 +113,54 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
     let mut last_status = Instant::now();
     let mut kernel_lost = src.status().map(|s| s.lost).unwrap_or(0);
     let mut parse_errors = 0u64;
-    while !signals::stop_requested() {
+    // After a stop request, keep reading: records already queued for us and a
+    // pending ENOBUFS must not be abandoned. A marker message sent through the
+    // kernel gets the newest serial; once it is back, every serial lost before it
+    // shows as a gap, so loss at the end is counted too.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let marker = format!(
+        "op=audex-end-marker pid={} nonce={nonce}",
+        std::process::id()
+    );
+    let mut draining: Option<Instant> = None;
+    let mut marker_seen = false;
+    let mut markers_sent = 0u32;
+    let mut last_marker = Instant::now();
+    loop {
+        if draining.is_none() && signals::stop_requested() {
+            draining = Some(Instant::now());
+        }
+        // (Re)send the marker: on a congested socket the kernel may drop it too.
+        if draining.is_some()
+            && !marker_seen
+            && markers_sent < 4
+            && (markers_sent == 0 || last_marker.elapsed() >= Duration::from_millis(500))
+        {
+            markers_sent += 1;
+            last_marker = Instant::now();
+            if let Err(e) = src.control().send_user_message(&marker) {
+                eprintln!("audex: could not send the end marker ({e}); loss after the last record may go uncounted");
+                markers_sent = 4;
+            }
+        }
         raw.clear();
         let r = src.read(&mut raw)?;
+        if let Some(since) = draining {
+            let gave_up = markers_sent >= 4 && last_marker.elapsed() > Duration::from_millis(500);
+            if r == Read::Idle
+                && (marker_seen || gave_up || since.elapsed() > Duration::from_secs(5))
+            {
+                break;
+            }
+        }
+        marker_seen |= raw.iter().any(|r| {
+            r.rtype == 1121
+                && r.payload
+                    .windows(marker.len())
+                    .any(|w| w == marker.as_bytes())
+        });
         corr.set_now(now_ms());
         if r == Read::Overflow {
             let ev = lost_event("enobufs", 0);
@@ -139,7 +184,7 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
                 printed += emit(&mut out, &ev, json)?;
             }
         }
-        if last_status.elapsed() >= STATUS_EVERY {
+        if draining.is_none() && last_status.elapsed() >= STATUS_EVERY {
             last_status = Instant::now();
             if let Ok(st) = src.status() {
                 if st.backlog < st.backlog_limit && st.lost > kernel_lost {
@@ -152,6 +197,14 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
                 kernel_lost = kernel_lost.max(st.lost);
             }
         }
+    }
+    if !marker_seen {
+        eprintln!(
+            "audex: the end marker did not come back; loss after the last record is not counted"
+        );
+    }
+    if src.enobufs > 0 {
+        eprintln!("audex: the socket overflowed {} times; lost records are reported as records-lost events", src.enobufs);
     }
     corr.flush();
     while let Some(o) = corr.pop() {

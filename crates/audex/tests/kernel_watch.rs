@@ -2,61 +2,14 @@
 //! come back as events with the right action, paths, outcome, errno, ids and
 //! names; Ctrl-C removes the watch rules and restores kernel audit.
 mod common;
+#[path = "kernel_watch_helpers.rs"]
+mod helpers;
 use common::workload::{self, Names};
+use helpers::{start_watch, stop, workload_script};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
-
-fn workload_script() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/kernel/workload.sh")
-}
-
-/// Starts `audex ARGS`, waits until it says it is watching; returns the child
-/// and a channel of its stderr lines.
-pub fn start_watch(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
-    let mut child = common::audex()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_secs(15)) {
-            Ok(l) if l.contains("watching") => break,
-            Ok(l) => eprintln!("audex: {l}"),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("audex watch did not start");
-            }
-        }
-    }
-    (child, rx)
-}
-
-/// SIGINT, then the child's stdout and exit status.
-pub fn stop(mut child: std::process::Child) -> (String, std::process::ExitStatus) {
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let status = child.wait().unwrap();
-    (out, status)
-}
 
 #[test]
 fn watch_sees_the_workload_and_cleans_up() {
@@ -64,7 +17,7 @@ fn watch_sees_the_workload_and_cleans_up() {
     let dir = k.dir.join("watched");
     std::fs::create_dir_all(&dir).unwrap();
     let key = format!("audex-kt-{}", std::process::id());
-    let (child, _err) = start_watch(&["watch", dir.to_str().unwrap(), "--json", "--key", &key]);
+    let (child, _err, _) = start_watch(&["watch", dir.to_str().unwrap(), "--json", "--key", &key]);
     assert!(k.rules_text().contains(&key), "the watch rule is installed");
     let wl = Command::new("bash")
         .arg(workload_script())

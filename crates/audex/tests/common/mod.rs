@@ -6,6 +6,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod auditd;
 pub mod workload;
 
 pub const LOCK: &str = "/tmp/audex-kernel-tests.lock";
