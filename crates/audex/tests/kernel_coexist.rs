@@ -4,8 +4,6 @@
 //! buffer made tiny under a burst loses records: they surface as records-lost
 //! events, never as a crash.
 mod common;
-#[path = "kernel_watch_helpers.rs"]
-mod helpers;
 use common::auditd::Auditd;
 use common::workload::{self, Names};
 use serde_json::Value;
@@ -20,19 +18,19 @@ fn beside_auditd_in_multicast_mode() {
     std::fs::create_dir_all(&dir).unwrap();
     let key = format!("audex-co-{}", std::process::id());
     let (child, _err, mode_line) =
-        helpers::start_watch(&["watch", dir.to_str().unwrap(), "--json", "--key", &key]);
+        common::watch::start_watch(&["watch", dir.to_str().unwrap(), "--json", "--key", &key]);
     assert!(
         mode_line.contains("multicast mode"),
         "auto picks multicast beside auditd: {mode_line}"
     );
     let wl = Command::new("bash")
-        .arg(helpers::workload_script())
+        .arg(common::watch::workload_script())
         .arg(&dir)
         .output()
         .unwrap();
     assert!(wl.status.success());
     std::thread::sleep(Duration::from_millis(2500));
-    let (out, status) = helpers::stop(child);
+    let (out, status) = common::watch::stop(child);
     assert!(status.success());
     let events: Vec<Value> = out
         .lines()
@@ -74,7 +72,7 @@ fn tiny_receive_buffer_loses_records_visibly() {
     let dir = k.dir.join("burst");
     std::fs::create_dir_all(&dir).unwrap();
     let key = format!("audex-loss-{}", std::process::id());
-    let (child, _err, _) = helpers::start_watch(&[
+    let (child, _err, _) = common::watch::start_watch(&[
         "watch",
         dir.to_str().unwrap(),
         "--json",
@@ -97,7 +95,7 @@ fn tiny_receive_buffer_loses_records_visibly() {
         .unwrap();
     assert!(burst.status.success());
     std::thread::sleep(Duration::from_millis(1500));
-    let (out, status) = helpers::stop(child);
+    let (out, status) = common::watch::stop(child);
     assert!(status.success(), "audex survives the overflow: {status:?}");
     let events: Vec<Value> = out
         .lines()
@@ -122,7 +120,18 @@ fn tiny_receive_buffer_loses_records_visibly() {
         lost.len()
     );
     // Nothing silent: each creation is an event of one serial, seen or counted lost
-    // (the end marker audex sends on stop closes the final gap).
+    // by serial gaps (the end marker audex sends on stop closes the final gap).
+    // An overflow can also split one event (its SYSCALL dropped, its PATH kept):
+    // such an event has no key and no missing serial; the ENOBUFS records-lost
+    // event covers it without a count, so a few of those are allowed.
     assert!(created < 3000, "the burst should overflow a 4 KiB buffer");
-    assert!(created as u64 + gap_serials >= 3000, "{created} seen + {gap_serials} lost < 3000 creations");
-}}
+    let enobufs = lost
+        .iter()
+        .filter(|e| e["lost"]["source"] == "enobufs")
+        .count() as u64;
+    assert!(enobufs > 0, "overflows are reported");
+    assert!(
+        created as u64 + gap_serials + 5 * enobufs >= 3000,
+        "{created} seen + {gap_serials} lost < 3000 creations"
+    );
+}

@@ -2,10 +2,8 @@
 //! come back as events with the right action, paths, outcome, errno, ids and
 //! names; Ctrl-C removes the watch rules and restores kernel audit.
 mod common;
-#[path = "kernel_watch_helpers.rs"]
-mod helpers;
+use common::watch::{start_watch, stop, workload_script};
 use common::workload::{self, Names};
-use helpers::{start_watch, stop, workload_script};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;

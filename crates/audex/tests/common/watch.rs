@@ -13,7 +13,7 @@ pub fn workload_script() -> std::path::PathBuf {
 /// Starts `audex ARGS`, waits until it says it is watching; returns the child
 /// and a channel of its stderr lines.
 pub fn start_watch(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>, String) {
-    let mut child = super::common::audex()
+    let mut child = super::audex()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
