@@ -1,0 +1,270 @@
+//! Kernel storm: a bounded workload against the real kernel, collected by
+//! Debian's auditd as the unicast daemon, by audex as the unicast daemon, and by
+//! audex in multicast mode beside auditd.
+//!
+//!   sudo cargo bench -p audex --bench kernel_storm
+//!
+//! Workers create+write+close+unlink files in a watched directory (2 audited
+//! events per iteration) and exec a watched binary every 100 iterations, at
+//! fixed rates (AUDEX_STORM_RATES, events/s, default "2000,10000,max") for
+//! AUDEX_STORM_SECS (default 10) each, with backlog_limit 8192. Per run it
+//! reports events generated and seen, serial gaps, the kernel's `lost`, the time
+//! audited processes were blocked (`backlog_wait_time_actual`, jiffies), and the
+//! collector's CPU seconds. Holds the kernel-test lock and restores audit state.
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn status_field(name: &str) -> u64 {
+    sh("auditctl", &["-s"])
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits for `child` and returns its CPU seconds (user + system).
+fn reap(child: Child) -> f64 {
+    let mut status = 0;
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: our own child.
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: our own child.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+struct Auditd {
+    child: Child,
+    log: PathBuf,
+}
+
+fn start_auditd(base: &Path) -> Auditd {
+    let conf = base.join("auditd-conf");
+    let logdir = base.join("auditd-log");
+    std::fs::create_dir_all(conf.join("plugins.d")).unwrap();
+    std::fs::create_dir_all(&logdir).unwrap();
+    let log = logdir.join("audit.log");
+    let _ = std::fs::remove_file(&log);
+    std::fs::write(
+        conf.join("auditd.conf"),
+        format!(
+            "local_events = yes\nwrite_logs = yes\nlog_file = {}\nlog_format = RAW\nflush = INCREMENTAL_ASYNC\n\
+             freq = 50\nmax_log_file = 4096\nmax_log_file_action = IGNORE\nspace_left = 2\nspace_left_action = IGNORE\n\
+             admin_space_left = 1\nadmin_space_left_action = IGNORE\ndisk_full_action = IGNORE\ndisk_error_action = SYSLOG\n\
+             q_depth = 20000\noverflow_action = SYSLOG\nplugin_dir = {}\n",
+            log.display(),
+            conf.join("plugins.d").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("auditd").arg("-n").arg("-c").arg(&conf).spawn().expect("auditd (apt-get install auditd)");
+    for _ in 0..100 {
+        if status_field("pid") == child.id() as u64 {
+            return Auditd { child, log };
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("auditd did not register");
+}
+
+/// Runs the workload for `secs` at `rate` events/s (None: as fast as it goes).
+fn workload(dir: &Path, exe: &Path, rate: Option<u64>, secs: u64) -> u64 {
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let mut iters = 0u64;
+    let mut events = 0u64;
+    while Instant::now() < end {
+        if let Some(r) = rate {
+            let due = (start.elapsed().as_secs_f64() * r as f64 / 2.0) as u64;
+            if iters >= due {
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
+            }
+        }
+        let p = dir.join(format!("f{}", iters % 64));
+        if let Ok(mut f) = File::create(&p) {
+            let _ = f.write_all(b"x");
+        }
+        let _ = std::fs::remove_file(&p);
+        events += 2;
+        iters += 1;
+        if iters % 100 == 0 {
+            let _ = Command::new(exe).status();
+            events += 1;
+        }
+    }
+    events
+}
+
+struct Row {
+    config: &'static str,
+    rate: String,
+    generated: u64,
+    seen: u64,
+    gaps: u64,
+    lost: u64,
+    blocked: u64,
+    cpu: f64,
+    secs: f64,
+}
+
+fn count_audex(out: &Path, key: &str) -> (u64, u64) {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let mut seen = 0;
+    let mut gaps = 0;
+    for l in text.lines() {
+        if l.contains(&format!("\"{key}\"")) {
+            seen += 1;
+        }
+        if l.contains("\"serial-gap\"") {
+            if let Some(c) = l.split("\"count\":\"").nth(1).and_then(|r| r.split('"').next()) {
+                gaps += c.parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    (seen, gaps)
+}
+
+fn count_auditd(log: &Path, key: &str, audex: &str) -> (u64, u64) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let seen = text.lines().filter(|l| l.starts_with("type=SYSCALL") && l.contains(&format!("key=\"{key}\""))).count() as u64;
+    // Serial gaps in the daemon's own log (the full record stream).
+    let out = Command::new(audex).args(["replay", "--no-names", "-o", "/dev/null"]).arg(log).output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stderr);
+    let gaps = summary.split(" lost serials").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    (seen, gaps)
+}
+
+fn start_audex(audex: &str, dir: &Path, key: &str, extra: &[&str], out: &Path) -> Child {
+    let err = out.with_extension("err");
+    let mut c = Command::new(audex);
+    c.args(["watch", dir.to_str().unwrap(), "--json", "--key", key]).args(extra);
+    c.stdout(File::create(out).unwrap()).stderr(File::create(&err).unwrap());
+    let child = c.spawn().unwrap();
+    for _ in 0..100 {
+        if std::fs::read_to_string(&err).unwrap_or_default().contains("watching") {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("audex watch did not start: {}", std::fs::read_to_string(&err).unwrap_or_default());
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    assert_eq!(unsafe { libc::geteuid() }, 0, "the storm bench drives the kernel: run as root");
+    let lock = File::options().create(true).append(true).open("/tmp/audex-kernel-tests.lock").unwrap();
+    // SAFETY: flock on our own descriptor.
+    unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    let saved_enabled = status_field("enabled");
+    let saved_backlog = status_field("backlog_limit");
+    let audex = env!("CARGO_BIN_EXE_audex");
+    let secs: u64 = std::env::var("AUDEX_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let rates: Vec<Option<u64>> = std::env::var("AUDEX_STORM_RATES")
+        .unwrap_or_else(|_| "2000,10000,max".into())
+        .split(',')
+        .map(|r| r.trim().parse().ok())
+        .collect();
+    let base = std::env::temp_dir().join(format!("audex-storm-{}", std::process::id()));
+    let dir = base.join("watched");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("watched-true");
+    std::fs::copy("/bin/true", &exe).unwrap();
+    let key = "audex-storm";
+    let mut rows = Vec::new();
+    for rate in &rates {
+        let rate_s = rate.map_or("max".to_string(), |r| r.to_string());
+        for config in ["auditd (unicast)", "audex (unicast)", "audex multicast + auditd"] {
+            sh("auditctl", &["-D"]);
+            sh("auditctl", &["-b", "8192"]);
+            let (lost0, blocked0) = (status_field("lost"), status_field("backlog_wait_time_actual"));
+            let out = base.join("audex.json");
+            let t = Instant::now();
+            let (generated, seen, gaps, cpu) = match config {
+                "auditd (unicast)" => {
+                    let d = start_auditd(&base);
+                    sh("auditctl", &["-w", dir.to_str().unwrap(), "-p", "rwxa", "-k", key]);
+                    let g = workload(&dir, &exe, *rate, secs);
+                    std::thread::sleep(Duration::from_secs(1));
+                    sh("auditctl", &["-D"]);
+                    signal(&d.child, libc::SIGTERM);
+                    let cpu = reap(d.child);
+                    let (seen, gaps) = count_auditd(&d.log, key, audex);
+                    (g, seen, gaps, cpu)
+                }
+                "audex (unicast)" => {
+                    sh("auditctl", &["-e", "1"]);
+                    let a = start_audex(audex, &dir, key, &["--mode", "unicast"], &out);
+                    let g = workload(&dir, &exe, *rate, secs);
+                    std::thread::sleep(Duration::from_secs(1));
+                    signal(&a, libc::SIGINT);
+                    let cpu = reap(a);
+                    let (seen, gaps) = count_audex(&out, key);
+                    (g, seen, gaps, cpu)
+                }
+                _ => {
+                    let d = start_auditd(&base);
+                    let a = start_audex(audex, &dir, key, &["--mode", "multicast", "--recv-buffer-bytes", "67108864"], &out);
+                    let g = workload(&dir, &exe, *rate, secs);
+                    std::thread::sleep(Duration::from_secs(1));
+                    signal(&a, libc::SIGINT);
+                    let cpu = reap(a);
+                    signal(&d.child, libc::SIGTERM);
+                    let _ = reap(d.child);
+                    let (seen, gaps) = count_audex(&out, key);
+                    (g, seen, gaps, cpu)
+                }
+            };
+            let row = Row {
+                config,
+                rate: rate_s.clone(),
+                generated,
+                seen,
+                gaps,
+                lost: status_field("lost").saturating_sub(lost0),
+                blocked: status_field("backlog_wait_time_actual").saturating_sub(blocked0),
+                cpu,
+                secs: t.elapsed().as_secs_f64(),
+            };
+            eprintln!("{} @ {}: {} generated, {} seen", row.config, row.rate, row.generated, row.seen);
+            rows.push(row);
+        }
+    }
+    sh("auditctl", &["-D"]);
+    sh("auditctl", &["-b", &saved_backlog.to_string()]);
+    sh("auditctl", &["-e", &saved_enabled.to_string()]);
+    let _ = std::fs::remove_dir_all(&base);
+    println!("# kernel storm ({secs} s per run, backlog_limit 8192)\n");
+    println!("| collector | target events/s | events generated | achieved events/s | events seen | serial gaps | kernel lost | blocked (jiffies) | collector CPU s |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2} |",
+            r.config,
+            r.rate,
+            r.generated,
+            r.generated as f64 / secs as f64,
+            r.seen,
+            r.gaps,
+            r.lost,
+            r.blocked,
+            r.cpu
+        );
+        let _ = r.secs;
+    }
+}
