@@ -1,10 +1,11 @@
 //! The live record source: a netlink socket subscribed to audit records, either
 //! as a multicast reader beside the audit daemon (CAP_AUDIT_READ) or as the audit
-//! daemon itself (unicast, CAP_AUDIT_CONTROL). It turns audit on when it was off
-//! and puts the kernel back as it found it when closed.
+//! daemon itself (unicast, CAP_AUDIT_CONTROL). It turns audit on when it was off,
+//! applies the configured kernel settings, and puts the kernel back as it found
+//! it when closed.
 use crate::caps;
 use crate::netlink::{AuditSocket, KernelError, Message};
-use crate::status::AuditStatus;
+use crate::status::*;
 
 /// How to subscribe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +37,15 @@ pub struct SourceConfig {
     pub mode: Mode,
     /// Socket receive buffer (bytes); forced past rmem_max when allowed.
     pub recv_buffer_bytes: usize,
-    /// Kernel backlog limit to set (None: leave as is).
+    /// Kernel settings to apply while audex runs (None: leave as is); each one
+    /// changed is put back on close.
     pub backlog_limit: Option<u32>,
+    /// Records per second before the kernel drops (0: no limit).
+    pub rate_limit: Option<u32>,
+    /// How long (jiffies) audited processes may wait for backlog room.
+    pub backlog_wait_time: Option<u32>,
+    /// 0 silent, 1 printk, 2 panic, when records are lost.
+    pub failure: Option<u32>,
     /// Read timeout, so callers can tick and notice shutdown.
     pub read_timeout_ms: u64,
 }
@@ -48,6 +56,9 @@ impl Default for SourceConfig {
             mode: Mode::Auto,
             recv_buffer_bytes: 8 << 20,
             backlog_limit: None,
+            rate_limit: None,
+            backlog_wait_time: None,
+            failure: None,
             read_timeout_ms: 200,
         }
     }
@@ -82,17 +93,51 @@ pub enum SourceError {
     Kernel(#[from] KernelError),
 }
 
-/// A subscribed source. Call [`close`](Source::close) (or drop) to restore the kernel.
-pub struct Source {
+/// The reading half of a source: the subscribed socket. It can move to a thread
+/// of its own; the [`Source`] keeps the control socket and the duty to restore.
+pub struct Reader {
     sock: AuditSocket,
-    ctl: AuditSocket,
-    pub mode: Mode,
-    restore_enabled: Option<u32>,
-    restore_backlog: Option<u32>,
-    registered: bool,
-    pub recv_buffer_bytes: usize,
+    /// Overflow episodes seen (each drops an unknown number of records).
     pub enobufs: u64,
     msgs: Vec<Message>,
+}
+
+impl Reader {
+    /// Reads one datagram; appends its audit records to `out`.
+    pub fn read(&mut self, out: &mut Vec<RawRecord>) -> Result<Read, KernelError> {
+        self.msgs.clear();
+        match self.sock.recv_into(&mut self.msgs) {
+            Ok(false) => return Ok(Read::Idle),
+            Ok(true) => {}
+            Err(e) if e.errno() == Some(libc::ENOBUFS) => {
+                self.enobufs += 1;
+                return Ok(Read::Overflow);
+            }
+            Err(e) => return Err(e),
+        }
+        let mut any = false;
+        for m in self.msgs.drain(..) {
+            if crate::netlink::is_record_type(m.kind) {
+                out.push(RawRecord {
+                    rtype: m.kind,
+                    payload: m.payload,
+                });
+                any = true;
+            }
+        }
+        Ok(if any { Read::Records } else { Read::Idle })
+    }
+}
+
+/// A subscribed source. Call [`close`](Source::close) (or drop) to restore the kernel.
+pub struct Source {
+    reader: Option<Reader>,
+    ctl: AuditSocket,
+    pub mode: Mode,
+    /// Kernel settings to put back, oldest change first.
+    restore: Vec<AuditStatus>,
+    registered: bool,
+    pub recv_buffer_bytes: usize,
     closed: bool,
 }
 
@@ -120,24 +165,12 @@ impl Source {
             _ => caps::require(&[(caps::CAP_AUDIT_CONTROL, "register as the audit daemon")])
                 .map_err(SourceError::Privilege)?,
         }
-        let sock = AuditSocket::open()?;
+        let mut sock = AuditSocket::open()?;
         let granted =
             sock.set_recv_buffer(cfg.recv_buffer_bytes, caps::has(caps::CAP_NET_ADMIN))?;
-        sock.set_read_timeout(cfg.read_timeout_ms)?;
-        let mut src = Source {
-            sock,
-            ctl,
-            mode,
-            restore_enabled: None,
-            restore_backlog: None,
-            registered: false,
-            recv_buffer_bytes: granted,
-            enobufs: 0,
-            msgs: Vec::new(),
-            closed: false,
-        };
+        let mut registered = false;
         match mode {
-            Mode::Multicast => src.sock.join_readlog().map_err(|e| match e.errno() {
+            Mode::Multicast => sock.join_readlog().map_err(|e| match e.errno() {
                 Some(libc::EPERM) => SourceError::Privilege(
                     "the kernel refused the audit multicast group: missing capability CAP_AUDIT_READ, or not in the initial network namespace".into(),
                 ),
@@ -148,22 +181,45 @@ impl Source {
                     return Err(SourceError::DaemonPresent(st.pid));
                 }
                 // The daemon pid must be sent from the socket records will go to.
-                src.sock.set_read_timeout(2000)?;
-                src.sock.set_daemon_pid(std::process::id())?;
-                src.sock.set_read_timeout(cfg.read_timeout_ms)?;
-                src.registered = true;
+                sock.set_read_timeout(2000)?;
+                sock.set_daemon_pid(std::process::id())?;
+                registered = true;
             }
             Mode::Auto => unreachable!(),
         }
-        if let Some(n) = cfg.backlog_limit {
-            if n != st.backlog_limit {
-                src.ctl.set_backlog_limit(n)?;
-                src.restore_backlog = Some(st.backlog_limit);
+        sock.set_read_timeout(cfg.read_timeout_ms)?;
+        let mut src = Source {
+            reader: Some(Reader {
+                sock,
+                enobufs: 0,
+                msgs: Vec::new(),
+            }),
+            ctl,
+            mode,
+            restore: Vec::new(),
+            registered,
+            recv_buffer_bytes: granted,
+            closed: false,
+        };
+        let settings = [
+            (cfg.backlog_limit, st.backlog_limit, STATUS_BACKLOG_LIMIT),
+            (cfg.rate_limit, st.rate_limit, STATUS_RATE_LIMIT),
+            (
+                cfg.backlog_wait_time,
+                st.backlog_wait_time,
+                STATUS_BACKLOG_WAIT_TIME,
+            ),
+            (cfg.failure, st.failure, STATUS_FAILURE),
+        ];
+        for (want, had, mask) in settings {
+            if let Some(v) = want.filter(|&v| v != had) {
+                src.ctl.set_status(&with_field(mask, v))?;
+                src.restore.push(with_field(mask, had));
             }
         }
         if st.enabled == 0 {
             src.ctl.set_enabled(1)?;
-            src.restore_enabled = Some(0);
+            src.restore.push(with_field(STATUS_ENABLED, 0));
         }
         Ok(src)
     }
@@ -173,39 +229,26 @@ impl Source {
         self.ctl.status()
     }
 
-    /// The control socket (rules, status) of this source.
+    /// The control socket (rules, status, messages) of this source.
     pub fn control(&mut self) -> &mut AuditSocket {
         &mut self.ctl
     }
 
-    /// Reads one datagram; appends its audit records to `out`.
-    pub fn read(&mut self, out: &mut Vec<RawRecord>) -> Result<Read, KernelError> {
-        self.msgs.clear();
-        match self.sock.recv_into(&mut self.msgs) {
-            Ok(false) => return Ok(Read::Idle),
-            Ok(true) => {}
-            Err(e) if e.errno() == Some(libc::ENOBUFS) => {
-                self.enobufs += 1;
-                return Ok(Read::Overflow);
-            }
-            Err(e) => return Err(e),
-        }
-        let mut any = false;
-        for m in self.msgs.drain(..) {
-            // Audit records: LOGIN (1006) and 1100 and up; the rest are control replies.
-            if crate::netlink::is_record_type(m.kind) {
-                out.push(RawRecord {
-                    rtype: m.kind,
-                    payload: m.payload,
-                });
-                any = true;
-            }
-        }
-        Ok(if any { Read::Records } else { Read::Idle })
+    /// Moves the reading half out (to a thread of its own). `None` if taken already.
+    pub fn take_reader(&mut self) -> Option<Reader> {
+        self.reader.take()
     }
 
-    /// Puts the kernel back: unregisters as daemon, restores backlog limit and
-    /// the enabled flag if audex changed them. Errors are returned, not hidden.
+    /// Reads through the reader (when it was not taken).
+    pub fn read(&mut self, out: &mut Vec<RawRecord>) -> Result<Read, KernelError> {
+        match self.reader.as_mut() {
+            Some(r) => r.read(out),
+            None => Ok(Read::Idle),
+        }
+    }
+
+    /// Puts the kernel back: unregisters as daemon, restores every setting audex
+    /// changed (the enabled flag last). Errors are returned, not hidden.
     pub fn close(&mut self) -> Vec<String> {
         if self.closed {
             return Vec::new();
@@ -217,14 +260,12 @@ impl Source {
                 errs.push(format!("unregistering as audit daemon: {e}"));
             }
         }
-        if let Some(n) = self.restore_backlog {
-            if let Err(e) = self.ctl.set_backlog_limit(n) {
-                errs.push(format!("restoring backlog limit {n}: {e}"));
-            }
-        }
-        if let Some(v) = self.restore_enabled {
-            if let Err(e) = self.ctl.set_enabled(v) {
-                errs.push(format!("turning audit back off: {e}"));
+        while let Some(st) = self.restore.pop() {
+            if let Err(e) = self.ctl.set_status(&st) {
+                errs.push(format!(
+                    "restoring kernel audit setting (mask {:#x}): {e}",
+                    st.mask
+                ));
             }
         }
         errs
@@ -237,6 +278,22 @@ impl Drop for Source {
             eprintln!("audex: {e}");
         }
     }
+}
+
+fn with_field(mask: u32, v: u32) -> AuditStatus {
+    let mut s = AuditStatus {
+        mask,
+        ..Default::default()
+    };
+    match mask {
+        STATUS_BACKLOG_LIMIT => s.backlog_limit = v,
+        STATUS_RATE_LIMIT => s.rate_limit = v,
+        STATUS_BACKLOG_WAIT_TIME => s.backlog_wait_time = v,
+        STATUS_FAILURE => s.failure = v,
+        STATUS_ENABLED => s.enabled = v,
+        _ => {}
+    }
+    s
 }
 
 fn pid_alive(pid: u32) -> bool {

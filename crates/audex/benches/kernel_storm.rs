@@ -11,6 +11,7 @@
 //! reports events generated and seen, serial gaps, the kernel's `lost`, the time
 //! audited processes were blocked (`backlog_wait_time_actual`, jiffies), and the
 //! collector's CPU seconds. Holds the kernel-test lock and restores audit state.
+#![allow(clippy::zombie_processes)] // children are reaped with wait4 (for their rusage)
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -19,7 +20,10 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 fn sh(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -70,7 +74,12 @@ fn start_auditd(base: &Path) -> Auditd {
         ),
     )
     .unwrap();
-    let child = Command::new("auditd").arg("-n").arg("-c").arg(&conf).spawn().expect("auditd (apt-get install auditd)");
+    let child = Command::new("auditd")
+        .arg("-n")
+        .arg("-c")
+        .arg(&conf)
+        .spawn()
+        .expect("auditd (apt-get install auditd)");
     for _ in 0..100 {
         if status_field("pid") == child.id() as u64 {
             return Auditd { child, log };
@@ -101,7 +110,7 @@ fn workload(dir: &Path, exe: &Path, rate: Option<u64>, secs: u64) -> u64 {
         let _ = std::fs::remove_file(&p);
         events += 2;
         iters += 1;
-        if iters % 100 == 0 {
+        if iters.is_multiple_of(100) {
             let _ = Command::new(exe).status();
             events += 1;
         }
@@ -130,7 +139,11 @@ fn count_audex(out: &Path, key: &str) -> (u64, u64) {
             seen += 1;
         }
         if l.contains("\"serial-gap\"") {
-            if let Some(c) = l.split("\"count\":\"").nth(1).and_then(|r| r.split('"').next()) {
+            if let Some(c) = l
+                .split("\"count\":\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+            {
                 gaps += c.parse::<u64>().unwrap_or(0);
             }
         }
@@ -140,41 +153,72 @@ fn count_audex(out: &Path, key: &str) -> (u64, u64) {
 
 fn count_auditd(log: &Path, key: &str, audex: &str) -> (u64, u64) {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let seen = text.lines().filter(|l| l.starts_with("type=SYSCALL") && l.contains(&format!("key=\"{key}\""))).count() as u64;
+    let seen = text
+        .lines()
+        .filter(|l| l.starts_with("type=SYSCALL") && l.contains(&format!("key=\"{key}\"")))
+        .count() as u64;
     // Serial gaps in the daemon's own log (the full record stream).
-    let out = Command::new(audex).args(["replay", "--no-names", "-o", "/dev/null"]).arg(log).output().unwrap();
+    let out = Command::new(audex)
+        .args(["replay", "--no-names", "-o", "/dev/null"])
+        .arg(log)
+        .output()
+        .unwrap();
     let summary = String::from_utf8_lossy(&out.stderr);
-    let gaps = summary.split(" lost serials").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let gaps = summary
+        .split(" lost serials")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     (seen, gaps)
 }
 
 fn start_audex(audex: &str, dir: &Path, key: &str, extra: &[&str], out: &Path) -> Child {
     let err = out.with_extension("err");
     let mut c = Command::new(audex);
-    c.args(["watch", dir.to_str().unwrap(), "--json", "--key", key]).args(extra);
-    c.stdout(File::create(out).unwrap()).stderr(File::create(&err).unwrap());
+    c.args(["watch", dir.to_str().unwrap(), "--json", "--key", key])
+        .args(extra);
+    c.stdout(File::create(out).unwrap())
+        .stderr(File::create(&err).unwrap());
     let child = c.spawn().unwrap();
     for _ in 0..100 {
-        if std::fs::read_to_string(&err).unwrap_or_default().contains("watching") {
+        if std::fs::read_to_string(&err)
+            .unwrap_or_default()
+            .contains("watching")
+        {
             return child;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("audex watch did not start: {}", std::fs::read_to_string(&err).unwrap_or_default());
+    panic!(
+        "audex watch did not start: {}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    assert_eq!(unsafe { libc::geteuid() }, 0, "the storm bench drives the kernel: run as root");
-    let lock = File::options().create(true).append(true).open("/tmp/audex-kernel-tests.lock").unwrap();
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the storm bench drives the kernel: run as root"
+    );
+    let lock = File::options()
+        .create(true)
+        .append(true)
+        .open("/tmp/audex-kernel-tests.lock")
+        .unwrap();
     // SAFETY: flock on our own descriptor.
     unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
     let saved_enabled = status_field("enabled");
     let saved_backlog = status_field("backlog_limit");
     let audex = env!("CARGO_BIN_EXE_audex");
-    let secs: u64 = std::env::var("AUDEX_STORM_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = std::env::var("AUDEX_STORM_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let rates: Vec<Option<u64>> = std::env::var("AUDEX_STORM_RATES")
         .unwrap_or_else(|_| "2000,10000,max".into())
         .split(',')
@@ -189,16 +233,26 @@ fn main() {
     let mut rows = Vec::new();
     for rate in &rates {
         let rate_s = rate.map_or("max".to_string(), |r| r.to_string());
-        for config in ["auditd (unicast)", "audex (unicast)", "audex multicast + auditd"] {
+        for config in [
+            "auditd (unicast)",
+            "audex (unicast)",
+            "audex multicast + auditd",
+        ] {
             sh("auditctl", &["-D"]);
             sh("auditctl", &["-b", "8192"]);
-            let (lost0, blocked0) = (status_field("lost"), status_field("backlog_wait_time_actual"));
+            let (lost0, blocked0) = (
+                status_field("lost"),
+                status_field("backlog_wait_time_actual"),
+            );
             let out = base.join("audex.json");
             let t = Instant::now();
             let (generated, seen, gaps, cpu) = match config {
                 "auditd (unicast)" => {
                     let d = start_auditd(&base);
-                    sh("auditctl", &["-w", dir.to_str().unwrap(), "-p", "rwxa", "-k", key]);
+                    sh(
+                        "auditctl",
+                        &["-w", dir.to_str().unwrap(), "-p", "rwxa", "-k", key],
+                    );
                     let g = workload(&dir, &exe, *rate, secs);
                     std::thread::sleep(Duration::from_secs(1));
                     sh("auditctl", &["-D"]);
@@ -219,7 +273,13 @@ fn main() {
                 }
                 _ => {
                     let d = start_auditd(&base);
-                    let a = start_audex(audex, &dir, key, &["--mode", "multicast", "--recv-buffer-bytes", "67108864"], &out);
+                    let a = start_audex(
+                        audex,
+                        &dir,
+                        key,
+                        &["--mode", "multicast", "--recv-buffer-bytes", "67108864"],
+                        &out,
+                    );
                     let g = workload(&dir, &exe, *rate, secs);
                     std::thread::sleep(Duration::from_secs(1));
                     signal(&a, libc::SIGINT);
@@ -241,7 +301,10 @@ fn main() {
                 cpu,
                 secs: t.elapsed().as_secs_f64(),
             };
-            eprintln!("{} @ {}: {} generated, {} seen", row.config, row.rate, row.generated, row.seen);
+            eprintln!(
+                "{} @ {}: {} generated, {} seen",
+                row.config, row.rate, row.generated, row.seen
+            );
             rows.push(row);
         }
     }

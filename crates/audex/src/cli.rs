@@ -59,6 +59,18 @@ pub struct WatchArgs {
     /// Socket receive buffer in bytes.
     #[arg(long, default_value_t = 8 << 20)]
     pub recv_buffer_bytes: usize,
+    /// Kernel backlog limit while watching (restored on exit).
+    #[arg(long)]
+    pub backlog_limit: Option<u32>,
+    /// Kernel rate limit in records/s while watching (restored on exit).
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Kernel backlog_wait_time in jiffies while watching (restored on exit).
+    #[arg(long)]
+    pub backlog_wait_time: Option<u32>,
+    /// Kernel failure mode while watching: 0 silent, 1 printk, 2 panic (restored on exit).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=2))]
+    pub failure: Option<u32>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,8 @@ use audex_normalize::{Normalizer, Options};
 use audex_proto::v1::{AuditEvent, Lost};
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Poll the kernel's `lost` counter this often (AUDIT_GET can stall while the
@@ -44,6 +46,10 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let mut src = Source::open(&SourceConfig {
         mode,
         recv_buffer_bytes: args.recv_buffer_bytes,
+        backlog_limit: args.backlog_limit,
+        rate_limit: args.rate_limit,
+        backlog_wait_time: args.backlog_wait_time,
+        failure: args.failure,
         ..Default::default()
     })?;
     let mut rules = RuleSet::default();
@@ -94,6 +100,18 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the reader thread hands over.
+enum Batch {
+    Records(Vec<RawRecord>),
+    Overflow,
+    Failed(String),
+}
+
+/// Batches in flight between the reader thread and the pipeline. When the
+/// pipeline is slower than the kernel, the reader blocks, the socket buffer
+/// fills, and the kernel reports ENOBUFS: loss is counted, memory stays bounded.
+const CHANNEL_BATCHES: usize = 4096;
+
 fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
     let start = Instant::now();
     let now_ms = || start.elapsed().as_millis() as u64;
@@ -106,17 +124,42 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
             include_records: false,
         },
     );
-    let mut raw: Vec<RawRecord> = Vec::with_capacity(64);
     let stdout = std::io::stdout();
     let mut out = std::io::LineWriter::new(stdout.lock());
     let mut printed = 0u64;
     let mut last_status = Instant::now();
     let mut kernel_lost = src.status().map(|s| s.lost).unwrap_or(0);
     let mut parse_errors = 0u64;
-    // After a stop request, keep reading: records already queued for us and a
-    // pending ENOBUFS must not be abandoned. A marker message sent through the
-    // kernel gets the newest serial; once it is back, every serial lost before it
-    // shows as a gap, so loss at the end is counted too.
+
+    let mut reader = src.take_reader().expect("the source's reader");
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
+    let reader_done = done.clone();
+    let reader_thread = std::thread::spawn(move || {
+        let mut enobufs = 0u64;
+        while !reader_done.load(Ordering::SeqCst) {
+            let mut raw = Vec::new();
+            let batch = match reader.read(&mut raw) {
+                Ok(Read::Records) => Batch::Records(raw),
+                Ok(Read::Idle) => continue,
+                Ok(Read::Overflow) => {
+                    enobufs += 1;
+                    Batch::Overflow
+                }
+                Err(e) => Batch::Failed(e.to_string()),
+            };
+            let failed = matches!(batch, Batch::Failed(_));
+            if tx.send(batch).is_err() || failed {
+                break;
+            }
+        }
+        enobufs
+    });
+
+    // After a stop request, keep reading: records already queued and a pending
+    // ENOBUFS must not be abandoned. A marker message sent through the kernel gets
+    // the newest serial; once it is back, every serial lost before it shows as a
+    // gap, so loss at the end is counted too (resent: a congested socket may drop it).
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -128,11 +171,11 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
     let mut marker_seen = false;
     let mut markers_sent = 0u32;
     let mut last_marker = Instant::now();
+    let mut failure: Option<String> = None;
     loop {
         if draining.is_none() && signals::stop_requested() {
             draining = Some(Instant::now());
         }
-        // (Re)send the marker: on a congested socket the kernel may drop it too.
         if draining.is_some()
             && !marker_seen
             && markers_sent < 4
@@ -145,37 +188,45 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
                 markers_sent = 4;
             }
         }
-        raw.clear();
-        let r = src.read(&mut raw)?;
-        if let Some(since) = draining {
-            let gave_up = markers_sent >= 4 && last_marker.elapsed() > Duration::from_millis(500);
-            if r == Read::Idle
-                && (marker_seen || gave_up || since.elapsed() > Duration::from_secs(5))
-            {
-                break;
-            }
-        }
-        marker_seen |= raw.iter().any(|r| {
-            r.rtype == 1121
-                && r.payload
-                    .windows(marker.len())
-                    .any(|w| w == marker.as_bytes())
-        });
+        let batch = rx.recv_timeout(Duration::from_millis(100));
         corr.set_now(now_ms());
-        if r == Read::Overflow {
-            let ev = lost_event("enobufs", 0);
-            printed += emit(&mut out, &ev, json)?;
-        }
-        for rec in raw.drain(..) {
-            match audex_parse::parse_netlink(rec.rtype, &rec.payload) {
-                Ok(p) => corr.push(p),
-                Err(e) => {
-                    parse_errors += 1;
-                    if parse_errors <= 10 {
-                        eprintln!("audex: unparsable record of type {}: {e}", rec.rtype);
+        match batch {
+            Ok(Batch::Records(raw)) => {
+                for rec in raw {
+                    if rec.rtype == 1121
+                        && rec
+                            .payload
+                            .windows(marker.len())
+                            .any(|w| w == marker.as_bytes())
+                    {
+                        marker_seen = true;
+                    }
+                    match audex_parse::parse_netlink(rec.rtype, &rec.payload) {
+                        Ok(p) => corr.push(p),
+                        Err(e) => {
+                            parse_errors += 1;
+                            if parse_errors <= 10 {
+                                eprintln!("audex: unparsable record of type {}: {e}", rec.rtype);
+                            }
+                        }
                     }
                 }
             }
+            Ok(Batch::Overflow) => printed += emit(&mut out, &lost_event("enobufs", 0), json)?,
+            Ok(Batch::Failed(e)) => {
+                failure = Some(e);
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(since) = draining {
+                    let gave_up =
+                        markers_sent >= 4 && last_marker.elapsed() > Duration::from_millis(500);
+                    if marker_seen || gave_up || since.elapsed() > Duration::from_secs(5) {
+                        break;
+                    }
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         corr.expire_wall(now_ms());
         while let Some(o) = corr.pop() {
@@ -198,13 +249,25 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
             }
         }
     }
+    done.store(true, Ordering::SeqCst);
+    // Take what the reader still hands over, then let it finish.
+    while let Ok(b) = rx.recv_timeout(Duration::from_millis(300)) {
+        if let Batch::Records(raw) = b {
+            for rec in raw {
+                if let Ok(p) = audex_parse::parse_netlink(rec.rtype, &rec.payload) {
+                    corr.push(p);
+                }
+            }
+        }
+    }
+    let enobufs = reader_thread.join().unwrap_or(0);
     if !marker_seen {
         eprintln!(
             "audex: the end marker did not come back; loss after the last record is not counted"
         );
     }
-    if src.enobufs > 0 {
-        eprintln!("audex: the socket overflowed {} times; lost records are reported as records-lost events", src.enobufs);
+    if enobufs > 0 {
+        eprintln!("audex: the socket overflowed {enobufs} times; lost records are reported as records-lost events");
     }
     corr.flush();
     while let Some(o) = corr.pop() {
@@ -212,6 +275,9 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
         if ev.lost.is_some() || ev.keys.iter().any(|k| k == key) {
             printed += emit(&mut out, &ev, json)?;
         }
+    }
+    if let Some(e) = failure {
+        bail!("reading the kernel: {e}");
     }
     Ok(printed)
 }

@@ -91,3 +91,61 @@ fn watch_refuses_missing_path_and_missing_privilege() {
         assert!(e.contains("missing capability CAP_AUDIT_CONTROL"), "{e}");
     }
 }
+
+fn status_field(name: &str) -> String {
+    let out = Command::new("auditctl").arg("-s").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{name} "))
+                .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn kernel_settings_apply_while_watching_and_are_restored() {
+    let Some(k) = common::kernel() else { return };
+    let before: Vec<String> = [
+        "backlog_limit",
+        "rate_limit",
+        "backlog_wait_time",
+        "enabled",
+        "pid",
+    ]
+    .iter()
+    .map(|f| status_field(f))
+    .collect();
+    let (child, _err, _) = start_watch(&[
+        "watch",
+        k.dir.to_str().unwrap(),
+        "--backlog-limit",
+        "4321",
+        "--rate-limit",
+        "5000",
+        "--backlog-wait-time",
+        "12345",
+    ]);
+    assert_eq!(status_field("backlog_limit"), "4321");
+    assert_eq!(status_field("rate_limit"), "5000");
+    assert_eq!(status_field("backlog_wait_time"), "12345");
+    assert_eq!(status_field("enabled"), "1");
+    assert_eq!(
+        status_field("pid"),
+        child.id().to_string(),
+        "unicast: audex is the daemon"
+    );
+    let (_, status) = stop(child);
+    assert!(status.success());
+    let after: Vec<String> = [
+        "backlog_limit",
+        "rate_limit",
+        "backlog_wait_time",
+        "enabled",
+        "pid",
+    ]
+    .iter()
+    .map(|f| status_field(f))
+    .collect();
+    assert_eq!(after, before, "kernel audit settings restored");
+}

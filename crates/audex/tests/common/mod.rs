@@ -16,6 +16,8 @@ pub const LOCK: &str = "/tmp/audex-kernel-tests.lock";
 pub struct KernelTest {
     _lock: File,
     enabled: String,
+    /// backlog_limit, rate_limit, backlog_wait_time, failure as auditctl -s printed them.
+    settings: Vec<(&'static str, String)>,
     rules: String,
     pub dir: PathBuf,
 }
@@ -59,6 +61,20 @@ pub fn kernel() -> Option<KernelTest> {
         .unwrap_or("0")
         .trim()
         .to_string();
+    let settings = [
+        ("backlog_limit", "-b"),
+        ("rate_limit", "-r"),
+        ("backlog_wait_time", "--backlog_wait_time"),
+        ("failure", "-f"),
+    ]
+    .iter()
+    .filter_map(|(field, opt)| {
+        let v = status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field} ")))?;
+        Some((*opt, v.split_whitespace().next()?.to_string()))
+    })
+    .collect();
     let rules = auditctl(&["-l"]);
     let dir =
         std::env::temp_dir().join(format!("audex-kt-{}-{}", std::process::id(), rand_suffix()));
@@ -66,6 +82,7 @@ pub fn kernel() -> Option<KernelTest> {
     Some(KernelTest {
         _lock: lock,
         enabled,
+        settings,
         rules,
         dir,
     })
@@ -98,6 +115,9 @@ impl Drop for KernelTest {
             let _ = std::fs::write(&f, format!("-c\n{}", self.rules));
             let _ = Command::new("auditctl").arg("-R").arg(&f).output();
             let _ = std::fs::remove_file(&f);
+        }
+        for (opt, v) in &self.settings {
+            auditctl(&[opt, v]);
         }
         if self.enabled != "2" {
             auditctl(&["-e", &self.enabled]);

@@ -1,18 +1,49 @@
-//! Starting and stopping `audex watch` in kernel tests.
+//! Starting and stopping `audex watch` in kernel tests. The returned [`Watch`]
+//! stops audex when dropped, so a failing assertion cannot leave it running
+//! (registered as the audit daemon, with its rules in the kernel).
 #![allow(dead_code)]
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub fn workload_script() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/kernel/workload.sh")
 }
 
-/// Starts `audex ARGS`, waits until it says it is watching; returns the child
-/// and a channel of its stderr lines.
-pub fn start_watch(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>, String) {
+/// A running `audex watch`.
+pub struct Watch {
+    child: Option<Child>,
+}
+
+impl Watch {
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `audex ARGS`, waits until it says it is watching; returns it, a
+/// channel of its further stderr lines, and the "watching" line.
+pub fn start_watch(args: &[&str]) -> (Watch, mpsc::Receiver<String>, String) {
     let mut child = super::audex()
         .args(args)
         .stdout(Stdio::piped())
@@ -26,21 +57,20 @@ pub fn start_watch(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String
             let _ = tx.send(l);
         }
     });
+    let watch = Watch { child: Some(child) };
     let line = loop {
         match rx.recv_timeout(Duration::from_secs(15)) {
             Ok(l) if l.contains("watching") => break l,
             Ok(l) => eprintln!("audex: {l}"),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("audex watch did not start");
-            }
+            Err(_) => panic!("audex watch did not start"),
         }
     };
-    (child, rx, line)
+    (watch, rx, line)
 }
 
-/// SIGINT, then the child's stdout and exit status.
-pub fn stop(mut child: std::process::Child) -> (String, std::process::ExitStatus) {
+/// SIGINT, then its stdout and exit status.
+pub fn stop(mut w: Watch) -> (String, ExitStatus) {
+    let mut child = w.child.take().expect("running");
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let mut out = String::new();
