@@ -36,17 +36,37 @@ pub fn run() -> Result<ExitCode> {
     println!("lost                      {}", st.lost);
     println!("backlog_wait_time         {}", st.backlog_wait_time);
     println!("backlog_wait_time_actual  {}", st.backlog_wait_time_actual);
+    // audex's view: how it would read the kernel now, and what of the kernel is its own.
+    let daemon_alive = st.pid != 0 && std::path::Path::new(&format!("/proc/{}", st.pid)).exists();
+    let daemon_is_audex = daemon_alive
+        && std::fs::read_to_string(format!("/proc/{}/comm", st.pid))
+            .is_ok_and(|c| c.trim() == "audex");
+    let mode = if daemon_is_audex {
+        "audex is the audit daemon (unicast)"
+    } else if daemon_alive {
+        "multicast beside the registered daemon (needs CAP_AUDIT_READ)"
+    } else {
+        "unicast: would register as the audit daemon (needs CAP_AUDIT_CONTROL)"
+    };
+    println!("audex mode (auto)         {mode}");
+    if st.lost > 0 {
+        println!("                          the kernel dropped {} records since boot: raise backlog_limit or read faster", st.lost);
+    }
     match s.list_rules() {
         Ok(rules) => {
-            let ours = rules
+            let ours: Vec<String> = rules
                 .iter()
-                .filter(|r| r.to_text().contains("audex"))
-                .count();
+                .map(|r| r.to_text())
+                .filter(|t| t.contains("-k audex") || t.contains("key=audex"))
+                .collect();
             println!(
-                "rules                     {} ({} with an audex key)",
+                "rules                     {} in the kernel, {} with an audex key",
                 rules.len(),
-                ours
+                ours.len()
             );
+            for r in ours {
+                println!("  {r}");
+            }
         }
         Err(e) => println!("rules                     unknown ({e})"),
     }
