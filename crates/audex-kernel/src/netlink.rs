@@ -155,22 +155,27 @@ impl AuditSocket {
         Ok(true)
     }
 
+    /// Receives the next datagram's messages that answer request `seq`.
+    fn recv_answers(&mut self, seq: u32, out: &mut Vec<Message>) -> Result<(), KernelError> {
+        out.clear();
+        if !self.recv_into(out)? {
+            return Err(KernelError::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no answer from the kernel",
+            )));
+        }
+        out.retain(|m| m.seq == seq);
+        Ok(())
+    }
+
     /// Sends a request with ACK and waits for the ack (or the error).
     pub fn request_ack(&mut self, kind: u16, payload: &[u8]) -> Result<(), KernelError> {
         let seq = self.send(kind, payload, true)?;
         let mut msgs = Vec::new();
         loop {
-            msgs.clear();
-            if !self.recv_into(&mut msgs)? {
-                return Err(KernelError::Io(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no answer from the kernel",
-                )));
-            }
-            for m in &msgs {
-                if m.seq == seq && m.kind == NLMSG_ERROR {
-                    return ack_result(&m.payload);
-                }
+            self.recv_answers(seq, &mut msgs)?;
+            if let Some(m) = msgs.iter().find(|m| m.kind == NLMSG_ERROR) {
+                return ack_result(&m.payload);
             }
         }
     }
@@ -188,17 +193,8 @@ impl AuditSocket {
         let mut out = Vec::new();
         let mut msgs = Vec::new();
         loop {
-            msgs.clear();
-            if !self.recv_into(&mut msgs)? {
-                return Err(KernelError::Io(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no answer from the kernel",
-                )));
-            }
+            self.recv_answers(seq, &mut msgs)?;
             for m in msgs.drain(..) {
-                if m.seq != seq {
-                    continue;
-                }
                 match m.kind {
                     NLMSG_DONE => return Ok(out),
                     NLMSG_ERROR => ack_result(&m.payload)?,

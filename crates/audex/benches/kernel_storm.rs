@@ -15,7 +15,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -50,44 +50,10 @@ fn signal(child: &Child, sig: i32) {
     unsafe { libc::kill(child.id() as i32, sig) };
 }
 
-struct Auditd {
-    child: Child,
-    log: PathBuf,
-}
-
-fn start_auditd(base: &Path) -> Auditd {
-    let conf = base.join("auditd-conf");
-    let logdir = base.join("auditd-log");
-    std::fs::create_dir_all(conf.join("plugins.d")).unwrap();
-    std::fs::create_dir_all(&logdir).unwrap();
-    let log = logdir.join("audit.log");
-    let _ = std::fs::remove_file(&log);
-    std::fs::write(
-        conf.join("auditd.conf"),
-        format!(
-            "local_events = yes\nwrite_logs = yes\nlog_file = {}\nlog_format = RAW\nflush = INCREMENTAL_ASYNC\n\
-             freq = 50\nmax_log_file = 4096\nmax_log_file_action = IGNORE\nspace_left = 2\nspace_left_action = IGNORE\n\
-             admin_space_left = 1\nadmin_space_left_action = IGNORE\ndisk_full_action = IGNORE\ndisk_error_action = SYSLOG\n\
-             q_depth = 20000\noverflow_action = SYSLOG\nplugin_dir = {}\n",
-            log.display(),
-            conf.join("plugins.d").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("auditd")
-        .arg("-n")
-        .arg("-c")
-        .arg(&conf)
-        .spawn()
-        .expect("auditd (apt-get install auditd)");
-    for _ in 0..100 {
-        if status_field("pid") == child.id() as u64 {
-            return Auditd { child, log };
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("auditd did not register");
-}
+#[path = "../tests/common/auditd.rs"]
+#[allow(dead_code)]
+mod auditd;
+use auditd::Auditd;
 
 /// Runs the workload for `secs` at `rate` events/s (None: as fast as it goes).
 fn workload(dir: &Path, exe: &Path, rate: Option<u64>, secs: u64) -> u64 {
@@ -248,7 +214,7 @@ fn main() {
             let t = Instant::now();
             let (generated, seen, gaps, cpu) = match config {
                 "auditd (unicast)" => {
-                    let d = start_auditd(&base);
+                    let mut d = Auditd::start(&base);
                     sh(
                         "auditctl",
                         &["-w", dir.to_str().unwrap(), "-p", "rwxa", "-k", key],
@@ -256,8 +222,7 @@ fn main() {
                     let g = workload(&dir, &exe, *rate, secs);
                     std::thread::sleep(Duration::from_secs(1));
                     sh("auditctl", &["-D"]);
-                    signal(&d.child, libc::SIGTERM);
-                    let cpu = reap(d.child);
+                    let cpu = d.stop_cpu();
                     let (seen, gaps) = count_auditd(&d.log, key, audex);
                     (g, seen, gaps, cpu)
                 }
@@ -272,7 +237,7 @@ fn main() {
                     (g, seen, gaps, cpu)
                 }
                 _ => {
-                    let d = start_auditd(&base);
+                    let mut d = Auditd::start(&base);
                     let a = start_audex(
                         audex,
                         &dir,
@@ -284,8 +249,7 @@ fn main() {
                     std::thread::sleep(Duration::from_secs(1));
                     signal(&a, libc::SIGINT);
                     let cpu = reap(a);
-                    signal(&d.child, libc::SIGTERM);
-                    let _ = reap(d.child);
+                    d.stop_cpu();
                     let (seen, gaps) = count_audex(&out, key);
                     (g, seen, gaps, cpu)
                 }

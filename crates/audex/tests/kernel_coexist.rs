@@ -23,23 +23,7 @@ fn beside_auditd_in_multicast_mode() {
         mode_line.contains("multicast mode"),
         "auto picks multicast beside auditd: {mode_line}"
     );
-    let wl = Command::new("bash")
-        .arg(common::watch::workload_script())
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(wl.status.success());
-    std::thread::sleep(Duration::from_millis(2500));
-    let (out, status) = common::watch::stop(child);
-    assert!(status.success());
-    let events: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let actions: Vec<workload::Action> = workload::parse(&String::from_utf8_lossy(&wl.stdout))
-        .into_iter()
-        .filter(|a| a.action != "changed-timestamps")
-        .collect();
+    let (events, actions) = common::watch::run_workload(child, &dir);
     workload::check(&events, &actions, Names::Host, "audex beside auditd");
     // auditd saw the same events: a SYSCALL record with our key for each pid.
     let log = auditd.log_text();

@@ -2,12 +2,10 @@
 //! come back as events with the right action, paths, outcome, errno, ids and
 //! names; Ctrl-C removes the watch rules and restores kernel audit.
 mod common;
-use common::watch::{start_watch, stop, workload_script};
+use common::watch::{start_watch, stop};
 use common::workload::{self, Names};
-use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 #[test]
 fn watch_sees_the_workload_and_cleans_up() {
@@ -17,28 +15,7 @@ fn watch_sees_the_workload_and_cleans_up() {
     let key = format!("audex-kt-{}", std::process::id());
     let (child, _err, _) = start_watch(&["watch", dir.to_str().unwrap(), "--json", "--key", &key]);
     assert!(k.rules_text().contains(&key), "the watch rule is installed");
-    let wl = Command::new("bash")
-        .arg(workload_script())
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        wl.status.success(),
-        "workload: {}",
-        String::from_utf8_lossy(&wl.stderr)
-    );
-    std::thread::sleep(Duration::from_millis(2500));
-    let (out, status) = stop(child);
-    assert!(status.success(), "audex watch exit: {status:?}");
-    let events: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let actions: Vec<workload::Action> = workload::parse(&String::from_utf8_lossy(&wl.stdout))
-        .into_iter()
-        // A path watch does not cover utimensat (not in the kernel's attr class).
-        .filter(|a| a.action != "changed-timestamps")
-        .collect();
+    let (events, actions) = common::watch::run_workload(child, &dir);
     workload::check(&events, &actions, Names::Host, "audex watch");
     for e in &events {
         assert!(
@@ -106,16 +83,19 @@ fn status_field(name: &str) -> String {
 #[test]
 fn kernel_settings_apply_while_watching_and_are_restored() {
     let Some(k) = common::kernel() else { return };
-    let before: Vec<String> = [
-        "backlog_limit",
-        "rate_limit",
-        "backlog_wait_time",
-        "enabled",
-        "pid",
-    ]
-    .iter()
-    .map(|f| status_field(f))
-    .collect();
+    let snapshot = || -> Vec<String> {
+        [
+            "backlog_limit",
+            "rate_limit",
+            "backlog_wait_time",
+            "enabled",
+            "pid",
+        ]
+        .iter()
+        .map(|f| status_field(f))
+        .collect()
+    };
+    let before = snapshot();
     let (child, _err, _) = start_watch(&[
         "watch",
         k.dir.to_str().unwrap(),
@@ -137,15 +117,6 @@ fn kernel_settings_apply_while_watching_and_are_restored() {
     );
     let (_, status) = stop(child);
     assert!(status.success());
-    let after: Vec<String> = [
-        "backlog_limit",
-        "rate_limit",
-        "backlog_wait_time",
-        "enabled",
-        "pid",
-    ]
-    .iter()
-    .map(|f| status_field(f))
-    .collect();
+    let after = snapshot();
     assert_eq!(after, before, "kernel audit settings restored");
 }

@@ -5,7 +5,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 pub struct Auditd {
-    child: Child,
+    child: Option<Child>,
     pub pid: u32,
     pub log: PathBuf,
     dirs: Vec<PathBuf>,
@@ -55,7 +55,7 @@ impl Auditd {
         for _ in 0..100 {
             if daemon_pid() == pid {
                 return Auditd {
-                    child,
+                    child: Some(child),
                     pid,
                     log,
                     dirs: vec![conf, logdir],
@@ -75,11 +75,25 @@ impl Auditd {
     }
 }
 
+impl Auditd {
+    /// Stops auditd (SIGTERM) and returns its CPU seconds (user + system).
+    pub fn stop_cpu(&mut self) -> f64 {
+        let Some(child) = self.child.take() else {
+            return 0.0;
+        };
+        // SAFETY: signalling and reaping our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let mut status = 0;
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    }
+}
+
 impl Drop for Auditd {
     fn drop(&mut self) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
+        self.stop_cpu();
         for d in &self.dirs {
             let _ = std::fs::remove_dir_all(d);
         }

@@ -83,3 +83,35 @@ pub fn stop(mut w: Watch) -> (String, ExitStatus) {
     let status = child.wait().unwrap();
     (out, status)
 }
+
+/// Runs the workload in `dir` under the running watch, waits for wall-clock
+/// completion, stops audex; returns its events and the workload's actions (less
+/// `changed-timestamps`: a path watch does not cover utimensat, which is not in
+/// the kernel's attr class).
+pub fn run_workload(
+    w: Watch,
+    dir: &Path,
+) -> (Vec<serde_json::Value>, Vec<super::workload::Action>) {
+    let wl = std::process::Command::new("bash")
+        .arg(workload_script())
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        wl.status.success(),
+        "workload: {}",
+        String::from_utf8_lossy(&wl.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let (out, status) = stop(w);
+    assert!(status.success(), "audex watch exit: {status:?}");
+    let events = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions = super::workload::parse(&String::from_utf8_lossy(&wl.stdout))
+        .into_iter()
+        .filter(|a| a.action != "changed-timestamps")
+        .collect();
+    (events, actions)
+}
