@@ -129,6 +129,8 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
     let mut printed = 0u64;
     let mut last_status = Instant::now();
     let mut kernel_lost = src.status().map(|s| s.lost).unwrap_or(0);
+    let mut backlog_high = false;
+    let mut batches_since_poll = 0u64;
     let mut parse_errors = 0u64;
 
     let mut reader = src.take_reader().expect("the source's reader");
@@ -192,6 +194,7 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
         corr.set_now(now_ms());
         match batch {
             Ok(Batch::Records(raw)) => {
+                batches_since_poll += 1;
                 for rec in raw {
                     if rec.rtype == 1121
                         && rec
@@ -235,10 +238,16 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
                 printed += emit(&mut out, &ev, json)?;
             }
         }
-        if draining.is_none() && last_status.elapsed() >= STATUS_EVERY {
+        // AUDIT_GET sent while the kernel backlog is full can park us among the
+        // audited processes for backlog_wait_time: skip a poll while the last one
+        // saw the backlog over half full, or while our own queue is backed up.
+        let busy = backlog_high || batches_since_poll > 10_000;
+        if draining.is_none() && last_status.elapsed() >= STATUS_EVERY && !busy {
             last_status = Instant::now();
+            batches_since_poll = 0;
             if let Ok(st) = src.status() {
-                if st.backlog < st.backlog_limit && st.lost > kernel_lost {
+                backlog_high = st.backlog_limit > 0 && st.backlog >= st.backlog_limit / 2;
+                if st.lost > kernel_lost {
                     printed += emit(
                         &mut out,
                         &lost_event("kernel", (st.lost - kernel_lost) as u64),
@@ -247,6 +256,10 @@ fn read_loop(src: &mut Source, key: &str, json: bool) -> Result<u64> {
                 }
                 kernel_lost = kernel_lost.max(st.lost);
             }
+        } else if busy && last_status.elapsed() >= STATUS_EVERY * 6 {
+            // Try again later, once things calmed down.
+            backlog_high = false;
+            batches_since_poll = 0;
         }
     }
     done.store(true, Ordering::SeqCst);
