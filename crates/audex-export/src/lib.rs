@@ -1,11 +1,13 @@
 //! Input: [`AuditEvent`]s. Output: bytes in a SIEM's format.
 //!
-//! Now: synchronous encoders used by `audex replay` ([`EventWriter`]: JSON
+//! Also the disk [`spool`] that holds events until their exporter acknowledges
+//! them. Now: synchronous encoders used by `audex replay` ([`EventWriter`]: JSON
 //! lines, length-delimited protobuf, OTLP/JSON) and the OTLP logs mapping of
 //! DESIGN.md ([`otlp`]).
 
 mod format;
 pub mod otlp;
+pub mod spool;
 
 pub use format::{EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited};
 

@@ -1,0 +1,219 @@
+//! The spool against a model: random appends, syncs, batches, acks, rewinds,
+//! reopenings and crashes (unsynced bytes cut at a random point). Every entry
+//! synced and not acked comes back, in order, exactly once per pass; nothing
+//! acked comes back; a crash loses at most what was not synced; the size bound
+//! drops only whole oldest segments and reports exactly what it dropped.
+use audex_export::spool::{Spool, SpoolConfig};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append(usize),
+    Sync,
+    Batch(usize),
+    AckHandedOut,
+    Rewind,
+    Reopen,
+    Crash(u16),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0usize..300).prop_map(Op::Append),
+        2 => Just(Op::Sync),
+        3 => (1usize..20).prop_map(Op::Batch),
+        2 => Just(Op::AckHandedOut),
+        1 => Just(Op::Rewind),
+        1 => Just(Op::Reopen),
+        1 => any::<u16>().prop_map(Op::Crash),
+    ]
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "audex-spool-{tag}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn payload(seq_hint: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (seq_hint as usize * 31 + i) as u8)
+        .collect()
+}
+
+/// Cuts the newest segment file at a point after its synced length.
+fn crash(dir: &PathBuf, synced_len: u64, at: u16) {
+    let mut segs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segs.sort();
+    let last = segs.last().unwrap();
+    let len = std::fs::metadata(last).unwrap().len();
+    if len > synced_len {
+        let cut = synced_len + (at as u64 % (len - synced_len + 1));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(last)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+    }
+}
+
+fn newest_segment_len(dir: &PathBuf) -> u64 {
+    let mut segs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segs.sort();
+    segs.last()
+        .map_or(0, |p| std::fs::metadata(p).unwrap().len())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(150))]
+
+    #[test]
+    fn spool_matches_model(ops in prop::collection::vec(op(), 1..120)) {
+        let dir = tmpdir("model");
+        let cfg = SpoolConfig { dir: dir.clone(), max_bytes: 1 << 30, segment_bytes: 2048 };
+        let (mut sp, _) = Spool::open(cfg.clone()).unwrap();
+        // Model: entries written (seq -> payload), synced watermark, acked, handed out.
+        let mut model: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        let mut synced: u64 = 0;
+        let mut acked: u64 = 0;
+        let mut handed: u64 = 0;
+        let mut synced_len_newest: u64 = 0;
+        for o in ops {
+            match o {
+                Op::Append(len) => {
+                    let p = payload(model.len() as u64, len);
+                    let (seq, dropped) = sp.append(&p).unwrap();
+                    prop_assert!(dropped.is_none());
+                    prop_assert_eq!(seq, model.keys().next_back().copied().unwrap_or(acked).max(acked) + 1);
+                    model.insert(seq, p);
+                }
+                Op::Sync => {
+                    sp.sync().unwrap();
+                    synced = model.keys().next_back().copied().unwrap_or(synced);
+                    synced_len_newest = newest_segment_len(&dir);
+                }
+                Op::Batch(n) => {
+                    let b = sp.next_batch(n, 1 << 20).unwrap();
+                    for (seq, p) in b {
+                        prop_assert_eq!(seq, handed + 1, "in order, no gaps, no repeats");
+                        prop_assert_eq!(Some(&p), model.get(&seq));
+                        handed = seq;
+                    }
+                    let expect_more = model.range(handed + 1..).next().is_some();
+                    if n > 0 && !expect_more { prop_assert!(sp.next_batch(1, 1).unwrap().is_empty()); }
+                }
+                Op::AckHandedOut => {
+                    sp.ack(handed).unwrap();
+                    acked = acked.max(handed);
+                    model.retain(|&s, _| s > acked);
+                }
+                Op::Rewind => {
+                    sp.rewind().unwrap();
+                    handed = acked;
+                }
+                Op::Reopen | Op::Crash(_) => {
+                    if let Op::Crash(at) = o {
+                        // Unsynced bytes of the newest segment may be lost, from a random point.
+                        drop(sp);
+                        crash(&dir, synced_len_newest, at);
+                    } else {
+                        sp.sync().unwrap();
+                        synced = model.keys().next_back().copied().unwrap_or(synced);
+                        drop(sp);
+                    }
+                    let (s2, rec) = Spool::open(cfg.clone()).unwrap();
+                    sp = s2;
+                    prop_assert_eq!(sp.acked(), acked, "acks survive");
+                    // Entries above the synced watermark may be gone: the model keeps a prefix.
+                    let survived_to = acked + rec.pending;
+                    prop_assert!(survived_to >= synced.max(acked), "synced entries survive: {} < {}", survived_to, synced);
+                    model.retain(|&s, _| s <= survived_to);
+                    handed = acked;
+                    synced = survived_to;
+                    synced_len_newest = newest_segment_len(&dir);
+                }
+            }
+            prop_assert_eq!(sp.pending(), model.len() as u64);
+        }
+        // Finally everything pending comes back after a rewind.
+        sp.rewind().unwrap();
+        let all = sp.next_batch(usize::MAX, usize::MAX).unwrap();
+        let want: Vec<(u64, Vec<u8>)> = model.into_iter().collect();
+        prop_assert_eq!(all, want);
+        drop(sp);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn bound_drops_oldest_segments_and_says_so() {
+    let dir = tmpdir("bound");
+    let cfg = SpoolConfig {
+        dir: dir.clone(),
+        max_bytes: 64 * 1024,
+        segment_bytes: 16 * 1024,
+    };
+    let (mut sp, _) = Spool::open(cfg).unwrap();
+    let mut dropped_total = 0;
+    let mut first_dropped = None;
+    for i in 0..1000u64 {
+        let (_, d) = sp.append(&payload(i, 500)).unwrap();
+        if let Some(d) = d {
+            first_dropped.get_or_insert(d.first_seq);
+            dropped_total += d.count();
+        }
+        assert!(sp.bytes() <= 64 * 1024 + 516, "bounded: {}", sp.bytes());
+    }
+    assert_eq!(first_dropped, Some(1), "the oldest go first");
+    // What is left is exactly the newest entries, in order.
+    let left = sp.next_batch(usize::MAX, usize::MAX).unwrap();
+    assert_eq!(left.len() as u64 + dropped_total, 1000);
+    assert_eq!(left.first().unwrap().0, dropped_total + 1);
+    assert_eq!(left.last().unwrap().0, 1000);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn corrupt_entry_is_cut_and_reported() {
+    let dir = tmpdir("corrupt");
+    let cfg = SpoolConfig {
+        dir: dir.clone(),
+        max_bytes: 1 << 30,
+        segment_bytes: 1 << 20,
+    };
+    let (mut sp, _) = Spool::open(cfg.clone()).unwrap();
+    for i in 0..10u64 {
+        sp.append(&payload(i, 100)).unwrap();
+    }
+    sp.sync().unwrap();
+    drop(sp);
+    let seg = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[5 * 116 + 20] ^= 0xff; // a payload byte of the 6th entry
+    std::fs::write(&seg, &bytes).unwrap();
+    let (mut sp, rec) = Spool::open(cfg).unwrap();
+    assert_eq!(rec.corrupt_segments, 1);
+    assert_eq!(rec.pending, 5);
+    assert_eq!(rec.truncated_bytes, 5 * 116);
+    assert_eq!(sp.next_batch(100, usize::MAX).unwrap().len(), 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}
