@@ -5,6 +5,7 @@
 //! lines, length-delimited protobuf, OTLP/JSON) and the OTLP logs mapping of
 //! DESIGN.md ([`otlp`]).
 
+pub mod delivery;
 mod format;
 pub mod otlp;
 pub mod spool;

@@ -3,7 +3,9 @@
 //! ResourceLogs per container on top of the node's resource.
 
 mod body;
+mod grpc;
 mod mapping;
 
 pub use body::describe;
+pub use grpc::{OtlpConfig, OtlpGrpc};
 pub use mapping::{export_request, log_record, now_unix_nano, Body, Resource};
