@@ -33,6 +33,7 @@ fn tmp(tag: &str) -> PathBuf {
 struct Receiver {
     child: Child,
     grpc: u16,
+    http: u16,
     out: PathBuf,
 }
 
@@ -62,6 +63,7 @@ impl Receiver {
         Receiver {
             child,
             grpc: v["grpc"].as_u64().unwrap() as u16,
+            http: v["http"].as_u64().unwrap() as u16,
             out,
         }
     }
@@ -282,4 +284,71 @@ fn bad_endpoints_say_what_is_wrong() {
     .err()
     .unwrap();
     assert!(e.contains("use https://"), "{e}");
+}
+
+fn http(port: u16, gzip: bool) -> Box<dyn Exporter> {
+    Box::new(
+        audex_export::otlp::OtlpHttp::new(OtlpConfig {
+            name: "siem-http".into(),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            headers: vec![("X-Scope-OrgID".into(), "acme".into())],
+            gzip,
+            timeout: Some(Duration::from_secs(5)),
+            resource: Resource {
+                host_name: "node-1".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+}
+
+#[test]
+fn http_gzip_every_event_once() {
+    let rcv = Receiver::start("http", &[]);
+    let events = golden_events();
+    let (stats, pending) = deliver_all("http", &events, http(rcv.http, true), 8);
+    assert_eq!(pending, 0);
+    assert_eq!(stats.exported.load(Ordering::Relaxed), events.len() as u64);
+    let ids = received_ids(&rcv);
+    assert_eq!(ids.len(), events.len());
+    for req in rcv.requests() {
+        assert_eq!(req["transport"], "http");
+        assert_eq!(req["gzip"], true, "Content-Encoding: gzip");
+        assert_eq!(req["headers"]["x-scope-orgid"], "acme");
+        assert_eq!(req["headers"]["content-type"], "application/x-protobuf");
+        assert_eq!(req["resources"][0]["attributes"]["service.name"], "audex");
+    }
+}
+
+#[test]
+fn http_503_is_retried_after_the_servers_hint() {
+    let rcv = Receiver::start("http503", &["--fail", "2", "--fail-code", "503"]);
+    let events = golden_events();
+    let t = Instant::now();
+    let (stats, pending) = deliver_all("http503", &events, http(rcv.http, false), 64);
+    assert_eq!(pending, 0);
+    assert_eq!(stats.retries.load(Ordering::Relaxed), 2);
+    assert!(
+        t.elapsed() >= Duration::from_secs(2),
+        "Retry-After: 1 honoured twice"
+    );
+    assert_eq!(received_ids(&rcv).len(), events.len());
+}
+
+#[test]
+fn http_400_is_permanent() {
+    let rcv = Receiver::start("http400", &["--fail", "1", "--fail-code", "400"]);
+    let events = golden_events();
+    let (stats, pending) = deliver_all("http400", &events, http(rcv.http, false), 10);
+    assert_eq!(pending, 0);
+    assert_eq!(
+        (
+            stats.retries.load(Ordering::Relaxed),
+            stats.failed.load(Ordering::Relaxed)
+        ),
+        (0, 10)
+    );
+    assert_eq!(received_ids(&rcv).len(), events.len() - 10);
 }

@@ -1,6 +1,9 @@
 //! Exponential backoff with full jitter, bounded, honouring a server's hint.
 use std::time::Duration;
 
+/// The longest server retry hint obeyed (a larger one is taken as this).
+pub const MAX_HINT: Duration = Duration::from_secs(600);
+
 /// How retries wait.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -19,10 +22,11 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The wait before retry number `attempt` (0-based): the server's hint when it
-    /// gave one (capped at `max`), else a random time up to initial * 2^attempt.
+    /// gave one (at most [`MAX_HINT`]), else a random time between half and all of
+    /// initial * 2^attempt, capped at `max`.
     pub fn delay(&self, attempt: u32, hint: Option<Duration>, rng: &mut Jitter) -> Duration {
         if let Some(h) = hint {
-            return h.min(self.max);
+            return h.min(MAX_HINT);
         }
         let ceiling = self
             .initial
@@ -76,7 +80,12 @@ mod tests {
         );
         assert_eq!(
             p.delay(0, Some(Duration::from_secs(60)), &mut j),
-            Duration::from_secs(2)
+            Duration::from_secs(60),
+            "hints beat our ceiling"
+        );
+        assert_eq!(
+            p.delay(0, Some(Duration::from_secs(86400)), &mut j),
+            MAX_HINT
         );
     }
 }

@@ -4,8 +4,10 @@
 
 mod body;
 mod grpc;
+mod http;
 mod mapping;
 
 pub use body::describe;
 pub use grpc::{OtlpConfig, OtlpGrpc};
+pub use http::OtlpHttp;
 pub use mapping::{export_request, log_record, now_unix_nano, Body, Resource};

@@ -1,0 +1,245 @@
+//! OTLP logs over HTTP/protobuf (`POST /v1/logs`): gzip, headers, timeout, TLS
+//! and mTLS (rustls), 429/502/503/504 retried (honouring Retry-After), other
+//! client errors permanent, partial-success rejections counted.
+use super::grpc::OtlpConfig;
+use super::mapping::{export_request, now_unix_nano, Body};
+use crate::delivery::{parse_endpoint, Accepted, ExportError, ExportFuture, Exporter, Scheme};
+use audex_proto::v1::AuditEvent;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use prost::Message;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The OTLP/HTTP exporter.
+pub struct OtlpHttp {
+    cfg: OtlpConfig,
+    uri: hyper::Uri,
+    tls: Option<rustls::ClientConfig>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    client: Option<HttpsClient>,
+}
+
+fn tls_config(cfg: &OtlpConfig) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &cfg.ca_file {
+        Some(ca) => {
+            for c in CertificateDer::pem_file_iter(ca)
+                .map_err(|e| format!("CA file {}: {e}", ca.display()))?
+            {
+                let c = c.map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+                roots
+                    .add(c)
+                    .map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+            }
+        }
+        None => {
+            for c in rustls_native_roots() {
+                let _ = roots.add(c);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_root_certificates(roots);
+    match (&cfg.client_cert_file, &cfg.client_key_file) {
+        (Some(c), Some(k)) => {
+            let certs = CertificateDer::pem_file_iter(c)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("client certificate {}: {e}", c.display()))?;
+            let key = PrivateKeyDer::from_pem_file(k)
+                .map_err(|e| format!("client key {}: {e}", k.display()))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("client certificate and key: {e}"))
+        }
+        (None, None) => Ok(builder.with_no_client_auth()),
+        _ => Err("mTLS needs both a client certificate and a client key".into()),
+    }
+}
+
+fn rustls_native_roots() -> Vec<CertificateDer<'static>> {
+    // The system bundle (Debian's ca-certificates), when present.
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .iter()
+    .filter_map(|p| CertificateDer::pem_file_iter(p).ok())
+    .flat_map(|it| it.filter_map(Result::ok).collect::<Vec<_>>())
+    .collect()
+}
+
+impl OtlpHttp {
+    /// Checks the settings and reads TLS files (no network I/O, no runtime needed).
+    pub fn new(cfg: OtlpConfig) -> Result<OtlpHttp, String> {
+        let ep = parse_endpoint(&cfg.endpoint, 4318)?;
+        let path = if ep.path.is_empty() {
+            "v1/logs".to_string()
+        } else {
+            ep.path.clone()
+        };
+        let uri: hyper::Uri = format!("{}/{path}", ep.origin())
+            .parse()
+            .map_err(|e| format!("endpoint {:?}: {e}", cfg.endpoint))?;
+        let tls = match ep.scheme {
+            Scheme::Https => Some(tls_config(&cfg)?),
+            Scheme::Http if cfg.ca_file.is_some() || cfg.client_cert_file.is_some() => {
+                return Err(format!(
+                    "endpoint {:?}: TLS files given but the endpoint is http://; use https://",
+                    cfg.endpoint
+                ))
+            }
+            Scheme::Http => None,
+        };
+        let mut headers = Vec::new();
+        for (k, v) in &cfg.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| format!("header name {k:?} is not valid"))?;
+            let val =
+                HeaderValue::from_str(v).map_err(|_| format!("header {k}: value is not valid"))?;
+            headers.push((name, val));
+        }
+        Ok(OtlpHttp {
+            cfg,
+            uri,
+            tls,
+            headers,
+            client: None,
+        })
+    }
+
+    fn client(&mut self) -> &HttpsClient {
+        let tls = self.tls.clone();
+        self.client.get_or_insert_with(|| {
+            let b = hyper_rustls::HttpsConnectorBuilder::new();
+            let conn = match tls {
+                Some(t) => b.with_tls_config(t).https_only().enable_http1().build(),
+                None => b
+                    .with_tls_config(
+                        rustls::ClientConfig::builder_with_provider(Arc::new(
+                            rustls::crypto::ring::default_provider(),
+                        ))
+                        .with_safe_default_protocol_versions()
+                        .expect("ring supports the default versions")
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                    )
+                    .https_or_http()
+                    .enable_http1()
+                    .build(),
+            };
+            Client::builder(TokioExecutor::new()).build(conn)
+        })
+    }
+}
+
+/// `Retry-After: SECONDS` (HTTP dates are treated as no hint).
+fn retry_after(h: Option<&HeaderValue>) -> Option<Duration> {
+    h?.to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+impl Exporter for OtlpHttp {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn export<'a>(&'a mut self, events: &'a [AuditEvent]) -> ExportFuture<'a> {
+        Box::pin(async move {
+            let body = export_request(
+                events,
+                &self.cfg.resource,
+                now_unix_nano(),
+                self.cfg.body.unwrap_or(Body::Line),
+            )
+            .encode_to_vec();
+            let body = if self.cfg.gzip {
+                let mut gz = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(body.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                gz.write_all(&body).and_then(|_| gz.finish()).map_err(|e| {
+                    ExportError::Permanent {
+                        reason: format!("gzip: {e}"),
+                    }
+                })?
+            } else {
+                body
+            };
+            let mut req = hyper::Request::post(self.uri.clone())
+                .header("content-type", "application/x-protobuf")
+                .body(Full::new(Bytes::from(body)))
+                .map_err(|e| ExportError::Permanent {
+                    reason: format!("request: {e}"),
+                })?;
+            if self.cfg.gzip {
+                req.headers_mut()
+                    .insert("content-encoding", HeaderValue::from_static("gzip"));
+            }
+            for (k, v) in &self.headers {
+                req.headers_mut().insert(k.clone(), v.clone());
+            }
+            let timeout = self.cfg.timeout.unwrap_or(Duration::from_secs(10));
+            let resp = match tokio::time::timeout(timeout, self.client().request(req)).await {
+                Err(_) => {
+                    return Err(ExportError::Retryable {
+                        reason: format!("no answer within {timeout:?}"),
+                        retry_after: None,
+                    })
+                }
+                Ok(Err(e)) => {
+                    return Err(ExportError::Retryable {
+                        reason: format!("connection: {e}"),
+                        retry_after: None,
+                    })
+                }
+                Ok(Ok(r)) => r,
+            };
+            let status = resp.status();
+            let hint = retry_after(resp.headers().get("retry-after"));
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            match status.as_u16() {
+                200..=299 => {
+                    let r = ExportLogsServiceResponse::decode(bytes.as_ref()).unwrap_or_default();
+                    let (rejected, message) = r
+                        .partial_success
+                        .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
+                        .unwrap_or_default();
+                    Ok(Accepted { rejected, message })
+                }
+                429 | 502 | 503 | 504 => Err(ExportError::Retryable {
+                    reason: format!("HTTP {status}"),
+                    retry_after: hint,
+                }),
+                _ => Err(ExportError::Permanent {
+                    reason: format!(
+                        "HTTP {status}: {}",
+                        String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                    ),
+                }),
+            }
+        })
+    }
+}
