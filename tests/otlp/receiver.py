@@ -139,14 +139,31 @@ def main():
     p.add_argument("--fail-code", default="UNAVAILABLE")
     p.add_argument("--reject-first", type=int, default=0)
     p.add_argument("--ready")
+    p.add_argument("--tls-cert", help="serve TLS with this PEM certificate")
+    p.add_argument("--tls-key")
+    p.add_argument("--client-ca", help="require client certificates signed by this CA (mTLS)")
     args = p.parse_args()
     state["failures_left"] = args.fail
     state["reject_left"] = args.reject_first
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(args), server)
-    gport = server.add_insecure_port(f"127.0.0.1:{args.grpc_port}")
+    if args.tls_cert:
+        key, cert = open(args.tls_key, "rb").read(), open(args.tls_cert, "rb").read()
+        ca = open(args.client_ca, "rb").read() if args.client_ca else None
+        creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=bool(ca))
+        gport = server.add_secure_port(f"127.0.0.1:{args.grpc_port}", creds)
+    else:
+        gport = server.add_insecure_port(f"127.0.0.1:{args.grpc_port}")
     server.start()
     httpd = ThreadingHTTPServer(("127.0.0.1", args.http_port), http_handler(args))
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     if args.ready:
         with open(args.ready + ".tmp", "w") as f:

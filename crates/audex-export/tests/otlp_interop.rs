@@ -108,6 +108,16 @@ fn deliver_all(
     exporter: Box<dyn Exporter>,
     batch: usize,
 ) -> (Arc<DeliveryStats>, u64) {
+    deliver_within(tag, events, exporter, batch, Duration::from_secs(20))
+}
+
+fn deliver_within(
+    tag: &str,
+    events: &[AuditEvent],
+    exporter: Box<dyn Exporter>,
+    batch: usize,
+    wait: Duration,
+) -> (Arc<DeliveryStats>, u64) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
@@ -137,7 +147,7 @@ fn deliver_all(
         stats.clone(),
         control.clone(),
     ));
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + wait;
     while spool.lock().unwrap().pending() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -351,4 +361,144 @@ fn http_400_is_permanent() {
         (0, 10)
     );
     assert_eq!(received_ids(&rcv).len(), events.len() - 10);
+}
+
+/// A CA, a server certificate for 127.0.0.1/localhost and a client certificate (PEM files).
+struct Pki {
+    ca: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
+}
+
+fn pki(tag: &str) -> Pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair,
+    };
+    let dir = tmp(tag);
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "audex test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut cp = CertificateParams::new(vec!["audex-client".to_string()]).unwrap();
+    cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client = cp.signed_by(&client_key, &ca).unwrap();
+    let w = |name: &str, pem: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, pem).unwrap();
+        p
+    };
+    Pki {
+        ca: w("ca.pem", ca.pem()),
+        server_cert: w("server.pem", server.pem()),
+        server_key: w("server.key", server_key.serialize_pem()),
+        client_cert: w("client.pem", client.pem()),
+        client_key: w("client.key", client_key.serialize_pem()),
+    }
+}
+
+fn tls_receiver(tag: &str, p: &Pki, mtls: bool) -> Receiver {
+    let mut args = vec![
+        "--tls-cert",
+        p.server_cert.to_str().unwrap(),
+        "--tls-key",
+        p.server_key.to_str().unwrap(),
+    ];
+    if mtls {
+        args.extend(["--client-ca", p.ca.to_str().unwrap()]);
+    }
+    Receiver::start(tag, &args)
+}
+
+fn tls_cfg(endpoint: String, p: &Pki, client: bool) -> OtlpConfig {
+    OtlpConfig {
+        name: "tls".into(),
+        endpoint,
+        ca_file: Some(p.ca.clone()),
+        client_cert_file: client.then(|| p.client_cert.clone()),
+        client_key_file: client.then(|| p.client_key.clone()),
+        timeout: Some(Duration::from_secs(5)),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn grpc_over_tls_and_mtls() {
+    let p = pki("grpc-pki");
+    let events = golden_events();
+    let rcv = tls_receiver("grpc-tls-rcv", &p, false);
+    let ex = Box::new(
+        OtlpGrpc::new(tls_cfg(
+            format!("https://127.0.0.1:{}", rcv.grpc),
+            &p,
+            false,
+        ))
+        .unwrap(),
+    );
+    let (_, pending) = deliver_all("grpc-tls", &events, ex, 16);
+    assert_eq!(pending, 0, "TLS with our CA");
+    assert_eq!(received_ids(&rcv).len(), events.len());
+
+    let rcv = tls_receiver("grpc-mtls-rcv", &p, true);
+    let ex = Box::new(
+        OtlpGrpc::new(tls_cfg(format!("https://127.0.0.1:{}", rcv.grpc), &p, true)).unwrap(),
+    );
+    let (_, pending) = deliver_all("grpc-mtls", &events, ex, 16);
+    assert_eq!(pending, 0, "mTLS with a client certificate");
+    assert_eq!(received_ids(&rcv).len(), events.len());
+
+    // Without the client certificate the server refuses: nothing is acked, retries are counted.
+    let ex = Box::new(
+        OtlpGrpc::new(tls_cfg(
+            format!("https://127.0.0.1:{}", rcv.grpc),
+            &p,
+            false,
+        ))
+        .unwrap(),
+    );
+    let (stats, pending) =
+        deliver_within("grpc-mtls-nocert", &events, ex, 16, Duration::from_secs(2));
+    assert_eq!(pending, events.len() as u64, "kept in the spool");
+    assert!(stats.retries.load(Ordering::Relaxed) > 0);
+}
+
+#[test]
+fn http_over_mtls() {
+    let p = pki("http-pki");
+    let events = golden_events();
+    let rcv = tls_receiver("http-mtls-rcv", &p, true);
+    let ex = Box::new(
+        audex_export::otlp::OtlpHttp::new(tls_cfg(
+            format!("https://127.0.0.1:{}", rcv.http),
+            &p,
+            true,
+        ))
+        .unwrap(),
+    );
+    let (_, pending) = deliver_all("http-mtls", &events, ex, 16);
+    assert_eq!(pending, 0);
+    assert_eq!(received_ids(&rcv).len(), events.len());
+    // A CA that did not sign the server: refused, kept, retried.
+    let other = pki("http-pki-other");
+    let mut cfg = tls_cfg(format!("https://127.0.0.1:{}", rcv.http), &p, true);
+    cfg.ca_file = Some(other.ca.clone());
+    let (stats, pending) = deliver_within(
+        "http-badca",
+        &events,
+        Box::new(audex_export::otlp::OtlpHttp::new(cfg).unwrap()),
+        16,
+        Duration::from_secs(2),
+    );
+    assert_eq!(pending, events.len() as u64);
+    assert!(stats.retries.load(Ordering::Relaxed) > 0);
 }

@@ -171,6 +171,17 @@ fn classify(s: &tonic::Status) -> ExportError {
                 retry_after: None,
             },
         },
+        // A failure below gRPC (connection, TLS handshake) is not the server's
+        // verdict: keep the events and retry; the reason is logged each time.
+        Code::Unknown
+            if std::error::Error::source(s).is_some()
+                || s.message().contains("transport error") =>
+        {
+            ExportError::Retryable {
+                reason,
+                retry_after: None,
+            }
+        }
         _ => ExportError::Permanent { reason },
     }
 }
