@@ -309,6 +309,16 @@ impl Spool {
             return Ok(());
         }
         self.set_acked(seq.min(self.next_seq - 1))?;
+        // All caught up with a sizeable active segment: start a fresh one so the
+        // acked bytes can go (at most 1 MiB of acked data lingers otherwise).
+        if self.pending() == 0
+            && self
+                .segments
+                .back()
+                .is_some_and(|s| s.bytes >= (1 << 20).min(self.cfg.segment_bytes))
+        {
+            self.rotate()?;
+        }
         while self.segments.len() > 1 && self.segments[0].last_seq <= self.acked {
             let s = self.segments.pop_front().unwrap();
             self.bytes -= s.bytes;
