@@ -6,10 +6,12 @@
 //! DESIGN.md ([`otlp`]).
 
 pub mod delivery;
+mod files;
 mod format;
 pub mod otlp;
 pub mod spool;
 
+pub use files::{JsonLinesFile, ProtobufFile};
 pub use format::{EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited};
 
 pub use audex_proto::v1::AuditEvent;
