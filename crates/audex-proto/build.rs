@@ -1,10 +1,14 @@
 //! Compiles proto/audex/v1/*.proto with protox (pure Rust, no system protoc),
-//! then generates prost types and pbjson serde impls (proto3 JSON, proto field names).
+//! then generates prost types, the tonic EventService (client and server) and
+//! pbjson serde impls (proto3 JSON, proto field names).
 use std::path::PathBuf;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = [root.join("audex/v1/event.proto")];
+    let files = [
+        root.join("audex/v1/event.proto"),
+        root.join("audex/v1/export.proto"),
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }
@@ -15,9 +19,13 @@ fn main() {
     std::fs::write(&descriptor_path, &bytes).unwrap();
 
     let mut cfg = prost_build::Config::new();
-    cfg.extern_path(".google.protobuf.Timestamp", "::pbjson_types::Timestamp");
     cfg.btree_map(["."]);
-    cfg.compile_fds(fds).expect("generate prost types");
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .extern_path(".google.protobuf.Timestamp", "::pbjson_types::Timestamp")
+        .compile_fds_with_config(fds, cfg)
+        .expect("generate prost types and the EventService");
 
     pbjson_build::Builder::new()
         .register_descriptors(&bytes)

@@ -6,11 +6,14 @@
 //! DESIGN.md ([`otlp`]).
 
 pub mod delivery;
+mod event_grpc;
 mod files;
 mod format;
+mod grpc_channel;
 pub mod otlp;
 pub mod spool;
 
+pub use event_grpc::EventGrpc;
 pub use files::{JsonLinesFile, ProtobufFile};
 pub use format::{EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited};
 

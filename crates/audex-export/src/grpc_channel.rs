@@ -1,0 +1,165 @@
+//! What every gRPC exporter shares: the channel (endpoint, timeout, TLS and mTLS
+//! with rustls), request headers, and gRPC status → retryable or permanent with
+//! the server's RetryInfo hint.
+use crate::delivery::{parse_endpoint, ExportError, Scheme};
+use crate::otlp::OtlpConfig;
+use std::path::PathBuf;
+use std::time::Duration;
+use tonic::metadata::{Ascii, MetadataKey, MetadataValue};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+use tonic::Code;
+
+/// A checked gRPC target.
+pub(crate) struct GrpcTarget {
+    pub endpoint: Endpoint,
+    pub headers: Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>,
+}
+
+fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))
+}
+
+impl GrpcTarget {
+    /// Checks the settings and reads TLS files (no network I/O, no runtime needed).
+    pub fn new(cfg: &OtlpConfig, default_port: u16) -> Result<GrpcTarget, String> {
+        let ep = parse_endpoint(&cfg.endpoint, default_port)?;
+        let mut endpoint = Endpoint::from_shared(ep.origin())
+            .map_err(|e| format!("endpoint {:?}: {e}", cfg.endpoint))?;
+        endpoint = endpoint
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true);
+        if let Some(t) = cfg.timeout {
+            endpoint = endpoint.timeout(t);
+        }
+        if ep.scheme == Scheme::Https {
+            let mut tls =
+                ClientTlsConfig::new().domain_name(ep.host.trim_matches(['[', ']']).to_string());
+            tls = match &cfg.ca_file {
+                Some(ca) => tls.ca_certificate(Certificate::from_pem(read(ca, "CA file")?)),
+                None => tls.with_native_roots(),
+            };
+            match (&cfg.client_cert_file, &cfg.client_key_file) {
+                (Some(c), Some(k)) => {
+                    tls = tls.identity(Identity::from_pem(
+                        read(c, "client certificate")?,
+                        read(k, "client key")?,
+                    ))
+                }
+                (None, None) => {}
+                _ => return Err("mTLS needs both a client certificate and a client key".into()),
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| format!("TLS settings: {e}"))?;
+        } else if cfg.ca_file.is_some() || cfg.client_cert_file.is_some() {
+            return Err(format!(
+                "endpoint {:?}: TLS files given but the endpoint is http://; use https://",
+                cfg.endpoint
+            ));
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &cfg.headers {
+            let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|_| format!("header name {k:?} is not valid"))?;
+            let val = v
+                .parse()
+                .map_err(|_| format!("header {k}: value is not valid ASCII"))?;
+            headers.push((key, val));
+        }
+        Ok(GrpcTarget { endpoint, headers })
+    }
+
+    /// A request with the headers and timeout.
+    pub fn request<T>(&self, body: T, timeout: Option<Duration>) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(body);
+        for (k, v) in &self.headers {
+            req.metadata_mut().insert(k.clone(), v.clone());
+        }
+        if let Some(t) = timeout {
+            req.set_timeout(t);
+        }
+        req
+    }
+}
+
+/// gRPC codes the OTLP specification calls retryable; the rest are permanent.
+pub(crate) fn classify(s: &tonic::Status) -> ExportError {
+    let reason = format!("{:?}: {}", s.code(), s.message());
+    match s.code() {
+        Code::Unavailable
+        | Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::DataLoss => ExportError::Retryable {
+            reason,
+            retry_after: retry_hint(s),
+        },
+        // Throttled: retryable only when the server says when.
+        Code::ResourceExhausted => match retry_hint(s) {
+            Some(h) => ExportError::Retryable {
+                reason,
+                retry_after: Some(h),
+            },
+            None => ExportError::Retryable {
+                reason,
+                retry_after: None,
+            },
+        },
+        // A failure below gRPC (connection, TLS handshake) is not the server's
+        // verdict: keep the events and retry; the reason is logged each time.
+        Code::Unknown
+            if std::error::Error::source(s).is_some()
+                || s.message().contains("transport error") =>
+        {
+            ExportError::Retryable {
+                reason,
+                retry_after: None,
+            }
+        }
+        _ => ExportError::Permanent { reason },
+    }
+}
+
+/// google.rpc.RetryInfo in the status details, if the server sent one.
+fn retry_hint(s: &tonic::Status) -> Option<Duration> {
+    use prost::Message;
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Any {
+        #[prost(string, tag = "1")]
+        type_url: String,
+        #[prost(bytes = "vec", tag = "2")]
+        value: Vec<u8>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+        #[prost(message, repeated, tag = "3")]
+        details: Vec<Any>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct ProtoDuration {
+        #[prost(int64, tag = "1")]
+        seconds: i64,
+        #[prost(int32, tag = "2")]
+        nanos: i32,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        retry_delay: Option<ProtoDuration>,
+    }
+    let st = RpcStatus::decode(s.details()).ok()?;
+    let any = st
+        .details
+        .iter()
+        .find(|a| a.type_url.ends_with("google.rpc.RetryInfo"))?;
+    let d = RetryInfo::decode(any.value.as_slice()).ok()?.retry_delay?;
+    Some(Duration::new(
+        d.seconds.max(0) as u64,
+        d.nanos.max(0) as u32,
+    ))
+}
