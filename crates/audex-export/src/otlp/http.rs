@@ -1,8 +1,9 @@
 //! OTLP logs over HTTP/protobuf (`POST /v1/logs`): gzip, headers, timeout, TLS
 //! and mTLS (rustls), 429/502/503/504 retried (honouring Retry-After), other
 //! client errors permanent, partial-success rejections counted.
+use super::encode::encode_export_request;
 use super::grpc::OtlpConfig;
-use super::mapping::{export_request, now_unix_nano, Body};
+use super::mapping::{now_unix_nano, Body};
 use crate::delivery::{parse_endpoint, Accepted, ExportError, ExportFuture, Exporter, Scheme};
 use audex_proto::v1::AuditEvent;
 use bytes::Bytes;
@@ -163,13 +164,14 @@ impl Exporter for OtlpHttp {
 
     fn export<'a>(&'a mut self, events: &'a [AuditEvent]) -> ExportFuture<'a> {
         Box::pin(async move {
-            let body = export_request(
+            let mut body = Vec::with_capacity(events.len() * 1024);
+            encode_export_request(
                 events,
                 &self.cfg.resource,
                 now_unix_nano(),
                 self.cfg.body.unwrap_or(Body::Line),
-            )
-            .encode_to_vec();
+                &mut body,
+            );
             let body = if self.cfg.gzip {
                 let mut gz = flate2::write::GzEncoder::new(
                     Vec::with_capacity(body.len() / 4),

@@ -60,71 +60,72 @@ fn strings(v: &[String]) -> Option<AnyValue> {
     })
 }
 
-/// The LogRecord of one event.
-pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, body: Body) -> LogRecord {
-    let time = ev
-        .time
-        .as_ref()
-        .map(|t| t.seconds as u64 * 1_000_000_000 + t.nanos as u64)
-        .unwrap_or(0);
-    let warn =
-        ev.outcome == "failure" || ev.action == "access-denied" || ev.action == "records-lost";
-    let mut a: Vec<KeyValue> = Vec::with_capacity(24);
-    a.push(kv("audit.event_id", s(&ev.id)));
-    a.push(kv("audit.serial", i(ev.serial as i64)));
-    a.push(kv("audit.category", s(&ev.category)));
-    a.push(kv("audit.action", s(&ev.action)));
-    a.push(kv("audit.outcome", s(&ev.outcome)));
+/// Receives the attributes of a log record, in order.
+pub trait AttrSink {
+    fn str(&mut self, key: &'static str, v: &str);
+    fn int(&mut self, key: &'static str, v: i64);
+    fn strs(&mut self, key: &'static str, v: &[String]);
+}
+
+/// The attributes of an event: semantic conventions where one exists, `audit.*`
+/// for the rest. One list for the struct mapping and the byte encoder.
+pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
+    sink.str("audit.event_id", &ev.id);
+    sink.int("audit.serial", ev.serial as i64);
+    sink.str("audit.category", &ev.category);
+    sink.str("audit.action", &ev.action);
+    sink.str("audit.outcome", &ev.outcome);
     if !ev.record_type.is_empty() {
-        a.push(kv("audit.record_type", s(&ev.record_type)));
+        sink.str("audit.record_type", &ev.record_type);
     }
     if !ev.access.is_empty() {
-        a.push(kv("audit.access", s(&ev.access)));
+        sink.str("audit.access", &ev.access);
     }
     if !ev.keys.is_empty() {
-        a.push(kv("audit.keys", strings(&ev.keys)));
+        sink.strs("audit.keys", &ev.keys);
     }
     if !ev.tenant.is_empty() {
-        a.push(kv("audit.tenant", s(&ev.tenant)));
+        sink.str("audit.tenant", &ev.tenant);
     }
     if let Some(p) = &ev.process {
         if let Some(pid) = p.pid {
-            a.push(kv("process.pid", i(pid as i64)));
+            sink.int("process.pid", pid as i64);
         }
         if let Some(ppid) = p.ppid {
-            a.push(kv("process.parent_pid", i(ppid as i64)));
+            sink.int("process.parent_pid", ppid as i64);
         }
         if !p.exe.is_empty() {
-            a.push(kv("process.executable.path", s(&p.exe)));
+            sink.str("process.executable.path", &p.exe);
         }
         if !p.comm.is_empty() {
-            a.push(kv("process.executable.name", s(&p.comm)));
+            sink.str("process.executable.name", &p.comm);
         }
         if !p.args.is_empty() {
-            a.push(kv("process.command_args", strings(&p.args)));
+            sink.strs("process.command_args", &p.args);
         }
-        if !p.command_line.is_empty() {
-            a.push(kv("process.command_line", s(&p.command_line)));
+        // Semantic conventions: command_args or command_line, not both (argv can be large).
+        if p.args.is_empty() && !p.command_line.is_empty() {
+            sink.str("process.command_line", &p.command_line);
         }
         if !p.title.is_empty() {
-            a.push(kv("process.title", s(&p.title)));
+            sink.str("process.title", &p.title);
         }
         if !p.cwd.is_empty() {
-            a.push(kv("process.working_directory", s(&p.cwd)));
+            sink.str("process.working_directory", &p.cwd);
         }
     }
     if let Some(ac) = &ev.actor {
         if let Some(euid) = ac.euid {
-            a.push(kv("process.user.id", i(euid as i64)));
+            sink.int("process.user.id", euid as i64);
         }
         if !ac.euid_name.is_empty() {
-            a.push(kv("process.user.name", s(&ac.euid_name)));
+            sink.str("process.user.name", &ac.euid_name);
         }
         if let Some(uid) = ac.uid {
-            a.push(kv("process.real_user.id", i(uid as i64)));
+            sink.int("process.real_user.id", uid as i64);
         }
         if !ac.uid_name.is_empty() {
-            a.push(kv("process.real_user.name", s(&ac.uid_name)));
+            sink.str("process.real_user.name", &ac.uid_name);
         }
         // The person: the login user when set, else the real user.
         let (uid, name) = if ac.auid.is_some() {
@@ -133,33 +134,33 @@ pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, body: Body) -> LogRe
             (ac.uid, &ac.uid_name)
         };
         if let Some(uid) = uid {
-            a.push(kv("user.id", s(uid.to_string())));
+            sink.str("user.id", &uid.to_string());
         }
         if !name.is_empty() {
-            a.push(kv("user.name", s(name)));
+            sink.str("user.name", name);
         }
         if let Some(auid) = ac.auid {
-            a.push(kv("audit.auid", i(auid as i64)));
+            sink.int("audit.auid", auid as i64);
         }
         if let Some(ses) = ac.session {
-            a.push(kv("audit.session", i(ses as i64)));
+            sink.int("audit.session", ses as i64);
         }
         if let Some(fsuid) = ac.fsuid {
-            a.push(kv("audit.fsuid", i(fsuid as i64)));
+            sink.int("audit.fsuid", fsuid as i64);
         }
         if !ac.tty.is_empty() {
-            a.push(kv("audit.tty", s(&ac.tty)));
+            sink.str("audit.tty", &ac.tty);
         }
     }
     if let Some(sc) = &ev.syscall {
         if !sc.name.is_empty() {
-            a.push(kv("audit.syscall", s(&sc.name)));
+            sink.str("audit.syscall", &sc.name);
         }
         if !sc.errno.is_empty() {
-            a.push(kv("error.type", s(&sc.errno)));
+            sink.str("error.type", &sc.errno);
         }
         if let Some(exit) = sc.exit {
-            a.push(kv("audit.exit", i(exit)));
+            sink.int("audit.exit", exit);
         }
     }
     if let Some(f) = ev
@@ -169,19 +170,19 @@ pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, body: Body) -> LogRe
         .or(ev.files.first())
     {
         if !f.path.is_empty() {
-            a.push(kv("file.path", s(&f.path)));
+            sink.str("file.path", &f.path);
         }
         if let Some(ino) = f.inode {
-            a.push(kv("file.inode", s(ino.to_string())));
+            sink.str("file.inode", &ino.to_string());
         }
         if !f.mode.is_empty() {
-            a.push(kv("file.mode", s(&f.mode)));
+            sink.str("file.mode", &f.mode);
         }
         if let Some(o) = f.ouid {
-            a.push(kv("file.owner.id", s(o.to_string())));
+            sink.str("file.owner.id", &o.to_string());
         }
         if !f.ouid_name.is_empty() {
-            a.push(kv("file.owner.name", s(&f.ouid_name)));
+            sink.str("file.owner.name", &f.ouid_name);
         }
     }
     if ev.files.len() > 1 {
@@ -191,27 +192,55 @@ pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, body: Body) -> LogRe
             .filter(|f| !f.path.is_empty())
             .map(|f| f.path.clone())
             .collect();
-        a.push(kv("audit.file_paths", strings(&paths)));
+        sink.strs("audit.file_paths", &paths);
     }
     if let Some(n) = &ev.network {
         if !n.address.is_empty() {
-            a.push(kv("network.peer.address", s(&n.address)));
+            sink.str("network.peer.address", &n.address);
         }
         if let Some(p) = n.port {
-            a.push(kv("network.peer.port", i(p as i64)));
+            sink.int("network.peer.port", p as i64);
         }
         if !n.family.is_empty() {
-            a.push(kv("audit.socket.family", s(&n.family)));
+            sink.str("audit.socket.family", &n.family);
         }
         if !n.path.is_empty() {
-            a.push(kv("audit.socket.path", s(&n.path)));
+            sink.str("audit.socket.path", &n.path);
         }
     }
     if let Some(l) = &ev.lost {
-        a.push(kv("audit.lost.count", i(l.count as i64)));
-        a.push(kv("audit.lost.first_serial", i(l.first_serial as i64)));
-        a.push(kv("audit.lost.last_serial", i(l.last_serial as i64)));
+        sink.int("audit.lost.count", l.count as i64);
+        sink.int("audit.lost.first_serial", l.first_serial as i64);
+        sink.int("audit.lost.last_serial", l.last_serial as i64);
     }
+}
+
+struct KvSink(Vec<KeyValue>);
+
+impl AttrSink for KvSink {
+    fn str(&mut self, key: &'static str, v: &str) {
+        self.0.push(kv(key, s(v)));
+    }
+    fn int(&mut self, key: &'static str, v: i64) {
+        self.0.push(kv(key, i(v)));
+    }
+    fn strs(&mut self, key: &'static str, v: &[String]) {
+        self.0.push(kv(key, strings(v)));
+    }
+}
+
+/// The LogRecord of one event.
+pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, body: Body) -> LogRecord {
+    let time = ev
+        .time
+        .as_ref()
+        .map(|t| t.seconds as u64 * 1_000_000_000 + t.nanos as u64)
+        .unwrap_or(0);
+    let warn =
+        ev.outcome == "failure" || ev.action == "access-denied" || ev.action == "records-lost";
+    let mut a = KvSink(Vec::with_capacity(24));
+    visit_attributes(ev, &mut a);
+    let a = a.0;
     let body = match body {
         Body::Line => s(describe(ev)),
         Body::Map => Some(json_to_any(&serde_json::to_value(ev).unwrap_or_default())),
@@ -232,7 +261,7 @@ pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, body: Body) -> LogRe
     }
 }
 
-fn json_to_any(v: &serde_json::Value) -> AnyValue {
+pub(crate) fn json_to_any(v: &serde_json::Value) -> AnyValue {
     use serde_json::Value as J;
     let value = match v {
         J::Null => None,
@@ -259,6 +288,56 @@ fn json_to_any(v: &serde_json::Value) -> AnyValue {
     AnyValue { value }
 }
 
+/// The (container, pod uid, pod, namespace) an event's ResourceLogs is keyed by.
+pub(crate) fn resource_key(ev: &AuditEvent) -> (&str, &str, &str, &str) {
+    let c = ev.container.as_ref().map_or("", |c| c.id.as_str());
+    match &ev.k8s {
+        Some(k) => (c, k.pod_uid.as_str(), k.pod.as_str(), k.namespace.as_str()),
+        None => (c, "", "", ""),
+    }
+}
+
+/// The resource attributes of one ResourceLogs: the node's, then the container's.
+pub(crate) fn visit_resource(
+    res: &Resource,
+    key: (&str, &str, &str, &str),
+    sink: &mut impl AttrSink,
+) {
+    sink.str("service.name", "audex");
+    for (k, v) in [
+        ("service.version", &res.service_version),
+        ("host.name", &res.host_name),
+        ("host.id", &res.host_id),
+        ("k8s.node.name", &res.k8s_node_name),
+    ] {
+        if !v.is_empty() {
+            sink.str(k, v);
+        }
+    }
+    let (container, pod_uid, pod, ns) = key;
+    for (k, v) in [
+        ("container.id", container),
+        ("k8s.pod.uid", pod_uid),
+        ("k8s.pod.name", pod),
+        ("k8s.namespace.name", ns),
+    ] {
+        if !v.is_empty() {
+            sink.str(k, v);
+        }
+    }
+}
+
+/// Event indices grouped by resource key (sorted by key; event order kept within).
+pub(crate) fn group_by_resource(
+    events: &[AuditEvent],
+) -> BTreeMap<(&str, &str, &str, &str), Vec<usize>> {
+    let mut groups: BTreeMap<(&str, &str, &str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, ev) in events.iter().enumerate() {
+        groups.entry(resource_key(ev)).or_default().push(i);
+    }
+    groups
+}
+
 /// One request for a batch: one ResourceLogs per (container, pod), node resource on each.
 pub fn export_request(
     events: &[AuditEvent],
@@ -266,52 +345,14 @@ pub fn export_request(
     observed: u64,
     body: Body,
 ) -> ExportLogsServiceRequest {
-    let mut groups: BTreeMap<(String, String, String, String), Vec<LogRecord>> = BTreeMap::new();
-    for ev in events {
-        let c = ev
-            .container
-            .as_ref()
-            .map(|c| c.id.clone())
-            .unwrap_or_default();
-        let (ns, pod, uid) = ev
-            .k8s
-            .as_ref()
-            .map(|k| (k.namespace.clone(), k.pod.clone(), k.pod_uid.clone()))
-            .unwrap_or_default();
-        groups
-            .entry((c, uid, pod, ns))
-            .or_default()
-            .push(log_record(ev, observed, body));
-    }
-    let resource_logs = groups
+    let resource_logs = group_by_resource(events)
         .into_iter()
-        .map(|((container, pod_uid, pod, ns), records)| {
-            let mut attrs = vec![kv("service.name", s("audex"))];
-            if !res.service_version.is_empty() {
-                attrs.push(kv("service.version", s(&res.service_version)));
-            }
-            if !res.host_name.is_empty() {
-                attrs.push(kv("host.name", s(&res.host_name)));
-            }
-            if !res.host_id.is_empty() {
-                attrs.push(kv("host.id", s(&res.host_id)));
-            }
-            if !res.k8s_node_name.is_empty() {
-                attrs.push(kv("k8s.node.name", s(&res.k8s_node_name)));
-            }
-            for (k, v) in [
-                ("container.id", container),
-                ("k8s.pod.uid", pod_uid),
-                ("k8s.pod.name", pod),
-                ("k8s.namespace.name", ns),
-            ] {
-                if !v.is_empty() {
-                    attrs.push(kv(k, s(v)));
-                }
-            }
+        .map(|(key, idx)| {
+            let mut attrs = KvSink(Vec::new());
+            visit_resource(res, key, &mut attrs);
             ResourceLogs {
                 resource: Some(OtlpResource {
-                    attributes: attrs,
+                    attributes: attrs.0,
                     ..Default::default()
                 }),
                 scope_logs: vec![ScopeLogs {
@@ -320,7 +361,10 @@ pub fn export_request(
                         version: res.service_version.clone(),
                         ..Default::default()
                     }),
-                    log_records: records,
+                    log_records: idx
+                        .into_iter()
+                        .map(|i| log_record(&events[i], observed, body))
+                        .collect(),
                     ..Default::default()
                 }],
                 ..Default::default()

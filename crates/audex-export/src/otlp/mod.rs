@@ -3,11 +3,15 @@
 //! ResourceLogs per container on top of the node's resource.
 
 mod body;
+mod encode;
 mod grpc;
 mod http;
 mod mapping;
 
 pub use body::describe;
+pub use encode::encode_export_request;
 pub use grpc::{OtlpConfig, OtlpGrpc};
 pub use http::OtlpHttp;
-pub use mapping::{export_request, log_record, now_unix_nano, Body, Resource};
+pub use mapping::{
+    export_request, log_record, now_unix_nano, visit_attributes, AttrSink, Body, Resource,
+};

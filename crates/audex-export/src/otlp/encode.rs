@@ -1,0 +1,141 @@
+//! The OTLP request written straight to protobuf bytes, without building the
+//! opentelemetry-proto structs (no allocation per attribute): the hot path of
+//! the OTLP exporters. Same content as [`export_request`](super::export_request),
+//! which stays the reference (tests decode these bytes and compare).
+use super::body::describe;
+use super::mapping::{
+    group_by_resource, json_to_any, visit_attributes, visit_resource, AttrSink, Body, Resource,
+};
+use audex_proto::v1::AuditEvent;
+use prost::Message;
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn key(out: &mut Vec<u8>, field: u32, wire: u32) {
+    varint(out, ((field << 3) | wire) as u64);
+}
+
+fn bytes_field(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+    key(out, field, 2);
+    varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// A length-delimited field whose content `f` writes: a 5-byte placeholder for
+/// the length, then the content moved back over what the varint did not need.
+fn nested(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
+    key(out, field, 2);
+    let at = out.len();
+    out.extend_from_slice(&[0; 5]);
+    f(out);
+    let len = out.len() - at - 5;
+    let mut tmp = Vec::with_capacity(5);
+    varint(&mut tmp, len as u64);
+    out.copy_within(at + 5.., at + tmp.len());
+    out[at..at + tmp.len()].copy_from_slice(&tmp);
+    out.truncate(at + tmp.len() + len);
+}
+
+/// KeyValue messages (field `field` of the parent) as the sink receives them.
+struct Kvs<'a> {
+    out: &'a mut Vec<u8>,
+    field: u32,
+}
+
+impl AttrSink for Kvs<'_> {
+    fn str(&mut self, k: &'static str, v: &str) {
+        nested(self.out, self.field, |o| {
+            bytes_field(o, 1, k.as_bytes());
+            nested(o, 2, |o| bytes_field(o, 1, v.as_bytes()));
+        });
+    }
+    fn int(&mut self, k: &'static str, v: i64) {
+        nested(self.out, self.field, |o| {
+            bytes_field(o, 1, k.as_bytes());
+            nested(o, 2, |o| {
+                key(o, 3, 0);
+                varint(o, v as u64);
+            });
+        });
+    }
+    fn strs(&mut self, k: &'static str, v: &[String]) {
+        nested(self.out, self.field, |o| {
+            bytes_field(o, 1, k.as_bytes());
+            nested(o, 2, |o| {
+                nested(o, 5, |o| {
+                    for s in v {
+                        nested(o, 1, |o| bytes_field(o, 1, s.as_bytes()));
+                    }
+                })
+            });
+        });
+    }
+}
+
+fn log_record(out: &mut Vec<u8>, ev: &AuditEvent, observed: u64, body: Body) {
+    let time = ev
+        .time
+        .as_ref()
+        .map_or(0, |t| t.seconds as u64 * 1_000_000_000 + t.nanos as u64);
+    let warn =
+        ev.outcome == "failure" || ev.action == "access-denied" || ev.action == "records-lost";
+    if time != 0 {
+        key(out, 1, 1);
+        out.extend_from_slice(&time.to_le_bytes());
+    }
+    key(out, 2, 0);
+    varint(out, if warn { 13 } else { 9 });
+    bytes_field(out, 3, if warn { b"WARN" } else { b"INFO" });
+    match body {
+        Body::Line => nested(out, 5, |o| bytes_field(o, 1, describe(ev).as_bytes())),
+        Body::Map => {
+            let v = json_to_any(&serde_json::to_value(ev).unwrap_or_default());
+            bytes_field(out, 5, &v.encode_to_vec());
+        }
+    }
+    visit_attributes(ev, &mut Kvs { out, field: 6 });
+    if observed != 0 {
+        key(out, 11, 1);
+        out.extend_from_slice(&observed.to_le_bytes());
+    }
+    key(out, 12, 2);
+    varint(out, (7 + ev.category.len() + ev.action.len()) as u64);
+    out.extend_from_slice(b"audex.");
+    out.extend_from_slice(ev.category.as_bytes());
+    out.push(b'.');
+    out.extend_from_slice(ev.action.as_bytes());
+}
+
+/// Appends the `ExportLogsServiceRequest` of `events` to `out`.
+pub fn encode_export_request(
+    events: &[AuditEvent],
+    res: &Resource,
+    observed: u64,
+    body: Body,
+    out: &mut Vec<u8>,
+) {
+    for (rkey, idx) in group_by_resource(events) {
+        nested(out, 1, |o| {
+            nested(o, 1, |o| {
+                visit_resource(res, rkey, &mut Kvs { out: o, field: 1 })
+            });
+            nested(o, 2, |o| {
+                nested(o, 1, |o| {
+                    bytes_field(o, 1, b"audex");
+                    if !res.service_version.is_empty() {
+                        bytes_field(o, 2, res.service_version.as_bytes());
+                    }
+                });
+                for i in idx {
+                    nested(o, 2, |o| log_record(o, &events[i], observed, body));
+                }
+            });
+        });
+    }
+}

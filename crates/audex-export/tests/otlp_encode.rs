@@ -1,0 +1,72 @@
+//! The hand-written OTLP encoder says exactly what the struct mapping says:
+//! its bytes decode to the reference `export_request`, for every golden event,
+//! both body modes, several resources, and edge values.
+mod common;
+use audex_export::otlp::{encode_export_request, export_request, Body, Resource};
+use audex_proto::v1::{Container, Kubernetes};
+use common::*;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use prost::Message;
+
+#[test]
+fn bytes_decode_to_the_reference_mapping() {
+    let mut events = golden_events();
+    // Spread them over containers and pods so several ResourceLogs are built.
+    for (i, e) in events.iter_mut().enumerate() {
+        match i % 3 {
+            0 => {}
+            1 => {
+                e.container = Some(Container {
+                    id: "c0ffee".into(),
+                    runtime: "containerd".into(),
+                })
+            }
+            _ => {
+                e.container = Some(Container {
+                    id: format!("pod-c{}", i % 2),
+                    runtime: "cri-o".into(),
+                });
+                e.k8s = Some(Kubernetes {
+                    namespace: "payments".into(),
+                    pod: "api-1".into(),
+                    pod_uid: "u-1".into(),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    // Edge values: no time, negative ints, non-ASCII, empty strings in arrays.
+    let mut odd = events[0].clone();
+    odd.time = None;
+    odd.syscall.get_or_insert_with(Default::default).exit = Some(-2);
+    odd.keys = vec!["ключ".into(), "".into()];
+    events.push(odd);
+    for res in [
+        Resource::default(),
+        Resource {
+            host_name: "n1".into(),
+            host_id: "id".into(),
+            k8s_node_name: "k".into(),
+            service_version: "1.2".into(),
+        },
+    ] {
+        for body in [Body::Line, Body::Map] {
+            let mut bytes = Vec::new();
+            encode_export_request(&events, &res, 1_700_000_000_000_000_000, body, &mut bytes);
+            let ours = ExportLogsServiceRequest::decode(bytes.as_slice()).expect("valid protobuf");
+            let reference = export_request(&events, &res, 1_700_000_000_000_000_000, body);
+            assert_eq!(ours, reference, "body {body:?}");
+            assert!(ours.resource_logs.len() >= 3);
+        }
+    }
+    // And a batch of one, and none.
+    let mut b = Vec::new();
+    encode_export_request(&events[..1], &Resource::default(), 5, Body::Line, &mut b);
+    assert_eq!(
+        ExportLogsServiceRequest::decode(b.as_slice()).unwrap(),
+        export_request(&events[..1], &Resource::default(), 5, Body::Line)
+    );
+    b.clear();
+    encode_export_request(&[], &Resource::default(), 5, Body::Line, &mut b);
+    assert!(b.is_empty());
+}
