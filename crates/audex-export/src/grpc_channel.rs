@@ -123,6 +123,11 @@ pub(crate) fn classify(s: &tonic::Status) -> ExportError {
 
 /// google.rpc.RetryInfo in the status details, if the server sent one.
 fn retry_hint(s: &tonic::Status) -> Option<Duration> {
+    retry_info(s.details())
+}
+
+/// google.rpc.RetryInfo in encoded google.rpc.Status details.
+pub(crate) fn retry_info(details: &[u8]) -> Option<Duration> {
     use prost::Message;
     #[derive(Clone, PartialEq, prost::Message)]
     struct Any {
@@ -152,7 +157,7 @@ fn retry_hint(s: &tonic::Status) -> Option<Duration> {
         #[prost(message, optional, tag = "1")]
         retry_delay: Option<ProtoDuration>,
     }
-    let st = RpcStatus::decode(s.details()).ok()?;
+    let st = RpcStatus::decode(details).ok()?;
     let any = st
         .details
         .iter()

@@ -10,8 +10,10 @@ mod event_grpc;
 mod files;
 mod format;
 mod grpc_channel;
+mod grpc_h2;
 pub mod otlp;
 pub mod spool;
+mod tls;
 
 pub use event_grpc::EventGrpc;
 pub use files::{JsonLinesFile, ProtobufFile};

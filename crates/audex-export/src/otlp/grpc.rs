@@ -1,18 +1,15 @@
-//! OTLP logs over gRPC (tonic, the opentelemetry-proto service): gzip, headers,
-//! timeout, TLS and mTLS, retryable or permanent failures, partial success.
+//! OTLP logs over gRPC (the opentelemetry-proto LogsService, framed by our own
+//! HTTP/2 client): gzip, headers, timeout, TLS and mTLS, retryable or permanent
+//! failures with server hints, partial success.
 use super::encode::encode_export_request;
 use super::mapping::{now_unix_nano, Body, Resource};
 use crate::delivery::{Accepted, ExportFuture, Exporter};
-use crate::grpc_channel::{classify, GrpcTarget};
+use crate::grpc_h2::H2Grpc;
 use audex_proto::v1::AuditEvent;
-use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use prost::Message;
 use std::path::PathBuf;
 use std::time::Duration;
-use tonic::codec::CompressionEncoding;
-use tonic::codec::{Codec, EncodeBuf, Encoder};
-use tonic::codegen::http::uri::PathAndQuery;
-use tonic::transport::Channel;
 
 /// Settings of a network exporter (OTLP gRPC, OTLP HTTP, EventService).
 #[derive(Debug, Clone, Default)]
@@ -31,42 +28,11 @@ pub struct OtlpConfig {
     pub resource: Resource,
 }
 
-/// The OTLP/gRPC exporter.
+/// The OTLP/gRPC exporter (our own HTTP/2 framing: gzip at a fast level).
 pub struct OtlpGrpc {
     cfg: OtlpConfig,
-    target: GrpcTarget,
-    /// Made on the first export (creating a channel needs the Tokio runtime).
-    client: Option<tonic::client::Grpc<Channel>>,
+    channel: H2Grpc,
     buf: Vec<u8>,
-}
-
-/// Sends request bytes encoded beforehand ([`encode_export_request`]) as they are;
-/// decodes the response with prost.
-#[derive(Default)]
-struct PreEncoded;
-
-struct BytesEncoder;
-
-impl Encoder for BytesEncoder {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        bytes::BufMut::put(dst, item);
-        Ok(())
-    }
-}
-
-impl Codec for PreEncoded {
-    type Encode = Bytes;
-    type Decode = ExportLogsServiceResponse;
-    type Encoder = BytesEncoder;
-    type Decoder = tonic_prost::ProstDecoder<ExportLogsServiceResponse>;
-    fn encoder(&mut self) -> BytesEncoder {
-        BytesEncoder
-    }
-    fn decoder(&mut self) -> Self::Decoder {
-        tonic_prost::ProstDecoder::default()
-    }
 }
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
@@ -74,11 +40,10 @@ const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Ex
 impl OtlpGrpc {
     /// Checks the settings (files are read now; no network I/O, no runtime needed).
     pub fn new(cfg: OtlpConfig) -> Result<OtlpGrpc, String> {
-        let target = GrpcTarget::new(&cfg, 4317)?;
+        let channel = H2Grpc::new(&cfg, 4317)?;
         Ok(OtlpGrpc {
             cfg,
-            target,
-            client: None,
+            channel,
             buf: Vec::new(),
         })
     }
@@ -99,39 +64,16 @@ impl Exporter for OtlpGrpc {
                 self.cfg.body.unwrap_or(Body::Line),
                 &mut self.buf,
             );
-            let req = self
-                .target
-                .request(Bytes::copy_from_slice(&self.buf), self.cfg.timeout);
-            let (gzip, endpoint) = (self.cfg.gzip, &self.target.endpoint);
-            let client = self.client.get_or_insert_with(|| {
-                let c = tonic::client::Grpc::new(endpoint.connect_lazy());
-                if gzip {
-                    c.send_compressed(CompressionEncoding::Gzip)
-                        .accept_compressed(CompressionEncoding::Gzip)
-                } else {
-                    c
-                }
-            });
-            if let Err(e) = client.ready().await {
-                return Err(crate::delivery::ExportError::Retryable {
-                    reason: format!("channel: {e}"),
-                    retry_after: None,
-                });
-            }
-            match client
-                .unary(req, PathAndQuery::from_static(EXPORT_PATH), PreEncoded)
-                .await
-            {
-                Ok(resp) => {
-                    let (rejected, message) = resp
-                        .into_inner()
-                        .partial_success
-                        .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
-                        .unwrap_or_default();
-                    Ok(Accepted { rejected, message })
-                }
-                Err(status) => Err(classify(&status)),
-            }
+            let resp = self
+                .channel
+                .unary(EXPORT_PATH, &self.buf, self.cfg.gzip)
+                .await?;
+            let (rejected, message) = ExportLogsServiceResponse::decode(resp.as_slice())
+                .unwrap_or_default()
+                .partial_success
+                .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
+                .unwrap_or_default();
+            Ok(Accepted { rejected, message })
         })
     }
 }

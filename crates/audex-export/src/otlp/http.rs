@@ -14,10 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use prost::Message;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -29,58 +26,6 @@ pub struct OtlpHttp {
     tls: Option<rustls::ClientConfig>,
     headers: Vec<(HeaderName, HeaderValue)>,
     client: Option<HttpsClient>,
-}
-
-fn tls_config(cfg: &OtlpConfig) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &cfg.ca_file {
-        Some(ca) => {
-            for c in CertificateDer::pem_file_iter(ca)
-                .map_err(|e| format!("CA file {}: {e}", ca.display()))?
-            {
-                let c = c.map_err(|e| format!("CA file {}: {e}", ca.display()))?;
-                roots
-                    .add(c)
-                    .map_err(|e| format!("CA file {}: {e}", ca.display()))?;
-            }
-        }
-        None => {
-            for c in rustls_native_roots() {
-                let _ = roots.add(c);
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS settings: {e}"))?
-        .with_root_certificates(roots);
-    match (&cfg.client_cert_file, &cfg.client_key_file) {
-        (Some(c), Some(k)) => {
-            let certs = CertificateDer::pem_file_iter(c)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("client certificate {}: {e}", c.display()))?;
-            let key = PrivateKeyDer::from_pem_file(k)
-                .map_err(|e| format!("client key {}: {e}", k.display()))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| format!("client certificate and key: {e}"))
-        }
-        (None, None) => Ok(builder.with_no_client_auth()),
-        _ => Err("mTLS needs both a client certificate and a client key".into()),
-    }
-}
-
-fn rustls_native_roots() -> Vec<CertificateDer<'static>> {
-    // The system bundle (Debian's ca-certificates), when present.
-    [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-    ]
-    .iter()
-    .filter_map(|p| CertificateDer::pem_file_iter(p).ok())
-    .flat_map(|it| it.filter_map(Result::ok).collect::<Vec<_>>())
-    .collect()
 }
 
 impl OtlpHttp {
@@ -96,7 +41,7 @@ impl OtlpHttp {
             .parse()
             .map_err(|e| format!("endpoint {:?}: {e}", cfg.endpoint))?;
         let tls = match ep.scheme {
-            Scheme::Https => Some(tls_config(&cfg)?),
+            Scheme::Https => Some(crate::tls::client_config(&cfg)?),
             Scheme::Http if cfg.ca_file.is_some() || cfg.client_cert_file.is_some() => {
                 return Err(format!(
                     "endpoint {:?}: TLS files given but the endpoint is http://; use https://",
@@ -125,22 +70,21 @@ impl OtlpHttp {
     fn client(&mut self) -> &HttpsClient {
         let tls = self.tls.clone();
         self.client.get_or_insert_with(|| {
+            let mut http = HttpConnector::new();
+            http.set_nodelay(true);
+            http.enforce_http(false);
             let b = hyper_rustls::HttpsConnectorBuilder::new();
             let conn = match tls {
-                Some(t) => b.with_tls_config(t).https_only().enable_http1().build(),
+                Some(t) => b
+                    .with_tls_config(t)
+                    .https_only()
+                    .enable_http1()
+                    .wrap_connector(http),
                 None => b
-                    .with_tls_config(
-                        rustls::ClientConfig::builder_with_provider(Arc::new(
-                            rustls::crypto::ring::default_provider(),
-                        ))
-                        .with_safe_default_protocol_versions()
-                        .expect("ring supports the default versions")
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
-                    )
+                    .with_tls_config(crate::tls::unused())
                     .https_or_http()
                     .enable_http1()
-                    .build(),
+                    .wrap_connector(http),
             };
             Client::builder(TokioExecutor::new()).build(conn)
         })

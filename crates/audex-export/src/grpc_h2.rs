@@ -1,0 +1,294 @@
+//! A minimal gRPC unary client on hyper's HTTP/2, so the exporter picks its own
+//! gzip level (tonic compresses at a fixed level 6, which capped OTLP/gRPC with
+//! gzip near 180k events/s per core). Frames: 1-byte compressed flag, 4-byte
+//! big-endian length, message. Status comes in trailers (or trailers-only
+//! headers) as grpc-status / grpc-message / grpc-status-details-bin.
+use crate::delivery::{parse_endpoint, ExportError, Scheme};
+use crate::otlp::OtlpConfig;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+type H2Client = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A gRPC channel to one endpoint (made on first use: it needs the runtime).
+pub(crate) struct H2Grpc {
+    origin: String,
+    tls: Option<rustls::ClientConfig>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    timeout: Option<Duration>,
+    client: Option<H2Client>,
+}
+
+impl H2Grpc {
+    pub fn new(cfg: &OtlpConfig, default_port: u16) -> Result<H2Grpc, String> {
+        let ep = parse_endpoint(&cfg.endpoint, default_port)?;
+        let tls = match ep.scheme {
+            Scheme::Https => Some(crate::tls::client_config(cfg)?),
+            Scheme::Http if cfg.ca_file.is_some() || cfg.client_cert_file.is_some() => {
+                return Err(format!(
+                    "endpoint {:?}: TLS files given but the endpoint is http://; use https://",
+                    cfg.endpoint
+                ))
+            }
+            Scheme::Http => None,
+        };
+        let mut headers = Vec::new();
+        for (k, v) in &cfg.headers {
+            let name = HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|_| format!("header name {k:?} is not valid"))?;
+            let val =
+                HeaderValue::from_str(v).map_err(|_| format!("header {k}: value is not valid"))?;
+            headers.push((name, val));
+        }
+        Ok(H2Grpc {
+            origin: ep.origin(),
+            tls,
+            headers,
+            timeout: cfg.timeout,
+            client: None,
+        })
+    }
+
+    fn client(&mut self) -> &H2Client {
+        let tls = self.tls.clone();
+        self.client.get_or_insert_with(|| {
+            // TCP_NODELAY: without it HTTP/2's small frames meet delayed ACKs (40 ms stalls).
+            let mut http = HttpConnector::new();
+            http.set_nodelay(true);
+            http.enforce_http(false);
+            let b = hyper_rustls::HttpsConnectorBuilder::new();
+            let conn = match tls {
+                Some(t) => b
+                    .with_tls_config(t)
+                    .https_only()
+                    .enable_http2()
+                    .wrap_connector(http),
+                None => b
+                    .with_tls_config(crate::tls::unused())
+                    .https_or_http()
+                    .enable_http2()
+                    .wrap_connector(http),
+            };
+            Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .http2_adaptive_window(true)
+                .build(conn)
+        })
+    }
+
+    /// Calls `path` with `msg`; gzip at level 1 when asked. Returns the response message.
+    pub async fn unary(
+        &mut self,
+        path: &str,
+        msg: &[u8],
+        gzip: bool,
+    ) -> Result<Vec<u8>, ExportError> {
+        let mut frame = Vec::with_capacity(5 + msg.len() / if gzip { 4 } else { 1 });
+        frame.extend_from_slice(&[gzip as u8, 0, 0, 0, 0]);
+        if gzip {
+            let mut gz = flate2::write::GzEncoder::new(frame, flate2::Compression::fast());
+            gz.write_all(msg).map_err(|e| ExportError::Permanent {
+                reason: format!("gzip: {e}"),
+            })?;
+            frame = gz.finish().map_err(|e| ExportError::Permanent {
+                reason: format!("gzip: {e}"),
+            })?;
+        } else {
+            frame.extend_from_slice(msg);
+        }
+        let len = (frame.len() - 5) as u32;
+        frame[1..5].copy_from_slice(&len.to_be_bytes());
+        let uri = format!("{}{path}", self.origin);
+        let mut req = hyper::Request::post(uri)
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .header("grpc-accept-encoding", "gzip")
+            .body(Full::new(Bytes::from(frame)))
+            .map_err(|e| ExportError::Permanent {
+                reason: format!("request: {e}"),
+            })?;
+        if gzip {
+            req.headers_mut()
+                .insert("grpc-encoding", HeaderValue::from_static("gzip"));
+        }
+        let timeout = self.timeout.unwrap_or(Duration::from_secs(10));
+        req.headers_mut().insert(
+            "grpc-timeout",
+            HeaderValue::from_str(&format!("{}m", timeout.as_millis().min(99_999_999))).unwrap(),
+        );
+        for (k, v) in &self.headers {
+            req.headers_mut().insert(k.clone(), v.clone());
+        }
+        let call = async {
+            let resp = self
+                .client()
+                .request(req)
+                .await
+                .map_err(|e| ExportError::Retryable {
+                    reason: format!("connection: {e}"),
+                    retry_after: None,
+                })?;
+            let status = resp.status();
+            let head = resp.headers().clone();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ExportError::Retryable {
+                    reason: format!("response: {e}"),
+                    retry_after: None,
+                })?;
+            let trailers = body.trailers().cloned().unwrap_or_default();
+            Ok::<_, ExportError>((status, head, trailers, body.to_bytes()))
+        };
+        let (status, head, trailers, data) = match tokio::time::timeout(timeout, call).await {
+            Err(_) => {
+                return Err(ExportError::Retryable {
+                    reason: format!("no answer within {timeout:?}"),
+                    retry_after: None,
+                })
+            }
+            Ok(r) => r?,
+        };
+        if status != hyper::StatusCode::OK {
+            // Not a gRPC answer: map the HTTP status as the gRPC spec does.
+            let reason = format!("HTTP {status} from a gRPC endpoint");
+            return Err(match status.as_u16() {
+                429 | 502 | 503 | 504 => ExportError::Retryable {
+                    reason,
+                    retry_after: None,
+                },
+                _ => ExportError::Permanent { reason },
+            });
+        }
+        let field = |name: &str| trailers.get(name).or_else(|| head.get(name));
+        let code: i32 = field("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2);
+        if code != 0 {
+            let message = field("grpc-message")
+                .and_then(|v| v.to_str().ok())
+                .map(percent_decode)
+                .unwrap_or_default();
+            let details =
+                field("grpc-status-details-bin").and_then(|v| base64_decode(v.as_bytes()));
+            return Err(classify(code, &message, details.as_deref()));
+        }
+        // The response message: one frame, maybe compressed.
+        if data.len() < 5 {
+            return Ok(Vec::new());
+        }
+        let n = u32::from_be_bytes(data[1..5].try_into().unwrap()) as usize;
+        let payload = &data[5..(5 + n).min(data.len())];
+        if data[0] == 1 {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(payload)
+                .read_to_end(&mut out)
+                .map_err(|e| ExportError::Retryable {
+                    reason: format!("response gzip: {e}"),
+                    retry_after: None,
+                })?;
+            Ok(out)
+        } else {
+            Ok(payload.to_vec())
+        }
+    }
+}
+
+/// gRPC status codes: the ones the OTLP specification retries, else permanent.
+pub(crate) fn classify(code: i32, message: &str, details: Option<&[u8]>) -> ExportError {
+    let name = match code {
+        1 => "Cancelled",
+        2 => "Unknown",
+        3 => "InvalidArgument",
+        4 => "DeadlineExceeded",
+        5 => "NotFound",
+        7 => "PermissionDenied",
+        8 => "ResourceExhausted",
+        10 => "Aborted",
+        11 => "OutOfRange",
+        12 => "Unimplemented",
+        13 => "Internal",
+        14 => "Unavailable",
+        15 => "DataLoss",
+        16 => "Unauthenticated",
+        _ => "Code",
+    };
+    let reason = format!("{name} ({code}): {message}");
+    match code {
+        1 | 4 | 8 | 10 | 11 | 14 | 15 => ExportError::Retryable {
+            reason,
+            retry_after: details.and_then(crate::grpc_channel::retry_info),
+        },
+        _ => ExportError::Permanent { reason },
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Base64 (standard alphabet, padding optional) as gRPC's `-bin` headers use.
+fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
+        _ => None,
+    };
+    let s: Vec<u8> = s.iter().copied().filter(|&c| c != b'=').collect();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut acc = 0u32;
+        for &c in chunk {
+            acc = acc << 6 | val(c)? as u32;
+        }
+        let bits = chunk.len() * 6;
+        acc <<= 24 - bits;
+        out.extend_from_slice(&acc.to_be_bytes()[1..1 + bits / 8]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(base64_decode(b"aGVsbG8").unwrap(), b"hello");
+        assert_eq!(base64_decode(b"aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(percent_decode("a%20b%"), "a b%");
+        assert!(matches!(
+            classify(14, "x", None),
+            ExportError::Retryable { .. }
+        ));
+        assert!(matches!(
+            classify(3, "x", None),
+            ExportError::Permanent { .. }
+        ));
+    }
+}

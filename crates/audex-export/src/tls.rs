@@ -1,0 +1,72 @@
+//! rustls client settings shared by the HTTP-based exporters: the CA (or the
+//! system bundle), and a client certificate for mTLS. ring is the crypto provider.
+use crate::otlp::OtlpConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::sync::Arc;
+
+/// The rustls client configuration of an exporter's TLS settings.
+pub(crate) fn client_config(cfg: &OtlpConfig) -> Result<rustls::ClientConfig, String> {
+    tls_config(cfg)
+}
+
+/// A config that trusts nothing (for plain `http://` endpoints, where TLS is unused).
+pub(crate) fn unused() -> rustls::ClientConfig {
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth()
+}
+
+fn tls_config(cfg: &OtlpConfig) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &cfg.ca_file {
+        Some(ca) => {
+            for c in CertificateDer::pem_file_iter(ca)
+                .map_err(|e| format!("CA file {}: {e}", ca.display()))?
+            {
+                let c = c.map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+                roots
+                    .add(c)
+                    .map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+            }
+        }
+        None => {
+            for c in rustls_native_roots() {
+                let _ = roots.add(c);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_root_certificates(roots);
+    match (&cfg.client_cert_file, &cfg.client_key_file) {
+        (Some(c), Some(k)) => {
+            let certs = CertificateDer::pem_file_iter(c)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("client certificate {}: {e}", c.display()))?;
+            let key = PrivateKeyDer::from_pem_file(k)
+                .map_err(|e| format!("client key {}: {e}", k.display()))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("client certificate and key: {e}"))
+        }
+        (None, None) => Ok(builder.with_no_client_auth()),
+        _ => Err("mTLS needs both a client certificate and a client key".into()),
+    }
+}
+
+fn rustls_native_roots() -> Vec<CertificateDer<'static>> {
+    // The system bundle (Debian's ca-certificates), when present.
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .iter()
+    .filter_map(|p| CertificateDer::pem_file_iter(p).ok())
+    .flat_map(|it| it.filter_map(Result::ok).collect::<Vec<_>>())
+    .collect()
+}
