@@ -5,13 +5,20 @@ use std::fmt::Write;
 /// `rm[2283] root (login alice) deleted /srv/www/index.html`.
 pub fn describe(ev: &AuditEvent) -> String {
     let mut s = String::with_capacity(96);
+    describe_into(ev, &mut s);
+    s
+}
+
+/// [`describe`] into a reused buffer (cleared first).
+pub fn describe_into(ev: &AuditEvent, s: &mut String) {
+    s.clear();
     if let Some(l) = &ev.lost {
         let _ = write!(
             s,
             "{} audit records lost (serials {}-{})",
             l.count, l.first_serial, l.last_serial
         );
-        return s;
+        return;
     }
     let p = ev.process.as_ref();
     let prog = p
@@ -80,7 +87,6 @@ pub fn describe(ev: &AuditEvent) -> String {
             None => s.push_str(" (failed)"),
         }
     }
-    s
 }
 
 fn name_or_id(name: &str, id: Option<u32>) -> String {

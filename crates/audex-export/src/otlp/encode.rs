@@ -2,7 +2,7 @@
 //! opentelemetry-proto structs (no allocation per attribute): the hot path of
 //! the OTLP exporters. Same content as [`export_request`](super::export_request),
 //! which stays the reference (tests decode these bytes and compare).
-use super::body::describe;
+use super::body::describe_into;
 use super::mapping::{
     group_by_resource, json_to_any, visit_attributes, visit_resource, AttrSink, Body, Resource,
 };
@@ -93,7 +93,13 @@ fn log_record(out: &mut Vec<u8>, ev: &AuditEvent, observed: u64, body: Body) {
     varint(out, if warn { 13 } else { 9 });
     bytes_field(out, 3, if warn { b"WARN" } else { b"INFO" });
     match body {
-        Body::Line => nested(out, 5, |o| bytes_field(o, 1, describe(ev).as_bytes())),
+        Body::Line => {
+            thread_local!(static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) });
+            LINE.with_borrow_mut(|line| {
+                describe_into(ev, line);
+                nested(out, 5, |o| bytes_field(o, 1, line.as_bytes()))
+            })
+        }
         Body::Map => {
             let v = json_to_any(&serde_json::to_value(ev).unwrap_or_default());
             bytes_field(out, 5, &v.encode_to_vec());
