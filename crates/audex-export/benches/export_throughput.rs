@@ -292,6 +292,12 @@ fn main() {
             ..Default::default()
         })
         .unwrap();
+        let encoder = OtlpGrpc::new(OtlpConfig {
+            name: "spooled".into(),
+            endpoint: format!("http://{otlp_addr}"),
+            ..Default::default()
+        })
+        .unwrap();
         let (t, c) = (Instant::now(), thread_cpu());
         rt.block_on(async {
             let cfg = DeliveryConfig {
@@ -307,8 +313,11 @@ fn main() {
                 control.clone(),
             ));
             let mut last_sync = Instant::now();
+            let mut buf = Vec::new();
             for (i, e) in evs2.iter().enumerate() {
-                spool.lock().unwrap().append(&e.encode_to_vec()).unwrap();
+                buf.clear();
+                encoder.spool_encode(e, &mut buf);
+                spool.lock().unwrap().append(&buf).unwrap();
                 if last_sync.elapsed() >= Duration::from_millis(100) {
                     spool.lock().unwrap().sync().unwrap();
                     last_sync = Instant::now();

@@ -3,11 +3,12 @@
 //! retries; a new process on the same spool delivers every event once the
 //! receiver is up. Nothing synced is lost.
 mod common;
-use audex_export::delivery::{deliver, Control, DeliveryConfig, DeliveryStats, RetryPolicy, Stop};
+use audex_export::delivery::{
+    deliver, Control, DeliveryConfig, DeliveryStats, Exporter, RetryPolicy, Stop,
+};
 use audex_export::otlp::{OtlpConfig, OtlpGrpc};
 use audex_export::spool::{Spool, SpoolConfig};
 use common::*;
-use prost::Message;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,6 +40,12 @@ fn collector(dir: &Path) {
         ..Default::default()
     })
     .unwrap();
+    let encoder = OtlpGrpc::new(OtlpConfig {
+        name: "siem".into(),
+        endpoint: format!("http://127.0.0.1:{port}"),
+        ..Default::default()
+    })
+    .unwrap();
     let cfg = DeliveryConfig {
         batch_max_events: 256,
         retry: RetryPolicy {
@@ -58,7 +65,9 @@ fn collector(dir: &Path) {
     for i in 0..produce {
         let mut e = base[(i % base.len() as u64) as usize].clone();
         e.id = format!("kill:{i:06}");
-        spool.lock().unwrap().append(&e.encode_to_vec()).unwrap();
+        let mut b = Vec::new();
+        encoder.spool_encode(&e, &mut b);
+        spool.lock().unwrap().append(&b).unwrap();
         if i % 100 == 99 || i + 1 == produce {
             spool.lock().unwrap().sync().unwrap();
             std::fs::write(dir.join("synced.tmp"), (i + 1).to_string()).unwrap();

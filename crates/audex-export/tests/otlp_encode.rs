@@ -70,3 +70,46 @@ fn bytes_decode_to_the_reference_mapping() {
     encode_export_request(&[], &Resource::default(), 5, Body::Line, &mut b);
     assert!(b.is_empty());
 }
+
+#[test]
+fn spooled_records_make_the_same_request() {
+    use audex_export::otlp::{encode_request_from_spool, encode_spool_entry};
+    let mut events = golden_events();
+    events[1].container = Some(Container {
+        id: "c1".into(),
+        runtime: "docker".into(),
+    });
+    let res = Resource {
+        host_name: "n".into(),
+        service_version: "v".into(),
+        ..Default::default()
+    };
+    let entries: Vec<(u64, Vec<u8>)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut b = Vec::new();
+            encode_spool_entry(e, 42, Body::Line, &mut b);
+            (i as u64 + 1, b)
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    assert_eq!(encode_request_from_spool(&entries, &res, &mut bytes), 0);
+    assert_eq!(
+        ExportLogsServiceRequest::decode(bytes.as_slice()).unwrap(),
+        export_request(&events, &res, 42, Body::Line)
+    );
+    // A damaged entry is counted (reported as rejected), the others still go.
+    let mut damaged = entries.clone();
+    damaged[0].1 = vec![0xff, 0xff, 0xff];
+    bytes.clear();
+    assert_eq!(encode_request_from_spool(&damaged, &res, &mut bytes), 1);
+    let req = ExportLogsServiceRequest::decode(bytes.as_slice()).unwrap();
+    let n: usize = req
+        .resource_logs
+        .iter()
+        .flat_map(|r| &r.scope_logs)
+        .map(|s| s.log_records.len())
+        .sum();
+    assert_eq!(n, events.len() - 1);
+}

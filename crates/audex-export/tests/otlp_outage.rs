@@ -3,11 +3,12 @@
 //! order; the events wait on disk, not in memory (peak RSS grows by far less than
 //! they weigh); the spool empties.
 mod common;
-use audex_export::delivery::{deliver, Control, DeliveryConfig, DeliveryStats, RetryPolicy, Stop};
+use audex_export::delivery::{
+    deliver, Control, DeliveryConfig, DeliveryStats, Exporter, RetryPolicy, Stop,
+};
 use audex_export::otlp::{OtlpConfig, OtlpGrpc};
 use audex_export::spool::{Spool, SpoolConfig};
 use common::*;
-use prost::Message;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,12 @@ fn outage_then_recovery_delivers_everything_in_order() {
         ..Default::default()
     })
     .unwrap();
+    let encoder = OtlpGrpc::new(OtlpConfig {
+        name: "siem".into(),
+        endpoint: format!("http://127.0.0.1:{port}"),
+        ..Default::default()
+    })
+    .unwrap();
     let cfg = DeliveryConfig {
         batch_max_events: 512,
         batch_delay: Duration::from_millis(50),
@@ -84,7 +91,8 @@ fn outage_then_recovery_delivers_everything_in_order() {
                 let mut e = base[(produced % base.len() as u64) as usize].clone();
                 e.id = format!("outage:{produced:08}");
                 e.serial = produced;
-                let b = e.encode_to_vec();
+                let mut b = Vec::new();
+                encoder.spool_encode(&e, &mut b);
                 bytes += b.len() as u64;
                 sp.append(&b).unwrap();
                 produced += 1;

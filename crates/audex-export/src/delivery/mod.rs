@@ -46,7 +46,37 @@ pub type ExportFuture<'a> =
 /// Sends batches of events somewhere.
 pub trait Exporter: Send {
     fn name(&self) -> &str;
+
     fn export<'a>(&'a mut self, events: &'a [AuditEvent]) -> ExportFuture<'a>;
+
+    /// How an event is kept in this exporter's spool. The default keeps the
+    /// AuditEvent protobuf; an exporter may keep what its wire needs instead, so
+    /// that delivery does not decode and re-encode every event.
+    fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
+        let _ = ev.encode(out);
+    }
+
+    /// Sends entries written by [`spool_encode`](Exporter::spool_encode). The
+    /// default decodes them and calls [`export`](Exporter::export); entries that do
+    /// not decode (spool damage) are reported as rejected.
+    fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
+        Box::pin(async move {
+            let mut events = Vec::with_capacity(entries.len());
+            let mut bad = 0u64;
+            for (_, b) in entries {
+                match AuditEvent::decode(b.as_slice()) {
+                    Ok(e) => events.push(e),
+                    Err(_) => bad += 1,
+                }
+            }
+            let mut acc = self.export(&events).await?;
+            if bad > 0 {
+                acc.rejected += bad;
+                acc.message = format!("{bad} spool entries did not decode; {}", acc.message);
+            }
+            Ok(acc)
+        })
+    }
 }
 
 /// Counters of one exporter's delivery (shared with metrics).
@@ -57,8 +87,6 @@ pub struct DeliveryStats {
     pub failed: AtomicU64,
     pub retries: AtomicU64,
     pub batches: AtomicU64,
-    /// Spool entries that did not decode as events (spool damage).
-    pub undecodable: AtomicU64,
 }
 
 impl DeliveryStats {
@@ -159,20 +187,11 @@ pub async fn deliver(
             batch.extend(more);
         }
         let last_seq = batch.last().map(|(s, _)| *s).unwrap_or(0);
-        let mut events = Vec::with_capacity(batch.len());
-        for (_, bytes) in &batch {
-            match AuditEvent::decode(bytes.as_slice()) {
-                Ok(e) => events.push(e),
-                Err(_) => {
-                    stats.undecodable.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
         let mut attempt = 0u32;
         loop {
-            match exporter.export(&events).await {
+            match exporter.export_spooled(&batch).await {
                 Ok(acc) => {
-                    let n = events.len() as u64;
+                    let n = batch.len() as u64;
                     stats
                         .exported
                         .fetch_add(n - acc.rejected.min(n), Ordering::Relaxed);
@@ -186,11 +205,11 @@ pub async fn deliver(
                 Err(ExportError::Permanent { reason }) => {
                     stats
                         .failed
-                        .fetch_add(events.len() as u64, Ordering::Relaxed);
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     eprintln!(
                         "audex: exporter {}: {} events refused for good: {reason}",
                         exporter.name(),
-                        events.len()
+                        batch.len()
                     );
                     spool.lock().unwrap().ack(last_seq)?;
                     break;

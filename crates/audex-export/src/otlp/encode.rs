@@ -145,3 +145,80 @@ pub fn encode_export_request(
         });
     }
 }
+
+/// An OTLP spool entry: the event's resource key (container, pod uid, pod,
+/// namespace), then its finished LogRecord (observed time = when it was spooled).
+pub fn encode_spool_entry(ev: &AuditEvent, observed: u64, body: Body, out: &mut Vec<u8>) {
+    let (c, uid, pod, ns) = super::mapping::resource_key(ev);
+    for part in [c, uid, pod, ns] {
+        varint(out, part.len() as u64);
+        out.extend_from_slice(part.as_bytes());
+    }
+    log_record(out, ev, observed, body);
+}
+
+fn read_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= ((byte & 0x7f) as u64) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn read_str<'a>(b: &'a [u8], at: &mut usize) -> Option<&'a str> {
+    let n = read_varint(b, at)? as usize;
+    let s = std::str::from_utf8(b.get(*at..*at + n)?).ok()?;
+    *at += n;
+    Some(s)
+}
+
+/// The request for spool entries written by [`encode_spool_entry`]: records are
+/// copied as they are. Returns how many entries were damaged (and left out).
+pub fn encode_request_from_spool(
+    entries: &[(u64, Vec<u8>)],
+    res: &Resource,
+    out: &mut Vec<u8>,
+) -> u64 {
+    type Key<'a> = (&'a str, &'a str, &'a str, &'a str);
+    let mut groups: std::collections::BTreeMap<Key, Vec<&[u8]>> = std::collections::BTreeMap::new();
+    let mut bad = 0;
+    for (_, e) in entries {
+        let mut at = 0;
+        let key = (|| {
+            Some((
+                read_str(e, &mut at)?,
+                read_str(e, &mut at)?,
+                read_str(e, &mut at)?,
+                read_str(e, &mut at)?,
+            ))
+        })();
+        match key {
+            Some(k) => groups.entry(k).or_default().push(&e[at..]),
+            None => bad += 1,
+        }
+    }
+    for (rkey, recs) in groups {
+        nested(out, 1, |o| {
+            nested(o, 1, |o| {
+                visit_resource(res, rkey, &mut Kvs { out: o, field: 1 })
+            });
+            nested(o, 2, |o| {
+                nested(o, 1, |o| {
+                    bytes_field(o, 1, b"audex");
+                    if !res.service_version.is_empty() {
+                        bytes_field(o, 2, res.service_version.as_bytes());
+                    }
+                });
+                for r in recs {
+                    bytes_field(o, 2, r);
+                }
+            });
+        });
+    }
+    bad
+}

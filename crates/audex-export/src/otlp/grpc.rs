@@ -1,7 +1,7 @@
 //! OTLP logs over gRPC (the opentelemetry-proto LogsService, framed by our own
 //! HTTP/2 client): gzip, headers, timeout, TLS and mTLS, retryable or permanent
 //! failures with server hints, partial success.
-use super::encode::encode_export_request;
+use super::encode::{encode_export_request, encode_request_from_spool, encode_spool_entry};
 use super::mapping::{now_unix_nano, Body, Resource};
 use crate::delivery::{Accepted, ExportFuture, Exporter};
 use crate::grpc_h2::H2Grpc;
@@ -64,16 +64,43 @@ impl Exporter for OtlpGrpc {
                 self.cfg.body.unwrap_or(Body::Line),
                 &mut self.buf,
             );
-            let resp = self
-                .channel
-                .unary(EXPORT_PATH, &self.buf, self.cfg.gzip)
-                .await?;
-            let (rejected, message) = ExportLogsServiceResponse::decode(resp.as_slice())
-                .unwrap_or_default()
-                .partial_success
-                .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
-                .unwrap_or_default();
-            Ok(Accepted { rejected, message })
+            self.send(0).await
+        })
+    }
+
+    fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
+        encode_spool_entry(
+            ev,
+            now_unix_nano(),
+            self.cfg.body.unwrap_or(Body::Line),
+            out,
+        );
+    }
+
+    fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
+        Box::pin(async move {
+            self.buf.clear();
+            let bad = encode_request_from_spool(entries, &self.cfg.resource, &mut self.buf);
+            self.send(bad).await
+        })
+    }
+}
+
+impl OtlpGrpc {
+    /// Sends the request in `self.buf`; `bad` damaged entries count as rejected.
+    async fn send(&mut self, bad: u64) -> Result<Accepted, crate::delivery::ExportError> {
+        let resp = self
+            .channel
+            .unary(EXPORT_PATH, &self.buf, self.cfg.gzip)
+            .await?;
+        let (rejected, message) = ExportLogsServiceResponse::decode(resp.as_slice())
+            .unwrap_or_default()
+            .partial_success
+            .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
+            .unwrap_or_default();
+        Ok(Accepted {
+            rejected: rejected + bad,
+            message,
         })
     }
 }

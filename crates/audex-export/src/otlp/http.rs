@@ -1,7 +1,7 @@
 //! OTLP logs over HTTP/protobuf (`POST /v1/logs`): gzip, headers, timeout, TLS
 //! and mTLS (rustls), 429/502/503/504 retried (honouring Retry-After), other
 //! client errors permanent, partial-success rejections counted.
-use super::encode::encode_export_request;
+use super::encode::{encode_export_request, encode_request_from_spool, encode_spool_entry};
 use super::grpc::OtlpConfig;
 use super::mapping::{now_unix_nano, Body};
 use crate::delivery::{parse_endpoint, Accepted, ExportError, ExportFuture, Exporter, Scheme};
@@ -116,76 +116,103 @@ impl Exporter for OtlpHttp {
                 self.cfg.body.unwrap_or(Body::Line),
                 &mut body,
             );
-            let body = if self.cfg.gzip {
-                let mut gz = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(body.len() / 4),
-                    flate2::Compression::fast(),
-                );
-                gz.write_all(&body).and_then(|_| gz.finish()).map_err(|e| {
-                    ExportError::Permanent {
-                        reason: format!("gzip: {e}"),
-                    }
-                })?
-            } else {
-                body
-            };
-            let mut req = hyper::Request::post(self.uri.clone())
-                .header("content-type", "application/x-protobuf")
-                .body(Full::new(Bytes::from(body)))
-                .map_err(|e| ExportError::Permanent {
-                    reason: format!("request: {e}"),
-                })?;
-            if self.cfg.gzip {
-                req.headers_mut()
-                    .insert("content-encoding", HeaderValue::from_static("gzip"));
-            }
-            for (k, v) in &self.headers {
-                req.headers_mut().insert(k.clone(), v.clone());
-            }
-            let timeout = self.cfg.timeout.unwrap_or(Duration::from_secs(10));
-            let resp = match tokio::time::timeout(timeout, self.client().request(req)).await {
-                Err(_) => {
-                    return Err(ExportError::Retryable {
-                        reason: format!("no answer within {timeout:?}"),
-                        retry_after: None,
-                    })
-                }
-                Ok(Err(e)) => {
-                    return Err(ExportError::Retryable {
-                        reason: format!("connection: {e}"),
-                        retry_after: None,
-                    })
-                }
-                Ok(Ok(r)) => r,
-            };
-            let status = resp.status();
-            let hint = retry_after(resp.headers().get("retry-after"));
-            let bytes = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            match status.as_u16() {
-                200..=299 => {
-                    let r = ExportLogsServiceResponse::decode(bytes.as_ref()).unwrap_or_default();
-                    let (rejected, message) = r
-                        .partial_success
-                        .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
-                        .unwrap_or_default();
-                    Ok(Accepted { rejected, message })
-                }
-                429 | 502 | 503 | 504 => Err(ExportError::Retryable {
-                    reason: format!("HTTP {status}"),
-                    retry_after: hint,
-                }),
-                _ => Err(ExportError::Permanent {
-                    reason: format!(
-                        "HTTP {status}: {}",
-                        String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-                    ),
-                }),
-            }
+            self.send(body, 0).await
         })
+    }
+
+    fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
+        encode_spool_entry(
+            ev,
+            now_unix_nano(),
+            self.cfg.body.unwrap_or(Body::Line),
+            out,
+        );
+    }
+
+    fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
+        Box::pin(async move {
+            let mut body = Vec::with_capacity(entries.len() * 1024);
+            let bad = encode_request_from_spool(entries, &self.cfg.resource, &mut body);
+            self.send(body, bad).await
+        })
+    }
+}
+
+impl OtlpHttp {
+    /// POSTs an encoded request; `bad` damaged spool entries count as rejected.
+    async fn send(&mut self, body: Vec<u8>, bad: u64) -> Result<Accepted, ExportError> {
+        let body = if self.cfg.gzip {
+            let mut gz = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            gz.write_all(&body)
+                .and_then(|_| gz.finish())
+                .map_err(|e| ExportError::Permanent {
+                    reason: format!("gzip: {e}"),
+                })?
+        } else {
+            body
+        };
+        let mut req = hyper::Request::post(self.uri.clone())
+            .header("content-type", "application/x-protobuf")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ExportError::Permanent {
+                reason: format!("request: {e}"),
+            })?;
+        if self.cfg.gzip {
+            req.headers_mut()
+                .insert("content-encoding", HeaderValue::from_static("gzip"));
+        }
+        for (k, v) in &self.headers {
+            req.headers_mut().insert(k.clone(), v.clone());
+        }
+        let timeout = self.cfg.timeout.unwrap_or(Duration::from_secs(10));
+        let resp = match tokio::time::timeout(timeout, self.client().request(req)).await {
+            Err(_) => {
+                return Err(ExportError::Retryable {
+                    reason: format!("no answer within {timeout:?}"),
+                    retry_after: None,
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(ExportError::Retryable {
+                    reason: format!("connection: {e}"),
+                    retry_after: None,
+                })
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        let hint = retry_after(resp.headers().get("retry-after"));
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        match status.as_u16() {
+            200..=299 => {
+                let r = ExportLogsServiceResponse::decode(bytes.as_ref()).unwrap_or_default();
+                let (rejected, message) = r
+                    .partial_success
+                    .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
+                    .unwrap_or_default();
+                Ok(Accepted {
+                    rejected: rejected + bad,
+                    message,
+                })
+            }
+            429 | 502 | 503 | 504 => Err(ExportError::Retryable {
+                reason: format!("HTTP {status}"),
+                retry_after: hint,
+            }),
+            _ => Err(ExportError::Permanent {
+                reason: format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                ),
+            }),
+        }
     }
 }

@@ -9,7 +9,7 @@ mod http;
 mod mapping;
 
 pub use body::describe;
-pub use encode::encode_export_request;
+pub use encode::{encode_export_request, encode_request_from_spool, encode_spool_entry};
 pub use grpc::{OtlpConfig, OtlpGrpc};
 pub use http::OtlpHttp;
 pub use mapping::{

@@ -7,7 +7,6 @@ use audex_export::delivery::{
 use audex_export::spool::{Spool, SpoolConfig};
 use audex_normalize::{NoNames, Normalizer};
 use audex_proto::v1::AuditEvent;
-use prost::Message;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -120,8 +119,12 @@ pub fn deliver_within(
         .build()
         .unwrap();
     let (mut spool, _) = Spool::open(SpoolConfig::new(tmp(tag).join("spool"), 1 << 30)).unwrap();
+    // Spooled the exporter's way (OTLP keeps finished LogRecords).
+    let mut buf = Vec::new();
     for e in events {
-        spool.append(&e.encode_to_vec()).unwrap();
+        buf.clear();
+        exporter.spool_encode(e, &mut buf);
+        spool.append(&buf).unwrap();
     }
     spool.sync().unwrap();
     let spool = Arc::new(Mutex::new(spool));
