@@ -58,27 +58,10 @@ impl H2Grpc {
     fn client(&mut self) -> &H2Client {
         let tls = self.tls.clone();
         self.client.get_or_insert_with(|| {
-            // TCP_NODELAY: without it HTTP/2's small frames meet delayed ACKs (40 ms stalls).
-            let mut http = HttpConnector::new();
-            http.set_nodelay(true);
-            http.enforce_http(false);
-            let b = hyper_rustls::HttpsConnectorBuilder::new();
-            let conn = match tls {
-                Some(t) => b
-                    .with_tls_config(t)
-                    .https_only()
-                    .enable_http2()
-                    .wrap_connector(http),
-                None => b
-                    .with_tls_config(crate::tls::unused())
-                    .https_or_http()
-                    .enable_http2()
-                    .wrap_connector(http),
-            };
             Client::builder(TokioExecutor::new())
                 .http2_only(true)
                 .http2_adaptive_window(true)
-                .build(conn)
+                .build(crate::tls::connector(tls, true))
         })
     }
 

@@ -10,6 +10,40 @@ pub(crate) fn client_config(cfg: &OtlpConfig) -> Result<rustls::ClientConfig, St
     tls_config(cfg)
 }
 
+/// The connector of the hyper-based exporters: TCP_NODELAY (HTTP/2's small
+/// frames otherwise meet delayed ACKs), TLS when `tls` is given, HTTP/1 or HTTP/2.
+pub(crate) fn connector(
+    tls: Option<rustls::ClientConfig>,
+    http2: bool,
+) -> hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector> {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let b = hyper_rustls::HttpsConnectorBuilder::new();
+    match (tls, http2) {
+        (Some(t), true) => b
+            .with_tls_config(t)
+            .https_only()
+            .enable_http2()
+            .wrap_connector(http),
+        (Some(t), false) => b
+            .with_tls_config(t)
+            .https_only()
+            .enable_http1()
+            .wrap_connector(http),
+        (None, true) => b
+            .with_tls_config(unused())
+            .https_or_http()
+            .enable_http2()
+            .wrap_connector(http),
+        (None, false) => b
+            .with_tls_config(unused())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http),
+    }
+}
+
 /// A config that trusts nothing (for plain `http://` endpoints, where TLS is unused).
 pub(crate) fn unused() -> rustls::ClientConfig {
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))

@@ -10,23 +10,25 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-fn grpc(port: u16, gzip: bool) -> Box<dyn Exporter> {
-    Box::new(
-        OtlpGrpc::new(OtlpConfig {
-            name: "siem".into(),
-            endpoint: format!("http://127.0.0.1:{port}"),
-            headers: vec![("X-Scope-OrgID".into(), "acme".into())],
-            gzip,
-            timeout: Some(Duration::from_secs(5)),
-            resource: Resource {
-                host_name: "node-1".into(),
-                service_version: "test".into(),
-                ..Default::default()
-            },
+/// The exporters' common test settings: a tenant header, gzip or not, the node resource.
+fn test_cfg(name: &str, port: u16, gzip: bool) -> OtlpConfig {
+    OtlpConfig {
+        name: name.into(),
+        endpoint: format!("http://127.0.0.1:{port}"),
+        headers: vec![("X-Scope-OrgID".into(), "acme".into())],
+        gzip,
+        timeout: Some(Duration::from_secs(5)),
+        resource: Resource {
+            host_name: "node-1".into(),
+            service_version: "test".into(),
             ..Default::default()
-        })
-        .unwrap(),
-    )
+        },
+        ..Default::default()
+    }
+}
+
+fn grpc(port: u16, gzip: bool) -> Box<dyn Exporter> {
+    Box::new(OtlpGrpc::new(test_cfg("siem", port, gzip)).unwrap())
 }
 
 #[test]
@@ -132,21 +134,7 @@ fn bad_endpoints_say_what_is_wrong() {
 }
 
 fn http(port: u16, gzip: bool) -> Box<dyn Exporter> {
-    Box::new(
-        audex_export::otlp::OtlpHttp::new(OtlpConfig {
-            name: "siem-http".into(),
-            endpoint: format!("http://127.0.0.1:{port}"),
-            headers: vec![("X-Scope-OrgID".into(), "acme".into())],
-            gzip,
-            timeout: Some(Duration::from_secs(5)),
-            resource: Resource {
-                host_name: "node-1".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .unwrap(),
-    )
+    Box::new(audex_export::otlp::OtlpHttp::new(test_cfg("siem-http", port, gzip)).unwrap())
 }
 
 #[test]

@@ -118,6 +118,30 @@ fn log_record(out: &mut Vec<u8>, ev: &AuditEvent, observed: u64, body: Body) {
     out.extend_from_slice(ev.action.as_bytes());
 }
 
+/// One ResourceLogs: the node's and container's resource, the audex scope, and
+/// the log records `records` writes (each as field 2 of ScopeLogs).
+fn resource_logs(
+    out: &mut Vec<u8>,
+    res: &Resource,
+    rkey: (&str, &str, &str, &str),
+    records: impl FnOnce(&mut Vec<u8>),
+) {
+    nested(out, 1, |o| {
+        nested(o, 1, |o| {
+            visit_resource(res, rkey, &mut Kvs { out: o, field: 1 })
+        });
+        nested(o, 2, |o| {
+            nested(o, 1, |o| {
+                bytes_field(o, 1, b"audex");
+                if !res.service_version.is_empty() {
+                    bytes_field(o, 2, res.service_version.as_bytes());
+                }
+            });
+            records(o);
+        });
+    });
+}
+
 /// Appends the `ExportLogsServiceRequest` of `events` to `out`.
 pub fn encode_export_request(
     events: &[AuditEvent],
@@ -127,21 +151,10 @@ pub fn encode_export_request(
     out: &mut Vec<u8>,
 ) {
     for (rkey, idx) in group_by_resource(events) {
-        nested(out, 1, |o| {
-            nested(o, 1, |o| {
-                visit_resource(res, rkey, &mut Kvs { out: o, field: 1 })
-            });
-            nested(o, 2, |o| {
-                nested(o, 1, |o| {
-                    bytes_field(o, 1, b"audex");
-                    if !res.service_version.is_empty() {
-                        bytes_field(o, 2, res.service_version.as_bytes());
-                    }
-                });
-                for i in idx {
-                    nested(o, 2, |o| log_record(o, &events[i], observed, body));
-                }
-            });
+        resource_logs(out, res, rkey, |o| {
+            for i in idx {
+                nested(o, 2, |o| log_record(o, &events[i], observed, body));
+            }
         });
     }
 }
@@ -203,21 +216,10 @@ pub fn encode_request_from_spool(
         }
     }
     for (rkey, recs) in groups {
-        nested(out, 1, |o| {
-            nested(o, 1, |o| {
-                visit_resource(res, rkey, &mut Kvs { out: o, field: 1 })
-            });
-            nested(o, 2, |o| {
-                nested(o, 1, |o| {
-                    bytes_field(o, 1, b"audex");
-                    if !res.service_version.is_empty() {
-                        bytes_field(o, 2, res.service_version.as_bytes());
-                    }
-                });
-                for r in recs {
-                    bytes_field(o, 2, r);
-                }
-            });
+        resource_logs(out, res, rkey, |o| {
+            for r in recs {
+                bytes_field(o, 2, r);
+            }
         });
     }
     bad

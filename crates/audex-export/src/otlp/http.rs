@@ -70,22 +70,7 @@ impl OtlpHttp {
     fn client(&mut self) -> &HttpsClient {
         let tls = self.tls.clone();
         self.client.get_or_insert_with(|| {
-            let mut http = HttpConnector::new();
-            http.set_nodelay(true);
-            http.enforce_http(false);
-            let b = hyper_rustls::HttpsConnectorBuilder::new();
-            let conn = match tls {
-                Some(t) => b
-                    .with_tls_config(t)
-                    .https_only()
-                    .enable_http1()
-                    .wrap_connector(http),
-                None => b
-                    .with_tls_config(crate::tls::unused())
-                    .https_or_http()
-                    .enable_http1()
-                    .wrap_connector(http),
-            };
+            let conn = crate::tls::connector(tls, false);
             Client::builder(TokioExecutor::new()).build(conn)
         })
     }
