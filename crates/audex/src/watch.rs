@@ -341,7 +341,7 @@ pub fn line(ev: &AuditEvent) -> String {
     let t = ev.time.as_ref().map(|t| {
         let s = t.seconds.rem_euclid(86400);
         format!(
-            "{:02}:{:02}:{:02}.{:03}",
+            "{:02}:{:02}:{:02}.{:03}Z",
             s / 3600,
             s % 3600 / 60,
             s % 60,
