@@ -6,9 +6,11 @@
 
 mod endpoint;
 mod retry;
+mod spooler;
 
 pub use endpoint::{parse_endpoint, Endpoint, Scheme};
 pub use retry::RetryPolicy;
+pub use spooler::{lost_event, Spooler};
 
 use crate::spool::Spool;
 use audex_proto::v1::AuditEvent;

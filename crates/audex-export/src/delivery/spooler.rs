@@ -1,0 +1,126 @@
+//! The producer side of one exporter's spool: events go in encoded the
+//! exporter's way, are on disk within `sync_every` (1 s by default), and when
+//! the size bound drops old entries, a `records-lost` event (source `spool`)
+//! goes into the stream in their place, so the loss reaches the SIEM.
+use super::Exporter;
+use crate::spool::{Dropped, Spool};
+use audex_proto::v1::{AuditEvent, Lost};
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Appends events to a spool shared with a delivery loop.
+pub struct Spooler {
+    spool: Arc<Mutex<Spool>>,
+    /// Encodes like the exporter (its `spool_encode`), without owning it.
+    encoder: Box<dyn Exporter>,
+    node: String,
+    sync_every: Duration,
+    last_sync: Instant,
+    unsynced: u64,
+    buf: Vec<u8>,
+    /// Events the bound dropped so far (reported as records-lost events).
+    pub dropped: u64,
+    /// Loss reports still in the spool: seq → the count they carry. A report the
+    /// bound drops in turn hands its count on to the next report.
+    reports: std::collections::BTreeMap<u64, u64>,
+}
+
+impl Spooler {
+    pub fn new(spool: Arc<Mutex<Spool>>, encoder: Box<dyn Exporter>, node: &str) -> Spooler {
+        Spooler {
+            spool,
+            encoder,
+            node: node.to_string(),
+            sync_every: Duration::from_secs(1),
+            last_sync: Instant::now(),
+            unsynced: 0,
+            buf: Vec::with_capacity(4096),
+            dropped: 0,
+            reports: std::collections::BTreeMap::new(),
+        }
+    }
+
+    pub fn with_sync_every(mut self, d: Duration) -> Spooler {
+        self.sync_every = d;
+        self
+    }
+
+    fn put(&mut self, ev: &AuditEvent) -> io::Result<(u64, Option<Dropped>)> {
+        self.buf.clear();
+        self.encoder.spool_encode(ev, &mut self.buf);
+        let r = self.spool.lock().unwrap().append(&self.buf)?;
+        self.unsynced += 1;
+        Ok(r)
+    }
+
+    /// Appends one event; syncs when `sync_every` has passed since the last sync.
+    pub fn append(&mut self, ev: &AuditEvent) -> io::Result<()> {
+        let (_, mut dropped) = self.put(ev)?;
+        // A loss report may itself push more old entries out; report those too.
+        while let Some(d) = dropped {
+            // Reports inside the dropped range pass their counts on; they are not
+            // lost events themselves.
+            let inside: Vec<u64> = self
+                .reports
+                .range(d.first_seq..=d.last_seq)
+                .map(|(&s, _)| s)
+                .collect();
+            let carried: u64 = inside
+                .iter()
+                .map(|s| self.reports.remove(s).unwrap_or(0))
+                .sum();
+            let events_lost = d.count() - inside.len() as u64;
+            self.dropped += events_lost;
+            let (seq, next) = self.put(&lost_event(&self.node, events_lost + carried))?;
+            self.reports.insert(seq, events_lost + carried);
+            dropped = next;
+        }
+        // Reports delivered (acked) no longer need remembering.
+        let acked = self.spool.lock().unwrap().acked();
+        self.reports = self.reports.split_off(&(acked + 1));
+        if self.last_sync.elapsed() >= self.sync_every {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything appended durable now (call on a 1 s tick when idle).
+    pub fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced > 0 {
+            self.spool.lock().unwrap().sync()?;
+            self.unsynced = 0;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+}
+
+/// The event that stands for `count` events the spool bound dropped.
+pub fn lost_event(node: &str, count: u64) -> AuditEvent {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    AuditEvent {
+        id: format!(
+            "{node}:{}.{:09}:spool-lost",
+            now.as_secs(),
+            now.subsec_nanos()
+        ),
+        time: Some(audex_proto::Timestamp {
+            seconds: now.as_secs() as i64,
+            nanos: now.subsec_nanos() as i32,
+        }),
+        node: node.to_string(),
+        category: "audit".into(),
+        action: "records-lost".into(),
+        outcome: "failure".into(),
+        lost: Some(Lost {
+            count,
+            first_serial: 0,
+            last_serial: 0,
+            source: "spool".into(),
+        }),
+        ..Default::default()
+    }
+}
