@@ -74,6 +74,14 @@ pub struct WatchArgs {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// auditd log lines.
+    Audit,
+    /// Length-delimited protobuf AuditEvents.
+    Proto,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     /// One proto3-JSON AuditEvent per line.
     Json,
@@ -87,6 +95,10 @@ pub enum OutputFormat {
 pub struct ReplayArgs {
     /// The log to read; `-` or nothing for standard input.
     pub file: Option<PathBuf>,
+    /// What the input is: an audit log (raw or ENRICHED), or length-delimited
+    /// AuditEvents (a `protobuf_file` archive segment, `replay --format proto` output).
+    #[arg(long, value_enum, default_value = "audit")]
+    pub input: InputFormat,
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     pub format: OutputFormat,

@@ -1,5 +1,5 @@
 //! `audex replay [FILE|-]`: a log in, events out, in constant memory.
-use crate::cli::{OutputFormat, ReplayArgs};
+use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use audex_correlate::{Config, Correlator};
@@ -86,6 +86,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut line = Vec::with_capacity(16 << 10);
     let mut bytes_read = 0u64;
     let res: io::Result<()> = (|| {
+        if args.input == InputFormat::Proto {
+            return replay_events(&mut reader, writer.as_mut(), &mut sum);
+        }
         loop {
             line.clear();
             let n = reader.read_until(b'\n', &mut line)?;
@@ -143,6 +146,65 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Re-emits length-delimited AuditEvents (an archive segment) in the output format.
+fn replay_events(
+    r: &mut impl BufRead,
+    w: &mut dyn EventWriter,
+    sum: &mut Summary,
+) -> io::Result<()> {
+    use audex_proto::Message;
+    let mut buf = Vec::new();
+    loop {
+        // The varint length prefix, byte by byte.
+        let mut len: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let mut b = [0u8; 1];
+            if r.read(&mut b)? == 0 {
+                if shift == 0 {
+                    return w.finish();
+                }
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "input ends inside a length prefix",
+                ));
+            }
+            len |= ((b[0] & 0x7f) as u64) << shift;
+            shift += 7;
+            if b[0] < 0x80 {
+                break;
+            }
+            if shift > 63 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "malformed length prefix: not a protobuf event stream?",
+                ));
+            }
+        }
+        if len > 64 << 20 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("event of {len} bytes: not a protobuf event stream?"),
+            ));
+        }
+        buf.resize(len as usize, 0);
+        r.read_exact(&mut buf)
+            .map_err(|e| io::Error::new(e.kind(), format!("input ends inside an event: {e}")))?;
+        let ev = audex_proto::v1::AuditEvent::decode(buf.as_slice()).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("event {}: {e}", sum.events + 1),
+            )
+        })?;
+        sum.events += 1;
+        if let Some(l) = &ev.lost {
+            sum.lost_events += 1;
+            sum.lost_serials += l.count;
+        }
+        w.write(&ev)?;
+    }
 }
 
 fn drain(

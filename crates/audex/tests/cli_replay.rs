@@ -210,3 +210,32 @@ type=USER_LOGIN msg=audit(1700000001.000:105): pid=1 uid=0 auid=0 ses=1 msg='op=
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("records-lost"));
 }
+
+#[test]
+fn archives_replay_back_to_the_same_events() {
+    let log = golden("kernel-enriched.log");
+    let log = log.to_str().unwrap();
+    let proto = audex(
+        &["replay", "--no-names", "-q", "--format", "proto", log],
+        None,
+    );
+    let json = audex(&["replay", "--no-names", "-q", log], None);
+    let back = audex(
+        &["replay", "-q", "--input", "proto", "-"],
+        Some(&proto.stdout),
+    );
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(back.stdout).unwrap(),
+        String::from_utf8(json.stdout).unwrap()
+    );
+    // A stream cut inside an event is a clear error, not a panic.
+    let cut = &proto.stdout[..proto.stdout.len() - 3];
+    let bad = audex(&["replay", "-q", "--input", "proto", "-"], Some(cut));
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("input ends inside an event"));
+}
