@@ -1,5 +1,6 @@
 //! The audex binary: command line, then one module per command.
 mod cli;
+mod config;
 mod progress;
 mod replay;
 mod rules_cmd;
@@ -15,6 +16,35 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
+/// `audex validate --config FILE`: every error with its line, or a summary.
+fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    match config::load(path) {
+        Ok(c) => {
+            println!(
+                "{}: valid ({} tenants, {} exporters, {} watch rules, {} rule files)",
+                path.display(),
+                c.tenants.len(),
+                c.exporters.len(),
+                c.rules.watch.len(),
+                c.rules.files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "audex: {} has {} error{}",
+                path.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
@@ -22,6 +52,7 @@ fn main() -> ExitCode {
         cli::Command::Watch(args) => watch::run(args),
         cli::Command::Rules(cmd) => rules_cmd::run(cmd),
         cli::Command::Status => status_cmd::run(),
+        cli::Command::Validate { config } => validate(&config),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,579 @@
+//! The audex config (DESIGN.md "Config") as plain data, read from the positioned
+//! tree with every mistake collected: unknown keys, wrong types, bad values,
+//! unknown exporter names, bad regexes, missing files, bad endpoints.
+use super::tree::{boolean, map, seq, string, strings, uint, Errors, Node};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+#[derive(Debug, Default, Clone)]
+pub struct Config {
+    pub source: SourceCfg,
+    pub rules: RulesCfg,
+    pub enrich: EnrichCfg,
+    pub tenants: Vec<TenantCfg>,
+    pub exporters: Vec<ExporterCfg>,
+    pub spool: SpoolCfg,
+    pub metrics: MetricsCfg,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceCfg {
+    pub mode: String,
+    pub backlog_limit: Option<u32>,
+    pub rate_limit: Option<u32>,
+    pub backlog_wait_time: Option<u32>,
+    pub failure: Option<u32>,
+    pub recv_buffer_bytes: Option<u64>,
+}
+
+impl Default for SourceCfg {
+    fn default() -> Self {
+        SourceCfg {
+            mode: "auto".into(),
+            backlog_limit: None,
+            rate_limit: None,
+            backlog_wait_time: None,
+            failure: None,
+            recv_buffer_bytes: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct WatchCfg {
+    pub path: String,
+    pub perm: String,
+    pub key: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct RulesCfg {
+    pub files: Vec<String>,
+    pub watch: Vec<WatchCfg>,
+    pub packs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnrichCfg {
+    pub host_root: PathBuf,
+    pub kubernetes_enabled: bool,
+    pub node_name: String,
+}
+
+impl Default for EnrichCfg {
+    fn default() -> Self {
+        EnrichCfg {
+            host_root: "/".into(),
+            kubernetes_enabled: false,
+            node_name: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct MaskCfg {
+    pub field: String,
+    pub pattern: String,
+    pub replace: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct TenantCfg {
+    pub name: String,
+    pub k8s_namespaces: Vec<String>,
+    /// Inclusive uid ranges.
+    pub uids: Vec<(u32, u32)>,
+    pub paths: Vec<String>,
+    pub keys: Vec<String>,
+    pub drop: Vec<String>,
+    pub hash: Vec<String>,
+    pub hash_key_file: Option<PathBuf>,
+    pub mask: Vec<MaskCfg>,
+    pub pid: String,
+    pub exporters: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ExporterCfg {
+    pub name: String,
+    pub kind: String,
+    pub endpoint: Option<String>,
+    pub path: Option<PathBuf>,
+    pub headers: Vec<(String, String)>,
+    pub gzip: bool,
+    pub timeout_ms: Option<u64>,
+    pub ca_file: Option<PathBuf>,
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    pub body: Option<String>,
+    pub max_segment_bytes: Option<u64>,
+    pub max_segment_age_s: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpoolCfg {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+}
+
+impl Default for SpoolCfg {
+    fn default() -> Self {
+        SpoolCfg {
+            dir: "/var/lib/audex/spool".into(),
+            max_bytes: 1 << 30,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct MetricsCfg {
+    pub listen: Option<String>,
+}
+
+const NETWORK: &[&str] = &["otlp_grpc", "otlp_http", "protobuf_grpc"];
+const FILES: &[&str] = &["protobuf_file", "jsonl"];
+
+fn u32_of(n: &Node, path: &str, errs: &Errors) -> Option<u32> {
+    let v = uint(n, path, errs)?;
+    match u32::try_from(v) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            errs.at(n, format!("`{path}` is too large"));
+            None
+        }
+    }
+}
+
+fn one_of(n: &Node, path: &str, allowed: &[&str], errs: &Errors) -> Option<String> {
+    let s = string(n, path, errs)?;
+    if allowed.contains(&s.as_str()) {
+        Some(s)
+    } else {
+        errs.at(
+            n,
+            format!(
+                "`{path}` is `{s}`; it must be one of: {}",
+                allowed.join(", ")
+            ),
+        );
+        None
+    }
+}
+
+fn readable_file(n: &Node, path: &str, errs: &Errors) -> Option<PathBuf> {
+    let p = PathBuf::from(string(n, path, errs)?);
+    if let Err(e) = std::fs::File::open(&p) {
+        errs.at(n, format!("`{path}`: cannot read {}: {e}", p.display()));
+    }
+    Some(p)
+}
+
+/// Reads the whole config; `errs` receives every mistake.
+pub fn read(root: &Node, errs: &Errors) -> Config {
+    let mut c = Config::default();
+    let top = [
+        "source",
+        "rules",
+        "enrich",
+        "tenants",
+        "exporters",
+        "spool",
+        "metrics",
+    ];
+    let mut tenant_nodes = Vec::new();
+    let mut exporter_nodes = Vec::new();
+    for (k, v) in map(root, "", &top, errs) {
+        match k {
+            "source" => c.source = source(v, errs),
+            "rules" => c.rules = rules(v, errs),
+            "enrich" => c.enrich = enrich(v, errs),
+            "tenants" => {
+                for t in seq(v, "tenants", errs) {
+                    tenant_nodes.push(t);
+                    c.tenants.push(tenant(t, errs));
+                }
+            }
+            "exporters" => {
+                for e in seq(v, "exporters", errs) {
+                    exporter_nodes.push(e);
+                    c.exporters.push(exporter(e, errs));
+                }
+            }
+            "spool" => {
+                for (k, v) in map(v, "spool", &["dir", "max_bytes"], errs) {
+                    match k {
+                        "dir" => {
+                            c.spool.dir = string(v, "spool.dir", errs).unwrap_or_default().into()
+                        }
+                        _ => {
+                            if let Some(b) = uint(v, "spool.max_bytes", errs) {
+                                if b < 1 << 20 {
+                                    errs.at(
+                                        v,
+                                        "`spool.max_bytes` must be at least 1 MiB (1048576)",
+                                    );
+                                }
+                                c.spool.max_bytes = b;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                for (_, v) in map(v, "metrics", &["listen"], errs) {
+                    if let Some(l) = string(v, "metrics.listen", errs) {
+                        if l.parse::<std::net::SocketAddr>().is_err() {
+                            errs.at(v, format!("`metrics.listen` is `{l}`; give an address and port, e.g. 127.0.0.1:9464"));
+                        }
+                        c.metrics.listen = Some(l);
+                    }
+                }
+            }
+        }
+    }
+    // Names: unique, and every tenant's exporters defined.
+    let mut names = HashSet::new();
+    for (e, n) in c.exporters.iter().zip(&exporter_nodes) {
+        if !e.name.is_empty() && !names.insert(e.name.clone()) {
+            errs.at(n, format!("exporter `{}` is defined twice", e.name));
+        }
+    }
+    let mut tenants = HashSet::new();
+    for (t, n) in c.tenants.iter().zip(&tenant_nodes) {
+        if !t.name.is_empty() && !tenants.insert(t.name.clone()) {
+            errs.at(n, format!("tenant `{}` is defined twice", t.name));
+        }
+        for x in &t.exporters {
+            if !names.contains(x) {
+                let known: Vec<&str> = c.exporters.iter().map(|e| e.name.as_str()).collect();
+                errs.at(
+                    n,
+                    format!(
+                        "tenant `{}` names exporter `{x}`, which is not defined (exporters: {})",
+                        t.name,
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    c
+}
+
+fn source(n: &Node, errs: &Errors) -> SourceCfg {
+    let mut s = SourceCfg::default();
+    let keys = [
+        "mode",
+        "backlog_limit",
+        "rate_limit",
+        "backlog_wait_time",
+        "failure",
+        "recv_buffer_bytes",
+    ];
+    for (k, v) in map(n, "source", &keys, errs) {
+        let path = format!("source.{k}");
+        match k {
+            "mode" => {
+                s.mode =
+                    one_of(v, &path, &["auto", "multicast", "unicast"], errs).unwrap_or_default()
+            }
+            "backlog_limit" => s.backlog_limit = u32_of(v, &path, errs),
+            "rate_limit" => s.rate_limit = u32_of(v, &path, errs),
+            "backlog_wait_time" => s.backlog_wait_time = u32_of(v, &path, errs),
+            "failure" => {
+                s.failure = u32_of(v, &path, errs);
+                if s.failure.is_some_and(|f| f > 2) {
+                    errs.at(v, "`source.failure` is 0 (silent), 1 (printk) or 2 (panic)");
+                }
+            }
+            _ => s.recv_buffer_bytes = uint(v, &path, errs),
+        }
+    }
+    s
+}
+
+fn rules(n: &Node, errs: &Errors) -> RulesCfg {
+    let mut r = RulesCfg::default();
+    for (k, v) in map(n, "rules", &["files", "watch", "packs"], errs) {
+        match k {
+            "files" => r.files = strings(v, "rules.files", errs),
+            "packs" => r.packs = strings(v, "rules.packs", errs),
+            _ => {
+                for w in seq(v, "rules.watch", errs) {
+                    let mut wc = WatchCfg {
+                        perm: "rwxa".into(),
+                        ..Default::default()
+                    };
+                    for (k, v) in map(w, "rules.watch[]", &["path", "perm", "key"], errs) {
+                        let path = format!("rules.watch[].{k}");
+                        let Some(s) = string(v, &path, errs) else {
+                            continue;
+                        };
+                        match k {
+                            "path" if !s.starts_with('/') => {
+                                errs.at(v, format!("`{path}` must be absolute, not `{s}`"))
+                            }
+                            "perm" if s.is_empty() || !s.chars().all(|c| "rwxa".contains(c)) => {
+                                errs.at(v, format!("`{path}` is `{s}`; use letters of r, w, x, a"))
+                            }
+                            _ => {}
+                        }
+                        match k {
+                            "path" => wc.path = s,
+                            "perm" => wc.perm = s,
+                            _ => wc.key = s,
+                        }
+                    }
+                    if wc.path.is_empty() {
+                        errs.at(w, "a watch needs a `path`");
+                    }
+                    r.watch.push(wc);
+                }
+            }
+        }
+    }
+    r
+}
+
+fn enrich(n: &Node, errs: &Errors) -> EnrichCfg {
+    let mut e = EnrichCfg::default();
+    for (k, v) in map(n, "enrich", &["host_root", "kubernetes"], errs) {
+        match k {
+            "host_root" => {
+                if let Some(s) = string(v, "enrich.host_root", errs) {
+                    if !std::path::Path::new(&s).is_dir() {
+                        errs.at(v, format!("`enrich.host_root`: {s} is not a directory"));
+                    }
+                    e.host_root = s.into();
+                }
+            }
+            _ => {
+                for (k, v) in map(v, "enrich.kubernetes", &["enabled", "node_name"], errs) {
+                    match k {
+                        "enabled" => {
+                            e.kubernetes_enabled =
+                                boolean(v, "enrich.kubernetes.enabled", errs).unwrap_or(false)
+                        }
+                        _ => {
+                            e.node_name =
+                                string(v, "enrich.kubernetes.node_name", errs).unwrap_or_default()
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if e.kubernetes_enabled && e.node_name.is_empty() {
+        errs.at(n, "`enrich.kubernetes.enabled` needs `node_name` (e.g. \"${NODE_NAME}\" from the downward API)");
+    }
+    e
+}
+
+fn uid_range(s: &str) -> Option<(u32, u32)> {
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+            (a <= b).then_some((a, b))
+        }
+        None => s.trim().parse().ok().map(|u| (u, u)),
+    }
+}
+
+fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
+    let mut t = TenantCfg {
+        pid: "always".into(),
+        ..Default::default()
+    };
+    for (k, v) in map(
+        n,
+        "tenants[]",
+        &["name", "match", "redact", "exporters"],
+        errs,
+    ) {
+        match k {
+            "name" => t.name = string(v, "tenants[].name", errs).unwrap_or_default(),
+            "exporters" => t.exporters = strings(v, "tenants[].exporters", errs),
+            "match" => {
+                for (k, v) in map(
+                    v,
+                    "tenants[].match",
+                    &["k8s_namespaces", "uids", "paths", "keys"],
+                    errs,
+                ) {
+                    let path = format!("tenants[].match.{k}");
+                    match k {
+                        "k8s_namespaces" => t.k8s_namespaces = strings(v, &path, errs),
+                        "paths" => t.paths = strings(v, &path, errs),
+                        "keys" => t.keys = strings(v, &path, errs),
+                        _ => {
+                            for u in seq(v, &path, errs) {
+                                match string(u, &path, errs).as_deref().map(|s| (s, uid_range(s))) {
+                                    Some((_, Some(r))) => t.uids.push(r),
+                                    Some((s, None)) => errs.at(u, format!("`{path}`: `{s}` is not a uid or a range like 1000-1999")),
+                                    None => {}
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                let keys = ["drop", "hash", "hash_key_file", "mask", "pid"];
+                for (k, v) in map(v, "tenants[].redact", &keys, errs) {
+                    let path = format!("tenants[].redact.{k}");
+                    match k {
+                        "drop" => t.drop = strings(v, &path, errs),
+                        "hash" => t.hash = strings(v, &path, errs),
+                        "hash_key_file" => t.hash_key_file = readable_file(v, &path, errs),
+                        "pid" => {
+                            t.pid = one_of(v, &path, &["always", "same-owner", "never"], errs)
+                                .unwrap_or_default()
+                        }
+                        _ => {
+                            for m in seq(v, &path, errs) {
+                                let mut mc = MaskCfg::default();
+                                for (k, v) in map(
+                                    m,
+                                    "tenants[].redact.mask[]",
+                                    &["field", "pattern", "replace"],
+                                    errs,
+                                ) {
+                                    let p = format!("tenants[].redact.mask[].{k}");
+                                    let s = string(v, &p, errs).unwrap_or_default();
+                                    match k {
+                                        "field" => mc.field = s,
+                                        "pattern" => {
+                                            if let Err(e) = regex::Regex::new(&s) {
+                                                let first = e
+                                                    .to_string()
+                                                    .lines()
+                                                    .last()
+                                                    .unwrap_or("")
+                                                    .trim()
+                                                    .to_string();
+                                                errs.at(
+                                                    v,
+                                                    format!("`{p}` is not a valid regex: {first}"),
+                                                );
+                                            }
+                                            mc.pattern = s;
+                                        }
+                                        _ => mc.replace = s,
+                                    }
+                                }
+                                if mc.field.is_empty() || mc.pattern.is_empty() {
+                                    errs.at(m, "a mask needs `field` and `pattern`");
+                                }
+                                t.mask.push(mc);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if t.name.is_empty() {
+        errs.at(n, "a tenant needs a `name`");
+    }
+    if !t.hash.is_empty() && t.hash_key_file.is_none() {
+        errs.at(
+            n,
+            format!(
+                "tenant `{}` hashes fields but has no `redact.hash_key_file`",
+                t.name
+            ),
+        );
+    }
+    t
+}
+
+fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
+    let mut e = ExporterCfg::default();
+    let keys = [
+        "name",
+        "type",
+        "endpoint",
+        "path",
+        "headers",
+        "gzip",
+        "timeout_ms",
+        "ca_file",
+        "client_cert_file",
+        "client_key_file",
+        "body",
+        "max_segment_bytes",
+        "max_segment_age_s",
+    ];
+    let mut endpoint_node = None;
+    for (k, v) in map(n, "exporters[]", &keys, errs) {
+        let path = format!("exporters[].{k}");
+        match k {
+            "name" => e.name = string(v, &path, errs).unwrap_or_default(),
+            "type" => {
+                let all: Vec<&str> = NETWORK.iter().chain(FILES).copied().collect();
+                e.kind = one_of(v, &path, &all, errs).unwrap_or_default()
+            }
+            "endpoint" => {
+                e.endpoint = string(v, &path, errs);
+                endpoint_node = Some(v);
+            }
+            "path" => e.path = string(v, &path, errs).map(PathBuf::from),
+            "headers" => {
+                if let saphyr::YamlData::Mapping(m) = &v.data {
+                    for (hk, hv) in m.iter() {
+                        match (
+                            hk.data.as_str(),
+                            string(hv, &format!("{path} values"), errs),
+                        ) {
+                            (Some(k), Some(val)) => e.headers.push((k.to_string(), val)),
+                            (None, _) => errs.at(hk, "header names must be strings"),
+                            _ => {}
+                        }
+                    }
+                } else {
+                    errs.at(
+                        v,
+                        format!("`{path}` must be a mapping of header names to values"),
+                    );
+                }
+            }
+            "gzip" => e.gzip = boolean(v, &path, errs).unwrap_or(false),
+            "timeout_ms" => e.timeout_ms = uint(v, &path, errs),
+            "ca_file" => e.ca_file = readable_file(v, &path, errs),
+            "client_cert_file" => e.client_cert_file = readable_file(v, &path, errs),
+            "client_key_file" => e.client_key_file = readable_file(v, &path, errs),
+            "body" => e.body = one_of(v, &path, &["line", "map"], errs),
+            "max_segment_bytes" => e.max_segment_bytes = uint(v, &path, errs),
+            _ => e.max_segment_age_s = uint(v, &path, errs),
+        }
+    }
+    if e.name.is_empty() {
+        errs.at(n, "an exporter needs a `name`");
+    }
+    if NETWORK.contains(&e.kind.as_str()) {
+        match (&e.endpoint, endpoint_node) {
+            (Some(ep), Some(node)) => {
+                if let Err(why) = audex_export::delivery::parse_endpoint(ep, 4317) {
+                    errs.at(node, format!("exporter `{}`: {why}", e.name));
+                }
+            }
+            _ => errs.at(
+                n,
+                format!(
+                    "exporter `{}` of type {} needs an `endpoint`",
+                    e.name, e.kind
+                ),
+            ),
+        }
+    }
+    if FILES.contains(&e.kind.as_str()) && e.path.is_none() {
+        errs.at(
+            n,
+            format!("exporter `{}` of type {} needs a `path`", e.name, e.kind),
+        );
+    }
+    if e.kind.is_empty() && !e.name.is_empty() {
+        errs.at(n, format!("exporter `{}` needs a `type`", e.name));
+    }
+    e
+}
