@@ -110,6 +110,13 @@ pub struct ReplayArgs {
     /// Write events to this file instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Send the events through this config's tenants and exporters (backfill a
+    /// SIEM) instead of printing them; exits once they are acknowledged.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// With --config: how long to wait for the exporters' acknowledgements.
+    #[arg(long, default_value_t = 30)]
+    pub deadline_s: u64,
     /// Root under which etc/passwd and etc/group name uids and gids
     /// (ENRICHED names on the records win).
     #[arg(long, default_value = "/")]

@@ -48,10 +48,32 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         None => Box::new(io::stdout().lock()),
     };
     let out = BufWriter::with_capacity(256 << 10, out);
-    let mut writer: Box<dyn EventWriter> = match args.format {
-        OutputFormat::Json => Box::new(JsonLines(out)),
-        OutputFormat::Proto => Box::new(ProtoDelimited::new(out)),
-        OutputFormat::OtlpJson => Box::new(OtlpJsonLines::new(
+    // With --config, events go through the configured tenants and exporters.
+    let mut outputs = match &args.config {
+        Some(path) => {
+            let cfg = crate::config::load(path).map_err(|errs| {
+                anyhow::anyhow!(
+                    "{}",
+                    errs.iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            })?;
+            let node = args.node.clone().unwrap_or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_default()
+            });
+            Some(crate::outputs::Outputs::start(&cfg, &node)?)
+        }
+        None => None,
+    };
+    let mut writer: Box<dyn EventWriter + '_> = match (&mut outputs, args.format) {
+        (Some(o), _) => Box::new(ToOutputs(o)),
+        (None, OutputFormat::Json) => Box::new(JsonLines(out)),
+        (None, OutputFormat::Proto) => Box::new(ProtoDelimited::new(out)),
+        (None, OutputFormat::OtlpJson) => Box::new(OtlpJsonLines::new(
             out,
             Resource {
                 host_name: args.node.clone().unwrap_or_default(),
@@ -130,6 +152,28 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         }
     }
     sum.late = correlator.stats().late;
+    drop(writer);
+    let mut code = ExitCode::SUCCESS;
+    if let Some(o) = outputs {
+        let unrouted = o.unrouted;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.deadline_s);
+        for r in o.finish(deadline)? {
+            eprintln!(
+                "audex: exporter {}: {} exported, {} rejected by the receiver, {} refused for good, {} retries, {} dropped by the spool bound, {} not delivered",
+                r.name, r.exported, r.rejected, r.failed, r.retries, r.dropped, r.pending
+            );
+            if r.pending > 0 {
+                eprintln!(
+                    "audex: exporter {}: {} events not acknowledged within {} s; they stay in the spool for the next run",
+                    r.name, r.pending, args.deadline_s
+                );
+                code = ExitCode::from(2);
+            }
+        }
+        if unrouted > 0 {
+            eprintln!("audex: {unrouted} events matched no tenant and there is no `default` tenant: not exported");
+        }
+    }
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
@@ -145,7 +189,21 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             sum.truncated
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+/// An EventWriter that hands events to the configured exporters.
+struct ToOutputs<'a>(&'a mut crate::outputs::Outputs);
+
+impl EventWriter for ToOutputs<'_> {
+    fn write(&mut self, ev: &audex_proto::v1::AuditEvent) -> io::Result<()> {
+        self.0
+            .send(ev)
+            .map_err(|e| io::Error::other(format!("{e:#}")))
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Re-emits length-delimited AuditEvents (an archive segment) in the output format.

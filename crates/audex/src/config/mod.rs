@@ -2,7 +2,7 @@
 //! Input: a path. Output: [`Config`] or every error as `file:line:col: message`.
 
 mod env;
-mod schema;
+pub mod schema;
 mod tree;
 
 pub use schema::Config;

@@ -1,0 +1,249 @@
+//! The export side of the pipeline, built from the config: per exporter a spool
+//! (under `spool.dir/<name>`), a Spooler and a delivery task; events routed to
+//! tenants (first match wins), each tenant's exporters get a copy tagged with it.
+//! Input: AuditEvents. Output: acknowledged deliveries, counters.
+use crate::config::schema::{Config, ExporterCfg, TenantCfg};
+use anyhow::{bail, Context, Result};
+use audex_export::delivery::{
+    deliver, Control, DeliveryConfig, DeliveryStats, Exporter, Spooler, Stop,
+};
+use audex_export::otlp::{Body, OtlpConfig, OtlpGrpc, OtlpHttp, Resource};
+use audex_export::spool::{Spool, SpoolConfig};
+use audex_export::{EventGrpc, JsonLinesFile, ProtobufFile};
+use audex_proto::v1::AuditEvent;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One exporter, as a config entry describes it.
+pub fn make_exporter(e: &ExporterCfg, node: &str) -> Result<Box<dyn Exporter>, String> {
+    let otlp = || OtlpConfig {
+        name: e.name.clone(),
+        endpoint: e.endpoint.clone().unwrap_or_default(),
+        headers: e.headers.clone(),
+        gzip: e.gzip,
+        timeout: e.timeout_ms.map(Duration::from_millis),
+        ca_file: e.ca_file.clone(),
+        client_cert_file: e.client_cert_file.clone(),
+        client_key_file: e.client_key_file.clone(),
+        body: e
+            .body
+            .as_deref()
+            .map(|b| if b == "map" { Body::Map } else { Body::Line }),
+        resource: Resource {
+            host_name: node.to_string(),
+            service_version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        },
+    };
+    let path = || e.path.clone().unwrap_or_default();
+    Ok(match e.kind.as_str() {
+        "otlp_grpc" => Box::new(OtlpGrpc::new(otlp())?),
+        "otlp_http" => Box::new(OtlpHttp::new(otlp())?),
+        "protobuf_grpc" => Box::new(EventGrpc::new(otlp())?),
+        "protobuf_file" => Box::new(ProtobufFile::new(
+            &e.name,
+            path(),
+            e.max_segment_bytes.unwrap_or(64 << 20),
+            Duration::from_secs(e.max_segment_age_s.unwrap_or(3600)),
+        )?),
+        "jsonl" => Box::new(JsonLinesFile::new(&e.name, &path())?),
+        other => return Err(format!("exporter type {other} is not known")),
+    })
+}
+
+/// Where an event goes: the first tenant any of whose criteria matches (rule
+/// keys, path prefixes, uid ranges — auid when set, else uid — or Kubernetes
+/// namespace globs); else `default`; else nowhere (counted).
+pub fn route<'t>(tenants: &'t [TenantCfg], ev: &AuditEvent) -> Option<&'t TenantCfg> {
+    let uid = ev.actor.as_ref().and_then(|a| a.auid.or(a.uid));
+    let ns = ev.k8s.as_ref().map(|k| k.namespace.as_str()).unwrap_or("");
+    let matches = |t: &TenantCfg| {
+        t.keys.iter().any(|k| ev.keys.contains(k))
+            || t.paths
+                .iter()
+                .any(|p| ev.files.iter().any(|f| f.path.starts_with(p.as_str())))
+            || uid.is_some_and(|u| t.uids.iter().any(|&(a, b)| a <= u && u <= b))
+            || (!ns.is_empty() && t.k8s_namespaces.iter().any(|g| glob(g, ns)))
+    };
+    tenants
+        .iter()
+        .find(|t| t.name != "default" && matches(t))
+        .or_else(|| tenants.iter().find(|t| t.name == "default"))
+}
+
+/// `*` matches any run of characters.
+fn glob(pattern: &str, s: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == s,
+        Some((head, rest)) => {
+            s.starts_with(head)
+                && (0..=s.len() - head.len())
+                    .any(|i| s.is_char_boundary(head.len() + i) && glob(rest, &s[head.len() + i..]))
+        }
+    }
+}
+
+struct Out {
+    name: String,
+    spool: Arc<Mutex<Spool>>,
+    spooler: Spooler,
+    control: Arc<Control>,
+    stats: Arc<DeliveryStats>,
+    task: tokio::task::JoinHandle<std::io::Result<u64>>,
+}
+
+/// The exporters of a config, running.
+pub struct Outputs {
+    rt: tokio::runtime::Runtime,
+    outs: Vec<Out>,
+    tenants: Vec<TenantCfg>,
+    pub unrouted: u64,
+}
+
+/// What each exporter did by the end.
+pub struct Report {
+    pub name: String,
+    pub exported: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub retries: u64,
+    pub pending: u64,
+    pub dropped: u64,
+}
+
+impl Outputs {
+    pub fn start(cfg: &Config, node: &str) -> Result<Outputs> {
+        if let Some(t) = cfg.tenants.iter().find(|t| {
+            !t.drop.is_empty() || !t.hash.is_empty() || !t.mask.is_empty() || t.pid != "always"
+        }) {
+            bail!(
+                "tenant `{}` asks for redaction, which this audex does not do yet; refusing to send its events unredacted (remove `redact` to export without it)",
+                t.name
+            );
+        }
+        if cfg.tenants.is_empty() {
+            bail!(
+                "the config has no tenants: name a `default` tenant with the exporters to send to"
+            );
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .worker_threads(2)
+            .build()?;
+        let used: Vec<&ExporterCfg> = cfg
+            .exporters
+            .iter()
+            .filter(|e| cfg.tenants.iter().any(|t| t.exporters.contains(&e.name)))
+            .collect();
+        let mut outs = Vec::new();
+        let per = (cfg.spool.max_bytes / used.len().max(1) as u64).max(1 << 20);
+        for e in used {
+            let exporter = make_exporter(e, node)
+                .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", e.name))?;
+            let encoder = make_exporter(e, node)
+                .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", e.name))?;
+            let dir = cfg.spool.dir.join(&e.name);
+            let (spool, rec) = Spool::open(SpoolConfig::new(&dir, per))
+                .with_context(|| format!("spool {}", dir.display()))?;
+            if rec.pending > 0 || rec.truncated_bytes > 0 {
+                eprintln!(
+                    "audex: exporter {}: {} events waiting from before; {} damaged bytes cut",
+                    e.name, rec.pending, rec.truncated_bytes
+                );
+            }
+            let spool = Arc::new(Mutex::new(spool));
+            let control = Arc::new(Control::default());
+            let stats = Arc::new(DeliveryStats::default());
+            let task = rt.spawn(deliver(
+                spool.clone(),
+                exporter,
+                DeliveryConfig::default(),
+                stats.clone(),
+                control.clone(),
+            ));
+            let spooler = Spooler::new(spool.clone(), encoder, node);
+            outs.push(Out {
+                name: e.name.clone(),
+                spool,
+                spooler,
+                control,
+                stats,
+                task,
+            });
+        }
+        Ok(Outputs {
+            rt,
+            outs,
+            tenants: cfg.tenants.clone(),
+            unrouted: 0,
+        })
+    }
+
+    /// Routes one event and spools a copy for each of its tenant's exporters.
+    pub fn send(&mut self, ev: &AuditEvent) -> Result<()> {
+        let Some(t) = route(&self.tenants, ev) else {
+            self.unrouted += 1;
+            return Ok(());
+        };
+        let mut copy = ev.clone();
+        copy.tenant = t.name.clone();
+        for o in self
+            .outs
+            .iter_mut()
+            .filter(|o| t.exporters.contains(&o.name))
+        {
+            o.spooler
+                .append(&copy)
+                .with_context(|| format!("spooling for exporter {}", o.name))?;
+            o.control.wake();
+        }
+        Ok(())
+    }
+
+    /// Syncs, lets delivery drain until `deadline`, stops; what each exporter did.
+    pub fn finish(mut self, deadline: Instant) -> Result<Vec<Report>> {
+        for o in &mut self.outs {
+            o.spooler.sync()?;
+            o.control.wake();
+        }
+        while Instant::now() < deadline
+            && self
+                .outs
+                .iter()
+                .any(|o| o.spool.lock().unwrap().pending() > 0)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut reports = Vec::new();
+        for o in self.outs {
+            o.control.stop(Stop::Now);
+            let pending = self.rt.block_on(o.task)??;
+            let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+            reports.push(Report {
+                name: o.name,
+                exported: g(&o.stats.exported),
+                rejected: g(&o.stats.rejected),
+                failed: g(&o.stats.failed),
+                retries: g(&o.stats.retries),
+                pending,
+                dropped: o.spooler.dropped,
+            });
+        }
+        Ok(reports)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs() {
+        assert!(glob("payments-*", "payments-eu"));
+        assert!(glob("*-prod", "api-prod"));
+        assert!(glob("a*b*c", "aXbYc"));
+        assert!(!glob("payments-*", "billing"));
+        assert!(glob("exact", "exact") && !glob("exact", "exactly"));
+    }
+}
