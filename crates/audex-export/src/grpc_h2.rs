@@ -3,7 +3,7 @@
 //! gzip near 180k events/s per core). Frames: 1-byte compressed flag, 4-byte
 //! big-endian length, message. Status comes in trailers (or trailers-only
 //! headers) as grpc-status / grpc-message / grpc-status-details-bin.
-use crate::delivery::{parse_endpoint, ExportError, Scheme};
+use crate::delivery::{parse_endpoint, ExportError};
 use crate::otlp::OtlpConfig;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -28,24 +28,8 @@ pub(crate) struct H2Grpc {
 impl H2Grpc {
     pub fn new(cfg: &OtlpConfig, default_port: u16) -> Result<H2Grpc, String> {
         let ep = parse_endpoint(&cfg.endpoint, default_port)?;
-        let tls = match ep.scheme {
-            Scheme::Https => Some(crate::tls::client_config(cfg)?),
-            Scheme::Http if cfg.ca_file.is_some() || cfg.client_cert_file.is_some() => {
-                return Err(format!(
-                    "endpoint {:?}: TLS files given but the endpoint is http://; use https://",
-                    cfg.endpoint
-                ))
-            }
-            Scheme::Http => None,
-        };
-        let mut headers = Vec::new();
-        for (k, v) in &cfg.headers {
-            let name = HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes())
-                .map_err(|_| format!("header name {k:?} is not valid"))?;
-            let val =
-                HeaderValue::from_str(v).map_err(|_| format!("header {k}: value is not valid"))?;
-            headers.push((name, val));
-        }
+        let tls = crate::tls::for_scheme(cfg, ep.scheme)?;
+        let headers = crate::tls::headers(cfg)?;
         Ok(H2Grpc {
             origin: ep.origin(),
             tls,

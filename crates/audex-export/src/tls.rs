@@ -5,6 +5,38 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
 
+/// The TLS settings for an endpoint of `scheme`: rustls config for https://, none
+/// for http:// (where TLS files are a mistake worth saying).
+pub(crate) fn for_scheme(
+    cfg: &OtlpConfig,
+    scheme: crate::delivery::Scheme,
+) -> Result<Option<rustls::ClientConfig>, String> {
+    match scheme {
+        crate::delivery::Scheme::Https => Ok(Some(client_config(cfg)?)),
+        _ if cfg.ca_file.is_some() || cfg.client_cert_file.is_some() => Err(format!(
+            "endpoint {:?}: TLS files given but the endpoint is http://; use https://",
+            cfg.endpoint
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// The configured headers as HTTP headers (names lowercased, as HTTP/2 wants).
+pub(crate) fn headers(
+    cfg: &OtlpConfig,
+) -> Result<Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>, String> {
+    cfg.headers
+        .iter()
+        .map(|(k, v)| {
+            let name = hyper::header::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|_| format!("header name {k:?} is not valid"))?;
+            let val = hyper::header::HeaderValue::from_str(v)
+                .map_err(|_| format!("header {k}: value is not valid"))?;
+            Ok((name, val))
+        })
+        .collect()
+}
+
 /// The rustls client configuration of an exporter's TLS settings.
 pub(crate) fn client_config(cfg: &OtlpConfig) -> Result<rustls::ClientConfig, String> {
     tls_config(cfg)

@@ -4,7 +4,7 @@
 use super::encode::{encode_export_request, encode_request_from_spool, encode_spool_entry};
 use super::grpc::OtlpConfig;
 use super::mapping::{now_unix_nano, Body};
-use crate::delivery::{parse_endpoint, Accepted, ExportError, ExportFuture, Exporter, Scheme};
+use crate::delivery::{parse_endpoint, Accepted, ExportError, ExportFuture, Exporter};
 use audex_proto::v1::AuditEvent;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -40,24 +40,8 @@ impl OtlpHttp {
         let uri: hyper::Uri = format!("{}/{path}", ep.origin())
             .parse()
             .map_err(|e| format!("endpoint {:?}: {e}", cfg.endpoint))?;
-        let tls = match ep.scheme {
-            Scheme::Https => Some(crate::tls::client_config(&cfg)?),
-            Scheme::Http if cfg.ca_file.is_some() || cfg.client_cert_file.is_some() => {
-                return Err(format!(
-                    "endpoint {:?}: TLS files given but the endpoint is http://; use https://",
-                    cfg.endpoint
-                ))
-            }
-            Scheme::Http => None,
-        };
-        let mut headers = Vec::new();
-        for (k, v) in &cfg.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("header name {k:?} is not valid"))?;
-            let val =
-                HeaderValue::from_str(v).map_err(|_| format!("header {k}: value is not valid"))?;
-            headers.push((name, val));
-        }
+        let tls = crate::tls::for_scheme(&cfg, ep.scheme)?;
+        let headers = crate::tls::headers(&cfg)?;
         Ok(OtlpHttp {
             cfg,
             uri,
