@@ -247,3 +247,78 @@ mod tests {
         assert!(glob("exact", "exact") && !glob("exact", "exactly"));
     }
 }
+
+#[cfg(test)]
+mod route_tests {
+    use super::route;
+    use crate::config::schema::TenantCfg;
+    use audex_proto::v1::{Actor, AuditEvent, File, Kubernetes};
+
+    fn tenant(name: &str) -> TenantCfg {
+        TenantCfg {
+            name: name.into(),
+            pid: "always".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn first_match_then_default() {
+        let mut pay = tenant("payments");
+        pay.keys = vec!["pci".into()];
+        pay.paths = vec!["/srv/payments/".into()];
+        pay.uids = vec![(1000, 1999)];
+        pay.k8s_namespaces = vec!["payments-*".into()];
+        let mut ops = tenant("ops");
+        ops.uids = vec![(0, 0)];
+        let tenants = vec![pay, ops, tenant("default")];
+        let name = |ev: &AuditEvent| route(&tenants, ev).map(|t| t.name.clone());
+
+        let by_key = AuditEvent {
+            keys: vec!["pci".into()],
+            ..Default::default()
+        };
+        assert_eq!(name(&by_key).as_deref(), Some("payments"));
+        let by_path = AuditEvent {
+            files: vec![File {
+                path: "/srv/payments/x".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(name(&by_path).as_deref(), Some("payments"));
+        let by_ns = AuditEvent {
+            k8s: Some(Kubernetes {
+                namespace: "payments-eu".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(name(&by_ns).as_deref(), Some("payments"));
+        // The login uid decides when set; the real uid otherwise.
+        let root_as_alice = AuditEvent {
+            actor: Some(Actor {
+                uid: Some(0),
+                auid: Some(1500),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(name(&root_as_alice).as_deref(), Some("payments"));
+        let root = AuditEvent {
+            actor: Some(Actor {
+                uid: Some(0),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            name(&root).as_deref(),
+            Some("ops"),
+            "first match wins, in order"
+        );
+        assert_eq!(name(&AuditEvent::default()).as_deref(), Some("default"));
+        // Without a default tenant, an unmatched event goes nowhere (the caller counts it).
+        assert!(route(&tenants[..2], &AuditEvent::default()).is_none());
+    }
+}
