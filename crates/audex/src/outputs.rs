@@ -15,8 +15,22 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The node's resource: host name, host id (machine-id under the host root),
+/// Kubernetes node name (when configured), audex's version.
+pub fn node_resource(cfg: &Config, node: &str) -> Resource {
+    let host_id = std::fs::read_to_string(cfg.enrich.host_root.join("etc/machine-id"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    Resource {
+        host_name: node.to_string(),
+        host_id,
+        k8s_node_name: cfg.enrich.node_name.clone(),
+        service_version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
 /// One exporter, as a config entry describes it.
-pub fn make_exporter(e: &ExporterCfg, node: &str) -> Result<Box<dyn Exporter>, String> {
+pub fn make_exporter(e: &ExporterCfg, res: &Resource) -> Result<Box<dyn Exporter>, String> {
     let otlp = || OtlpConfig {
         name: e.name.clone(),
         endpoint: e.endpoint.clone().unwrap_or_default(),
@@ -30,11 +44,7 @@ pub fn make_exporter(e: &ExporterCfg, node: &str) -> Result<Box<dyn Exporter>, S
             .body
             .as_deref()
             .map(|b| if b == "map" { Body::Map } else { Body::Line }),
-        resource: Resource {
-            host_name: node.to_string(),
-            service_version: env!("CARGO_PKG_VERSION").into(),
-            ..Default::default()
-        },
+        resource: res.clone(),
     };
     let path = || e.path.clone().unwrap_or_default();
     Ok(match e.kind.as_str() {
@@ -136,12 +146,13 @@ impl Outputs {
             .iter()
             .filter(|e| cfg.tenants.iter().any(|t| t.exporters.contains(&e.name)))
             .collect();
+        let res = node_resource(cfg, node);
         let mut outs = Vec::new();
         let per = (cfg.spool.max_bytes / used.len().max(1) as u64).max(1 << 20);
         for e in used {
-            let exporter = make_exporter(e, node)
+            let exporter = make_exporter(e, &res)
                 .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", e.name))?;
-            let encoder = make_exporter(e, node)
+            let encoder = make_exporter(e, &res)
                 .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", e.name))?;
             let dir = cfg.spool.dir.join(&e.name);
             let (spool, rec) = Spool::open(SpoolConfig::new(&dir, per))

@@ -47,6 +47,20 @@ impl Receiver {
         Receiver(child, out)
     }
 
+    fn resources(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.1)
+            .unwrap_or_default()
+            .lines()
+            .flat_map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["resources"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+            })
+            .map(|r| r["attributes"].clone())
+            .collect()
+    }
+
     fn ids(&self) -> Vec<(String, String)> {
         let mut v = Vec::new();
         for l in std::fs::read_to_string(&self.1).unwrap_or_default().lines() {
@@ -153,6 +167,14 @@ fn replay_through_configured_exporters() {
         got.iter().all(|(_, t)| t == "default"),
         "tagged with the tenant"
     );
+    // The node's resource on every ResourceLogs.
+    for r in rcv.resources() {
+        assert_eq!(r["service.name"], "audex");
+        assert!(!r["host.name"].as_str().unwrap_or("").is_empty());
+        if let Ok(id) = std::fs::read_to_string("/etc/machine-id") {
+            assert_eq!(r["host.id"].as_str().unwrap_or(""), id.trim());
+        }
+    }
     // The archive reads back with replay --input proto; the JSON lines are the contract.
     let seg = std::fs::read_dir(dir.join("archive"))
         .unwrap()

@@ -48,20 +48,35 @@ struct Kvs<'a> {
     field: u32,
 }
 
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+impl Kvs<'_> {
+    /// A KeyValue whose AnyValue content (`value_len` bytes) `value` writes;
+    /// lengths are known up front, so no placeholder is needed.
+    fn kv(&mut self, k: &str, value_len: usize, value: impl FnOnce(&mut Vec<u8>)) {
+        let any = value_len;
+        let kv_len = 1 + varint_len(k.len() as u64) + k.len() + 1 + varint_len(any as u64) + any;
+        key(self.out, self.field, 2);
+        varint(self.out, kv_len as u64);
+        bytes_field(self.out, 1, k.as_bytes());
+        key(self.out, 2, 2);
+        varint(self.out, any as u64);
+        value(self.out);
+    }
+}
+
 impl AttrSink for Kvs<'_> {
     fn str(&mut self, k: &'static str, v: &str) {
-        nested(self.out, self.field, |o| {
-            bytes_field(o, 1, k.as_bytes());
-            nested(o, 2, |o| bytes_field(o, 1, v.as_bytes()));
-        });
+        let len = 1 + varint_len(v.len() as u64) + v.len();
+        self.kv(k, len, |o| bytes_field(o, 1, v.as_bytes()));
     }
     fn int(&mut self, k: &'static str, v: i64) {
-        nested(self.out, self.field, |o| {
-            bytes_field(o, 1, k.as_bytes());
-            nested(o, 2, |o| {
-                key(o, 3, 0);
-                varint(o, v as u64);
-            });
+        let len = 1 + varint_len(v as u64);
+        self.kv(k, len, |o| {
+            key(o, 3, 0);
+            varint(o, v as u64);
         });
     }
     fn strs(&mut self, k: &'static str, v: &[String]) {
