@@ -1,6 +1,7 @@
 //! The audex binary: command line, then one module per command.
 mod cli;
 mod config;
+mod live;
 mod outputs;
 mod progress;
 mod replay;

@@ -1,0 +1,246 @@
+//! The live pipeline's front half: the kernel source read on its own thread into a
+//! bounded channel, parsed, correlated (wall-clock timeouts) and normalized; kernel
+//! loss, socket overflows and serial gaps as records-lost events; on stop, a drain
+//! that sends an end marker through the kernel so that loss up to the last record
+//! is counted. Input: a subscribed Source. Output: AuditEvents to a sink.
+use crate::signals;
+use anyhow::{bail, Result};
+use audex_correlate::{Config, Correlator};
+use audex_enrich::PasswdDb;
+use audex_kernel::source::{RawRecord, Read, Source};
+use audex_normalize::{Normalizer, Options};
+use audex_proto::v1::{AuditEvent, Lost};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// Poll the kernel's `lost` counter this often (AUDIT_GET can stall while the
+/// backlog is full, so rarely, and never while it is at its limit).
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// Where names come from and what the node is called.
+pub struct LiveOptions {
+    pub host_root: PathBuf,
+    pub node: Option<String>,
+}
+
+/// What the reader thread hands over.
+enum Batch {
+    Records(Vec<RawRecord>),
+    Overflow,
+    Failed(String),
+}
+
+/// Batches in flight between the reader thread and the pipeline. When the
+/// pipeline is slower than the kernel, the reader blocks, the socket buffer
+/// fills, and the kernel reports ENOBUFS: loss is counted, memory stays bounded.
+const CHANNEL_BATCHES: usize = 4096;
+
+/// Reads the kernel until a stop is requested, then drains (see below); every
+/// normalized event goes to `sink`, and `tick` runs about every 100 ms.
+pub fn read_loop(
+    src: &mut Source,
+    opts: &LiveOptions,
+    sink: &mut dyn FnMut(&AuditEvent) -> Result<()>,
+    tick: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
+    let start = Instant::now();
+    let now_ms = || start.elapsed().as_millis() as u64;
+    let mut corr = Correlator::new(Config::default());
+    let norm = Normalizer::new(
+        PasswdDb::new(&opts.host_root),
+        Options {
+            default_node: opts.node.clone().or_else(hostname),
+            include_records: false,
+        },
+    );
+    let mut last_status = Instant::now();
+    let mut kernel_lost = src.status().map(|s| s.lost).unwrap_or(0);
+    let mut backlog_high = false;
+    let mut batches_since_poll = 0u64;
+    let mut parse_errors = 0u64;
+
+    let mut reader = src.take_reader().expect("the source's reader");
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
+    let reader_done = done.clone();
+    let reader_thread = std::thread::spawn(move || {
+        let mut enobufs = 0u64;
+        while !reader_done.load(Ordering::SeqCst) {
+            let mut raw = Vec::new();
+            let batch = match reader.read(&mut raw) {
+                Ok(Read::Records) => Batch::Records(raw),
+                Ok(Read::Idle) => continue,
+                Ok(Read::Overflow) => {
+                    enobufs += 1;
+                    Batch::Overflow
+                }
+                Err(e) => Batch::Failed(e.to_string()),
+            };
+            let failed = matches!(batch, Batch::Failed(_));
+            if tx.send(batch).is_err() || failed {
+                break;
+            }
+        }
+        enobufs
+    });
+
+    // After a stop request, keep reading: records already queued and a pending
+    // ENOBUFS must not be abandoned. A marker message sent through the kernel gets
+    // the newest serial; once it is back, every serial lost before it shows as a
+    // gap, so loss at the end is counted too (resent: a congested socket may drop it).
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let marker = format!(
+        "op=audex-end-marker pid={} nonce={nonce}",
+        std::process::id()
+    );
+    let mut draining: Option<Instant> = None;
+    let mut marker_seen = false;
+    let mut markers_sent = 0u32;
+    let mut last_marker = Instant::now();
+    let mut failure: Option<String> = None;
+    loop {
+        if draining.is_none() && signals::stop_requested() {
+            draining = Some(Instant::now());
+        }
+        if draining.is_some()
+            && !marker_seen
+            && markers_sent < 4
+            && (markers_sent == 0 || last_marker.elapsed() >= Duration::from_millis(500))
+        {
+            markers_sent += 1;
+            last_marker = Instant::now();
+            if let Err(e) = src.control().send_user_message(&marker) {
+                eprintln!("audex: could not send the end marker ({e}); loss after the last record may go uncounted");
+                markers_sent = 4;
+            }
+        }
+        let batch = rx.recv_timeout(Duration::from_millis(100));
+        corr.set_now(now_ms());
+        match batch {
+            Ok(Batch::Records(raw)) => {
+                batches_since_poll += 1;
+                for rec in raw {
+                    if rec.rtype == 1121
+                        && rec
+                            .payload
+                            .windows(marker.len())
+                            .any(|w| w == marker.as_bytes())
+                    {
+                        marker_seen = true;
+                    }
+                    match audex_parse::parse_netlink(rec.rtype, &rec.payload) {
+                        Ok(p) => corr.push(p),
+                        Err(e) => {
+                            parse_errors += 1;
+                            if parse_errors <= 10 {
+                                eprintln!("audex: unparsable record of type {}: {e}", rec.rtype);
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(Batch::Overflow) => sink(&lost_event("enobufs", 0))?,
+            Ok(Batch::Failed(e)) => {
+                failure = Some(e);
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(since) = draining {
+                    let gave_up =
+                        markers_sent >= 4 && last_marker.elapsed() > Duration::from_millis(500);
+                    if marker_seen || gave_up || since.elapsed() > Duration::from_secs(5) {
+                        break;
+                    }
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        tick()?;
+        corr.expire_wall(now_ms());
+        while let Some(o) = corr.pop() {
+            let ev = norm.normalize(&o);
+            sink(&ev)?;
+        }
+        // AUDIT_GET sent while the kernel backlog is full can park us among the
+        // audited processes for backlog_wait_time: skip a poll while the last one
+        // saw the backlog over half full, or while our own queue is backed up.
+        let busy = backlog_high || batches_since_poll > 10_000;
+        if draining.is_none() && last_status.elapsed() >= STATUS_EVERY && !busy {
+            last_status = Instant::now();
+            batches_since_poll = 0;
+            if let Ok(st) = src.status() {
+                backlog_high = st.backlog_limit > 0 && st.backlog >= st.backlog_limit / 2;
+                if st.lost > kernel_lost {
+                    sink(&lost_event("kernel", (st.lost - kernel_lost) as u64))?;
+                }
+                kernel_lost = kernel_lost.max(st.lost);
+            }
+        } else if busy && last_status.elapsed() >= STATUS_EVERY * 6 {
+            // Try again later, once things calmed down.
+            backlog_high = false;
+            batches_since_poll = 0;
+        }
+    }
+    done.store(true, Ordering::SeqCst);
+    // Take what the reader still hands over, then let it finish.
+    while let Ok(b) = rx.recv_timeout(Duration::from_millis(300)) {
+        if let Batch::Records(raw) = b {
+            for rec in raw {
+                if let Ok(p) = audex_parse::parse_netlink(rec.rtype, &rec.payload) {
+                    corr.push(p);
+                }
+            }
+        }
+    }
+    let enobufs = reader_thread.join().unwrap_or(0);
+    if !marker_seen {
+        eprintln!(
+            "audex: the end marker did not come back; loss after the last record is not counted"
+        );
+    }
+    if enobufs > 0 {
+        eprintln!("audex: the socket overflowed {enobufs} times; lost records are reported as records-lost events");
+    }
+    corr.flush();
+    while let Some(o) = corr.pop() {
+        let ev = norm.normalize(&o);
+        sink(&ev)?;
+    }
+    if let Some(e) = failure {
+        bail!("reading the kernel: {e}");
+    }
+    Ok(())
+}
+
+pub fn lost_event(source: &str, count: u64) -> AuditEvent {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    AuditEvent {
+        id: format!("{}.{:03}:lost-{source}", now.as_secs(), now.subsec_millis()),
+        time: Some(audex_proto::Timestamp {
+            seconds: now.as_secs() as i64,
+            nanos: now.subsec_nanos() as i32,
+        }),
+        category: "audit".into(),
+        action: "records-lost".into(),
+        outcome: "failure".into(),
+        lost: Some(Lost {
+            count,
+            source: source.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
