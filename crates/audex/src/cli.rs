@@ -25,6 +25,11 @@ pub enum Command {
     Rules(RulesCommand),
     /// Kernel audit status and audex's view of it.
     Status,
+    /// The daemon: rules, kernel, tenants and exporters from one config file.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Check a config file and report every error with its line, then exit.
     Validate {
         #[arg(long)]

@@ -6,6 +6,7 @@ mod outputs;
 mod progress;
 mod replay;
 mod rules_cmd;
+mod run;
 mod signals;
 mod status_cmd;
 mod watch;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         cli::Command::Rules(cmd) => rules_cmd::run(cmd),
         cli::Command::Status => status_cmd::run(),
         cli::Command::Validate { config } => validate(&config),
+        cli::Command::Run { config } => run::run(&config),
     };
     match result {
         Ok(code) => code,

@@ -83,7 +83,7 @@ pub fn route<'t>(tenants: &'t [TenantCfg], ev: &AuditEvent) -> Option<&'t Tenant
 }
 
 /// `*` matches any run of characters.
-fn glob(pattern: &str, s: &str) -> bool {
+pub(crate) fn glob(pattern: &str, s: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == s,
         Some((head, rest)) => {
@@ -208,6 +208,16 @@ impl Outputs {
                 .append(&copy)
                 .with_context(|| format!("spooling for exporter {}", o.name))?;
             o.control.wake();
+        }
+        Ok(())
+    }
+
+    /// Keeps spooled events on disk within the sync interval while the stream is idle.
+    pub fn tick(&mut self) -> Result<()> {
+        for o in &mut self.outs {
+            o.spooler
+                .tick()
+                .with_context(|| format!("syncing the spool of exporter {}", o.name))?;
         }
         Ok(())
     }

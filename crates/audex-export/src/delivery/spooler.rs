@@ -85,7 +85,16 @@ impl Spooler {
         Ok(())
     }
 
-    /// Makes everything appended durable now (call on a 1 s tick when idle).
+    /// Syncs if something waits and `sync_every` has passed (call on a tick, so an
+    /// idle stream is still on disk within the interval).
+    pub fn tick(&mut self) -> io::Result<()> {
+        if self.unsynced > 0 && self.last_sync.elapsed() >= self.sync_every {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything appended durable now.
     pub fn sync(&mut self) -> io::Result<()> {
         if self.unsynced > 0 {
             self.spool.lock().unwrap().sync()?;

@@ -69,10 +69,15 @@ pub fn start_watch(args: &[&str]) -> (Watch, mpsc::Receiver<String>, String) {
 }
 
 /// SIGINT, then its stdout and exit status.
-pub fn stop(mut w: Watch) -> (String, ExitStatus) {
+pub fn stop(w: Watch) -> (String, ExitStatus) {
+    stop_with(w, libc::SIGINT)
+}
+
+/// `signal`, then its stdout and exit status.
+pub fn stop_with(mut w: Watch, signal: i32) -> (String, ExitStatus) {
     let mut child = w.child.take().expect("running");
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let mut out = String::new();
     child
         .stdout
@@ -92,6 +97,19 @@ pub fn run_workload(
     w: Watch,
     dir: &Path,
 ) -> (Vec<serde_json::Value>, Vec<super::workload::Action>) {
+    let actions = workload_actions(dir);
+    std::thread::sleep(Duration::from_millis(2500));
+    let (out, status) = stop(w);
+    assert!(status.success(), "audex watch exit: {status:?}");
+    let events = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (events, actions)
+}
+
+/// Runs the workload in `dir`; its actions (less `changed-timestamps`, see above).
+pub fn workload_actions(dir: &Path) -> Vec<super::workload::Action> {
     let wl = std::process::Command::new("bash")
         .arg(workload_script())
         .arg(dir)
@@ -102,16 +120,8 @@ pub fn run_workload(
         "workload: {}",
         String::from_utf8_lossy(&wl.stderr)
     );
-    std::thread::sleep(Duration::from_millis(2500));
-    let (out, status) = stop(w);
-    assert!(status.success(), "audex watch exit: {status:?}");
-    let events = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let actions = super::workload::parse(&String::from_utf8_lossy(&wl.stdout))
+    super::workload::parse(&String::from_utf8_lossy(&wl.stdout))
         .into_iter()
         .filter(|a| a.action != "changed-timestamps")
-        .collect();
-    (events, actions)
+        .collect()
 }
