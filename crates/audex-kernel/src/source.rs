@@ -139,22 +139,33 @@ pub struct Source {
     registered: bool,
     pub recv_buffer_bytes: usize,
     closed: bool,
+    /// False when audex may not read kernel status (multicast without
+    /// CAP_AUDIT_CONTROL): no lost counter, and it cannot enable audit itself.
+    pub status_readable: bool,
 }
 
 impl Source {
     pub fn open(cfg: &SourceConfig) -> Result<Source, SourceError> {
         let mut ctl = AuditSocket::open()?;
         ctl.set_read_timeout(2000)?;
-        let st = ctl.status().map_err(|e| match e.errno() {
-            Some(libc::EPERM) => SourceError::Privilege(
-                "the kernel refused to report audit status: missing capability CAP_AUDIT_CONTROL (run as root or grant it)".into(),
-            ),
-            _ => SourceError::Kernel(e),
-        })?;
-        let mode = match cfg.mode {
-            Mode::Auto if st.pid != 0 && pid_alive(st.pid) => Mode::Multicast,
-            Mode::Auto => Mode::Unicast,
-            m => m,
+        // Reading status needs CAP_AUDIT_CONTROL; a multicast reader can do without
+        // it (then it changes no setting and cannot see the kernel's lost counter).
+        let st = match ctl.status() {
+            Ok(st) => Some(st),
+            Err(e) if e.errno() == Some(libc::EPERM) && cfg.mode == Mode::Multicast => None,
+            Err(e) => {
+                return Err(match e.errno() {
+                    Some(libc::EPERM) => SourceError::Privilege(
+                        "the kernel refused to report audit status: missing capability CAP_AUDIT_CONTROL (run as root or grant it; or use mode multicast with CAP_AUDIT_READ only)".into(),
+                    ),
+                    _ => SourceError::Kernel(e),
+                })
+            }
+        };
+        let mode = match (cfg.mode, &st) {
+            (Mode::Auto, Some(st)) if st.pid != 0 && pid_alive(st.pid) => Mode::Multicast,
+            (Mode::Auto, _) => Mode::Unicast,
+            (m, _) => m,
         };
         match mode {
             Mode::Multicast => caps::require(&[(
@@ -177,6 +188,7 @@ impl Source {
                 _ => SourceError::Kernel(e),
             })?,
             Mode::Unicast => {
+                let st = st.as_ref().expect("status is read in unicast mode");
                 if st.pid != 0 && pid_alive(st.pid) && st.pid != std::process::id() {
                     return Err(SourceError::DaemonPresent(st.pid));
                 }
@@ -200,6 +212,21 @@ impl Source {
             registered,
             recv_buffer_bytes: granted,
             closed: false,
+            status_readable: st.is_some(),
+        };
+        let Some(st) = st else {
+            if cfg
+                .backlog_limit
+                .or(cfg.rate_limit)
+                .or(cfg.backlog_wait_time)
+                .or(cfg.failure)
+                .is_some()
+            {
+                return Err(SourceError::Privilege(
+                    "changing kernel audit settings (backlog_limit, rate_limit, backlog_wait_time, failure) needs capability CAP_AUDIT_CONTROL, which this process lacks".into(),
+                ));
+            }
+            return Ok(src);
         };
         let settings = [
             (cfg.backlog_limit, st.backlog_limit, STATUS_BACKLOG_LIMIT),
@@ -222,6 +249,11 @@ impl Source {
             src.restore.push(with_field(STATUS_ENABLED, 0));
         }
         Ok(src)
+    }
+
+    /// Whether closing needs CAP_AUDIT_CONTROL (to unregister or put settings back).
+    pub fn needs_control(&self) -> bool {
+        self.registered || !self.restore.is_empty()
     }
 
     /// Kernel status (from the control socket).

@@ -2,12 +2,16 @@
 //! the kernel; installs the configured rules (files and watches) and removes them
 //! on exit; reads the kernel; routes events to tenants and their exporters
 //! (spooled, delivered, at least once); on SIGTERM/SIGINT drains, removes its
-//! rules and puts kernel audit back as it found it.
+//! rules and puts kernel audit back as it found it. Once its rules are in, it
+//! drops every capability but CAP_AUDIT_READ (multicast) and CAP_AUDIT_CONTROL
+//! (only while it has rules or settings to undo), before any thread starts; in
+//! multicast mode it runs as a non-root uid holding CAP_AUDIT_READ alone.
 use crate::config::schema::Config;
 use crate::live::{self, LiveOptions};
 use crate::outputs::{glob, Outputs};
 use crate::signals;
 use anyhow::{Context, Result};
+use audex_kernel::caps;
 use audex_kernel::rules::syntax::{parse_args, parse_file_text, Directive, Names};
 use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
@@ -130,7 +134,6 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     } else {
         cfg.enrich.node_name.clone()
     };
-    let mut outputs = Outputs::start(&cfg, &node)?;
     signals::install();
     let mode: Mode = cfg
         .source
@@ -146,9 +149,36 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         failure: cfg.source.failure,
         ..Default::default()
     })?;
+    if !src.status_readable {
+        eprintln!("audex: without CAP_AUDIT_CONTROL the kernel's status is unreadable: no lost-record counts, and kernel audit must be enabled by the host");
+    }
     let mut rules = RuleSet::default();
+    let mut outputs: Option<Outputs> = None;
     let result = (|| -> Result<()> {
+        if !cfg.rules.files.is_empty() || !cfg.rules.watch.is_empty() {
+            caps::require(&[(caps::CAP_AUDIT_CONTROL, "install the configured rules")])
+                .map_err(anyhow::Error::msg)?;
+        }
         install_rules(&cfg, &mut src, &mut rules)?;
+        // Threads inherit capabilities, so drop before any starts.
+        let mut keep = Vec::new();
+        if src.mode == Mode::Multicast {
+            keep.push(caps::CAP_AUDIT_READ);
+        }
+        if src.needs_control() || !rules.rules().is_empty() {
+            keep.push(caps::CAP_AUDIT_CONTROL);
+        }
+        let kept =
+            caps::keep_only(&keep).map_err(|e| anyhow::anyhow!("dropping capabilities: {e}"))?;
+        eprintln!(
+            "audex: capabilities kept: {}",
+            if kept.is_empty() {
+                "none".to_string()
+            } else {
+                kept.join(", ")
+            }
+        );
+        let outputs = outputs.insert(Outputs::start(&cfg, &node)?);
         eprintln!(
             "audex: running, watching with {} rules ({} mode, {} tenants, {} exporters)",
             rules.rules().len(),
@@ -164,7 +194,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
             host_root: cfg.enrich.host_root.clone(),
             node: Some(node.clone()),
         };
-        let out = std::cell::RefCell::new(&mut outputs);
+        let out = std::cell::RefCell::new(outputs);
         live::read_loop(
             &mut src,
             &opts,
@@ -179,7 +209,10 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         eprintln!("audex: {e}");
     }
     let mut code = ExitCode::SUCCESS;
-    for r in outputs.finish(Instant::now() + Duration::from_secs(10))? {
+    for r in match outputs {
+        Some(o) => o.finish(Instant::now() + Duration::from_secs(10))?,
+        None => Vec::new(),
+    } {
         eprintln!(
             "audex: exporter {}: {} exported, {} rejected, {} refused for good, {} retries, {} dropped by the spool bound, {} still spooled",
             r.name, r.exported, r.rejected, r.failed, r.retries, r.dropped, r.pending

@@ -44,6 +44,16 @@ fn run_delivers_the_workload_and_cleans_up() {
     );
     let actions = common::watch::workload_actions(&watched);
     std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Every thread holds at most what it still needs: CAP_AUDIT_CONTROL to remove
+    // its rule at exit (and CAP_AUDIT_READ in multicast mode); no other.
+    let threads = thread_caps(w.id());
+    assert!(threads.len() > 2, "reader and exporter threads are running");
+    for (eff, prm, bnd) in threads {
+        assert_eq!(eff & !(AUDIT_CONTROL | AUDIT_READ), 0, "CapEff {eff:#x}");
+        assert_eq!(prm & !(AUDIT_CONTROL | AUDIT_READ), 0, "CapPrm {prm:#x}");
+        assert_eq!(bnd & !(AUDIT_CONTROL | AUDIT_READ), 0, "CapBnd {bnd:#x}");
+        assert_ne!(eff & AUDIT_CONTROL, 0);
+    }
     let (_, status) = common::watch::stop_with(w, libc::SIGTERM);
     assert!(status.success(), "audex run exit: {status:?}");
     assert!(
@@ -97,4 +107,125 @@ fn run_refuses_what_it_cannot_do_before_touching_the_kernel() {
         assert!(err.contains("nothing was changed in the kernel"), "{err}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Capability bits of every thread of `pid` (CapEff, CapPrm, CapBnd).
+fn thread_caps(pid: u32) -> Vec<(u64, u64, u64)> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .map(|t| {
+            let st = std::fs::read_to_string(t.path().join("status")).unwrap();
+            let get = |k: &str| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+                    .unwrap()
+            };
+            (get("CapEff:"), get("CapPrm:"), get("CapBnd:"))
+        })
+        .collect()
+}
+
+const AUDIT_CONTROL: u64 = 1 << 30;
+const AUDIT_READ: u64 = 1 << 37;
+
+/// The collector as uid 65534 with only CAP_AUDIT_READ (or nothing), multicast.
+fn unprivileged(cfg: &Path, with_audit_read: bool) -> std::process::Command {
+    let caps = if with_audit_read {
+        "-all,+audit_read"
+    } else {
+        "-all"
+    };
+    let mut c = std::process::Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        &format!("--inh-caps={caps}"),
+        &format!("--ambient-caps={caps}"),
+        &format!("--bounding-set={caps}"),
+        "--",
+        env!("CARGO_BIN_EXE_audex"),
+        "run",
+        "--config",
+    ])
+    .arg(cfg);
+    c
+}
+
+fn auditctl(args: &[&str]) {
+    let out = std::process::Command::new("auditctl")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "auditctl {args:?}: {out:?}");
+}
+
+#[test]
+fn run_as_nobody_with_only_audit_read_receives_events() {
+    let Some(kt) = common::kernel() else { return };
+    kt.clear_rules();
+    // What the host (auditd, or an admin) would have done: audit on, a watch.
+    let open = kt.dir.join("open");
+    std::fs::create_dir_all(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let watched = kt.dir.join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    auditctl(&["-e", "1"]);
+    auditctl(&[
+        "-w",
+        watched.to_str().unwrap(),
+        "-p",
+        "wa",
+        "-k",
+        "audex-nobody",
+    ]);
+    let cfg = kt.dir.join("audex.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "source: {{mode: multicast}}\ntenants:\n  - name: default\n    exporters: [debug]\nexporters:\n  - {{name: debug, type: jsonl, path: {o}/events.jsonl}}\nspool: {{dir: {o}/spool, max_bytes: 16777216}}\n",
+            o = open.display()
+        ),
+    )
+    .unwrap();
+
+    // Without the capability: a clear refusal naming it.
+    let out = unprivileged(&cfg, false).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("CAP_AUDIT_READ"), "{err}");
+
+    let (w, _rx, line) = common::watch::start_command(unprivileged(&cfg, true));
+    assert!(line.contains("multicast mode"), "{line}");
+    for (eff, prm, _) in thread_caps(w.id()) {
+        assert_eq!((eff, prm), (AUDIT_READ, AUDIT_READ), "only CAP_AUDIT_READ");
+    }
+    let target = watched.join("by-root.txt");
+    std::fs::write(&target, b"hello").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for (eff, prm, _) in thread_caps(w.id()) {
+        assert_eq!((eff, prm), (AUDIT_READ, AUDIT_READ), "every thread");
+    }
+    let (_, status) = common::watch::stop_with(w, libc::SIGTERM);
+    assert!(status.success(), "{status:?}");
+    let events: Vec<Value> = std::fs::read_to_string(open.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let e = events
+        .iter()
+        .find(|e| {
+            e["keys"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "audex-nobody"))
+                && e["files"]
+                    .as_array()
+                    .is_some_and(|fs| fs.iter().any(|f| f["path"] == target.to_str().unwrap()))
+        })
+        .unwrap_or_else(|| panic!("the write reached the unprivileged collector: {events:?}"));
+    assert_eq!(e["action"], "created");
+    assert_eq!(e["process"]["pid"], std::process::id());
 }

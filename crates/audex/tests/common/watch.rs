@@ -44,8 +44,14 @@ impl Drop for Watch {
 /// Starts `audex ARGS`, waits until it says it is watching; returns it, a
 /// channel of its further stderr lines, and the "watching" line.
 pub fn start_watch(args: &[&str]) -> (Watch, mpsc::Receiver<String>, String) {
-    let mut child = super::audex()
-        .args(args)
+    let mut cmd = super::audex();
+    cmd.args(args);
+    start_command(cmd)
+}
+
+/// As [`start_watch`], for a command built by the caller (e.g. under setpriv).
+pub fn start_command(mut cmd: std::process::Command) -> (Watch, mpsc::Receiver<String>, String) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
