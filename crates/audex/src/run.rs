@@ -5,13 +5,16 @@
 //! rules and puts kernel audit back as it found it. Once its rules are in, it
 //! drops every capability but CAP_AUDIT_READ (multicast) and CAP_AUDIT_CONTROL
 //! (only while it has rules or settings to undo), before any thread starts; in
-//! multicast mode it runs as a non-root uid holding CAP_AUDIT_READ alone.
+//! multicast mode it runs as a non-root uid holding CAP_AUDIT_READ alone. SIGHUP
+//! reloads rules, tenants and exporters; a bad new config is refused whole.
 use crate::config::schema::Config;
 use crate::live::{self, LiveOptions};
 use crate::outputs::{glob, Outputs};
 use crate::signals;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use audex_kernel::caps;
+use audex_kernel::netlink::AuditSocket;
+use audex_kernel::rules::kernel_rule::KernelRule;
 use audex_kernel::rules::syntax::{parse_args, parse_file_text, Directive, Names};
 use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
@@ -48,25 +51,33 @@ fn rule_files(cfg: &Config) -> Vec<PathBuf> {
     out
 }
 
-/// Installs the configured rules; each refusal is reported and skipped.
-fn install_rules(cfg: &Config, src: &mut Source, rules: &mut RuleSet) -> Result<()> {
+/// The kernel rules a config asks for (rule files, then watches), each with where
+/// it came from; every file or syntax error, so nothing is half-applied.
+fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<String>> {
     let names = Names::from_host();
-    for f in rule_files(cfg) {
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("rule file {}", f.display()))?;
-        let (parsed, errs) = parse_file_text(&f.display().to_string(), &text, &names);
-        for e in errs {
-            eprintln!("audex: {e}");
+    let mut want = Vec::new();
+    let mut errors = Vec::new();
+    for pattern in &cfg.rules.files {
+        if pattern.contains('*') {
+            continue;
         }
+        if !Path::new(pattern).is_file() {
+            errors.push(format!("audex: rule file {pattern} does not exist"));
+        }
+    }
+    for f in rule_files(cfg) {
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("audex: rule file {}: {e}", f.display()));
+                continue;
+            }
+        };
+        let (parsed, errs) = parse_file_text(&f.display().to_string(), &text, &names);
+        errors.extend(errs.into_iter().map(|e| format!("audex: {e}")));
         for p in parsed {
             if let Directive::Rule { rule, .. } = p.directive {
-                match src.control().add_rule(&rule) {
-                    Ok(()) => rules.track(rule),
-                    Err(e) => eprintln!(
-                        "audex: {}:{}: the kernel refused `{}`: {e}",
-                        p.file, p.line, p.text
-                    ),
-                }
+                want.push((format!("{}:{}: `{}`", p.file, p.line, p.text), rule));
             }
         }
     }
@@ -75,17 +86,17 @@ fn install_rules(cfg: &Config, src: &mut Source, rules: &mut RuleSet) -> Result<
         if !w.key.is_empty() {
             words.extend(["-k", w.key.as_str()]);
         }
-        let Directive::Rule { rule, .. } =
-            parse_args(&words, &names).map_err(|e| anyhow::anyhow!("watch {}: {e}", w.path))?
-        else {
-            continue;
-        };
-        src.control()
-            .add_rule(&rule)
-            .map_err(|e| anyhow::anyhow!("watch {}: the kernel refused it: {e}", w.path))?;
-        rules.track(rule);
+        match parse_args(&words, &names) {
+            Ok(Directive::Rule { rule, .. }) => want.push((format!("watch {}", w.path), rule)),
+            Ok(_) => {}
+            Err(e) => errors.push(format!("audex: watch {}: {e}", w.path)),
+        }
     }
-    Ok(())
+    if errors.is_empty() {
+        Ok(want)
+    } else {
+        Err(errors)
+    }
 }
 
 /// A setting this build accepts in the schema but does not carry out yet: refused,
@@ -104,6 +115,106 @@ fn not_built(cfg: &Config) -> Option<String> {
         return Some("`metrics.listen` (the metrics endpoint) is not in this build".into());
     }
     None
+}
+
+/// What `run` changes while it runs: the config in force, its exporters, its rules.
+struct Running<'p> {
+    path: &'p Path,
+    node: String,
+    cfg: Config,
+    outputs: Option<Outputs>,
+    rules: RuleSet,
+    ctl: AuditSocket,
+}
+
+impl Running<'_> {
+    fn tick(&mut self) -> Result<()> {
+        if signals::take_reload() {
+            self.reload()?;
+        }
+        self.outputs().tick()
+    }
+
+    /// SIGHUP: the new config replaces rules, tenants and exporters, or is
+    /// refused whole and the running one stays. Events meanwhile wait in the
+    /// reader's queue; spooled ones stay on disk for the new exporters.
+    fn reload(&mut self) -> Result<()> {
+        let refuse = |why: String| {
+            eprintln!("audex: reload refused: {why}; the running config stays");
+        };
+        eprintln!("audex: SIGHUP: reloading {}", self.path.display());
+        let new = match crate::config::load(self.path) {
+            Ok(c) => c,
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                refuse(format!(
+                    "{} has {} errors",
+                    self.path.display(),
+                    errors.len()
+                ));
+                return Ok(());
+            }
+        };
+        if let Some(why) = not_built(&new) {
+            refuse(why);
+            return Ok(());
+        }
+        let want = match configured_rules(&new) {
+            Ok(w) => w,
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                refuse(format!("{} rule errors", errors.len()));
+                return Ok(());
+            }
+        };
+        if (!want.is_empty() || !self.rules.rules().is_empty())
+            && !caps::has(caps::CAP_AUDIT_CONTROL)
+        {
+            refuse("changing rules needs CAP_AUDIT_CONTROL, which audex dropped because it started without rules; restart it to load rules".into());
+            return Ok(());
+        }
+        let old = self.outputs.take().expect("outputs run between reloads");
+        for r in old.finish(Instant::now())? {
+            if r.pending > 0 && !new.exporters.iter().any(|e| e.name == r.name) {
+                eprintln!(
+                    "audex: exporter {} is no longer configured; {} events stay in its spool under {}",
+                    r.name,
+                    r.pending,
+                    self.cfg.spool.dir.display()
+                );
+            }
+        }
+        match Outputs::start(&new, &self.node) {
+            Ok(o) => self.outputs = Some(o),
+            Err(e) => {
+                refuse(format!("{e:#}"));
+                self.outputs = Some(Outputs::start(&self.cfg, &self.node)?);
+                return Ok(());
+            }
+        }
+        for e in self.rules.change_to(&mut self.ctl, &want) {
+            eprintln!("audex: {e}");
+        }
+        if new.source != self.cfg.source {
+            eprintln!("audex: `source` settings take effect at the next start");
+        }
+        eprintln!(
+            "audex: reloaded: {} rules, {} tenants, {} exporters",
+            self.rules.rules().len(),
+            new.tenants.len(),
+            new.exporters.len()
+        );
+        self.cfg = new;
+        Ok(())
+    }
+
+    fn outputs(&mut self) -> &mut Outputs {
+        self.outputs.as_mut().expect("outputs run between reloads")
+    }
 }
 
 pub fn run(path: &Path) -> Result<ExitCode> {
@@ -129,17 +240,35 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
+    let want = match configured_rules(&cfg) {
+        Ok(w) => w,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "audex: {} rule errors; nothing was changed in the kernel",
+                errors.len()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
     let node = if cfg.enrich.node_name.is_empty() {
         live::hostname().unwrap_or_default()
     } else {
         cfg.enrich.node_name.clone()
     };
     signals::install();
+    signals::install_reload();
     let mode: Mode = cfg
         .source
         .mode
         .parse()
         .map_err(|e: String| anyhow::anyhow!(e))?;
+    if !want.is_empty() {
+        caps::require(&[(caps::CAP_AUDIT_CONTROL, "install the configured rules")])
+            .map_err(anyhow::Error::msg)?;
+    }
     let mut src = Source::open(&SourceConfig {
         mode,
         recv_buffer_bytes: cfg.source.recv_buffer_bytes.unwrap_or(8 << 20) as usize,
@@ -152,20 +281,28 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     if !src.status_readable {
         eprintln!("audex: without CAP_AUDIT_CONTROL the kernel's status is unreadable: no lost-record counts, and kernel audit must be enabled by the host");
     }
-    let mut rules = RuleSet::default();
-    let mut outputs: Option<Outputs> = None;
+    // Rules go through a control socket of their own, so a reload can change them
+    // while the source is being read.
+    let ctl = AuditSocket::open()?;
+    ctl.set_read_timeout(2000)?;
+    let mut running = Running {
+        path,
+        node,
+        cfg,
+        outputs: None,
+        rules: RuleSet::default(),
+        ctl,
+    };
     let result = (|| -> Result<()> {
-        if !cfg.rules.files.is_empty() || !cfg.rules.watch.is_empty() {
-            caps::require(&[(caps::CAP_AUDIT_CONTROL, "install the configured rules")])
-                .map_err(anyhow::Error::msg)?;
+        for e in running.rules.change_to(&mut running.ctl, &want) {
+            eprintln!("audex: {e}");
         }
-        install_rules(&cfg, &mut src, &mut rules)?;
         // Threads inherit capabilities, so drop before any starts.
         let mut keep = Vec::new();
         if src.mode == Mode::Multicast {
             keep.push(caps::CAP_AUDIT_READ);
         }
-        if src.needs_control() || !rules.rules().is_empty() {
+        if src.needs_control() || !running.rules.rules().is_empty() {
             keep.push(caps::CAP_AUDIT_CONTROL);
         }
         let kept =
@@ -178,38 +315,38 @@ pub fn run(path: &Path) -> Result<ExitCode> {
                 kept.join(", ")
             }
         );
-        let outputs = outputs.insert(Outputs::start(&cfg, &node)?);
+        running.outputs = Some(Outputs::start(&running.cfg, &running.node)?);
         eprintln!(
             "audex: running, watching with {} rules ({} mode, {} tenants, {} exporters)",
-            rules.rules().len(),
+            running.rules.rules().len(),
             if src.mode == Mode::Multicast {
                 "multicast"
             } else {
                 "unicast"
             },
-            cfg.tenants.len(),
-            cfg.exporters.len()
+            running.cfg.tenants.len(),
+            running.cfg.exporters.len()
         );
         let opts = LiveOptions {
-            host_root: cfg.enrich.host_root.clone(),
-            node: Some(node.clone()),
+            host_root: running.cfg.enrich.host_root.clone(),
+            node: Some(running.node.clone()),
         };
-        let out = std::cell::RefCell::new(outputs);
+        let cell = std::cell::RefCell::new(&mut running);
         live::read_loop(
             &mut src,
             &opts,
-            &mut |ev| out.borrow_mut().send(ev),
-            &mut || out.borrow_mut().tick(),
+            &mut |ev| cell.borrow_mut().outputs().send(ev),
+            &mut || cell.borrow_mut().tick(),
         )
     })();
-    for e in rules.remove_all(src.control()) {
+    for e in running.rules.remove_all(&mut running.ctl) {
         eprintln!("audex: removing a rule: {e}");
     }
     for e in src.close() {
         eprintln!("audex: {e}");
     }
     let mut code = ExitCode::SUCCESS;
-    for r in match outputs {
+    for r in match running.outputs.take() {
         Some(o) => o.finish(Instant::now() + Duration::from_secs(10))?,
         None => Vec::new(),
     } {

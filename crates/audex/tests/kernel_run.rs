@@ -35,7 +35,7 @@ fn run_delivers_the_workload_and_cleans_up() {
     let rcv = Receiver::start(&kt.dir, port);
     let cfg = config(&kt.dir, &watched, port);
     let cfg_s = cfg.to_str().unwrap();
-    let (w, _rx, line) = common::watch::start_watch(&["run", "--config", cfg_s]);
+    let (w, rx, line) = common::watch::start_watch(&["run", "--config", cfg_s]);
     assert!(line.contains("1 rules"), "{line}");
     let installed = kt.rules_text();
     assert!(
@@ -54,11 +54,42 @@ fn run_delivers_the_workload_and_cleans_up() {
         assert_eq!(bnd & !(AUDIT_CONTROL | AUDIT_READ), 0, "CapBnd {bnd:#x}");
         assert_ne!(eff & AUDIT_CONTROL, 0);
     }
+
+    // SIGHUP with a broken config: refused, the running rule stays.
+    // SAFETY: signalling our own child.
+    let hup = || unsafe { libc::kill(w.id() as i32, libc::SIGHUP) };
+    std::fs::write(
+        &cfg,
+        "tenants:\n  - name: default\n    exporterz: [debug]\n",
+    )
+    .unwrap();
+    hup();
+    wait_for(&rx, "reload refused");
+    assert!(has_key(&kt.rules_text(), "audex-run-test"));
+    // SIGHUP with a changed watch: the old rule goes, the new one works.
+    let watched2 = kt.dir.join("watched2");
+    std::fs::create_dir_all(&watched2).unwrap();
+    let new_cfg = config(&kt.dir, &watched2, port);
+    let text = std::fs::read_to_string(&new_cfg)
+        .unwrap()
+        .replace("audex-run-test", "audex-run-test2");
+    std::fs::write(&cfg, text).unwrap();
+    hup();
+    wait_for(&rx, "reloaded: 1 rules");
+    let now = kt.rules_text();
+    assert!(
+        has_key(&now, "audex-run-test2") && !has_key(&now, "audex-run-test"),
+        "{now}"
+    );
+    let after = watched2.join("after-reload.txt");
+    std::fs::write(&after, b"x").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+
     let (_, status) = common::watch::stop_with(w, libc::SIGTERM);
     assert!(status.success(), "audex run exit: {status:?}");
     assert!(
         !kt.rules_text().contains("audex-run-test"),
-        "its rule is removed on exit"
+        "its rules are removed on exit"
     );
 
     let events: Vec<Value> = std::fs::read_to_string(kt.dir.join("events.jsonl"))
@@ -75,6 +106,16 @@ fn run_delivers_the_workload_and_cleans_up() {
         .map(|e| e["id"].as_str().unwrap().to_string())
         .collect();
     assert!(!team_a.is_empty(), "some events routed to team-a");
+    assert!(
+        events.iter().any(|e| e["tenant"] == "team-a"
+            && e["keys"][0] == "audex-run-test2"
+            && e["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["path"] == after.to_str().unwrap())),
+        "the reloaded watch and tenant are in force"
+    );
     let got = rcv.ids();
     assert_eq!(got.len(), team_a.len(), "each team-a event once");
     assert!(got
@@ -107,6 +148,28 @@ fn run_refuses_what_it_cannot_do_before_touching_the_kernel() {
         assert!(err.contains("nothing was changed in the kernel"), "{err}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits (15 s at most) for a stderr line of audex containing `what`.
+fn wait_for(rx: &std::sync::mpsc::Receiver<String>, what: &str) {
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(15)) {
+            Ok(l) if l.contains(what) => return,
+            Ok(l) => eprintln!("audex: {l}"),
+            Err(_) => panic!("audex never said {what:?}"),
+        }
+    }
+}
+
+/// Whether `auditctl -l` output has a rule with exactly this key.
+fn has_key(rules: &str, key: &str) -> bool {
+    rules.lines().any(|l| {
+        l.split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0] == "-k" && w[1] == key)
+            || l.contains(&format!("key={key}"))
+    })
 }
 
 /// Capability bits of every thread of `pid` (CapEff, CapPrm, CapBnd).

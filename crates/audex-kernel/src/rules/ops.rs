@@ -33,6 +33,45 @@ impl RuleSet {
         &self.added
     }
 
+    /// Makes the tracked rules `want` (each with where it came from): deletes the
+    /// tracked ones no longer wanted, adds the new ones, keeps the rest in place
+    /// (so an unchanged watch never leaves a gap). Returns each failure, named.
+    pub fn change_to(
+        &mut self,
+        sock: &mut AuditSocket,
+        want: &[(String, KernelRule)],
+    ) -> Vec<String> {
+        let mut errs = Vec::new();
+        let mut kept = Vec::new();
+        for r in std::mem::take(&mut self.added) {
+            if want.iter().any(|(_, w)| *w == r) {
+                kept.push(r);
+            } else if let Err(e) = sock.delete_rule(&r) {
+                if e.errno() != Some(libc::ENOENT) {
+                    errs.push(format!(
+                        "removing a rule no longer configured: {}",
+                        describe(&e, RuleOp::Delete)
+                    ));
+                    kept.push(r);
+                }
+            }
+        }
+        self.added = kept;
+        for (from, w) in want {
+            if self.added.contains(w) {
+                continue;
+            }
+            match sock.add_rule(w) {
+                Ok(()) => self.added.push(w.clone()),
+                Err(e) => errs.push(format!(
+                    "{from}: the kernel refused it: {}",
+                    describe(&e, RuleOp::Add)
+                )),
+            }
+        }
+        errs
+    }
+
     /// Deletes every tracked rule (newest first); returns the errors.
     pub fn remove_all(&mut self, sock: &mut AuditSocket) -> Vec<KernelError> {
         let mut errs = Vec::new();

@@ -16,7 +16,7 @@ pub struct Config {
     pub metrics: MetricsCfg,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceCfg {
     pub mode: String,
     pub backlog_limit: Option<u32>,
