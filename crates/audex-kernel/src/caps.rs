@@ -5,6 +5,7 @@ pub const CAP_DAC_READ_SEARCH: u32 = 2;
 pub const CAP_SETPCAP: u32 = 8;
 pub const CAP_NET_ADMIN: u32 = 12;
 pub const CAP_SYS_PTRACE: u32 = 19;
+pub const CAP_AUDIT_WRITE: u32 = 29;
 pub const CAP_AUDIT_CONTROL: u32 = 30;
 pub const CAP_AUDIT_READ: u32 = 37;
 
@@ -27,6 +28,7 @@ pub fn name(cap: u32) -> &'static str {
         CAP_SETPCAP => "CAP_SETPCAP",
         CAP_NET_ADMIN => "CAP_NET_ADMIN",
         CAP_SYS_PTRACE => "CAP_SYS_PTRACE",
+        CAP_AUDIT_WRITE => "CAP_AUDIT_WRITE",
         CAP_AUDIT_CONTROL => "CAP_AUDIT_CONTROL",
         CAP_AUDIT_READ => "CAP_AUDIT_READ",
         _ => "a capability",

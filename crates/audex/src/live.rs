@@ -3,6 +3,7 @@
 //! loss, socket overflows and serial gaps as records-lost events; on stop, a drain
 //! that sends an end marker through the kernel so that loss up to the last record
 //! is counted. Input: a subscribed Source. Output: AuditEvents to a sink.
+use crate::metrics::METRICS;
 use crate::signals;
 use anyhow::{bail, Result};
 use audex_correlate::{Config, Correlator};
@@ -10,6 +11,7 @@ use audex_enrich::PasswdDb;
 use audex_kernel::source::{RawRecord, Read, Source};
 use audex_normalize::{Normalizer, Options};
 use audex_proto::v1::{AuditEvent, Lost};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -60,6 +62,10 @@ pub fn read_loop(
     let mut backlog_high = false;
     let mut batches_since_poll = 0u64;
     let mut parse_errors = 0u64;
+    let m = &*METRICS;
+    let mut records_by_type: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut events_by_category: BTreeMap<String, u64> = BTreeMap::new();
+    let mut last_merge = Instant::now();
 
     let mut reader = src.take_reader().expect("the source's reader");
     let done = Arc::new(AtomicBool::new(false));
@@ -74,11 +80,13 @@ pub fn read_loop(
                 Ok(Read::Idle) => continue,
                 Ok(Read::Overflow) => {
                     enobufs += 1;
+                    METRICS.enobufs.fetch_add(1, Ordering::Relaxed);
                     Batch::Overflow
                 }
                 Err(e) => Batch::Failed(e.to_string()),
             };
             let failed = matches!(batch, Batch::Failed(_));
+            METRICS.queue_depth.fetch_add(1, Ordering::Relaxed);
             if tx.send(batch).is_err() || failed {
                 break;
             }
@@ -99,7 +107,10 @@ pub fn read_loop(
     );
     let mut draining: Option<Instant> = None;
     let mut marker_seen = false;
-    let mut markers_sent = 0u32;
+    // Sending it needs CAP_AUDIT_WRITE, which `run` does not keep (it would let
+    // audex forge user records): then loss is counted up to the last record read.
+    let can_mark = audex_kernel::caps::has(audex_kernel::caps::CAP_AUDIT_WRITE);
+    let mut markers_sent = if can_mark { 0u32 } else { 4 };
     let mut last_marker = Instant::now();
     let mut failure: Option<String> = None;
     loop {
@@ -119,6 +130,9 @@ pub fn read_loop(
             }
         }
         let batch = rx.recv_timeout(Duration::from_millis(100));
+        if batch.is_ok() {
+            m.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        }
         corr.set_now(now_ms());
         match batch {
             Ok(Batch::Records(raw)) => {
@@ -132,10 +146,12 @@ pub fn read_loop(
                     {
                         marker_seen = true;
                     }
+                    *records_by_type.entry(rec.rtype as u32).or_default() += 1;
                     match audex_parse::parse_netlink(rec.rtype, &rec.payload) {
                         Ok(p) => corr.push(p),
                         Err(e) => {
                             parse_errors += 1;
+                            m.parse_errors.fetch_add(1, Ordering::Relaxed);
                             if parse_errors <= 10 {
                                 eprintln!("audex: unparsable record of type {}: {e}", rec.rtype);
                             }
@@ -163,7 +179,16 @@ pub fn read_loop(
         corr.expire_wall(now_ms());
         while let Some(o) = corr.pop() {
             let ev = norm.normalize(&o);
+            count_event(&mut events_by_category, &ev);
             sink(&ev)?;
+        }
+        if last_merge.elapsed() >= Duration::from_millis(100) {
+            last_merge = Instant::now();
+            m.add_records(&mut records_by_type);
+            m.add_events(&mut events_by_category);
+            m.in_flight
+                .store(corr.in_flight() as u64, Ordering::Relaxed);
+            m.tick();
         }
         // AUDIT_GET sent while the kernel backlog is full can park us among the
         // audited processes for backlog_wait_time: skip a poll while the last one
@@ -174,7 +199,10 @@ pub fn read_loop(
             batches_since_poll = 0;
             if let Ok(st) = src.status() {
                 backlog_high = st.backlog_limit > 0 && st.backlog >= st.backlog_limit / 2;
+                m.backlog.store(st.backlog as u64, Ordering::Relaxed);
                 if st.lost > kernel_lost {
+                    m.kernel_lost
+                        .fetch_add((st.lost - kernel_lost) as u64, Ordering::Relaxed);
                     sink(&lost_event("kernel", (st.lost - kernel_lost) as u64))?;
                 }
                 kernel_lost = kernel_lost.max(st.lost);
@@ -197,7 +225,7 @@ pub fn read_loop(
         }
     }
     let enobufs = reader_thread.join().unwrap_or(0);
-    if !marker_seen {
+    if !marker_seen && can_mark {
         eprintln!(
             "audex: the end marker did not come back; loss after the last record is not counted"
         );
@@ -214,6 +242,16 @@ pub fn read_loop(
         bail!("reading the kernel: {e}");
     }
     Ok(())
+}
+
+/// Counts an event by category for `/metrics` (merged on the tick).
+fn count_event(counts: &mut BTreeMap<String, u64>, ev: &AuditEvent) {
+    match counts.get_mut(ev.category.as_str()) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(ev.category.clone(), 1);
+        }
+    }
 }
 
 pub fn lost_event(source: &str, count: u64) -> AuditEvent {

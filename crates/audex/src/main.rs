@@ -2,6 +2,7 @@
 mod cli;
 mod config;
 mod live;
+mod metrics;
 mod outputs;
 mod progress;
 mod replay;

@@ -123,7 +123,8 @@ pub struct Report {
 }
 
 impl Outputs {
-    pub fn start(cfg: &Config, node: &str) -> Result<Outputs> {
+    /// What would make [`start`](Outputs::start) refuse a valid config.
+    pub fn check(cfg: &Config) -> Result<()> {
         if let Some(t) = cfg.tenants.iter().find(|t| {
             !t.drop.is_empty() || !t.hash.is_empty() || !t.mask.is_empty() || t.pid != "always"
         }) {
@@ -137,6 +138,11 @@ impl Outputs {
                 "the config has no tenants: name a `default` tenant with the exporters to send to"
             );
         }
+        Ok(())
+    }
+
+    pub fn start(cfg: &Config, node: &str) -> Result<Outputs> {
+        Self::check(cfg)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .worker_threads(2)
@@ -165,7 +171,7 @@ impl Outputs {
             }
             let spool = Arc::new(Mutex::new(spool));
             let control = Arc::new(Control::default());
-            let stats = Arc::new(DeliveryStats::default());
+            let stats = crate::metrics::METRICS.exporter(&e.name, spool.clone());
             let task = rt.spawn(deliver(
                 spool.clone(),
                 exporter,
@@ -195,6 +201,9 @@ impl Outputs {
     pub fn send(&mut self, ev: &AuditEvent) -> Result<()> {
         let Some(t) = route(&self.tenants, ev) else {
             self.unrouted += 1;
+            crate::metrics::METRICS
+                .unrouted
+                .fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
         let mut copy = ev.clone();

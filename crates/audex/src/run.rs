@@ -9,6 +9,7 @@
 //! reloads rules, tenants and exporters; a bad new config is refused whole.
 use crate::config::schema::Config;
 use crate::live::{self, LiveOptions};
+use crate::metrics;
 use crate::outputs::{glob, Outputs};
 use crate::signals;
 use anyhow::Result;
@@ -20,6 +21,7 @@ use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Rule files named by the config, globs (`*` in the file name) expanded, sorted.
@@ -102,19 +104,20 @@ fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<Strin
 /// A setting this build accepts in the schema but does not carry out yet: refused,
 /// never silently ignored.
 fn not_built(cfg: &Config) -> Option<String> {
+    let mut why = Vec::new();
     if !cfg.rules.packs.is_empty() {
-        return Some("`rules.packs` (compliance rule packs) is not in this build; list the rule files under `rules.files`".into());
+        why.push("`rules.packs` (compliance rule packs) is not in this build; list the rule files under `rules.files`".to_string());
     }
     if cfg.enrich.kubernetes_enabled {
-        return Some(
+        why.push(
             "`enrich.kubernetes.enabled` (pod and namespace enrichment) is not in this build"
                 .into(),
         );
     }
-    if cfg.metrics.listen.is_some() {
-        return Some("`metrics.listen` (the metrics endpoint) is not in this build".into());
+    if let Err(e) = Outputs::check(cfg) {
+        why.push(e.to_string());
     }
-    None
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 /// What `run` changes while it runs: the config in force, its exporters, its rules.
@@ -202,6 +205,9 @@ impl Running<'_> {
         if new.source != self.cfg.source {
             eprintln!("audex: `source` settings take effect at the next start");
         }
+        if new.metrics.listen != self.cfg.metrics.listen {
+            eprintln!("audex: `metrics.listen` takes effect at the next start");
+        }
         eprintln!(
             "audex: reloaded: {} rules, {} tenants, {} exporters",
             self.rules.rules().len(),
@@ -252,6 +258,14 @@ pub fn run(path: &Path) -> Result<ExitCode> {
             );
             return Ok(ExitCode::from(1));
         }
+    };
+    let listener = match cfg.metrics.listen.as_deref().map(metrics::bind) {
+        Some(Err(e)) => {
+            eprintln!("audex: {e}; nothing was changed in the kernel");
+            return Ok(ExitCode::from(1));
+        }
+        Some(Ok(l)) => Some(l),
+        None => None,
     };
     let node = if cfg.enrich.node_name.is_empty() {
         live::hostname().unwrap_or_default()
@@ -316,6 +330,10 @@ pub fn run(path: &Path) -> Result<ExitCode> {
             }
         );
         running.outputs = Some(Outputs::start(&running.cfg, &running.node)?);
+        if let Some(l) = listener {
+            metrics::serve(l);
+        }
+        metrics::METRICS.ready.store(true, Ordering::Relaxed);
         eprintln!(
             "audex: running, watching with {} rules ({} mode, {} tenants, {} exporters)",
             running.rules.rules().len(),

@@ -11,12 +11,12 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
 
-fn config(dir: &Path, watched: &Path, port: u16) -> std::path::PathBuf {
+fn config(dir: &Path, watched: &Path, port: u16, metrics: u16) -> std::path::PathBuf {
     let f = dir.join("audex.yaml");
     std::fs::write(
         &f,
         format!(
-            "rules:\n  watch:\n    - {{path: {w}, perm: rwxa, key: audex-run-test}}\ntenants:\n  - name: team-a\n    match: {{paths: [\"{w}/\"]}}\n    exporters: [siem, debug]\n  - name: default\n    exporters: [debug]\nexporters:\n  - {{name: siem, type: otlp_grpc, endpoint: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n  - {{name: debug, type: jsonl, path: {d}/events.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\n",
+            "rules:\n  watch:\n    - {{path: {w}, perm: rwxa, key: audex-run-test}}\ntenants:\n  - name: team-a\n    match: {{paths: [\"{w}/\"]}}\n    exporters: [siem, debug]\n  - name: default\n    exporters: [debug]\nexporters:\n  - {{name: siem, type: otlp_grpc, endpoint: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n  - {{name: debug, type: jsonl, path: {d}/events.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\nmetrics: {{listen: \"127.0.0.1:{metrics}\"}}\n",
             w = watched.display(),
             d = dir.display()
         ),
@@ -33,7 +33,8 @@ fn run_delivers_the_workload_and_cleans_up() {
     std::fs::create_dir_all(&watched).unwrap();
     let port = free_port();
     let rcv = Receiver::start(&kt.dir, port);
-    let cfg = config(&kt.dir, &watched, port);
+    let mport = free_port();
+    let cfg = config(&kt.dir, &watched, port, mport);
     let cfg_s = cfg.to_str().unwrap();
     let (w, rx, line) = common::watch::start_watch(&["run", "--config", cfg_s]);
     assert!(line.contains("1 rules"), "{line}");
@@ -55,6 +56,42 @@ fn run_delivers_the_workload_and_cleans_up() {
         assert_ne!(eff & AUDIT_CONTROL, 0);
     }
 
+    // /metrics counts what went through; /readyz and /healthz say it is up.
+    assert!(get(mport, "/readyz").0.contains("200"));
+    assert!(get(mport, "/healthz").0.contains("200"));
+    assert!(get(mport, "/nope").0.contains("404"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let page = loop {
+        let page = get(mport, "/metrics").1;
+        if metric(&page, "audex_spool_pending_events{exporter=\"siem\"}") == 0.0
+            || std::time::Instant::now() > deadline
+        {
+            break page;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(
+        metric(&page, "audex_records_received_total{type=\"SYSCALL\"}") > 0.0,
+        "{page}"
+    );
+    let emitted: f64 = page
+        .lines()
+        .filter(|l| l.starts_with("audex_events_emitted_total{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(emitted >= actions.len() as f64, "{page}");
+    assert_eq!(
+        metric(&page, "audex_exported_total{exporter=\"siem\"}") as usize,
+        rcv.ids().len(),
+        "exported as the receiver counts it: {page}"
+    );
+    assert!(
+        metric(
+            &page,
+            "audex_export_latency_seconds_count{exporter=\"siem\"}"
+        ) > 0.0
+    );
+
     // SIGHUP with a broken config: refused, the running rule stays.
     // SAFETY: signalling our own child.
     let hup = || unsafe { libc::kill(w.id() as i32, libc::SIGHUP) };
@@ -69,7 +106,7 @@ fn run_delivers_the_workload_and_cleans_up() {
     // SIGHUP with a changed watch: the old rule goes, the new one works.
     let watched2 = kt.dir.join("watched2");
     std::fs::create_dir_all(&watched2).unwrap();
-    let new_cfg = config(&kt.dir, &watched2, port);
+    let new_cfg = config(&kt.dir, &watched2, port, mport);
     let text = std::fs::read_to_string(&new_cfg)
         .unwrap()
         .replace("audex-run-test", "audex-run-test2");
@@ -127,16 +164,30 @@ fn run_delivers_the_workload_and_cleans_up() {
 fn run_refuses_what_it_cannot_do_before_touching_the_kernel() {
     let dir = std::env::temp_dir().join(format!("audex-run-refuse-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap().to_string();
     for (yaml, want) in [
-        ("rules:\n  packs: [pci-dss]\n", "`rules.packs`"),
-        ("metrics:\n  listen: 127.0.0.1:9464\n", "`metrics.listen`"),
+        ("rules:\n  packs: [pci-dss]\n".to_string(), "`rules.packs`"),
         (
-            "exporters:\n  - {name: x, type: carrier_pigeon}\n",
+            format!("metrics:\n  listen: \"{taken_addr}\"\ntenants: [{{name: default}}]\n"),
+            "metrics.listen",
+        ),
+        ("source: {mode: multicast}\n".into(), "no tenants"),
+        (
+            "tenants:\n  - name: default\n    redact: {drop: [process.pid]}\n".into(),
+            "redaction",
+        ),
+        (
+            "rules:\n  files: [/nonexistent/audex.rules]\ntenants: [{name: default}]\n".into(),
+            "/nonexistent/audex.rules",
+        ),
+        (
+            "exporters:\n  - {name: x, type: carrier_pigeon}\n".to_string(),
             "carrier_pigeon",
         ),
     ] {
         let f = dir.join("c.yaml");
-        std::fs::write(&f, yaml).unwrap();
+        std::fs::write(&f, &yaml).unwrap();
         let out = common::audex()
             .args(["run", "--config"])
             .arg(&f)
@@ -148,6 +199,24 @@ fn run_refuses_what_it_cannot_do_before_touching_the_kernel() {
         assert!(err.contains("nothing was changed in the kernel"), "{err}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// GET `path` from the metrics listener: status line and body.
+fn get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: audex\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    c.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+/// The value of one sample line of a Prometheus page (0 when absent).
+fn metric(page: &str, sample: &str) -> f64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Waits (15 s at most) for a stderr line of audex containing `what`.

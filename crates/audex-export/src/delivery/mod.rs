@@ -89,6 +89,8 @@ pub struct DeliveryStats {
     pub failed: AtomicU64,
     pub retries: AtomicU64,
     pub batches: AtomicU64,
+    /// Time spent in export calls that succeeded (sum, microseconds; `batches` counts them).
+    pub latency_micros: AtomicU64,
 }
 
 impl DeliveryStats {
@@ -191,8 +193,12 @@ pub async fn deliver(
         let last_seq = batch.last().map(|(s, _)| *s).unwrap_or(0);
         let mut attempt = 0u32;
         loop {
+            let began = std::time::Instant::now();
             match exporter.export_spooled(&batch).await {
                 Ok(acc) => {
+                    stats
+                        .latency_micros
+                        .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
                     let n = batch.len() as u64;
                     stats
                         .exported

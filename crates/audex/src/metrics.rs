@@ -1,0 +1,297 @@
+//! The collector's own counters, served as Prometheus text on `/metrics`, with
+//! `/healthz` (the pipeline ticked recently) and `/readyz` (source subscribed and
+//! exporters running) from a small HTTP/1.1 listener on a thread of its own.
+//! Takes: counters the pipeline bumps (per batch, or merged on its 100 ms tick).
+//! Gives: a text page; never event contents.
+use audex_export::delivery::DeliveryStats;
+use audex_export::spool::Spool;
+use audex_parse::RecordType;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+/// One exporter's view: its delivery counters (kept across reloads) and spool.
+struct ExporterView {
+    stats: Arc<DeliveryStats>,
+    spool: Option<Arc<Mutex<Spool>>>,
+}
+
+/// Everything `/metrics` reports.
+#[derive(Default)]
+pub struct Metrics {
+    records: Mutex<BTreeMap<u32, u64>>,
+    events: Mutex<BTreeMap<String, u64>>,
+    pub parse_errors: AtomicU64,
+    pub kernel_lost: AtomicU64,
+    pub enobufs: AtomicU64,
+    pub backlog: AtomicU64,
+    pub in_flight: AtomicU64,
+    /// Batches between the reader thread and the pipeline.
+    pub queue_depth: AtomicU64,
+    pub unrouted: AtomicU64,
+    pub ready: AtomicBool,
+    /// Milliseconds since [`START`] at the pipeline's last tick.
+    pub last_tick_ms: AtomicU64,
+    exporters: Mutex<BTreeMap<String, ExporterView>>,
+}
+
+/// The process's counters.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::default);
+static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// How long without a tick before `/healthz` says the pipeline is stuck.
+const STUCK_AFTER: Duration = Duration::from_secs(30);
+
+impl Metrics {
+    /// Adds the record counts by type gathered since the last merge.
+    pub fn add_records(&self, counts: &mut BTreeMap<u32, u64>) {
+        let mut m = self.records.lock().unwrap();
+        for (t, n) in std::mem::take(counts) {
+            *m.entry(t).or_default() += n;
+        }
+    }
+
+    /// Adds the event counts by category gathered since the last merge.
+    pub fn add_events(&self, counts: &mut BTreeMap<String, u64>) {
+        let mut m = self.events.lock().unwrap();
+        for (c, n) in std::mem::take(counts) {
+            *m.entry(c).or_default() += n;
+        }
+    }
+
+    /// The delivery counters of exporter `name`, the same across reloads; its
+    /// spool is the one given (a reload opens it anew).
+    pub fn exporter(&self, name: &str, spool: Arc<Mutex<Spool>>) -> Arc<DeliveryStats> {
+        let mut m = self.exporters.lock().unwrap();
+        let v = m.entry(name.to_string()).or_insert_with(|| ExporterView {
+            stats: Arc::new(DeliveryStats::default()),
+            spool: None,
+        });
+        v.spool = Some(spool);
+        v.stats.clone()
+    }
+
+    /// Marks a tick of the pipeline (for `/healthz`).
+    pub fn tick(&self) {
+        self.last_tick_ms
+            .store(START.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn healthy(&self) -> bool {
+        let last = Duration::from_millis(self.last_tick_ms.load(Ordering::Relaxed));
+        START.elapsed().saturating_sub(last) < STUCK_AFTER
+    }
+
+    /// The Prometheus text exposition (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP audex_records_received_total Audit records read from the kernel, by record type.\n# TYPE audex_records_received_total counter"
+        );
+        for (t, n) in self.records.lock().unwrap().iter() {
+            let name = RecordType(*t)
+                .name()
+                .map_or_else(|| format!("UNKNOWN[{t}]"), str::to_string);
+            let _ = writeln!(out, "audex_records_received_total{{type=\"{name}\"}} {n}");
+        }
+        let mut simple = |name: &str, kind: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
+        };
+        simple(
+            "audex_parse_errors_total",
+            "counter",
+            "Records that could not be parsed.",
+            g(&self.parse_errors),
+        );
+        simple(
+            "audex_kernel_lost_total",
+            "counter",
+            "Records the kernel reports lost since audex started.",
+            g(&self.kernel_lost),
+        );
+        simple(
+            "audex_enobufs_total",
+            "counter",
+            "Times the netlink socket overflowed (ENOBUFS).",
+            g(&self.enobufs),
+        );
+        simple(
+            "audex_kernel_backlog",
+            "gauge",
+            "Kernel audit backlog at the last status poll.",
+            g(&self.backlog),
+        );
+        simple(
+            "audex_correlator_in_flight",
+            "gauge",
+            "Events being assembled from their records.",
+            g(&self.in_flight),
+        );
+        simple(
+            "audex_queue_depth",
+            "gauge",
+            "Record batches waiting between the kernel reader and the pipeline.",
+            g(&self.queue_depth),
+        );
+        simple(
+            "audex_events_unrouted_total",
+            "counter",
+            "Events no tenant took (no `default` tenant).",
+            g(&self.unrouted),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP audex_events_emitted_total Normalized events, by category.\n# TYPE audex_events_emitted_total counter"
+        );
+        for (c, n) in self.events.lock().unwrap().iter() {
+            let _ = writeln!(out, "audex_events_emitted_total{{category=\"{c}\"}} {n}");
+        }
+        let exporters = self.exporters.lock().unwrap();
+        let per = |out: &mut String,
+                   name: &str,
+                   kind: &str,
+                   help: &str,
+                   f: &dyn Fn(&ExporterView) -> String| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (e, v) in exporters.iter() {
+                let _ = writeln!(out, "{name}{{exporter=\"{e}\"}} {}", f(v));
+            }
+        };
+        per(
+            &mut out,
+            "audex_exported_total",
+            "counter",
+            "Events the exporter's destination acknowledged.",
+            &|v| g(&v.stats.exported).to_string(),
+        );
+        per(
+            &mut out,
+            "audex_export_rejected_total",
+            "counter",
+            "Events the destination acknowledged but rejected (partial success).",
+            &|v| g(&v.stats.rejected).to_string(),
+        );
+        per(
+            &mut out,
+            "audex_export_failed_total",
+            "counter",
+            "Events refused for good (permanent errors).",
+            &|v| g(&v.stats.failed).to_string(),
+        );
+        per(
+            &mut out,
+            "audex_export_retries_total",
+            "counter",
+            "Retried export attempts.",
+            &|v| g(&v.stats.retries).to_string(),
+        );
+        per(
+            &mut out,
+            "audex_spool_bytes",
+            "gauge",
+            "Bytes in the exporter's disk spool.",
+            &|v| {
+                v.spool
+                    .as_ref()
+                    .map_or(0, |s| s.lock().unwrap().bytes())
+                    .to_string()
+            },
+        );
+        per(
+            &mut out,
+            "audex_spool_pending_events",
+            "gauge",
+            "Events spooled, not yet acknowledged.",
+            &|v| {
+                v.spool
+                    .as_ref()
+                    .map_or(0, |s| s.lock().unwrap().pending())
+                    .to_string()
+            },
+        );
+        per(
+            &mut out,
+            "audex_export_latency_seconds_sum",
+            "counter",
+            "Time spent in successful export calls.",
+            &|v| format!("{:.6}", g(&v.stats.latency_micros) as f64 / 1e6),
+        );
+        per(
+            &mut out,
+            "audex_export_latency_seconds_count",
+            "counter",
+            "Successful export calls.",
+            &|v| g(&v.stats.batches).to_string(),
+        );
+        out
+    }
+}
+
+/// Binds `addr` now (so a taken port is an error before the kernel is touched).
+pub fn bind(addr: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| format!("metrics.listen {addr}: {e}"))
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `listener`, one request per
+/// connection, on a thread of its own.
+pub fn serve(listener: TcpListener) {
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let _ = answer(conn);
+        }
+    });
+}
+
+fn answer(mut conn: TcpStream) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() && !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut buf[len..])?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    let head = String::from_utf8_lossy(&buf[..len]);
+    let mut words = head.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let m = &*METRICS;
+    let (status, kind, body) = match (method, path.split('?').next().unwrap_or("")) {
+        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", m.render()),
+        ("GET", "/healthz") if m.healthy() => ("200 OK", "text/plain", "ok\n".into()),
+        ("GET", "/healthz") => (
+            "503 Service Unavailable",
+            "text/plain",
+            "the pipeline has not ticked for 30 s\n".into(),
+        ),
+        ("GET", "/readyz") if m.ready.load(Ordering::Relaxed) => {
+            ("200 OK", "text/plain", "ready\n".into())
+        }
+        ("GET", "/readyz") => (
+            "503 Service Unavailable",
+            "text/plain",
+            "not subscribed to the kernel yet\n".into(),
+        ),
+        ("GET", _) => (
+            "404 Not Found",
+            "text/plain",
+            "try /metrics, /healthz or /readyz\n".into(),
+        ),
+        _ => ("405 Method Not Allowed", "text/plain", "GET only\n".into()),
+    };
+    write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
