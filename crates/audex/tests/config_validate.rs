@@ -113,3 +113,19 @@ fn syntax_errors_and_missing_files() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the config"));
 }
+
+#[test]
+fn the_readme_examples_validate() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let examples: Vec<&str> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(!examples.is_empty(), "README has config examples");
+    for yaml in examples {
+        let (ok, out, err) = validate(yaml, &[]);
+        assert!(ok, "README example:\n{yaml}\n{out}{err}");
+    }
+}
