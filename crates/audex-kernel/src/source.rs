@@ -307,7 +307,7 @@ impl Source {
 impl Drop for Source {
     fn drop(&mut self) {
         for e in self.close() {
-            eprintln!("audex: {e}");
+            audex_log::error!("{e}");
         }
     }
 }

@@ -29,6 +29,9 @@ pub enum Command {
     Run {
         #[arg(long)]
         config: PathBuf,
+        /// Its own log lines on stderr: JSON objects (for a log pipeline) or text.
+        #[arg(long, value_enum, default_value = "json")]
+        log_format: LogFormat,
     },
     /// Check a config file and report every error with its line, then exit.
     Validate {
@@ -148,4 +151,11 @@ pub struct ReplayArgs {
     /// Print at most this many parse errors (all are counted).
     #[arg(long, default_value_t = 10)]
     pub max_errors_shown: u64,
+}
+
+/// How `run` writes its own log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
 }

@@ -125,7 +125,7 @@ pub fn read_loop(
             markers_sent += 1;
             last_marker = Instant::now();
             if let Err(e) = src.control().send_user_message(&marker) {
-                eprintln!("audex: could not send the end marker ({e}); loss after the last record may go uncounted");
+                audex_log::error!("could not send the end marker ({e}); loss after the last record may go uncounted");
                 markers_sent = 4;
             }
         }
@@ -153,7 +153,7 @@ pub fn read_loop(
                             parse_errors += 1;
                             m.parse_errors.fetch_add(1, Ordering::Relaxed);
                             if parse_errors <= 10 {
-                                eprintln!("audex: unparsable record of type {}: {e}", rec.rtype);
+                                audex_log::warn!("unparsable record of type {}: {e}", rec.rtype);
                             }
                         }
                     }
@@ -226,12 +226,12 @@ pub fn read_loop(
     }
     let enobufs = reader_thread.join().unwrap_or(0);
     if !marker_seen && can_mark {
-        eprintln!(
-            "audex: the end marker did not come back; loss after the last record is not counted"
+        audex_log::warn!(
+            "the end marker did not come back; loss after the last record is not counted"
         );
     }
     if enobufs > 0 {
-        eprintln!("audex: the socket overflowed {enobufs} times; lost records are reported as records-lost events");
+        audex_log::warn!("the socket overflowed {enobufs} times; lost records are reported as records-lost events");
     }
     corr.flush();
     while let Some(o) = corr.pop() {

@@ -57,12 +57,14 @@ fn main() -> ExitCode {
         cli::Command::Rules(cmd) => rules_cmd::run(cmd),
         cli::Command::Status => status_cmd::run(),
         cli::Command::Validate { config } => validate(&config),
-        cli::Command::Run { config } => run::run(&config),
+        cli::Command::Run { config, log_format } => {
+            run::run(&config, log_format == cli::LogFormat::Json)
+        }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("audex: error: {e:#}");
+            audex_log::error!("error: {e:#}");
             ExitCode::from(1)
         }
     }

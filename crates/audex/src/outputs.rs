@@ -164,9 +164,11 @@ impl Outputs {
             let (spool, rec) = Spool::open(SpoolConfig::new(&dir, per))
                 .with_context(|| format!("spool {}", dir.display()))?;
             if rec.pending > 0 || rec.truncated_bytes > 0 {
-                eprintln!(
-                    "audex: exporter {}: {} events waiting from before; {} damaged bytes cut",
-                    e.name, rec.pending, rec.truncated_bytes
+                audex_log::warn!(
+                    "exporter {}: {} events waiting from before; {} damaged bytes cut",
+                    e.name,
+                    rec.pending,
+                    rec.truncated_bytes
                 );
             }
             let spool = Arc::new(Mutex::new(spool));

@@ -143,14 +143,14 @@ impl Running<'_> {
     /// reader's queue; spooled ones stay on disk for the new exporters.
     fn reload(&mut self) -> Result<()> {
         let refuse = |why: String| {
-            eprintln!("audex: reload refused: {why}; the running config stays");
+            audex_log::error!("reload refused: {why}; the running config stays");
         };
-        eprintln!("audex: SIGHUP: reloading {}", self.path.display());
+        audex_log::info!("SIGHUP: reloading {}", self.path.display());
         let new = match crate::config::load(self.path) {
             Ok(c) => c,
             Err(errors) => {
                 for e in &errors {
-                    eprintln!("{e}");
+                    audex_log::error!("{e}");
                 }
                 refuse(format!(
                     "{} has {} errors",
@@ -168,7 +168,7 @@ impl Running<'_> {
             Ok(w) => w,
             Err(errors) => {
                 for e in &errors {
-                    eprintln!("{e}");
+                    audex_log::error!("{e}");
                 }
                 refuse(format!("{} rule errors", errors.len()));
                 return Ok(());
@@ -183,8 +183,8 @@ impl Running<'_> {
         let old = self.outputs.take().expect("outputs run between reloads");
         for r in old.finish(Instant::now())? {
             if r.pending > 0 && !new.exporters.iter().any(|e| e.name == r.name) {
-                eprintln!(
-                    "audex: exporter {} is no longer configured; {} events stay in its spool under {}",
+                audex_log::warn!(
+                    "exporter {} is no longer configured; {} events stay in its spool under {}",
                     r.name,
                     r.pending,
                     self.cfg.spool.dir.display()
@@ -200,16 +200,16 @@ impl Running<'_> {
             }
         }
         for e in self.rules.change_to(&mut self.ctl, &want) {
-            eprintln!("audex: {e}");
+            audex_log::error!("{e}");
         }
         if new.source != self.cfg.source {
-            eprintln!("audex: `source` settings take effect at the next start");
+            audex_log::warn!("`source` settings take effect at the next start");
         }
         if new.metrics.listen != self.cfg.metrics.listen {
-            eprintln!("audex: `metrics.listen` takes effect at the next start");
+            audex_log::warn!("`metrics.listen` takes effect at the next start");
         }
-        eprintln!(
-            "audex: reloaded: {} rules, {} tenants, {} exporters",
+        audex_log::info!(
+            "reloaded: {} rules, {} tenants, {} exporters",
             self.rules.rules().len(),
             new.tenants.len(),
             new.exporters.len()
@@ -223,16 +223,17 @@ impl Running<'_> {
     }
 }
 
-pub fn run(path: &Path) -> Result<ExitCode> {
+pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
+    audex_log::set_json(json_logs);
     // Every config error before the kernel is touched.
     let cfg = match crate::config::load(path) {
         Ok(c) => c,
         Err(errors) => {
             for e in &errors {
-                eprintln!("{e}");
+                audex_log::error!("{e}");
             }
-            eprintln!(
-                "audex: {} has {} errors; nothing was changed in the kernel",
+            audex_log::error!(
+                "{} has {} errors; nothing was changed in the kernel",
                 path.display(),
                 errors.len()
             );
@@ -240,8 +241,8 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         }
     };
     if let Some(why) = not_built(&cfg) {
-        eprintln!(
-            "audex: {}: {why}; nothing was changed in the kernel",
+        audex_log::error!(
+            "{}: {why}; nothing was changed in the kernel",
             path.display()
         );
         return Ok(ExitCode::from(1));
@@ -250,10 +251,10 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         Ok(w) => w,
         Err(errors) => {
             for e in &errors {
-                eprintln!("{e}");
+                audex_log::error!("{e}");
             }
-            eprintln!(
-                "audex: {} rule errors; nothing was changed in the kernel",
+            audex_log::error!(
+                "{} rule errors; nothing was changed in the kernel",
                 errors.len()
             );
             return Ok(ExitCode::from(1));
@@ -261,7 +262,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     };
     let listener = match cfg.metrics.listen.as_deref().map(metrics::bind) {
         Some(Err(e)) => {
-            eprintln!("audex: {e}; nothing was changed in the kernel");
+            audex_log::error!("{e}; nothing was changed in the kernel");
             return Ok(ExitCode::from(1));
         }
         Some(Ok(l)) => Some(l),
@@ -293,7 +294,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         ..Default::default()
     })?;
     if !src.status_readable {
-        eprintln!("audex: without CAP_AUDIT_CONTROL the kernel's status is unreadable: no lost-record counts, and kernel audit must be enabled by the host");
+        audex_log::warn!("without CAP_AUDIT_CONTROL the kernel's status is unreadable: no lost-record counts, and kernel audit must be enabled by the host");
     }
     // Rules go through a control socket of their own, so a reload can change them
     // while the source is being read.
@@ -309,7 +310,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     };
     let result = (|| -> Result<()> {
         for e in running.rules.change_to(&mut running.ctl, &want) {
-            eprintln!("audex: {e}");
+            audex_log::error!("{e}");
         }
         // Threads inherit capabilities, so drop before any starts.
         let mut keep = Vec::new();
@@ -321,8 +322,8 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         }
         let kept =
             caps::keep_only(&keep).map_err(|e| anyhow::anyhow!("dropping capabilities: {e}"))?;
-        eprintln!(
-            "audex: capabilities kept: {}",
+        audex_log::info!(
+            "capabilities kept: {}",
             if kept.is_empty() {
                 "none".to_string()
             } else {
@@ -334,8 +335,8 @@ pub fn run(path: &Path) -> Result<ExitCode> {
             metrics::serve(l);
         }
         metrics::METRICS.ready.store(true, Ordering::Relaxed);
-        eprintln!(
-            "audex: running, watching with {} rules ({} mode, {} tenants, {} exporters)",
+        audex_log::info!(
+            "running, watching with {} rules ({} mode, {} tenants, {} exporters)",
             running.rules.rules().len(),
             if src.mode == Mode::Multicast {
                 "multicast"
@@ -358,25 +359,25 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         )
     })();
     for e in running.rules.remove_all(&mut running.ctl) {
-        eprintln!("audex: removing a rule: {e}");
+        audex_log::warn!("removing a rule: {e}");
     }
     for e in src.close() {
-        eprintln!("audex: {e}");
+        audex_log::error!("{e}");
     }
     let mut code = ExitCode::SUCCESS;
     for r in match running.outputs.take() {
         Some(o) => o.finish(Instant::now() + Duration::from_secs(10))?,
         None => Vec::new(),
     } {
-        eprintln!(
-            "audex: exporter {}: {} exported, {} rejected, {} refused for good, {} retries, {} dropped by the spool bound, {} still spooled",
+        audex_log::info!(
+            "exporter {}: {} exported, {} rejected, {} refused for good, {} retries, {} dropped by the spool bound, {} still spooled",
             r.name, r.exported, r.rejected, r.failed, r.retries, r.dropped, r.pending
         );
     }
     if let Err(e) = result {
-        eprintln!("audex: error: {e:#}");
+        audex_log::error!("{e:#}");
         code = ExitCode::from(1);
     }
-    eprintln!("audex: stopped; rules removed, kernel audit restored");
+    audex_log::info!("stopped; rules removed, kernel audit restored");
     Ok(code)
 }

@@ -197,7 +197,21 @@ fn run_refuses_what_it_cannot_do_before_touching_the_kernel() {
         assert_eq!(out.status.code(), Some(1), "{yaml}: {err}");
         assert!(err.contains(want), "{yaml}: {err}");
         assert!(err.contains("nothing was changed in the kernel"), "{err}");
+        // Its own log lines are JSON objects by default.
+        for l in err.lines() {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+            assert!(v["ts"].is_f64() && v["msg"].is_string(), "{l}");
+            assert_eq!(v["level"], "error", "{l}");
+        }
     }
+    // ... and text on request.
+    let out = common::audex()
+        .args(["run", "--log-format", "text", "--config"])
+        .arg(dir.join("c.yaml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().all(|l| l.starts_with("audex: ")), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -37,7 +37,11 @@ fn audex_attributes() -> HashSet<String> {
 
 fn names(y: &Yaml) -> Vec<String> {
     y.as_vec()
-        .map(|v| v.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -49,7 +53,10 @@ fn check(file: &str, exporter: &str, attrs: &HashSet<String>) {
     assert!(!logs.is_badvalue(), "{file}: a logs pipeline");
     for section in ["receivers", "processors", "exporters"] {
         let used = names(&logs[section]);
-        assert!(!used.is_empty() || section == "processors", "{file}: {section}");
+        assert!(
+            !used.is_empty() || section == "processors",
+            "{file}: {section}"
+        );
         for n in used {
             assert!(
                 !c[section][n.as_str()].is_badvalue(),
@@ -62,11 +69,20 @@ fn check(file: &str, exporter: &str, attrs: &HashSet<String>) {
     assert!(!c["receivers"]["otlp"]["protocols"]["http"].is_badvalue());
     // Every attribute a statement reads (not one it sets) is one audex sends.
     let mut set = HashSet::new();
-    for line in text.lines().filter(|l| l.trim_start().starts_with("- set(")) {
-        let target = line.split("attributes[\"").nth(1).and_then(|r| r.split('"').next());
+    for line in text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- set("))
+    {
+        let target = line
+            .split("attributes[\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next());
         set.extend(target.map(String::from));
     }
-    for line in text.lines().filter(|l| l.trim_start().starts_with("- set(")) {
+    for line in text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- set("))
+    {
         for read in line.split("attributes[\"").skip(2) {
             let key = read.split('"').next().unwrap();
             assert!(

@@ -214,8 +214,8 @@ pub async fn deliver(
                     stats
                         .failed
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    eprintln!(
-                        "audex: exporter {}: {} events refused for good: {reason}",
+                    audex_log::error!(
+                        "exporter {}: {} events refused for good: {reason}",
                         exporter.name(),
                         batch.len()
                     );
@@ -243,8 +243,8 @@ pub async fn deliver(
                         _ => {}
                     }
                     if attempt == 1 || attempt.is_power_of_two() {
-                        eprintln!(
-                            "audex: exporter {}: {reason}; retrying in {:.1}s",
+                        audex_log::warn!(
+                            "exporter {}: {reason}; retrying in {:.1}s",
                             exporter.name(),
                             wait.as_secs_f64()
                         );
