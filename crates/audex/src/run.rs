@@ -120,6 +120,27 @@ fn not_built(cfg: &Config) -> Option<String> {
     (!why.is_empty()).then(|| why.join("; "))
 }
 
+/// The config at `path` and the rules it asks for, or (each error logged) why not.
+fn prepare(path: &Path) -> Result<(Config, Vec<(String, KernelRule)>), String> {
+    let log_all = |errors: &[String]| {
+        for e in errors {
+            audex_log::error!("{e}");
+        }
+    };
+    let cfg = crate::config::load(path).map_err(|errors| {
+        log_all(&errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+        format!("{} has {} errors", path.display(), errors.len())
+    })?;
+    if let Some(why) = not_built(&cfg) {
+        return Err(format!("{}: {why}", path.display()));
+    }
+    let want = configured_rules(&cfg).map_err(|errors| {
+        log_all(&errors);
+        format!("{} rule errors", errors.len())
+    })?;
+    Ok((cfg, want))
+}
+
 /// What `run` changes while it runs: the config in force, its exporters, its rules.
 struct Running<'p> {
     path: &'p Path,
@@ -146,31 +167,10 @@ impl Running<'_> {
             audex_log::error!("reload refused: {why}; the running config stays");
         };
         audex_log::info!("SIGHUP: reloading {}", self.path.display());
-        let new = match crate::config::load(self.path) {
-            Ok(c) => c,
-            Err(errors) => {
-                for e in &errors {
-                    audex_log::error!("{e}");
-                }
-                refuse(format!(
-                    "{} has {} errors",
-                    self.path.display(),
-                    errors.len()
-                ));
-                return Ok(());
-            }
-        };
-        if let Some(why) = not_built(&new) {
-            refuse(why);
-            return Ok(());
-        }
-        let want = match configured_rules(&new) {
-            Ok(w) => w,
-            Err(errors) => {
-                for e in &errors {
-                    audex_log::error!("{e}");
-                }
-                refuse(format!("{} rule errors", errors.len()));
+        let (new, want) = match prepare(self.path) {
+            Ok(p) => p,
+            Err(why) => {
+                refuse(why);
                 return Ok(());
             }
         };
@@ -226,37 +226,10 @@ impl Running<'_> {
 pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
     audex_log::set_json(json_logs);
     // Every config error before the kernel is touched.
-    let cfg = match crate::config::load(path) {
-        Ok(c) => c,
-        Err(errors) => {
-            for e in &errors {
-                audex_log::error!("{e}");
-            }
-            audex_log::error!(
-                "{} has {} errors; nothing was changed in the kernel",
-                path.display(),
-                errors.len()
-            );
-            return Ok(ExitCode::from(1));
-        }
-    };
-    if let Some(why) = not_built(&cfg) {
-        audex_log::error!(
-            "{}: {why}; nothing was changed in the kernel",
-            path.display()
-        );
-        return Ok(ExitCode::from(1));
-    }
-    let want = match configured_rules(&cfg) {
-        Ok(w) => w,
-        Err(errors) => {
-            for e in &errors {
-                audex_log::error!("{e}");
-            }
-            audex_log::error!(
-                "{} rule errors; nothing was changed in the kernel",
-                errors.len()
-            );
+    let (cfg, want) = match prepare(path) {
+        Ok(p) => p,
+        Err(why) => {
+            audex_log::error!("{why}; nothing was changed in the kernel");
             return Ok(ExitCode::from(1));
         }
     };

@@ -2,6 +2,9 @@
 //! at tools/bin/helm; `.ci/run` does): `helm lint --strict` and `helm template`
 //! with each values file; assertions on the rendered objects; the rendered
 //! ConfigMap accepted by `audex validate`; deploy/kubernetes/audex.yaml current.
+mod common;
+
+use common::yaml::strings;
 use saphyr::{LoadableYamlNode, Yaml};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,16 +72,6 @@ fn kind<'a, 'b>(docs: &'a [Yaml<'b>], k: &str) -> Vec<&'a Yaml<'b>> {
         .collect()
 }
 
-fn strs(y: &Yaml) -> Vec<String> {
-    y.as_vec()
-        .map(|v| {
-            v.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn lint_strict_with_every_values_file() {
     for v in values_files() {
@@ -105,8 +98,8 @@ fn daemonset_is_least_privileged_and_host_wide() {
         let sc = &c["securityContext"];
         assert_eq!(sc["privileged"].as_bool(), Some(false), "never privileged");
         assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true));
-        assert_eq!(strs(&sc["capabilities"]["drop"]), ["ALL"]);
-        let add = strs(&sc["capabilities"]["add"]);
+        assert_eq!(strings(&sc["capabilities"]["drop"]), ["ALL"]);
+        let add = strings(&sc["capabilities"]["add"]);
         assert_eq!(
             add,
             [
@@ -120,7 +113,7 @@ fn daemonset_is_least_privileged_and_host_wide() {
         for init in pod["initContainers"].as_vec().unwrap() {
             let sc = &init["securityContext"];
             assert_eq!(sc["privileged"].as_bool(), Some(false));
-            assert_eq!(strs(&sc["capabilities"]["drop"]), ["ALL"]);
+            assert_eq!(strings(&sc["capabilities"]["drop"]), ["ALL"]);
         }
         // Host /proc and /etc read-only under /host; the config; the spool.
         let mounts = c["volumeMounts"].as_vec().unwrap();
@@ -144,7 +137,7 @@ fn daemonset_is_least_privileged_and_host_wide() {
         );
         assert!(!c["resources"]["requests"].is_badvalue());
         assert_eq!(
-            strs(&c["args"]),
+            strings(&c["args"]),
             ["run", "--config", "/etc/audex/audex.yaml"]
         );
         // RBAC: read pods, nothing more.
@@ -152,8 +145,8 @@ fn daemonset_is_least_privileged_and_host_wide() {
         assert_eq!(role.len(), 1);
         let rules = role[0]["rules"].as_vec().unwrap();
         assert_eq!(rules.len(), 1);
-        assert_eq!(strs(&rules[0]["resources"]), ["pods"]);
-        assert_eq!(strs(&rules[0]["verbs"]), ["get", "list", "watch"]);
+        assert_eq!(strings(&rules[0]["resources"]), ["pods"]);
+        assert_eq!(strings(&rules[0]["verbs"]), ["get", "list", "watch"]);
         assert_eq!(kind(&d, "ClusterRoleBinding").len(), 1);
         assert_eq!(kind(&d, "ServiceAccount").len(), 1);
     }

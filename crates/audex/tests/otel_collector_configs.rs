@@ -2,6 +2,9 @@
 //! pipelines use only components they define, with the exporter each guide names,
 //! and whose transform statements read only attributes audex actually sends.
 //! (No Collector binary runs here: this checks structure, not the Collector.)
+mod common;
+
+use common::yaml::strings;
 use saphyr::{LoadableYamlNode, Yaml};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -35,16 +38,6 @@ fn audex_attributes() -> HashSet<String> {
     keys
 }
 
-fn names(y: &Yaml) -> Vec<String> {
-    y.as_vec()
-        .map(|v| {
-            v.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn check(file: &str, exporter: &str, attrs: &HashSet<String>) {
     let text = std::fs::read_to_string(repo().join("deploy/otel-collector").join(file)).unwrap();
     let docs = Yaml::load_from_str(&text).unwrap();
@@ -52,7 +45,7 @@ fn check(file: &str, exporter: &str, attrs: &HashSet<String>) {
     let logs = &c["service"]["pipelines"]["logs"];
     assert!(!logs.is_badvalue(), "{file}: a logs pipeline");
     for section in ["receivers", "processors", "exporters"] {
-        let used = names(&logs[section]);
+        let used = strings(&logs[section]);
         assert!(
             !used.is_empty() || section == "processors",
             "{file}: {section}"
@@ -64,7 +57,7 @@ fn check(file: &str, exporter: &str, attrs: &HashSet<String>) {
             );
         }
     }
-    assert_eq!(names(&logs["exporters"]), [exporter], "{file}");
+    assert_eq!(strings(&logs["exporters"]), [exporter], "{file}");
     assert!(!c["receivers"]["otlp"]["protocols"]["grpc"].is_badvalue());
     assert!(!c["receivers"]["otlp"]["protocols"]["http"].is_badvalue());
     // Every attribute a statement reads (not one it sets) is one audex sends.

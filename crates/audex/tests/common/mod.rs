@@ -10,6 +10,7 @@ pub mod auditd;
 pub mod receiver;
 pub mod watch;
 pub mod workload;
+pub mod yaml;
 
 pub const LOCK: &str = "/tmp/audex-kernel-tests.lock";
 
