@@ -375,3 +375,55 @@ fn run_as_nobody_with_only_audit_read_receives_events() {
     assert_eq!(e["action"], "created");
     assert_eq!(e["process"]["pid"], std::process::id());
 }
+
+/// kill -9 while the SIEM is down loses nothing: the events are in the spool, and
+/// the next `audex run` delivers them. (A killed daemon cannot remove its rules:
+/// the operator's restart finds them; here the test clears them, as the guard would.)
+#[test]
+fn kill_9_while_the_siem_is_down_loses_nothing() {
+    let Some(kt) = common::kernel() else { return };
+    kt.clear_rules();
+    let watched = kt.dir.join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    let port = free_port(); // nothing listens yet
+    let cfg = kt.dir.join("audex.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "rules:\n  watch:\n    - {{path: {w}, perm: wa, key: audex-kill9}}\ntenants:\n  - name: default\n    exporters: [siem]\nexporters:\n  - {{name: siem, type: otlp_grpc, endpoint: \"http://127.0.0.1:{port}\", timeout_ms: 1000}}\nspool: {{dir: {d}/spool, max_bytes: 16777216}}\n",
+            w = watched.display(),
+            d = kt.dir.display()
+        ),
+    )
+    .unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+    let (w, _rx, _) = common::watch::start_watch(&["run", "--config", cfg_s]);
+    let files: Vec<String> = (0..20)
+        .map(|i| {
+            let p = watched.join(format!("f{i}.txt"));
+            std::fs::write(&p, b"x").unwrap();
+            p.to_str().unwrap().to_string()
+        })
+        .collect();
+    // Past the spool's 1 s sync interval, then no chance to clean up.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // SAFETY: killing our own child.
+    unsafe { libc::kill(w.id() as i32, libc::SIGKILL) };
+    drop(w);
+    kt.clear_rules();
+
+    let rcv = Receiver::start(&kt.dir, port);
+    let (w, _rx, _) = common::watch::start_watch(&["run", "--config", cfg_s]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let missing = loop {
+        let got: std::collections::HashSet<String> = rcv.values("file.path").into_iter().collect();
+        let missing: Vec<&String> = files.iter().filter(|f| !got.contains(*f)).collect();
+        if missing.is_empty() || std::time::Instant::now() > deadline {
+            break missing.len();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let (_, status) = common::watch::stop_with(w, libc::SIGTERM);
+    assert!(status.success());
+    assert_eq!(missing, 0, "every write before the kill reached the SIEM");
+}

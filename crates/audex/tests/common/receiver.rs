@@ -51,6 +51,22 @@ impl Receiver {
             .collect()
     }
 
+    /// The string values of attribute `key` over every record received.
+    pub fn values(&self, key: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        for l in std::fs::read_to_string(&self.1).unwrap_or_default().lines() {
+            let req: Value = serde_json::from_str(l).unwrap();
+            for res in req["resources"].as_array().unwrap() {
+                for r in res["records"].as_array().unwrap() {
+                    if let Some(s) = r["attributes"][key].as_str() {
+                        v.push(s.to_string());
+                    }
+                }
+            }
+        }
+        v
+    }
+
     pub fn ids(&self) -> Vec<(String, String)> {
         let mut v = Vec::new();
         for l in std::fs::read_to_string(&self.1).unwrap_or_default().lines() {
