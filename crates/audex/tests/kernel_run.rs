@@ -427,3 +427,73 @@ fn kill_9_while_the_siem_is_down_loses_nothing() {
     assert!(status.success());
     assert_eq!(missing, 0, "every write before the kill reached the SIEM");
 }
+
+/// SIGHUP while files are being written: the exporters are replaced three times
+/// (a changed exporter setting each time) and every write still arrives.
+#[test]
+fn reloads_under_load_lose_nothing() {
+    let Some(kt) = common::kernel() else { return };
+    kt.clear_rules();
+    let watched = kt.dir.join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    let cfg = kt.dir.join("audex.yaml");
+    let write_cfg = |n: u32| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "rules:\n  watch:\n    - {{path: {w}, perm: wa, key: audex-reload}}\ntenants:\n  - name: default\n    exporters: [debug]\nexporters:\n  - {{name: debug, type: jsonl, path: {d}/events.jsonl, timeout_ms: {t}}}\nspool: {{dir: {d}/spool, max_bytes: 16777216}}\n",
+                w = watched.display(),
+                d = kt.dir.display(),
+                t = 1000 + n
+            ),
+        )
+        .unwrap()
+    };
+    write_cfg(0);
+    let (w, rx, _) = common::watch::start_watch(&["run", "--config", cfg.to_str().unwrap()]);
+    let writer = {
+        let watched = watched.clone();
+        std::thread::spawn(move || {
+            (0..300)
+                .map(|i| {
+                    let p = watched.join(format!("f{i}.txt"));
+                    std::fs::write(&p, b"x").unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    p.to_str().unwrap().to_string()
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    for n in 1..=3 {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        write_cfg(n);
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(w.id() as i32, libc::SIGHUP) };
+        wait_for(&rx, "reloaded");
+    }
+    let files = writer.join().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (_, status) = common::watch::stop_with(w, libc::SIGTERM);
+    assert!(status.success());
+    let text = std::fs::read_to_string(kt.dir.join("events.jsonl")).unwrap();
+    let created: std::collections::HashSet<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "created")
+        .flat_map(|e| {
+            e["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["nametype"] == "CREATE")
+                .map(|f| f["path"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let missing: Vec<&String> = files.iter().filter(|f| !created.contains(*f)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of 300 writes missing: {missing:?}",
+        missing.len()
+    );
+}
