@@ -27,10 +27,9 @@ fn config(dir: &Path, watched: &Path, port: u16, metrics: u16) -> std::path::Pat
 
 #[test]
 fn run_delivers_the_workload_and_cleans_up() {
-    let Some(kt) = common::kernel() else { return };
-    kt.clear_rules();
-    let watched = kt.dir.join("watched");
-    std::fs::create_dir_all(&watched).unwrap();
+    let Some((kt, watched)) = kernel_and_watched_dir() else {
+        return;
+    };
     let port = free_port();
     let rcv = Receiver::start(&kt.dir, port);
     let mport = free_port();
@@ -233,6 +232,15 @@ fn metric(page: &str, sample: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The kernel for this test, its rules cleared, and an empty directory to watch.
+fn kernel_and_watched_dir() -> Option<(common::KernelTest, std::path::PathBuf)> {
+    let kt = common::kernel()?;
+    kt.clear_rules();
+    let watched = kt.dir.join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    Some((kt, watched))
+}
+
 /// Waits (15 s at most) for a stderr line of audex containing `what`.
 fn wait_for(rx: &std::sync::mpsc::Receiver<String>, what: &str) {
     loop {
@@ -310,14 +318,13 @@ fn auditctl(args: &[&str]) {
 
 #[test]
 fn run_as_nobody_with_only_audit_read_receives_events() {
-    let Some(kt) = common::kernel() else { return };
-    kt.clear_rules();
+    let Some((kt, watched)) = kernel_and_watched_dir() else {
+        return;
+    };
     // What the host (auditd, or an admin) would have done: audit on, a watch.
     let open = kt.dir.join("open");
     std::fs::create_dir_all(&open).unwrap();
     std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    let watched = kt.dir.join("watched");
-    std::fs::create_dir_all(&watched).unwrap();
     auditctl(&["-e", "1"]);
     auditctl(&[
         "-w",
@@ -381,10 +388,9 @@ fn run_as_nobody_with_only_audit_read_receives_events() {
 /// the operator's restart finds them; here the test clears them, as the guard would.)
 #[test]
 fn kill_9_while_the_siem_is_down_loses_nothing() {
-    let Some(kt) = common::kernel() else { return };
-    kt.clear_rules();
-    let watched = kt.dir.join("watched");
-    std::fs::create_dir_all(&watched).unwrap();
+    let Some((kt, watched)) = kernel_and_watched_dir() else {
+        return;
+    };
     let port = free_port(); // nothing listens yet
     let cfg = kt.dir.join("audex.yaml");
     std::fs::write(
@@ -432,10 +438,9 @@ fn kill_9_while_the_siem_is_down_loses_nothing() {
 /// (a changed exporter setting each time) and every write still arrives.
 #[test]
 fn reloads_under_load_lose_nothing() {
-    let Some(kt) = common::kernel() else { return };
-    kt.clear_rules();
-    let watched = kt.dir.join("watched");
-    std::fs::create_dir_all(&watched).unwrap();
+    let Some((kt, watched)) = kernel_and_watched_dir() else {
+        return;
+    };
     let cfg = kt.dir.join("audex.yaml");
     let write_cfg = |n: u32| {
         std::fs::write(
