@@ -20,6 +20,130 @@ struct ExporterView {
     spool: Option<Arc<Mutex<Spool>>>,
 }
 
+/// Name, type, help and counter of each single-valued metric.
+type Single = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Metrics) -> &AtomicU64,
+);
+const SINGLE: &[Single] = &[
+    (
+        "audex_parse_errors_total",
+        "counter",
+        "Records that could not be parsed.",
+        |m| &m.parse_errors,
+    ),
+    (
+        "audex_kernel_lost_total",
+        "counter",
+        "Records the kernel reports lost since audex started.",
+        |m| &m.kernel_lost,
+    ),
+    (
+        "audex_enobufs_total",
+        "counter",
+        "Times the netlink socket overflowed (ENOBUFS).",
+        |m| &m.enobufs,
+    ),
+    (
+        "audex_kernel_backlog",
+        "gauge",
+        "Kernel audit backlog at the last status poll.",
+        |m| &m.backlog,
+    ),
+    (
+        "audex_correlator_in_flight",
+        "gauge",
+        "Events being assembled from their records.",
+        |m| &m.in_flight,
+    ),
+    (
+        "audex_queue_depth",
+        "gauge",
+        "Record batches waiting between the kernel reader and the pipeline.",
+        |m| &m.queue_depth,
+    ),
+    (
+        "audex_events_unrouted_total",
+        "counter",
+        "Events no tenant took (no `default` tenant).",
+        |m| &m.unrouted,
+    ),
+];
+
+/// Name, type, help and value of each per-exporter metric.
+type PerExporter = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ExporterView) -> String,
+);
+const PER_EXPORTER: &[PerExporter] = &[
+    (
+        "audex_exported_total",
+        "counter",
+        "Events the exporter's destination acknowledged.",
+        |v| load(&v.stats.exported).to_string(),
+    ),
+    (
+        "audex_export_rejected_total",
+        "counter",
+        "Events the destination acknowledged but rejected (partial success).",
+        |v| load(&v.stats.rejected).to_string(),
+    ),
+    (
+        "audex_export_failed_total",
+        "counter",
+        "Events refused for good (permanent errors).",
+        |v| load(&v.stats.failed).to_string(),
+    ),
+    (
+        "audex_export_retries_total",
+        "counter",
+        "Retried export attempts.",
+        |v| load(&v.stats.retries).to_string(),
+    ),
+    (
+        "audex_spool_bytes",
+        "gauge",
+        "Bytes in the exporter's disk spool.",
+        |v| {
+            v.spool
+                .as_ref()
+                .map_or(0, |s| s.lock().unwrap().bytes())
+                .to_string()
+        },
+    ),
+    (
+        "audex_spool_pending_events",
+        "gauge",
+        "Events spooled, not yet acknowledged.",
+        |v| {
+            v.spool
+                .as_ref()
+                .map_or(0, |s| s.lock().unwrap().pending())
+                .to_string()
+        },
+    ),
+    (
+        "audex_export_latency_seconds_sum",
+        "counter",
+        "Time spent in successful export calls.",
+        |v| format!("{:.6}", load(&v.stats.latency_micros) as f64 / 1e6),
+    ),
+    (
+        "audex_export_latency_seconds_count",
+        "counter",
+        "Successful export calls.",
+        |v| load(&v.stats.batches).to_string(),
+    ),
+];
+
+fn load(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
 /// Everything `/metrics` reports.
 #[derive(Default)]
 pub struct Metrics {
@@ -89,7 +213,6 @@ impl Metrics {
     /// The Prometheus text exposition (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
             "# HELP audex_records_received_total Audit records read from the kernel, by record type.\n# TYPE audex_records_received_total counter"
@@ -100,54 +223,13 @@ impl Metrics {
                 .map_or_else(|| format!("UNKNOWN[{t}]"), str::to_string);
             let _ = writeln!(out, "audex_records_received_total{{type=\"{name}\"}} {n}");
         }
-        let mut simple = |name: &str, kind: &str, help: &str, v: u64| {
+        for (name, kind, help, counter) in SINGLE {
+            let v = load(counter(self));
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
             );
-        };
-        simple(
-            "audex_parse_errors_total",
-            "counter",
-            "Records that could not be parsed.",
-            g(&self.parse_errors),
-        );
-        simple(
-            "audex_kernel_lost_total",
-            "counter",
-            "Records the kernel reports lost since audex started.",
-            g(&self.kernel_lost),
-        );
-        simple(
-            "audex_enobufs_total",
-            "counter",
-            "Times the netlink socket overflowed (ENOBUFS).",
-            g(&self.enobufs),
-        );
-        simple(
-            "audex_kernel_backlog",
-            "gauge",
-            "Kernel audit backlog at the last status poll.",
-            g(&self.backlog),
-        );
-        simple(
-            "audex_correlator_in_flight",
-            "gauge",
-            "Events being assembled from their records.",
-            g(&self.in_flight),
-        );
-        simple(
-            "audex_queue_depth",
-            "gauge",
-            "Record batches waiting between the kernel reader and the pipeline.",
-            g(&self.queue_depth),
-        );
-        simple(
-            "audex_events_unrouted_total",
-            "counter",
-            "Events no tenant took (no `default` tenant).",
-            g(&self.unrouted),
-        );
+        }
         let _ = writeln!(
             out,
             "# HELP audex_events_emitted_total Normalized events, by category.\n# TYPE audex_events_emitted_total counter"
@@ -156,82 +238,12 @@ impl Metrics {
             let _ = writeln!(out, "audex_events_emitted_total{{category=\"{c}\"}} {n}");
         }
         let exporters = self.exporters.lock().unwrap();
-        let per = |out: &mut String,
-                   name: &str,
-                   kind: &str,
-                   help: &str,
-                   f: &dyn Fn(&ExporterView) -> String| {
+        for (name, kind, help, value) in PER_EXPORTER {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for (e, v) in exporters.iter() {
-                let _ = writeln!(out, "{name}{{exporter=\"{e}\"}} {}", f(v));
+                let _ = writeln!(out, "{name}{{exporter=\"{e}\"}} {}", value(v));
             }
-        };
-        per(
-            &mut out,
-            "audex_exported_total",
-            "counter",
-            "Events the exporter's destination acknowledged.",
-            &|v| g(&v.stats.exported).to_string(),
-        );
-        per(
-            &mut out,
-            "audex_export_rejected_total",
-            "counter",
-            "Events the destination acknowledged but rejected (partial success).",
-            &|v| g(&v.stats.rejected).to_string(),
-        );
-        per(
-            &mut out,
-            "audex_export_failed_total",
-            "counter",
-            "Events refused for good (permanent errors).",
-            &|v| g(&v.stats.failed).to_string(),
-        );
-        per(
-            &mut out,
-            "audex_export_retries_total",
-            "counter",
-            "Retried export attempts.",
-            &|v| g(&v.stats.retries).to_string(),
-        );
-        per(
-            &mut out,
-            "audex_spool_bytes",
-            "gauge",
-            "Bytes in the exporter's disk spool.",
-            &|v| {
-                v.spool
-                    .as_ref()
-                    .map_or(0, |s| s.lock().unwrap().bytes())
-                    .to_string()
-            },
-        );
-        per(
-            &mut out,
-            "audex_spool_pending_events",
-            "gauge",
-            "Events spooled, not yet acknowledged.",
-            &|v| {
-                v.spool
-                    .as_ref()
-                    .map_or(0, |s| s.lock().unwrap().pending())
-                    .to_string()
-            },
-        );
-        per(
-            &mut out,
-            "audex_export_latency_seconds_sum",
-            "counter",
-            "Time spent in successful export calls.",
-            &|v| format!("{:.6}", g(&v.stats.latency_micros) as f64 / 1e6),
-        );
-        per(
-            &mut out,
-            "audex_export_latency_seconds_count",
-            "counter",
-            "Successful export calls.",
-            &|v| g(&v.stats.batches).to_string(),
-        );
+        }
         out
     }
 }
