@@ -1,6 +1,8 @@
 //! Kernel storm: a bounded workload against the real kernel, collected by
-//! Debian's auditd as the unicast daemon, by audex as the unicast daemon, and by
-//! audex in multicast mode beside auditd.
+//! Debian's auditd as the unicast daemon, by audex as the unicast daemon (`watch
+//! --json`), by audex in multicast mode beside auditd, and by the `audex run`
+//! daemon (unicast; events through tenant routing and the disk spool to a jsonl
+//! exporter).
 //!
 //!   sudo cargo bench -p audex --bench kernel_storm
 //!
@@ -140,10 +142,40 @@ fn count_auditd(log: &Path, key: &str, audex: &str) -> (u64, u64) {
 }
 
 fn start_audex(audex: &str, dir: &Path, key: &str, extra: &[&str], out: &Path) -> Child {
+    let mut args = vec!["watch", dir.to_str().unwrap(), "--json", "--key", key];
+    args.extend(extra);
+    spawn_audex(audex, &args, out)
+}
+
+/// `audex run` with a config watching `dir`, all events to a jsonl file at `out`.
+fn start_audex_run(audex: &str, dir: &Path, key: &str, out: &Path) -> Child {
+    let base = out.parent().unwrap();
+    let spool = base.join("run-spool");
+    let _ = std::fs::remove_dir_all(&spool);
+    let _ = std::fs::remove_file(out);
+    let cfg = base.join("run.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "source: {{mode: unicast}}\nrules:\n  watch:\n    - {{path: {}, perm: rwxa, key: {key}}}\ntenants:\n  - name: default\n    exporters: [file]\nexporters:\n  - {{name: file, type: jsonl, path: {}}}\nspool: {{dir: {}, max_bytes: 1073741824}}\n",
+            dir.display(),
+            out.display(),
+            spool.display()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_string();
+    spawn_audex(
+        audex,
+        &["run", "--log-format", "text", "--config", &cfg],
+        &base.join("run.stdout"),
+    )
+}
+
+fn spawn_audex(audex: &str, args: &[&str], out: &Path) -> Child {
     let err = out.with_extension("err");
     let mut c = Command::new(audex);
-    c.args(["watch", dir.to_str().unwrap(), "--json", "--key", key])
-        .args(extra);
+    c.args(args);
     c.stdout(File::create(out).unwrap())
         .stderr(File::create(&err).unwrap());
     let child = c.spawn().unwrap();
@@ -157,7 +189,7 @@ fn start_audex(audex: &str, dir: &Path, key: &str, extra: &[&str], out: &Path) -
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!(
-        "audex watch did not start: {}",
+        "audex did not start: {}",
         std::fs::read_to_string(&err).unwrap_or_default()
     );
 }
@@ -203,6 +235,7 @@ fn main() {
             "auditd (unicast)",
             "audex (unicast)",
             "audex multicast + auditd",
+            "audex run (unicast, jsonl via spool)",
         ] {
             sh("auditctl", &["-D"]);
             sh("auditctl", &["-b", "8192"]);
@@ -232,6 +265,17 @@ fn main() {
                     let g = workload(&dir, &exe, *rate, secs);
                     std::thread::sleep(Duration::from_secs(1));
                     signal(&a, libc::SIGINT);
+                    let cpu = reap(a);
+                    let (seen, gaps) = count_audex(&out, key);
+                    (g, seen, gaps, cpu)
+                }
+                "audex run (unicast, jsonl via spool)" => {
+                    sh("auditctl", &["-e", "1"]);
+                    let a = start_audex_run(audex, &dir, key, &out);
+                    let g = workload(&dir, &exe, *rate, secs);
+                    // Past the spool's sync interval and the delivery of the last batch.
+                    std::thread::sleep(Duration::from_secs(3));
+                    signal(&a, libc::SIGTERM);
                     let cpu = reap(a);
                     let (seen, gaps) = count_audex(&out, key);
                     (g, seen, gaps, cpu)
