@@ -59,14 +59,6 @@ fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<Strin
     let names = Names::from_host();
     let mut want = Vec::new();
     let mut errors = Vec::new();
-    for pattern in &cfg.rules.files {
-        if pattern.contains('*') {
-            continue;
-        }
-        if !Path::new(pattern).is_file() {
-            errors.push(format!("audex: rule file {pattern} does not exist"));
-        }
-    }
     for f in rule_files(cfg) {
         let text = match std::fs::read_to_string(&f) {
             Ok(t) => t,
