@@ -108,7 +108,6 @@ pub struct Outputs {
     rt: tokio::runtime::Runtime,
     outs: Vec<Out>,
     tenants: Vec<TenantCfg>,
-    pub unrouted: u64,
 }
 
 /// What each exporter did by the end.
@@ -195,14 +194,12 @@ impl Outputs {
             rt,
             outs,
             tenants: cfg.tenants.clone(),
-            unrouted: 0,
         })
     }
 
     /// Routes one event and spools a copy for each of its tenant's exporters.
     pub fn send(&mut self, ev: &AuditEvent) -> Result<()> {
         let Some(t) = route(&self.tenants, ev) else {
-            self.unrouted += 1;
             crate::metrics::METRICS
                 .unrouted
                 .fetch_add(1, Ordering::Relaxed);

@@ -155,7 +155,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     drop(writer);
     let mut code = ExitCode::SUCCESS;
     if let Some(o) = outputs {
-        let unrouted = o.unrouted;
+        let unrouted = crate::metrics::METRICS
+            .unrouted
+            .load(std::sync::atomic::Ordering::Relaxed);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.deadline_s);
         for r in o.finish(deadline)? {
             eprintln!(
