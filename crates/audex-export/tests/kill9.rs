@@ -6,7 +6,6 @@ mod common;
 use audex_export::delivery::{
     deliver, Control, DeliveryConfig, DeliveryStats, Exporter, RetryPolicy, Stop,
 };
-use audex_export::otlp::{OtlpConfig, OtlpGrpc};
 use audex_export::spool::{Spool, SpoolConfig};
 use common::*;
 use std::collections::HashSet;
@@ -33,19 +32,7 @@ fn collector(dir: &Path) {
     let (spool, _) = Spool::open(SpoolConfig::new(dir.join("spool"), 1 << 30)).unwrap();
     let spool = Arc::new(Mutex::new(spool));
     let control = Arc::new(Control::default());
-    let ex = OtlpGrpc::new(OtlpConfig {
-        name: "siem".into(),
-        endpoint: format!("http://127.0.0.1:{port}"),
-        timeout: Some(Duration::from_secs(2)),
-        ..Default::default()
-    })
-    .unwrap();
-    let encoder = OtlpGrpc::new(OtlpConfig {
-        name: "siem".into(),
-        endpoint: format!("http://127.0.0.1:{port}"),
-        ..Default::default()
-    })
-    .unwrap();
+    let (ex, encoder) = common::otlp_grpc_pair(port);
     let cfg = DeliveryConfig {
         batch_max_events: 256,
         retry: RetryPolicy {

@@ -6,7 +6,6 @@ mod common;
 use audex_export::delivery::{
     deliver, Control, DeliveryConfig, DeliveryStats, Exporter, RetryPolicy, Stop,
 };
-use audex_export::otlp::{OtlpConfig, OtlpGrpc};
 use audex_export::spool::{Spool, SpoolConfig};
 use common::*;
 use std::sync::{Arc, Mutex};
@@ -47,19 +46,7 @@ fn outage_then_recovery_delivers_everything_in_order() {
     let spool = Arc::new(Mutex::new(spool));
     let stats = Arc::new(DeliveryStats::default());
     let control = Arc::new(Control::default());
-    let exporter = OtlpGrpc::new(OtlpConfig {
-        name: "siem".into(),
-        endpoint: format!("http://127.0.0.1:{port}"),
-        timeout: Some(Duration::from_secs(2)),
-        ..Default::default()
-    })
-    .unwrap();
-    let encoder = OtlpGrpc::new(OtlpConfig {
-        name: "siem".into(),
-        endpoint: format!("http://127.0.0.1:{port}"),
-        ..Default::default()
-    })
-    .unwrap();
+    let (exporter, encoder) = common::otlp_grpc_pair(port);
     let cfg = DeliveryConfig {
         batch_max_events: 512,
         batch_delay: Duration::from_millis(50),

@@ -28,6 +28,14 @@ pub struct OtlpConfig {
     pub resource: Resource,
 }
 
+impl OtlpConfig {
+    /// One spool entry for OTLP exporters: the finished LogRecord, so delivery
+    /// only concatenates (the same for gRPC and HTTP).
+    pub fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
+        encode_spool_entry(ev, now_unix_nano(), self.body.unwrap_or(Body::Line), out);
+    }
+}
+
 /// The OTLP/gRPC exporter (our own HTTP/2 framing: gzip at a fast level).
 pub struct OtlpGrpc {
     cfg: OtlpConfig,
@@ -69,12 +77,7 @@ impl Exporter for OtlpGrpc {
     }
 
     fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        encode_spool_entry(
-            ev,
-            now_unix_nano(),
-            self.cfg.body.unwrap_or(Body::Line),
-            out,
-        );
+        self.cfg.spool_encode(ev, out);
     }
 
     fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {

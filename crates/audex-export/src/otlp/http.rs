@@ -1,7 +1,7 @@
 //! OTLP logs over HTTP/protobuf (`POST /v1/logs`): gzip, headers, timeout, TLS
 //! and mTLS (rustls), 429/502/503/504 retried (honouring Retry-After), other
 //! client errors permanent, partial-success rejections counted.
-use super::encode::{encode_export_request, encode_request_from_spool, encode_spool_entry};
+use super::encode::{encode_export_request, encode_request_from_spool};
 use super::grpc::OtlpConfig;
 use super::mapping::{now_unix_nano, Body};
 use crate::delivery::{parse_endpoint, Accepted, ExportError, ExportFuture, Exporter};
@@ -90,12 +90,7 @@ impl Exporter for OtlpHttp {
     }
 
     fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        encode_spool_entry(
-            ev,
-            now_unix_nano(),
-            self.cfg.body.unwrap_or(Body::Line),
-            out,
-        );
+        self.cfg.spool_encode(ev, out);
     }
 
     fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {

@@ -14,6 +14,23 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// An OTLP gRPC exporter to `port` (2 s timeout) and its twin that only encodes
+/// spool entries (what a Spooler needs).
+pub fn otlp_grpc_pair(port: u16) -> (audex_export::otlp::OtlpGrpc, audex_export::otlp::OtlpGrpc) {
+    use audex_export::otlp::{OtlpConfig, OtlpGrpc};
+    let cfg = OtlpConfig {
+        name: "siem".into(),
+        endpoint: format!("http://127.0.0.1:{port}"),
+        ..Default::default()
+    };
+    let exporter = OtlpGrpc::new(OtlpConfig {
+        timeout: Some(Duration::from_secs(2)),
+        ..cfg.clone()
+    })
+    .unwrap();
+    (exporter, OtlpGrpc::new(cfg).unwrap())
+}
+
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
