@@ -3,7 +3,7 @@
 //! loss, socket overflows and serial gaps as records-lost events; on stop, a drain
 //! that sends an end marker through the kernel so that loss up to the last record
 //! is counted. Input: a subscribed Source. Output: AuditEvents to a sink.
-use crate::metrics::METRICS;
+use crate::metrics::{RecordCounts, METRICS};
 use crate::signals;
 use anyhow::{bail, Result};
 use audex_correlate::{Config, Correlator};
@@ -63,7 +63,7 @@ pub fn read_loop(
     let mut batches_since_poll = 0u64;
     let mut parse_errors = 0u64;
     let m = &*METRICS;
-    let mut records_by_type: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut records_by_type = RecordCounts::default();
     let mut events_by_category: BTreeMap<String, u64> = BTreeMap::new();
     let mut last_merge = Instant::now();
 
@@ -146,7 +146,7 @@ pub fn read_loop(
                     {
                         marker_seen = true;
                     }
-                    *records_by_type.entry(rec.rtype as u32).or_default() += 1;
+                    records_by_type.bump(rec.rtype);
                     match audex_parse::parse_netlink(rec.rtype, &rec.payload) {
                         Ok(p) => corr.push(p),
                         Err(e) => {

@@ -144,6 +144,32 @@ fn load(c: &AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
 }
 
+/// Records by type, counted on the per-record path without a map lookup: audit
+/// types are below 4096 (user messages end at 2999); anything else goes to a map.
+pub struct RecordCounts {
+    by_type: Box<[u64; 4096]>,
+    other: BTreeMap<u32, u64>,
+}
+
+impl Default for RecordCounts {
+    fn default() -> Self {
+        RecordCounts {
+            by_type: Box::new([0; 4096]),
+            other: BTreeMap::new(),
+        }
+    }
+}
+
+impl RecordCounts {
+    #[inline]
+    pub fn bump(&mut self, rtype: u16) {
+        match self.by_type.get_mut(rtype as usize) {
+            Some(n) => *n += 1,
+            None => *self.other.entry(rtype as u32).or_default() += 1,
+        }
+    }
+}
+
 /// Everything `/metrics` reports.
 #[derive(Default)]
 pub struct Metrics {
@@ -172,9 +198,17 @@ const STUCK_AFTER: Duration = Duration::from_secs(30);
 
 impl Metrics {
     /// Adds the record counts by type gathered since the last merge.
-    pub fn add_records(&self, counts: &mut BTreeMap<u32, u64>) {
+    pub fn add_records(&self, counts: &mut RecordCounts) {
         let mut m = self.records.lock().unwrap();
-        for (t, n) in std::mem::take(counts) {
+        for (t, n) in counts
+            .by_type
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+        {
+            *m.entry(t as u32).or_default() += std::mem::take(n);
+        }
+        for (t, n) in std::mem::take(&mut counts.other) {
             *m.entry(t).or_default() += n;
         }
     }
