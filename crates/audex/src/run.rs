@@ -16,7 +16,7 @@ use anyhow::Result;
 use audex_kernel::caps;
 use audex_kernel::netlink::AuditSocket;
 use audex_kernel::rules::kernel_rule::KernelRule;
-use audex_kernel::rules::syntax::{parse_args, parse_file_text, Directive, Names};
+use audex_kernel::rules::syntax::{parse_file_text, watch_rule, Directive, Names};
 use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
 use std::path::{Path, PathBuf};
@@ -63,12 +63,12 @@ fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<Strin
         let text = match std::fs::read_to_string(&f) {
             Ok(t) => t,
             Err(e) => {
-                errors.push(format!("audex: rule file {}: {e}", f.display()));
+                errors.push(format!("rule file {}: {e}", f.display()));
                 continue;
             }
         };
         let (parsed, errs) = parse_file_text(&f.display().to_string(), &text, &names);
-        errors.extend(errs.into_iter().map(|e| format!("audex: {e}")));
+        errors.extend(errs.into_iter().map(|e| e.to_string()));
         for p in parsed {
             if let Directive::Rule { rule, .. } = p.directive {
                 want.push((format!("{}:{}: `{}`", p.file, p.line, p.text), rule));
@@ -76,14 +76,9 @@ fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<Strin
         }
     }
     for w in &cfg.rules.watch {
-        let mut words = vec!["-w", w.path.as_str(), "-p", w.perm.as_str()];
-        if !w.key.is_empty() {
-            words.extend(["-k", w.key.as_str()]);
-        }
-        match parse_args(&words, &names) {
-            Ok(Directive::Rule { rule, .. }) => want.push((format!("watch {}", w.path), rule)),
-            Ok(_) => {}
-            Err(e) => errors.push(format!("audex: watch {}: {e}", w.path)),
+        match watch_rule(&w.path, &w.perm, &w.key) {
+            Ok(rule) => want.push((format!("watch {}", w.path), rule)),
+            Err(e) => errors.push(format!("watch {}: {e}", w.path)),
         }
     }
     if errors.is_empty() {

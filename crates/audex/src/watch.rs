@@ -8,7 +8,7 @@ use crate::live;
 use crate::signals;
 use anyhow::{bail, Context, Result};
 use audex_kernel::caps;
-use audex_kernel::rules::syntax::{parse_args, Directive, Names};
+use audex_kernel::rules::syntax::watch_rule;
 use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
 use audex_proto::v1::AuditEvent;
@@ -47,19 +47,8 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let result = (|| -> Result<u64> {
         for p in &paths {
             let ps = p.to_string_lossy();
-            let words = [
-                "-w",
-                ps.as_ref(),
-                "-p",
-                args.perm.as_str(),
-                "-k",
-                key.as_str(),
-            ];
-            let Directive::Rule { rule, .. } =
-                parse_args(&words, &Names::default()).map_err(|e| anyhow::anyhow!("{ps}: {e}"))?
-            else {
-                unreachable!()
-            };
+            let rule =
+                watch_rule(&ps, &args.perm, &key).map_err(|e| anyhow::anyhow!("{ps}: {e}"))?;
             src.control()
                 .add_rule(&rule)
                 .map_err(|e| anyhow::anyhow!("adding the watch rule for {ps}: {e}"))?;

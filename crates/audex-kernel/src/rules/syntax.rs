@@ -146,6 +146,18 @@ const CONTROL_ALONE: &[&str] = &[
 ];
 
 /// Parses the words of one rule line.
+/// The rule of `-w path -p perm [-k key]` (no key when `key` is empty).
+pub fn watch_rule(path: &str, perm: &str, key: &str) -> Result<KernelRule, String> {
+    let mut words = vec!["-w", path, "-p", perm];
+    if !key.is_empty() {
+        words.extend(["-k", key]);
+    }
+    match parse_args(&words, &Names::default())? {
+        Directive::Rule { rule, .. } => Ok(rule),
+        Directive::Control(c) => Err(format!("`{c}` is not a watch")),
+    }
+}
+
 pub fn parse_args(args: &[&str], names: &Names) -> Result<Directive, String> {
     let first = *args.first().ok_or("empty rule")?;
     if CONTROL_ALONE.contains(&first) || CONTROL_WITH_ARG.contains(&first) {
