@@ -5,6 +5,7 @@
 //! lines, length-delimited protobuf, OTLP/JSON) and the OTLP logs mapping of
 //! DESIGN.md ([`otlp`]).
 
+pub mod archive;
 pub mod delivery;
 mod event_grpc;
 mod files;
@@ -15,8 +16,9 @@ pub mod otlp;
 pub mod spool;
 mod tls;
 
+pub use archive::ProtobufFile;
 pub use event_grpc::EventGrpc;
-pub use files::{JsonLinesFile, ProtobufFile};
+pub use files::JsonLinesFile;
 pub use format::{EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited};
 
 pub use audex_proto::v1::AuditEvent;

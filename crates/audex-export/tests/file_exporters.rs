@@ -40,7 +40,8 @@ fn archive_rotates_and_reads_back_in_order() {
     let dir = tmp("archive");
     let events = golden_events();
     {
-        let mut a = ProtobufFile::new("archive", &dir, 4096, Duration::from_secs(3600)).unwrap();
+        let mut a =
+            ProtobufFile::new("archive", &dir, 4096, Duration::from_secs(3600), None).unwrap();
         for chunk in events.chunks(5) {
             rt.block_on(a.export(chunk)).unwrap();
         }
@@ -51,7 +52,8 @@ fn archive_rotates_and_reads_back_in_order() {
     // Age: every batch after the age passes opens a new segment.
     let dir2 = tmp("archive-age");
     {
-        let mut a = ProtobufFile::new("archive", &dir2, 1 << 30, Duration::from_millis(1)).unwrap();
+        let mut a =
+            ProtobufFile::new("archive", &dir2, 1 << 30, Duration::from_millis(1), None).unwrap();
         for chunk in events.chunks(10) {
             std::thread::sleep(Duration::from_millis(5));
             rt.block_on(a.export(chunk)).unwrap();

@@ -4,6 +4,7 @@
 //! Input: AuditEvents. Output: acknowledged deliveries, counters.
 use crate::config::schema::{Config, ExporterCfg, TenantCfg};
 use anyhow::{bail, Context, Result};
+use audex_export::archive::chain::ChainKey;
 use audex_export::delivery::{
     deliver, Control, DeliveryConfig, DeliveryStats, Exporter, Spooler, Stop,
 };
@@ -56,6 +57,10 @@ pub fn make_exporter(e: &ExporterCfg, res: &Resource) -> Result<Box<dyn Exporter
             path(),
             e.max_segment_bytes.unwrap_or(64 << 20),
             Duration::from_secs(e.max_segment_age_s.unwrap_or(3600)),
+            e.chain_key_file
+                .as_deref()
+                .map(ChainKey::from_file)
+                .transpose()?,
         )?),
         "jsonl" => Box::new(JsonLinesFile::new(&e.name, &path())?),
         other => return Err(format!("exporter type {other} is not known")),

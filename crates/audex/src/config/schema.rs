@@ -108,6 +108,8 @@ pub struct ExporterCfg {
     pub body: Option<String>,
     pub max_segment_bytes: Option<u64>,
     pub max_segment_age_s: Option<u64>,
+    /// protobuf_file: chain the archive's events with this key (tamper evidence).
+    pub chain_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -503,8 +505,10 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
         "body",
         "max_segment_bytes",
         "max_segment_age_s",
+        "chain_key_file",
     ];
     let mut endpoint_node = None;
+    let mut chain_node = None;
     for (k, v) in map(n, "exporters[]", &keys, errs) {
         let path = format!("exporters[].{k}");
         match k {
@@ -544,7 +548,22 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
             "client_key_file" => e.client_key_file = readable_file(v, &path, errs),
             "body" => e.body = one_of(v, &path, &["line", "map"], errs),
             "max_segment_bytes" => e.max_segment_bytes = uint(v, &path, errs),
+            "chain_key_file" => {
+                e.chain_key_file = readable_file(v, &path, errs);
+                chain_node = Some(v);
+            }
             _ => e.max_segment_age_s = uint(v, &path, errs),
+        }
+    }
+    if let Some(node) = chain_node {
+        if e.kind != "protobuf_file" && !e.kind.is_empty() {
+            errs.at(
+                node,
+                format!(
+                    "exporter `{}`: `chain_key_file` is for protobuf_file archives, not {}",
+                    e.name, e.kind
+                ),
+            );
         }
     }
     if e.name.is_empty() {

@@ -1,0 +1,284 @@
+//! The archive's hash chain: a keyed MAC per event that covers its content, its
+//! node, its sequence number and the previous event's MAC (see `audex.v1.Chain`).
+//! Also the few protobuf wire-format steps needed to find the chain field in a
+//! record's bytes without decoding the event.
+use std::path::Path;
+
+/// Length of a MAC (HMAC-SHA256).
+pub const MAC_LEN: usize = 32;
+/// Field number of `AuditEvent.chain`.
+pub const CHAIN_FIELD: u32 = 26;
+const DOMAIN: &[u8] = b"audex-chain-v1";
+
+pub type Mac = [u8; MAC_LEN];
+
+/// The secret of a chain, read from a file. Never printed (Debug shows nothing).
+#[derive(Clone)]
+pub struct ChainKey(ring::hmac::Key);
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey(..)")
+    }
+}
+
+impl ChainKey {
+    /// The key is the file's bytes (a trailing newline is not part of it); at
+    /// least 16 bytes. Errors name the file, never its content.
+    pub fn from_file(path: &Path) -> Result<ChainKey, String> {
+        let mut bytes =
+            std::fs::read(path).map_err(|e| format!("chain key file {}: {e}", path.display()))?;
+        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            bytes.pop();
+        }
+        if bytes.len() < 16 {
+            return Err(format!(
+                "chain key file {}: {} bytes; a chain key needs at least 16 (e.g. `head -c 32 /dev/urandom > FILE`)",
+                path.display(),
+                bytes.len()
+            ));
+        }
+        Ok(ChainKey::from_bytes(&bytes))
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> ChainKey {
+        ChainKey(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes))
+    }
+
+    /// The MAC of one event: `content` is its protobuf encoding without the chain field.
+    pub fn mac(&self, node: &str, sequence: u64, prev: &[u8], content: &[u8]) -> Mac {
+        let mut ctx = ring::hmac::Context::with_key(&self.0);
+        ctx.update(DOMAIN);
+        ctx.update(&(node.len() as u32).to_be_bytes());
+        ctx.update(node.as_bytes());
+        ctx.update(&sequence.to_be_bytes());
+        ctx.update(prev);
+        ctx.update(content);
+        let mut out = [0u8; MAC_LEN];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+}
+
+/// A fresh random MAC to start a chain with, so that two chains over the same
+/// events differ and a segment of one cannot stand in for the other's.
+pub fn genesis() -> Mac {
+    use ring::rand::SecureRandom;
+    let mut m = [0u8; MAC_LEN];
+    ring::rand::SystemRandom::new()
+        .fill(&mut m)
+        .expect("the system random source");
+    m
+}
+
+pub fn hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(D[(x >> 4) as usize] as char);
+        s.push(D[(x & 15) as usize] as char);
+    }
+    s
+}
+
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    let d = |c: u8| (c as char).to_digit(16).map(|v| v as u8);
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(2) {
+        return None;
+    }
+    b.chunks(2)
+        .map(|p| Some(d(p[0])? << 4 | d(p[1])?))
+        .collect()
+}
+
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A varint at `b[*at..]`, advancing `at`.
+pub fn read_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let x = *b.get(*at)?;
+        *at += 1;
+        v |= u64::from(x & 0x7f) << shift;
+        if x < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Appends the encoded `chain` field (field 26) to an event's bytes.
+pub fn append_chain(out: &mut Vec<u8>, sequence: u64, mac: &Mac, prev: &Mac) {
+    let inner_len = 1 + varint_len(sequence) + 2 * (2 + MAC_LEN);
+    put_varint(out, u64::from(CHAIN_FIELD << 3 | 2));
+    put_varint(out, inner_len as u64);
+    out.push(1 << 3);
+    put_varint(out, sequence);
+    out.push(2 << 3 | 2);
+    out.push(MAC_LEN as u8);
+    out.extend_from_slice(mac);
+    out.push(3 << 3 | 2);
+    out.push(MAC_LEN as u8);
+    out.extend_from_slice(prev);
+}
+
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// What a record's bytes say about its place in the chain, found by scanning the
+/// top-level fields (no event decoding).
+#[derive(Debug, Default, Clone)]
+pub struct ChainView<'a> {
+    /// The bytes the MAC covers: the record without its chain field (in one
+    /// piece when the chain field is last, as the archive writes it).
+    pub content: std::borrow::Cow<'a, [u8]>,
+    pub node: &'a str,
+    pub category: &'a [u8],
+    pub action: &'a [u8],
+    /// (sequence, mac, prev_mac) when the record has a well-formed chain field.
+    pub chain: Option<(u64, &'a [u8], &'a [u8])>,
+}
+
+/// Scans one event's bytes. Err names what is malformed.
+pub fn view(rec: &[u8]) -> Result<ChainView<'_>, &'static str> {
+    let mut v = ChainView::default();
+    let mut at = 0;
+    let mut chain_range = None;
+    while at < rec.len() {
+        let start = at;
+        let key = read_varint(rec, &mut at).ok_or("bad field key")?;
+        let (field, wire) = ((key >> 3) as u32, key & 7);
+        let body = match wire {
+            0 => {
+                read_varint(rec, &mut at).ok_or("bad varint")?;
+                None
+            }
+            1 => {
+                at += 8;
+                None
+            }
+            5 => {
+                at += 4;
+                None
+            }
+            2 => {
+                let len = read_varint(rec, &mut at).ok_or("bad length")? as usize;
+                let s = at;
+                at = at.checked_add(len).ok_or("bad length")?;
+                Some(s)
+            }
+            _ => return Err("bad wire type"),
+        };
+        if at > rec.len() {
+            return Err("field runs past the record");
+        }
+        if let Some(s) = body {
+            let bytes = &rec[s..at];
+            match field {
+                4 => v.node = std::str::from_utf8(bytes).map_err(|_| "node is not UTF-8")?,
+                5 => v.category = bytes,
+                6 => v.action = bytes,
+                CHAIN_FIELD => {
+                    if chain_range.is_some() {
+                        return Err("two chain fields");
+                    }
+                    chain_range = Some((start, at));
+                    v.chain = parse_chain(bytes);
+                }
+                _ => {}
+            }
+        }
+    }
+    v.content = match chain_range {
+        None => rec.into(),
+        Some((s, e)) if e == rec.len() => rec[..s].into(),
+        Some((s, e)) => {
+            let mut c = rec[..s].to_vec();
+            c.extend_from_slice(&rec[e..]);
+            c.into()
+        }
+    };
+    Ok(v)
+}
+
+fn parse_chain(b: &[u8]) -> Option<(u64, &[u8], &[u8])> {
+    let (mut seq, mut mac, mut prev) = (None, None, None);
+    let mut at = 0;
+    while at < b.len() {
+        let key = read_varint(b, &mut at)?;
+        match (key >> 3, key & 7) {
+            (1, 0) => seq = Some(read_varint(b, &mut at)?),
+            (f @ (2 | 3), 2) => {
+                let len = read_varint(b, &mut at)? as usize;
+                let s = b.get(at..at.checked_add(len)?)?;
+                at += len;
+                if f == 2 {
+                    mac = Some(s)
+                } else {
+                    prev = Some(s)
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some((seq?, mac?, prev?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use audex_proto::v1::{AuditEvent, Chain};
+    use prost::Message;
+
+    #[test]
+    fn appended_chain_field_decodes_as_the_event_chain() {
+        let ev = AuditEvent {
+            node: "n1".into(),
+            category: "file".into(),
+            action: "opened".into(),
+            serial: 7,
+            ..Default::default()
+        };
+        let mut b = ev.encode_to_vec();
+        let content_len = b.len();
+        let (mac, prev) = ([1u8; 32], [2u8; 32]);
+        append_chain(&mut b, 300, &mac, &prev);
+        let back = AuditEvent::decode(&b[..]).unwrap();
+        assert_eq!(
+            back.chain,
+            Some(Chain {
+                sequence: 300,
+                mac: mac.to_vec(),
+                prev_mac: prev.to_vec()
+            })
+        );
+        let v = view(&b).unwrap();
+        assert_eq!(v.node, "n1");
+        assert_eq!(v.action, b"opened");
+        assert_eq!(&v.content[..], &b[..content_len]);
+        assert_eq!(v.chain, Some((300, &mac[..], &prev[..])));
+    }
+
+    #[test]
+    fn mac_depends_on_every_input() {
+        let k = ChainKey::from_bytes(b"0123456789abcdef");
+        let base = k.mac("n", 1, &[0; 32], b"x");
+        assert_ne!(base, k.mac("m", 1, &[0; 32], b"x"));
+        assert_ne!(base, k.mac("n", 2, &[0; 32], b"x"));
+        assert_ne!(base, k.mac("n", 1, &[1; 32], b"x"));
+        assert_ne!(base, k.mac("n", 1, &[0; 32], b"y"));
+        assert_ne!(
+            base,
+            ChainKey::from_bytes(b"0123456789abcdeg").mac("n", 1, &[0; 32], b"x")
+        );
+        assert_eq!(unhex(&hex(&base)).unwrap(), base.to_vec());
+    }
+}
