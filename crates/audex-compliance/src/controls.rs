@@ -46,6 +46,14 @@ impl ControlMap {
         self.by_key.get(key).map(Vec::as_slice)
     }
 
+    /// Every control id in the table, sorted, without repeats.
+    pub fn all_controls(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.by_key.values().flatten().cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_key.is_empty()
     }

@@ -33,6 +33,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
     },
+    /// Check a hash-chained archive: every altered, removed, reordered or
+    /// truncated event and every replaced segment, by sequence number. Exit 0
+    /// only when all is intact.
+    Verify(VerifyArgs),
+    /// A compliance report (per control evidence, logins, privileged commands,
+    /// identity and audit changes, failed access, loss and downtime) from archives.
+    Report(ReportArgs),
     /// Check a config file and report every error with its line, then exit.
     Validate {
         #[arg(long)]
@@ -43,13 +50,68 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum RulesCommand {
     /// Parse rule files and report every error as FILE:LINE: reason.
-    Check { files: Vec<PathBuf> },
+    Check(RuleSources),
     /// Install exactly the rules of the files (they stay after audex exits).
-    Load { files: Vec<PathBuf> },
+    Load(RuleSources),
     /// Remove exactly the rules of the files.
-    Delete { files: Vec<PathBuf> },
+    Delete(RuleSources),
     /// Print the kernel's rules in auditctl syntax.
     List,
+    /// List the compliance rule packs shipped with audex, or print one.
+    Packs {
+        /// A pack to print (its rules, then its keys and their controls).
+        name: Option<String>,
+    },
+}
+
+/// Rule files and rule packs.
+#[derive(Args, Debug)]
+pub struct RuleSources {
+    /// Rule files in auditctl syntax.
+    pub files: Vec<PathBuf>,
+    /// A rule pack shipped with audex (see `audex rules packs`); repeatable.
+    #[arg(long = "pack", value_name = "NAME")]
+    pub packs: Vec<String>,
+}
+
+/// `audex verify`: check a hash-chained archive.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The chain key the archive was written with (`chain_key_file`).
+    #[arg(long)]
+    pub key_file: PathBuf,
+    /// Segment files, or archive directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Md,
+    Json,
+}
+
+/// `audex report`: a compliance report from archives.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Archive segment files or directories (protobuf_file archives).
+    #[arg(long, required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// Only events at or after this time (2026-11-01, 2026-11-01T08:00:00Z, or epoch seconds).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only events before this time.
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long, value_enum, default_value = "html")]
+    pub format: ReportFormat,
+    /// Where to write the report.
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -1,5 +1,6 @@
 //! The audex binary: command line, then one module per command.
 mod cli;
+mod compliance_cmd;
 mod config;
 mod live;
 mod metrics;
@@ -57,6 +58,8 @@ fn main() -> ExitCode {
         cli::Command::Rules(cmd) => rules_cmd::run(cmd),
         cli::Command::Status => status_cmd::run(),
         cli::Command::Validate { config } => validate(&config),
+        cli::Command::Verify(args) => compliance_cmd::verify(args),
+        cli::Command::Report(args) => compliance_cmd::report(args),
         cli::Command::Run { config, log_format } => {
             run::run(&config, log_format == cli::LogFormat::Json)
         }

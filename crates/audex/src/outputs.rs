@@ -113,6 +113,8 @@ pub struct Outputs {
     rt: tokio::runtime::Runtime,
     outs: Vec<Out>,
     tenants: Vec<TenantCfg>,
+    /// Rule key -> compliance controls, put on each event as `controls[]`.
+    controls: audex_compliance::controls::ControlMap,
 }
 
 /// What each exporter did by the end.
@@ -199,6 +201,7 @@ impl Outputs {
             rt,
             outs,
             tenants: cfg.tenants.clone(),
+            controls: cfg.rules.control_map(),
         })
     }
 
@@ -212,6 +215,7 @@ impl Outputs {
         };
         let mut copy = ev.clone();
         copy.tenant = t.name.clone();
+        self.controls.apply(&mut copy);
         for o in self
             .outs
             .iter_mut()

@@ -95,6 +95,13 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             include_records: args.with_records,
         },
     );
+    // Rule keys of the packs become controls[] (with --config, the configured
+    // table does it on the way to the exporters).
+    let controls = if args.config.is_none() {
+        audex_compliance::controls::ControlMap::builtin()
+    } else {
+        audex_compliance::controls::ControlMap::default()
+    };
     let mut correlator = Correlator::new(Config {
         timeout_ms: args.timeout_ms,
         track_gaps: !args.ignore_gaps,
@@ -132,11 +139,23 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                     }
                 }
             }
-            drain(&mut correlator, &normalizer, writer.as_mut(), &mut sum)?;
+            drain(
+                &mut correlator,
+                &normalizer,
+                &controls,
+                writer.as_mut(),
+                &mut sum,
+            )?;
             progress.update(bytes_read, sum.records);
         }
         correlator.flush();
-        drain(&mut correlator, &normalizer, writer.as_mut(), &mut sum)?;
+        drain(
+            &mut correlator,
+            &normalizer,
+            &controls,
+            writer.as_mut(),
+            &mut sum,
+        )?;
         writer.finish()
     })();
     progress.finish();
@@ -270,11 +289,13 @@ fn replay_events(
 fn drain(
     c: &mut Correlator,
     n: &Normalizer<Box<dyn UserDb>>,
+    controls: &audex_compliance::controls::ControlMap,
     w: &mut dyn EventWriter,
     sum: &mut Summary,
 ) -> io::Result<()> {
     while let Some(out) = c.pop() {
-        let ev = n.normalize(&out);
+        let mut ev = n.normalize(&out);
+        controls.apply(&mut ev);
         sum.events += 1;
         if let Some(l) = &ev.lost {
             sum.lost_events += 1;

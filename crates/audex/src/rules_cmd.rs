@@ -1,26 +1,60 @@
-//! `audex rules check|load|delete FILE...` and `audex rules list`.
-use crate::cli::RulesCommand;
+//! `audex rules check|load|delete [FILE...] [--pack NAME...]`, `audex rules list`
+//! and `audex rules packs [NAME]`.
+use crate::cli::{RuleSources, RulesCommand};
 use anyhow::{Context, Result};
+use audex_compliance::controls::ControlMap;
+use audex_compliance::packs;
 use audex_kernel::rules::syntax::{Directive, Names, Parsed, RuleOp};
 use audex_kernel::rules::{parse_file_text, RuleError};
 use audex_kernel::AuditSocket;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn parse_files(files: &[PathBuf]) -> Result<(Vec<Parsed>, Vec<RuleError>)> {
-    if files.is_empty() {
-        anyhow::bail!("no rule files given");
+fn parse_files(src: &RuleSources) -> Result<(Vec<Parsed>, Vec<RuleError>)> {
+    if src.files.is_empty() && src.packs.is_empty() {
+        anyhow::bail!("no rule files or --pack given");
     }
     let names = Names::from_host();
     let (mut all, mut errs) = (Vec::new(), Vec::new());
-    for f in files {
+    for f in &src.files {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
         let (p, e) = parse_file_text(&f.display().to_string(), &text, &names);
         all.extend(p);
         errs.extend(e);
     }
+    for name in &src.packs {
+        let pack = packs::pack(name).map_err(anyhow::Error::msg)?;
+        let (p, e) = parse_file_text(&format!("pack:{name}"), pack.rules, &names);
+        all.extend(p);
+        errs.extend(e);
+    }
     Ok((all, errs))
+}
+
+/// `audex rules packs [NAME]`.
+fn show_packs(name: Option<&str>) -> Result<ExitCode> {
+    let Some(name) = name else {
+        println!("{:<10} {:>5}  {:>4}  summary", "pack", "rules", "keys");
+        for p in packs::PACKS {
+            println!(
+                "{:<10} {:>5}  {:>4}  {}",
+                p.name,
+                p.rule_count(),
+                p.keys().len(),
+                p.summary()
+            );
+        }
+        println!("\nUse one with `audex rules load --pack NAME`, or `rules: {{packs: [NAME]}}` in the config.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let pack = packs::pack(name).map_err(anyhow::Error::msg)?;
+    print!("{}", pack.rules);
+    let table = ControlMap::builtin();
+    println!("\n## keys -> controls");
+    for k in pack.keys() {
+        println!("## {k}: {}", table.get(k).unwrap_or_default().join(" "));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn open_control() -> Result<AuditSocket> {
@@ -39,8 +73,9 @@ fn privilege_hint(e: &audex_kernel::KernelError) -> String {
 
 pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
     match cmd {
-        RulesCommand::Check { files } => {
-            let (parsed, errs) = parse_files(&files)?;
+        RulesCommand::Packs { name } => show_packs(name.as_deref()),
+        RulesCommand::Check(src) => {
+            let (parsed, errs) = parse_files(&src)?;
             for e in &errs {
                 eprintln!("{e}");
             }
@@ -59,8 +94,8 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        RulesCommand::Load { files } => apply(&files, false),
-        RulesCommand::Delete { files } => apply(&files, true),
+        RulesCommand::Load(src) => apply(&src, false),
+        RulesCommand::Delete(src) => apply(&src, true),
         RulesCommand::List => {
             let mut s = open_control()?;
             let rules = s
@@ -77,8 +112,8 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
     }
 }
 
-fn apply(files: &[PathBuf], delete: bool) -> Result<ExitCode> {
-    let (mut parsed, errs) = parse_files(files)?;
+fn apply(src: &RuleSources, delete: bool) -> Result<ExitCode> {
+    let (mut parsed, errs) = parse_files(src)?;
     for e in &errs {
         eprintln!("{e}");
     }

@@ -75,6 +75,23 @@ fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<Strin
             }
         }
     }
+    for name in &cfg.rules.packs {
+        let pack = match audex_compliance::packs::pack(name) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let file = format!("pack:{name}");
+        let (parsed, errs) = parse_file_text(&file, pack.rules, &names);
+        errors.extend(errs.into_iter().map(|e| e.to_string()));
+        for p in parsed {
+            if let Directive::Rule { rule, .. } = p.directive {
+                want.push((format!("{}:{}: `{}`", p.file, p.line, p.text), rule));
+            }
+        }
+    }
     for w in &cfg.rules.watch {
         match watch_rule(&w.path, &w.perm, &w.key) {
             Ok(rule) => want.push((format!("watch {}", w.path), rule)),
@@ -92,9 +109,6 @@ fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<Strin
 /// never silently ignored.
 fn not_built(cfg: &Config) -> Option<String> {
     let mut why = Vec::new();
-    if !cfg.rules.packs.is_empty() {
-        why.push("`rules.packs` (compliance rule packs) is not in this build; list the rule files under `rules.files`".to_string());
-    }
     if cfg.enrich.kubernetes_enabled {
         why.push(
             "`enrich.kubernetes.enabled` (pod and namespace enrichment) is not in this build"

@@ -280,9 +280,10 @@ impl ProtobufFile {
             std::mem::take(&mut self.buf),
             std::mem::take(&mut self.content),
         );
-        self.segment()?;
-        let seg = self.current.as_mut().unwrap();
         for e in events {
+            // A full segment is closed between events, even inside a batch.
+            self.segment()?;
+            let seg = self.current.as_mut().unwrap();
             buf.clear();
             match &mut self.chain {
                 None => e
@@ -311,8 +312,10 @@ impl ProtobufFile {
             seg.w.write_all(&buf)?;
             seg.bytes += buf.len() as u64;
         }
-        seg.w.flush()?;
-        seg.w.get_ref().sync_data()?;
+        if let Some(seg) = &mut self.current {
+            seg.w.flush()?;
+            seg.w.get_ref().sync_data()?;
+        }
         self.buf = buf;
         self.content = content;
         Ok(())

@@ -51,6 +51,19 @@ pub struct RulesCfg {
     pub files: Vec<String>,
     pub watch: Vec<WatchCfg>,
     pub packs: Vec<String>,
+    /// Rule key -> compliance controls, added to (or replacing) the packs' table.
+    pub controls: Vec<(String, Vec<String>)>,
+}
+
+impl RulesCfg {
+    /// The packs' key -> control table with this config's lines applied.
+    pub fn control_map(&self) -> audex_compliance::controls::ControlMap {
+        let mut m = audex_compliance::controls::ControlMap::builtin();
+        for (k, cs) in &self.controls {
+            m.set(k, cs.clone());
+        }
+        m
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -296,10 +309,37 @@ fn source(n: &Node, errs: &Errors) -> SourceCfg {
 
 fn rules(n: &Node, errs: &Errors) -> RulesCfg {
     let mut r = RulesCfg::default();
-    for (k, v) in map(n, "rules", &["files", "watch", "packs"], errs) {
+    for (k, v) in map(n, "rules", &["files", "watch", "packs", "controls"], errs) {
         match k {
             "files" => r.files = strings(v, "rules.files", errs),
-            "packs" => r.packs = strings(v, "rules.packs", errs),
+            "packs" => {
+                r.packs = strings(v, "rules.packs", errs);
+                for name in &r.packs {
+                    if let Err(e) = audex_compliance::packs::pack(name) {
+                        errs.at(v, format!("`rules.packs`: {e}"));
+                    }
+                }
+            }
+            "controls" => {
+                if let saphyr::YamlData::Mapping(m) = &v.data {
+                    for (key, cs) in m.iter() {
+                        let Some(key) = key.data.as_str() else {
+                            errs.at(key, "`rules.controls` keys are rule keys (strings)");
+                            continue;
+                        };
+                        let list = strings(cs, &format!("rules.controls.{key}"), errs);
+                        if list.is_empty() {
+                            errs.at(cs, format!("`rules.controls.{key}` names no control"));
+                        }
+                        r.controls.push((key.to_string(), list));
+                    }
+                } else {
+                    errs.at(
+                        v,
+                        "`rules.controls` must map rule keys to lists of control ids",
+                    );
+                }
+            }
             _ => {
                 for w in seq(v, "rules.watch", errs) {
                     let mut wc = WatchCfg {
