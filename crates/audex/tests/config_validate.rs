@@ -5,7 +5,8 @@ use std::process::Command;
 fn validate(yaml: &str, env: &[(&str, &str)]) -> (bool, String, String) {
     let dir = std::env::temp_dir().join(format!("audex-cfg-{}-{}", std::process::id(), yaml.len()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("hash.key"), "k").unwrap();
+    std::fs::write(dir.join("hash.key"), "a key of thirty-two bytes length").unwrap();
+    std::fs::write(dir.join("short.key"), "short").unwrap();
     let f = dir.join("audex.yaml");
     std::fs::write(&f, yaml.replace("@DIR@", dir.to_str().unwrap())).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_audex"))
@@ -128,4 +129,37 @@ fn the_readme_examples_validate() {
         let (ok, out, err) = validate(yaml, &[]);
         assert!(ok, "README example:\n{yaml}\n{out}{err}");
     }
+}
+
+#[test]
+fn compliance_settings_are_checked() {
+    let yaml = "rules:\n  packs: [pci-dss, hipaa]\n  controls:\n    pci: [pci-dss:10.2.1.1]\n    empty: []\ntenants:\n  - name: default\n    exporters: [archive, siem]\nexporters:\n  - {name: archive, type: protobuf_file, path: @DIR@/archive, chain_key_file: /nonexistent/chain.key}\n  - {name: siem, type: otlp_grpc, endpoint: \"http://otel:4317\", chain_key_file: @DIR@/hash.key}\n  - {name: short, type: protobuf_file, path: @DIR@/a2, chain_key_file: @DIR@/short.key}\n";
+    let (ok, _, err) = validate(yaml, &[]);
+    assert!(!ok);
+    for (line, needle) in [
+        (
+            2,
+            "no rule pack named `hipaa`; the packs are pci-dss, stig, cis, k8s-node",
+        ),
+        (5, "`rules.controls.empty` names no control"),
+        (
+            10,
+            "`exporters[].chain_key_file`: cannot read /nonexistent/chain.key",
+        ),
+        (
+            11,
+            "`chain_key_file` is for protobuf_file archives, not otlp_grpc",
+        ),
+        (12, "5 bytes; a chain key needs at least 16"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("audex.yaml:{line}:")) && l.contains(needle)),
+            "line {line}: {needle}\n{err}"
+        );
+    }
+    assert!(err.contains("has 5 errors"), "{err}");
+    let good = "rules:\n  packs: [pci-dss, k8s-node]\n  controls: {pci: [pci-dss:10.2.1.1, site:7]}\ntenants:\n  - name: default\n    exporters: [archive]\nexporters:\n  - {name: archive, type: protobuf_file, path: @DIR@/archive, chain_key_file: @DIR@/hash.key}\n";
+    let (ok, _, err) = validate(good, &[]);
+    assert!(ok, "{err}");
 }

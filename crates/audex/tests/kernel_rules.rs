@@ -185,3 +185,62 @@ fn rules_list_and_delete_round_trip() {
     assert!(err.contains("mine.rules:1:"), "{err}");
     assert!(k.rules_text().contains("-w /etc/group -p wa -k audex-rt"));
 }
+
+/// Every shipped rule pack loads whole on the real kernel (and deletes whole),
+/// the kernel then lists each of its rule keys, and each key names a control.
+#[test]
+fn every_rule_pack_loads_on_the_kernel_and_its_keys_name_controls() {
+    let Some(k) = common::kernel() else { return };
+    let table = audex_compliance::controls::ControlMap::builtin();
+    let list = common::audex().args(["rules", "packs"]).output().unwrap();
+    let listing = String::from_utf8_lossy(&list.stdout);
+    for pack in audex_compliance::packs::PACKS {
+        assert!(listing.contains(pack.name), "{listing}");
+        k.clear_rules();
+        let load = common::audex()
+            .args(["rules", "load", "--pack", pack.name])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&load.stderr);
+        assert!(load.status.success(), "pack {}: {err}", pack.name);
+        assert!(
+            err.contains(&format!("{} rules loaded, 0 refused", pack.rule_count())),
+            "pack {}: {err}",
+            pack.name
+        );
+        let listed = k.rules_text();
+        for key in pack.keys() {
+            assert!(
+                listed.contains(&format!("-k {key}")) || listed.contains(&format!("key={key}")),
+                "pack {}: key {key} not in the kernel's rules:\n{listed}",
+                pack.name
+            );
+            assert!(
+                table.get(key).is_some_and(|c| !c.is_empty()),
+                "pack {}: key {key} names no control",
+                pack.name
+            );
+        }
+        let del = common::audex()
+            .args(["rules", "delete", "--pack", pack.name])
+            .output()
+            .unwrap();
+        assert!(
+            del.status.success(),
+            "{}",
+            String::from_utf8_lossy(&del.stderr)
+        );
+        assert!(
+            k.rules_text().starts_with("No rules"),
+            "pack {} left rules",
+            pack.name
+        );
+    }
+    let bad = common::audex()
+        .args(["rules", "check", "--pack", "hipaa"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("no rule pack named `hipaa`; the packs are pci-dss, stig, cis, k8s-node"));
+}

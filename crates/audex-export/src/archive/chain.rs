@@ -114,6 +114,12 @@ pub fn read_varint(b: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
+/// Bytes of the encoded `chain` field for `sequence` (key, length, body).
+pub fn chain_field_len(sequence: u64) -> usize {
+    let inner_len = 1 + varint_len(sequence) + 2 * (2 + MAC_LEN);
+    2 + varint_len(inner_len as u64) + inner_len
+}
+
 /// Appends the encoded `chain` field (field 26) to an event's bytes.
 pub fn append_chain(out: &mut Vec<u8>, sequence: u64, mac: &Mac, prev: &Mac) {
     let inner_len = 1 + varint_len(sequence) + 2 * (2 + MAC_LEN);
@@ -249,6 +255,11 @@ mod tests {
         };
         let mut b = ev.encode_to_vec();
         let content_len = b.len();
+        for seq in [1, 127, 128, 300, 1 << 40] {
+            let mut f = Vec::new();
+            append_chain(&mut f, seq, &[0; 32], &[0; 32]);
+            assert_eq!(f.len(), chain_field_len(seq));
+        }
         let (mac, prev) = ([1u8; 32], [2u8; 32]);
         append_chain(&mut b, 300, &mac, &prev);
         let back = AuditEvent::decode(&b[..]).unwrap();

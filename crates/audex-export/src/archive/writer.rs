@@ -56,12 +56,16 @@ impl Chain {
             None => (1, chain::genesis()),
         };
         let mac = self.key.mac(node, seq, &prev, content);
-        let mut field = Vec::with_capacity(80);
-        append_chain(&mut field, seq, &mac, &prev);
-        chain::put_varint(out, (content.len() + field.len()) as u64);
+        let field_len = chain::chain_field_len(seq);
+        chain::put_varint(out, (content.len() + field_len) as u64);
         out.extend_from_slice(content);
-        out.extend_from_slice(&field);
-        self.heads.insert(node.to_string(), (seq, mac));
+        append_chain(out, seq, &mac, &prev);
+        match self.heads.get_mut(node) {
+            Some(h) => *h = (seq, mac),
+            None => {
+                self.heads.insert(node.to_string(), (seq, mac));
+            }
+        }
         seq
     }
 
@@ -300,13 +304,20 @@ impl ProtobufFile {
                     }
                     .map_err(io::Error::other)?;
                     let seq = c.append(&e.node, &content, &mut buf);
-                    let span = seg.spans.entry(e.node.clone()).or_insert(Span {
-                        first: seq,
-                        last: seq,
-                        events: 0,
-                    });
-                    span.last = seq;
-                    span.events += 1;
+                    match seg.spans.get_mut(&e.node) {
+                        Some(span) => {
+                            span.last = seq;
+                            span.events += 1;
+                        }
+                        None => {
+                            let span = Span {
+                                first: seq,
+                                last: seq,
+                                events: 1,
+                            };
+                            seg.spans.insert(e.node.clone(), span);
+                        }
+                    }
                 }
             }
             seg.w.write_all(&buf)?;

@@ -590,6 +590,14 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
             "max_segment_bytes" => e.max_segment_bytes = uint(v, &path, errs),
             "chain_key_file" => {
                 e.chain_key_file = readable_file(v, &path, errs);
+                if let Some(Err(why)) = e
+                    .chain_key_file
+                    .as_deref()
+                    .filter(|p| p.is_file())
+                    .map(audex_export::archive::chain::ChainKey::from_file)
+                {
+                    errs.at(v, why);
+                }
                 chain_node = Some(v);
             }
             _ => e.max_segment_age_s = uint(v, &path, errs),
