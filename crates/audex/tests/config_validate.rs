@@ -7,6 +7,7 @@ fn validate(yaml: &str, env: &[(&str, &str)]) -> (bool, String, String) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("hash.key"), "a key of thirty-two bytes length").unwrap();
     std::fs::write(dir.join("short.key"), "short").unwrap();
+    std::fs::write(dir.join("archive.key"), "a key of thirty-two bytes length").unwrap();
     let f = dir.join("audex.yaml");
     std::fs::write(&f, yaml.replace("@DIR@", dir.to_str().unwrap())).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_audex"))
@@ -126,7 +127,8 @@ fn the_readme_examples_validate() {
         .collect();
     assert!(!examples.is_empty(), "README has config examples");
     for yaml in examples {
-        let (ok, out, err) = validate(yaml, &[]);
+        // Key files named under /etc/audex/keys/ are made in the test's directory.
+        let (ok, out, err) = validate(&yaml.replace("/etc/audex/keys/", "@DIR@/"), &[]);
         assert!(ok, "README example:\n{yaml}\n{out}{err}");
     }
 }
