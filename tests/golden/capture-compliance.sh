@@ -2,7 +2,7 @@
 # Captures a compliance workload from this machine's real kernel with Debian's
 # auditd, under audex's pci-dss rule pack:
 #   tests/golden/capture-compliance.sh   -> tests/golden/compliance.log (ENRICHED)
-#                                           tests/golden/compliance.workload.txt
+#                                           tests/golden/compliance.actions.txt
 # Needs root, auditd, kernel audit and a built audex (AUDEX=path, default
 # target/debug/audex). Holds the shared kernel-test lock, watches only its own temp
 # directory, and removes the pack's rules and restores the audit settings even on
@@ -113,5 +113,5 @@ sleep 0.5
 kill "$pid"; wait "$pid" || true
 pid=
 cp "$logdir/audit.log" "$HERE/compliance.log"
-cp "$out" "$HERE/compliance.workload.txt"
+cp "$out" "$HERE/compliance.actions.txt"
 echo "captured $(wc -l < "$HERE/compliance.log") records to $HERE/compliance.log" >&2

@@ -235,7 +235,7 @@ fn report_counts_match_the_archive_and_the_workload() {
         .sum();
     assert_eq!(r["lost_records"], lost);
 
-    // What the captured workload did (tests/golden/compliance.workload.txt).
+    // What the captured workload did (tests/golden/compliance.actions.txt).
     for c in [
         "pci-dss:10.2.1.1",
         "pci-dss:10.2.1.2",

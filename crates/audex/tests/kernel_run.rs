@@ -166,7 +166,10 @@ fn run_refuses_what_it_cannot_do_before_touching_the_kernel() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_addr = taken.local_addr().unwrap().to_string();
     for (yaml, want) in [
-        ("rules:\n  packs: [pci-dss]\n".to_string(), "`rules.packs`"),
+        (
+            "rules:\n  packs: [hipaa]\ntenants: [{name: default}]\n".to_string(),
+            "no rule pack named `hipaa`",
+        ),
         (
             format!("metrics:\n  listen: \"{taken_addr}\"\ntenants: [{{name: default}}]\n"),
             "metrics.listen",
