@@ -1,0 +1,18 @@
+//! Tenant routing and redaction (DESIGN.md: route → redact). Pure: no I/O, no
+//! tokio; keys and patterns come in as values.
+//!
+//! Input: enriched [`AuditEvent`]s and the tenants of the config. Output: for
+//! each event, the tenant it belongs to (first match wins, else `default`, else
+//! none) and that tenant's copy of it, redacted by the tenant's policy, with
+//! every change listed in `redacted[]`.
+//!
+//! [`AuditEvent`]: audex_proto::v1::AuditEvent
+pub mod fields;
+mod matcher;
+mod policy;
+mod redact;
+pub mod secrets;
+
+pub use matcher::{glob, Matcher};
+pub use policy::{Policy, TenantSpec};
+pub use redact::{HashKey, MaskSpec, PidPolicy, RedactSpec};

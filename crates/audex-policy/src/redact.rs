@@ -1,0 +1,307 @@
+//! One tenant's redaction: drop fields, hash them with a keyed HMAC-SHA256,
+//! mask text with regexes (or built-in secret patterns), hide pids, and hold
+//! back file events the tenant could not see (`visibility: dac`).
+use crate::fields::{self, Kind};
+use crate::matcher::Matcher;
+use audex_proto::v1::AuditEvent;
+use regex::Regex;
+
+/// The argv of a process shows in all of these: a mask on one applies to all.
+const ARGV_FIELDS: &[&str] = &[
+    "process.args",
+    "process.command_line",
+    "process.title",
+    "process.parent.args",
+    "data.cmd",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PidPolicy {
+    #[default]
+    Always,
+    /// Only when the process's uid (or its pod's namespace) belongs to the tenant.
+    SameOwner,
+    Never,
+}
+
+/// An HMAC-SHA256 key. Never printed.
+#[derive(Clone)]
+pub struct HashKey(ring::hmac::Key);
+
+impl std::fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HashKey(..)")
+    }
+}
+
+impl HashKey {
+    pub fn new(bytes: &[u8]) -> HashKey {
+        HashKey(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes))
+    }
+
+    /// `hmac:` and the first 16 bytes of HMAC-SHA256(key, value), in hex:
+    /// stable for a key, comparable, not reversible.
+    pub fn pseudonym(&self, value: &str) -> String {
+        let tag = ring::hmac::sign(&self.0, value.as_bytes());
+        let mut s = String::with_capacity(37);
+        s.push_str("hmac:");
+        for b in &tag.as_ref()[..16] {
+            s.push_str(&format!("{b:02x}"));
+        }
+        s
+    }
+}
+
+/// A mask as configured: a field and either a pattern (with its replacement)
+/// or a built-in name (`passwords`, `tokens`, `bearer`, `aws-keys`,
+/// `private-keys`, `secrets`).
+#[derive(Debug, Clone, Default)]
+pub struct MaskSpec {
+    pub field: String,
+    pub pattern: Option<String>,
+    pub replace: String,
+    pub builtin: Option<String>,
+}
+
+/// A tenant's redaction as configured.
+#[derive(Debug, Clone, Default)]
+pub struct RedactSpec {
+    pub drop: Vec<String>,
+    pub hash: Vec<String>,
+    pub hash_key: Option<HashKey>,
+    pub mask: Vec<MaskSpec>,
+    pub pid: PidPolicy,
+    pub visibility_dac: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Mask {
+    fields: Vec<String>,
+    re: Regex,
+    replace: String,
+}
+
+/// A compiled redaction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Redaction {
+    drop: Vec<String>,
+    hash: Vec<String>,
+    key: Option<HashKey>,
+    masks: Vec<Mask>,
+    pid: PidPolicy,
+    dac: bool,
+}
+
+impl Redaction {
+    pub(crate) fn compile(spec: &RedactSpec, matcher: &Matcher) -> Result<Redaction, String> {
+        let check = |p: &str, text_only: bool| -> Result<String, String> {
+            match fields::kind(p) {
+                None => Err(format!("`{p}` is not a field of the event contract")),
+                Some(Kind::Other) if text_only => Err(format!(
+                    "`{p}` holds no text: it can be dropped, not hashed or masked"
+                )),
+                Some(_) => Ok(fields::canonical(p)),
+            }
+        };
+        let drop = spec
+            .drop
+            .iter()
+            .map(|p| check(p, false))
+            .collect::<Result<_, _>>()?;
+        let hash: Vec<String> = spec
+            .hash
+            .iter()
+            .map(|p| check(p, true))
+            .collect::<Result<_, _>>()?;
+        if !hash.is_empty() && spec.hash_key.is_none() {
+            return Err("`hash` needs a `hash_key_file`".into());
+        }
+        let mut masks = Vec::new();
+        for m in &spec.mask {
+            let f = check(&m.field, true)?;
+            let fields = if ARGV_FIELDS.contains(&f.as_str()) {
+                ARGV_FIELDS.iter().map(|s| s.to_string()).collect()
+            } else {
+                vec![f]
+            };
+            let pairs: Vec<(String, String)> = match (&m.pattern, &m.builtin) {
+                (Some(p), None) => vec![(p.clone(), m.replace.clone())],
+                (None, Some(b)) => crate::secrets::patterns(b)
+                    .ok_or_else(|| {
+                        format!(
+                            "no built-in mask `{b}`; there are {}",
+                            crate::secrets::names().join(", ")
+                        )
+                    })?
+                    .into_iter()
+                    .map(|(p, r)| (p.to_string(), r.to_string()))
+                    .collect(),
+                _ => {
+                    return Err(format!(
+                        "mask of `{}`: give a `pattern` or a `builtin`",
+                        m.field
+                    ))
+                }
+            };
+            for (p, r) in pairs {
+                let re = Regex::new(&p).map_err(|e| format!("mask pattern `{p}`: {e}"))?;
+                masks.push(Mask {
+                    fields: fields.clone(),
+                    re,
+                    replace: r,
+                });
+            }
+        }
+        if spec.visibility_dac && matcher.uids.is_empty() {
+            return Err("`visibility: dac` needs the tenant's uids (`match.uids`)".into());
+        }
+        Ok(Redaction {
+            drop,
+            hash,
+            key: spec.hash_key.clone(),
+            masks,
+            pid: spec.pid,
+            dac: spec.visibility_dac,
+        })
+    }
+
+    /// Changes anything at all (raw records are then dropped: they would repeat
+    /// what was removed).
+    fn active(&self) -> bool {
+        !self.drop.is_empty()
+            || !self.hash.is_empty()
+            || !self.masks.is_empty()
+            || self.pid != PidPolicy::Always
+    }
+
+    /// Redacts `ev` for the tenant of `matcher`; false when the tenant must not
+    /// see it at all (visibility).
+    pub(crate) fn apply(&self, ev: &mut AuditEvent, matcher: &Matcher) -> bool {
+        if self.dac && !visible(ev, matcher) {
+            return false;
+        }
+        let mut changed: Vec<String> = Vec::new();
+        let mut note = |p: &str| {
+            if !changed.iter().any(|c| c == p) {
+                changed.push(p.to_string());
+            }
+        };
+        for p in &self.drop {
+            if fields::drop(ev, p) {
+                note(p);
+            }
+        }
+        for m in &self.masks {
+            for f in &m.fields {
+                let hit = match fields::text_list(ev, f) {
+                    Some(list) => mask_list(m, list),
+                    None => fields::visit_text(ev, f, &mut |s| mask_text(m, s)),
+                };
+                if hit {
+                    note(f);
+                }
+            }
+        }
+        if let Some(key) = &self.key {
+            for p in &self.hash {
+                if fields::visit_text(ev, p, &mut |s| {
+                    *s = key.pseudonym(s);
+                    true
+                }) {
+                    note(p);
+                }
+            }
+        }
+        let hide_pid = match self.pid {
+            PidPolicy::Always => false,
+            PidPolicy::Never => true,
+            PidPolicy::SameOwner => !same_owner(ev, matcher),
+        };
+        if hide_pid {
+            for p in ["process.pid", "process.ppid"] {
+                if fields::drop(ev, p) {
+                    note(p);
+                }
+            }
+        }
+        if self.active() && fields::drop(ev, "records") {
+            note("records");
+        }
+        if !changed.is_empty() {
+            ev.redacted.extend(changed);
+        }
+        true
+    }
+}
+
+fn mask_text(m: &Mask, s: &mut String) -> bool {
+    match m.re.replace_all(s, m.replace.as_str()) {
+        std::borrow::Cow::Owned(new) if new != *s => {
+            *s = new;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Masks each element, then each element in the light of the one before it:
+/// argv splits `--token SECRET` and `Bearer TOKEN` over two elements.
+fn mask_list(m: &Mask, list: &mut [String]) -> bool {
+    let mut changed = false;
+    for s in list.iter_mut() {
+        changed |= mask_text(m, s);
+    }
+    for i in 1..list.len() {
+        let joined = format!("{} {}", list[i - 1], list[i]);
+        let masked = m.re.replace_all(&joined, m.replace.as_str());
+        if masked != joined {
+            if let Some(rest) = masked.strip_prefix(&format!("{} ", list[i - 1])) {
+                if rest != list[i] {
+                    list[i] = rest.to_string();
+                    changed = true;
+                }
+            }
+        }
+    }
+    changed
+}
+
+/// The process runs as one of the tenant's uids, or in one of its namespaces.
+fn same_owner(ev: &AuditEvent, m: &Matcher) -> bool {
+    let uid = ev.actor.as_ref().and_then(|a| a.uid);
+    let ns = ev.k8s.as_ref().map_or("", |k| k.namespace.as_str());
+    uid.is_some_and(|u| m.owns_uid(u))
+        || (!ns.is_empty() && m.k8s_namespaces.iter().any(|g| crate::glob(g, ns)))
+}
+
+/// Whether the tenant's uids could list the directory the event's file is in
+/// (the PARENT item's mode and owner), or, without a PARENT item, read the
+/// object itself. Group permissions are not counted: the event does not say
+/// which groups the tenant's users are in. Events without files are visible.
+fn visible(ev: &AuditEvent, m: &Matcher) -> bool {
+    if ev.files.is_empty() {
+        return true;
+    }
+    if m.owns_uid(0) {
+        return true;
+    }
+    let (item, need_owner, need_other) = match ev.files.iter().find(|f| f.nametype == "PARENT") {
+        Some(p) => (p, 0o500, 0o005),
+        None => {
+            let f = &ev.files[0];
+            let dir = u32::from_str_radix(&f.mode, 8).is_ok_and(|m| m & 0o170000 == 0o040000);
+            if dir {
+                (f, 0o500, 0o005)
+            } else {
+                (f, 0o400, 0o004)
+            }
+        }
+    };
+    let Ok(mode) = u32::from_str_radix(&item.mode, 8) else {
+        return false;
+    };
+    (mode & need_other == need_other)
+        || item
+            .ouid
+            .is_some_and(|o| m.owns_uid(o) && mode & need_owner == need_owner)
+}
