@@ -48,6 +48,7 @@ fn bytes_decode_to_the_reference_mapping() {
             host_id: "id".into(),
             k8s_node_name: "k".into(),
             service_version: "1.2".into(),
+            extra: vec![("data_stream.namespace".into(), "tenant-a".into())],
         },
     ] {
         for body in [Body::Line, Body::Map] {

@@ -6,14 +6,29 @@ use crate::matcher::Matcher;
 use audex_proto::v1::AuditEvent;
 use regex::Regex;
 
-/// The argv of a process shows in all of these: a mask on one applies to all.
-const ARGV_FIELDS: &[&str] = &[
-    "process.args",
-    "process.command_line",
-    "process.title",
-    "process.parent.args",
-    "data.cmd",
+/// The same data shows in several fields: redacting one redacts them all, so
+/// a secret or a path cannot stay behind in its twin.
+const ALIASES: &[&[&str]] = &[
+    // A process's argv.
+    &[
+        "process.args",
+        "process.command_line",
+        "process.title",
+        "process.parent.args",
+        "data.cmd",
+    ],
+    // A file's path and the name the kernel logged (often the same path).
+    &["files.path", "files.name"],
 ];
+
+/// `path` and its twins, canonical.
+fn with_aliases(path: &str) -> Vec<String> {
+    let p = fields::canonical(path);
+    match ALIASES.iter().find(|g| g.contains(&p.as_str())) {
+        Some(g) => g.iter().map(|s| s.to_string()).collect(),
+        None => vec![p],
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PidPolicy {
@@ -94,36 +109,36 @@ pub(crate) struct Redaction {
 
 impl Redaction {
     pub(crate) fn compile(spec: &RedactSpec, matcher: &Matcher) -> Result<Redaction, String> {
-        let check = |p: &str, text_only: bool| -> Result<String, String> {
+        let check = |p: &str, text_only: bool| -> Result<(), String> {
             match fields::kind(p) {
                 None => Err(format!("`{p}` is not a field of the event contract")),
                 Some(Kind::Other) if text_only => Err(format!(
                     "`{p}` holds no text: it can be dropped, not hashed or masked"
                 )),
-                Some(_) => Ok(fields::canonical(p)),
+                Some(_) => Ok(()),
             }
         };
-        let drop = spec
-            .drop
-            .iter()
-            .map(|p| check(p, false))
-            .collect::<Result<_, _>>()?;
-        let hash: Vec<String> = spec
-            .hash
-            .iter()
-            .map(|p| check(p, true))
-            .collect::<Result<_, _>>()?;
+        let expand = |paths: &[String], text_only: bool| -> Result<Vec<String>, String> {
+            let mut out: Vec<String> = Vec::new();
+            for p in paths {
+                check(p, text_only)?;
+                for a in with_aliases(p) {
+                    if !out.contains(&a) {
+                        out.push(a);
+                    }
+                }
+            }
+            Ok(out)
+        };
+        let drop = expand(&spec.drop, false)?;
+        let hash = expand(&spec.hash, true)?;
         if !hash.is_empty() && spec.hash_key.is_none() {
             return Err("`hash` needs a `hash_key_file`".into());
         }
         let mut masks = Vec::new();
         for m in &spec.mask {
-            let f = check(&m.field, true)?;
-            let fields = if ARGV_FIELDS.contains(&f.as_str()) {
-                ARGV_FIELDS.iter().map(|s| s.to_string()).collect()
-            } else {
-                vec![f]
-            };
+            check(&m.field, true)?;
+            let fields = with_aliases(&m.field);
             let pairs: Vec<(String, String)> = match (&m.pattern, &m.builtin) {
                 (Some(p), None) => vec![(p.clone(), m.replace.clone())],
                 (None, Some(b)) => crate::secrets::patterns(b)

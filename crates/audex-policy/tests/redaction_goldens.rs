@@ -83,17 +83,22 @@ fn drop_removes_fields_and_lists_them() {
         ..Default::default()
     };
     let out = check("drop", &one(spec, vec![]), &event()).unwrap();
+    // Dropping argv drops its twins too (command line, title, parent args).
     assert_eq!(
         out.redacted,
         [
             "process.args",
+            "process.command_line",
+            "process.title",
+            "process.parent.args",
             "files.inode",
             "actor.auid",
             "data.token",
             "records"
         ]
     );
-    assert!(out.process.unwrap().args.is_empty());
+    let p = out.process.unwrap();
+    assert!(p.args.is_empty() && p.command_line.is_empty() && p.title.is_empty());
 }
 
 #[test]

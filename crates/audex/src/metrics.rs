@@ -70,6 +70,12 @@ const SINGLE: &[Single] = &[
         "Events no tenant took (no `default` tenant).",
         |m| &m.unrouted,
     ),
+    (
+        "audex_events_withheld_total",
+        "counter",
+        "Events a tenant's visibility rule (`visibility: dac`) held back.",
+        |m| &m.withheld,
+    ),
 ];
 
 /// Name, type, help and value of each per-exporter metric.
@@ -183,6 +189,7 @@ pub struct Metrics {
     /// Batches between the reader thread and the pipeline.
     pub queue_depth: AtomicU64,
     pub unrouted: AtomicU64,
+    pub withheld: AtomicU64,
     pub ready: AtomicBool,
     /// Milliseconds since [`START`] at the pipeline's last tick.
     pub last_tick_ms: AtomicU64,

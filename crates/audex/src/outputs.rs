@@ -11,6 +11,7 @@ use audex_export::delivery::{
 use audex_export::otlp::{Body, OtlpConfig, OtlpGrpc, OtlpHttp, Resource};
 use audex_export::spool::{Spool, SpoolConfig};
 use audex_export::{EventGrpc, JsonLinesFile, ProtobufFile};
+use audex_policy::Policy;
 use audex_proto::v1::AuditEvent;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,7 @@ pub fn node_resource(cfg: &Config, node: &str) -> Resource {
         host_id,
         k8s_node_name: cfg.enrich.node_name.clone(),
         service_version: env!("CARGO_PKG_VERSION").into(),
+        extra: Vec::new(),
     }
 }
 
@@ -67,36 +69,61 @@ pub fn make_exporter(e: &ExporterCfg, res: &Resource) -> Result<Box<dyn Exporter
     })
 }
 
-/// Where an event goes: the first tenant any of whose criteria matches (rule
-/// keys, path prefixes, uid ranges — auid when set, else uid — or Kubernetes
-/// namespace globs); else `default`; else nowhere (counted).
-pub fn route<'t>(tenants: &'t [TenantCfg], ev: &AuditEvent) -> Option<&'t TenantCfg> {
-    let uid = ev.actor.as_ref().and_then(|a| a.auid.or(a.uid));
-    let ns = ev.k8s.as_ref().map(|k| k.namespace.as_str()).unwrap_or("");
-    let matches = |t: &TenantCfg| {
-        t.keys.iter().any(|k| ev.keys.contains(k))
-            || t.paths
-                .iter()
-                .any(|p| ev.files.iter().any(|f| f.path.starts_with(p.as_str())))
-            || uid.is_some_and(|u| t.uids.iter().any(|&(a, b)| a <= u && u <= b))
-            || (!ns.is_empty() && t.k8s_namespaces.iter().any(|g| glob(g, ns)))
-    };
-    tenants
+pub(crate) use audex_policy::glob;
+
+/// The tenants of a config as an audex-policy [`Policy`].
+fn policy(cfg: &Config) -> Result<Policy> {
+    let specs = cfg
+        .tenants
         .iter()
-        .find(|t| t.name != "default" && matches(t))
-        .or_else(|| tenants.iter().find(|t| t.name == "default"))
+        .map(|t| t.spec())
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(anyhow::Error::msg)?;
+    Policy::new(&specs).map_err(anyhow::Error::msg)
 }
 
-/// `*` matches any run of characters.
-pub(crate) fn glob(pattern: &str, s: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == s,
-        Some((head, rest)) => {
-            s.starts_with(head)
-                && (0..=s.len() - head.len())
-                    .any(|i| s.is_char_boundary(head.len() + i) && glob(rest, &s[head.len() + i..]))
+/// A tenant with its own headers or resource attributes gets its own instance
+/// of each of its exporters (`siem@payments`, with its own spool); other
+/// tenants share one (`siem`).
+fn instance_name(t: &TenantCfg, exporter: &str) -> String {
+    if t.headers.is_empty() && t.resource_attributes.is_empty() {
+        exporter.to_string()
+    } else {
+        format!("{exporter}@{}", t.name)
+    }
+}
+
+struct Instance {
+    name: String,
+    cfg: ExporterCfg,
+    resource: Vec<(String, String)>,
+}
+
+/// The exporter instances the tenants use, once each.
+fn instances(cfg: &Config) -> Vec<Instance> {
+    let mut out: Vec<Instance> = Vec::new();
+    for t in &cfg.tenants {
+        for e in &t.exporters {
+            let name = instance_name(t, e);
+            let Some(base) = cfg.exporters.iter().find(|x| &x.name == e) else {
+                continue;
+            };
+            if out.iter().any(|i| i.name == name) {
+                continue;
+            }
+            let mut c = base.clone();
+            for (k, v) in &t.headers {
+                c.headers.retain(|(hk, _)| !hk.eq_ignore_ascii_case(k));
+                c.headers.push((k.clone(), v.clone()));
+            }
+            out.push(Instance {
+                name,
+                cfg: c,
+                resource: t.resource_attributes.clone(),
+            });
         }
     }
+    out
 }
 
 struct Out {
@@ -112,7 +139,10 @@ struct Out {
 pub struct Outputs {
     rt: tokio::runtime::Runtime,
     outs: Vec<Out>,
-    tenants: Vec<TenantCfg>,
+    /// Tenants in config order: routing and redaction.
+    policy: Policy,
+    /// Per tenant (policy index), the indices of its exporter instances in `outs`.
+    routes: Vec<Vec<usize>>,
     /// Rule key -> compliance controls, put on each event as `controls[]`.
     controls: audex_compliance::controls::ControlMap,
 }
@@ -131,55 +161,46 @@ pub struct Report {
 impl Outputs {
     /// What would make [`start`](Outputs::start) refuse a valid config.
     pub fn check(cfg: &Config) -> Result<()> {
-        if let Some(t) = cfg.tenants.iter().find(|t| {
-            !t.drop.is_empty() || !t.hash.is_empty() || !t.mask.is_empty() || t.pid != "always"
-        }) {
-            bail!(
-                "tenant `{}` asks for redaction, which this audex does not do yet; refusing to send its events unredacted (remove `redact` to export without it)",
-                t.name
-            );
-        }
         if cfg.tenants.is_empty() {
             bail!(
                 "the config has no tenants: name a `default` tenant with the exporters to send to"
             );
         }
+        policy(cfg)?;
         Ok(())
     }
 
     pub fn start(cfg: &Config, node: &str) -> Result<Outputs> {
-        Self::check(cfg)?;
+        let policy = policy(cfg)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .worker_threads(2)
             .build()?;
-        let used: Vec<&ExporterCfg> = cfg
-            .exporters
-            .iter()
-            .filter(|e| cfg.tenants.iter().any(|t| t.exporters.contains(&e.name)))
-            .collect();
-        let res = node_resource(cfg, node);
+        let wanted = instances(cfg);
+        let base = node_resource(cfg, node);
         let mut outs = Vec::new();
-        let per = (cfg.spool.max_bytes / used.len().max(1) as u64).max(1 << 20);
-        for e in used {
-            let exporter = make_exporter(e, &res)
-                .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", e.name))?;
-            let encoder = make_exporter(e, &res)
-                .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", e.name))?;
-            let dir = cfg.spool.dir.join(&e.name);
+        let per = (cfg.spool.max_bytes / wanted.len().max(1) as u64).max(1 << 20);
+        for w in &wanted {
+            let mut res = base.clone();
+            res.extra = w.resource.clone();
+            let exporter = make_exporter(&w.cfg, &res)
+                .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
+            let encoder = make_exporter(&w.cfg, &res)
+                .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
+            let dir = cfg.spool.dir.join(&w.name);
             let (spool, rec) = Spool::open(SpoolConfig::new(&dir, per))
                 .with_context(|| format!("spool {}", dir.display()))?;
             if rec.pending > 0 || rec.truncated_bytes > 0 {
                 audex_log::warn!(
                     "exporter {}: {} events waiting from before; {} damaged bytes cut",
-                    e.name,
+                    w.name,
                     rec.pending,
                     rec.truncated_bytes
                 );
             }
             let spool = Arc::new(Mutex::new(spool));
             let control = Arc::new(Control::default());
-            let stats = crate::metrics::METRICS.exporter(&e.name, spool.clone());
+            let stats = crate::metrics::METRICS.exporter(&w.name, spool.clone());
             let task = rt.spawn(deliver(
                 spool.clone(),
                 exporter,
@@ -189,7 +210,7 @@ impl Outputs {
             ));
             let spooler = Spooler::new(spool.clone(), encoder, node);
             outs.push(Out {
-                name: e.name.clone(),
+                name: w.name.clone(),
                 spool,
                 spooler,
                 control,
@@ -197,30 +218,46 @@ impl Outputs {
                 task,
             });
         }
+        let routes = cfg
+            .tenants
+            .iter()
+            .map(|t| {
+                t.exporters
+                    .iter()
+                    .filter_map(|e| {
+                        let name = instance_name(t, e);
+                        outs.iter().position(|o| o.name == name)
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(Outputs {
             rt,
             outs,
-            tenants: cfg.tenants.clone(),
+            policy,
+            routes,
             controls: cfg.rules.control_map(),
         })
     }
 
-    /// Routes one event and spools a copy for each of its tenant's exporters.
+    /// Routes one event, redacts it for its tenant and spools that copy for each
+    /// of the tenant's exporters.
     pub fn send(&mut self, ev: &AuditEvent) -> Result<()> {
-        let Some(t) = route(&self.tenants, ev) else {
+        let Some(t) = self.policy.route(ev) else {
             crate::metrics::METRICS
                 .unrouted
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
-        let mut copy = ev.clone();
-        copy.tenant = t.name.clone();
+        let Some(mut copy) = self.policy.copy_for(t, ev) else {
+            crate::metrics::METRICS
+                .withheld
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        };
         self.controls.apply(&mut copy);
-        for o in self
-            .outs
-            .iter_mut()
-            .filter(|o| t.exporters.contains(&o.name))
-        {
+        for &i in &self.routes[t] {
+            let o = &mut self.outs[i];
             o.spooler
                 .append(&copy)
                 .with_context(|| format!("spooling for exporter {}", o.name))?;
@@ -269,94 +306,5 @@ impl Outputs {
             });
         }
         Ok(reports)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn globs() {
-        assert!(glob("payments-*", "payments-eu"));
-        assert!(glob("*-prod", "api-prod"));
-        assert!(glob("a*b*c", "aXbYc"));
-        assert!(!glob("payments-*", "billing"));
-        assert!(glob("exact", "exact") && !glob("exact", "exactly"));
-    }
-}
-
-#[cfg(test)]
-mod route_tests {
-    use super::route;
-    use crate::config::schema::TenantCfg;
-    use audex_proto::v1::{Actor, AuditEvent, File, Kubernetes};
-
-    fn tenant(name: &str) -> TenantCfg {
-        TenantCfg {
-            name: name.into(),
-            pid: "always".into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn first_match_then_default() {
-        let mut pay = tenant("payments");
-        pay.keys = vec!["pci".into()];
-        pay.paths = vec!["/srv/payments/".into()];
-        pay.uids = vec![(1000, 1999)];
-        pay.k8s_namespaces = vec!["payments-*".into()];
-        let mut ops = tenant("ops");
-        ops.uids = vec![(0, 0)];
-        let tenants = vec![pay, ops, tenant("default")];
-        let name = |ev: &AuditEvent| route(&tenants, ev).map(|t| t.name.clone());
-
-        let by_key = AuditEvent {
-            keys: vec!["pci".into()],
-            ..Default::default()
-        };
-        assert_eq!(name(&by_key).as_deref(), Some("payments"));
-        let by_path = AuditEvent {
-            files: vec![File {
-                path: "/srv/payments/x".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        assert_eq!(name(&by_path).as_deref(), Some("payments"));
-        let by_ns = AuditEvent {
-            k8s: Some(Kubernetes {
-                namespace: "payments-eu".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(name(&by_ns).as_deref(), Some("payments"));
-        // The login uid decides when set; the real uid otherwise.
-        let root_as_alice = AuditEvent {
-            actor: Some(Actor {
-                uid: Some(0),
-                auid: Some(1500),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(name(&root_as_alice).as_deref(), Some("payments"));
-        let root = AuditEvent {
-            actor: Some(Actor {
-                uid: Some(0),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(
-            name(&root).as_deref(),
-            Some("ops"),
-            "first match wins, in order"
-        );
-        assert_eq!(name(&AuditEvent::default()).as_deref(), Some("default"));
-        // Without a default tenant, an unmatched event goes nowhere (the caller counts it).
-        assert!(route(&tenants[..2], &AuditEvent::default()).is_none());
     }
 }

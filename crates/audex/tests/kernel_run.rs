@@ -176,8 +176,8 @@ fn run_refuses_what_it_cannot_do_before_touching_the_kernel() {
         ),
         ("source: {mode: multicast}\n".into(), "no tenants"),
         (
-            "tenants:\n  - name: default\n    redact: {drop: [process.pid]}\n".into(),
-            "redaction",
+            "tenants:\n  - name: default\n    redact: {drop: [process.argz]}\n".into(),
+            "`process.argz` is not a field of the event contract",
         ),
         (
             "rules:\n  files: [/nonexistent/audex.rules]\ntenants: [{name: default}]\n".into(),

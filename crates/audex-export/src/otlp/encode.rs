@@ -68,7 +68,7 @@ impl Kvs<'_> {
 }
 
 impl AttrSink for Kvs<'_> {
-    fn str(&mut self, k: &'static str, v: &str) {
+    fn str(&mut self, k: &str, v: &str) {
         let len = 1 + varint_len(v.len() as u64) + v.len();
         self.kv(k, len, |o| bytes_field(o, 1, v.as_bytes()));
     }

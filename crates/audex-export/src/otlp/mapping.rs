@@ -16,6 +16,9 @@ pub struct Resource {
     pub host_id: String,
     pub k8s_node_name: String,
     pub service_version: String,
+    /// More attributes, e.g. a tenant's `data_stream.namespace` (Elastic) or
+    /// `com.splunk.index` (Splunk).
+    pub extra: Vec<(String, String)>,
 }
 
 /// What the LogRecord body holds.
@@ -76,7 +79,7 @@ fn dec(mut n: u64, buf: &mut [u8; 20]) -> &str {
 
 /// Receives the attributes of a log record, in order.
 pub trait AttrSink {
-    fn str(&mut self, key: &'static str, v: &str);
+    fn str(&mut self, key: &str, v: &str);
     fn int(&mut self, key: &'static str, v: i64);
     fn strs(&mut self, key: &'static str, v: &[String]);
 }
@@ -232,7 +235,7 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
 struct KvSink(Vec<KeyValue>);
 
 impl AttrSink for KvSink {
-    fn str(&mut self, key: &'static str, v: &str) {
+    fn str(&mut self, key: &str, v: &str) {
         self.0.push(kv(key, s(v)));
     }
     fn int(&mut self, key: &'static str, v: i64) {
@@ -327,6 +330,9 @@ pub(crate) fn visit_resource(
         if !v.is_empty() {
             sink.str(k, v);
         }
+    }
+    for (k, v) in &res.extra {
+        sink.str(k, v);
     }
     let (container, pod_uid, pod, ns) = key;
     for (k, v) in [

@@ -88,6 +88,8 @@ pub struct MaskCfg {
     pub field: String,
     pub pattern: String,
     pub replace: String,
+    /// A built-in pattern set instead of `pattern` (audex_policy::secrets).
+    pub builtin: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -103,7 +105,14 @@ pub struct TenantCfg {
     pub hash_key_file: Option<PathBuf>,
     pub mask: Vec<MaskCfg>,
     pub pid: String,
+    /// `dac`: file events only when the tenant's uids could list the directory.
+    pub visibility: Option<String>,
+    pub pod_labels: Vec<std::collections::BTreeMap<String, String>>,
     pub exporters: Vec<String>,
+    /// Added to each of the tenant's exporters' requests (e.g. X-Scope-OrgID).
+    pub headers: Vec<(String, String)>,
+    /// Added to the OTLP resource of the tenant's events (e.g. data_stream.namespace).
+    pub resource_attributes: Vec<(String, String)>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -421,32 +430,66 @@ fn uid_range(s: &str) -> Option<(u32, u32)> {
     }
 }
 
+/// A mapping of strings to strings (`headers`, `pod_labels`, ...).
+fn string_map(v: &Node, path: &str, errs: &Errors) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let saphyr::YamlData::Mapping(m) = &v.data {
+        for (hk, hv) in m.iter() {
+            match (
+                hk.data.as_str(),
+                string(hv, &format!("{path} values"), errs),
+            ) {
+                (Some(k), Some(val)) => out.push((k.to_string(), val)),
+                (None, _) => errs.at(hk, format!("`{path}` keys must be strings")),
+                _ => {}
+            }
+        }
+    } else {
+        errs.at(v, format!("`{path}` must be a mapping of names to values"));
+    }
+    out
+}
+
 fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
     let mut t = TenantCfg {
         pid: "always".into(),
         ..Default::default()
     };
-    for (k, v) in map(
-        n,
-        "tenants[]",
-        &["name", "match", "redact", "exporters"],
-        errs,
-    ) {
+    let keys = [
+        "name",
+        "match",
+        "redact",
+        "exporters",
+        "headers",
+        "resource_attributes",
+    ];
+    for (k, v) in map(n, "tenants[]", &keys, errs) {
         match k {
             "name" => t.name = string(v, "tenants[].name", errs).unwrap_or_default(),
             "exporters" => t.exporters = strings(v, "tenants[].exporters", errs),
+            "headers" => t.headers = string_map(v, "tenants[].headers", errs),
+            "resource_attributes" => {
+                t.resource_attributes = string_map(v, "tenants[].resource_attributes", errs)
+            }
             "match" => {
-                for (k, v) in map(
-                    v,
-                    "tenants[].match",
-                    &["k8s_namespaces", "uids", "paths", "keys"],
-                    errs,
-                ) {
+                let keys = ["k8s_namespaces", "pod_labels", "uids", "paths", "keys"];
+                for (k, v) in map(v, "tenants[].match", &keys, errs) {
                     let path = format!("tenants[].match.{k}");
                     match k {
                         "k8s_namespaces" => t.k8s_namespaces = strings(v, &path, errs),
                         "paths" => t.paths = strings(v, &path, errs),
                         "keys" => t.keys = strings(v, &path, errs),
+                        "pod_labels" => {
+                            // One selector (a mapping) or a list of them.
+                            let sels: Vec<&Node> = match &v.data {
+                                saphyr::YamlData::Sequence(items) => items.iter().collect(),
+                                _ => vec![v],
+                            };
+                            for sel in sels {
+                                t.pod_labels
+                                    .push(string_map(sel, &path, errs).into_iter().collect());
+                            }
+                        }
                         _ => {
                             for u in seq(v, &path, errs) {
                                 match string(u, &path, errs).as_deref().map(|s| (s, uid_range(s))) {
@@ -460,53 +503,31 @@ fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
                 }
             }
             _ => {
-                let keys = ["drop", "hash", "hash_key_file", "mask", "pid"];
+                let keys = ["drop", "hash", "hash_key_file", "mask", "pid", "visibility"];
                 for (k, v) in map(v, "tenants[].redact", &keys, errs) {
                     let path = format!("tenants[].redact.{k}");
                     match k {
                         "drop" => t.drop = strings(v, &path, errs),
                         "hash" => t.hash = strings(v, &path, errs),
-                        "hash_key_file" => t.hash_key_file = readable_file(v, &path, errs),
+                        "hash_key_file" => {
+                            t.hash_key_file = readable_file(v, &path, errs);
+                            if let Some(Err(why)) = t
+                                .hash_key_file
+                                .as_deref()
+                                .filter(|p| p.is_file())
+                                .map(|p| read_key(p, "hash key file"))
+                            {
+                                errs.at(v, why);
+                            }
+                        }
                         "pid" => {
                             t.pid = one_of(v, &path, &["always", "same-owner", "never"], errs)
                                 .unwrap_or_default()
                         }
+                        "visibility" => t.visibility = one_of(v, &path, &["all", "dac"], errs),
                         _ => {
                             for m in seq(v, &path, errs) {
-                                let mut mc = MaskCfg::default();
-                                for (k, v) in map(
-                                    m,
-                                    "tenants[].redact.mask[]",
-                                    &["field", "pattern", "replace"],
-                                    errs,
-                                ) {
-                                    let p = format!("tenants[].redact.mask[].{k}");
-                                    let s = string(v, &p, errs).unwrap_or_default();
-                                    match k {
-                                        "field" => mc.field = s,
-                                        "pattern" => {
-                                            if let Err(e) = regex::Regex::new(&s) {
-                                                let first = e
-                                                    .to_string()
-                                                    .lines()
-                                                    .last()
-                                                    .unwrap_or("")
-                                                    .trim()
-                                                    .to_string();
-                                                errs.at(
-                                                    v,
-                                                    format!("`{p}` is not a valid regex: {first}"),
-                                                );
-                                            }
-                                            mc.pattern = s;
-                                        }
-                                        _ => mc.replace = s,
-                                    }
-                                }
-                                if mc.field.is_empty() || mc.pattern.is_empty() {
-                                    errs.at(m, "a mask needs `field` and `pattern`");
-                                }
-                                t.mask.push(mc);
+                                t.mask.push(mask(m, errs));
                             }
                         }
                     }
@@ -525,8 +546,122 @@ fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
                 t.name
             ),
         );
+    } else if t
+        .hash_key_file
+        .as_deref()
+        .is_none_or(|p| read_key(p, "").is_ok())
+    {
+        // Field paths, masks and visibility, as the pipeline will compile them
+        // (a bad key file is reported where it is named).
+        if let Err(e) = t.spec().and_then(|s| audex_policy::Policy::new(&[s])) {
+            errs.at(n, e);
+        }
     }
     t
+}
+
+fn mask(m: &Node, errs: &Errors) -> MaskCfg {
+    let mut mc = MaskCfg::default();
+    let keys = ["field", "pattern", "replace", "builtin"];
+    for (k, v) in map(m, "tenants[].redact.mask[]", &keys, errs) {
+        let p = format!("tenants[].redact.mask[].{k}");
+        let s = string(v, &p, errs).unwrap_or_default();
+        match k {
+            "field" => mc.field = s,
+            "pattern" => {
+                if let Err(e) = regex::Regex::new(&s) {
+                    let first = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    errs.at(v, format!("`{p}` is not a valid regex: {first}"));
+                }
+                mc.pattern = s;
+            }
+            "builtin" => {
+                let names = audex_policy::secrets::names();
+                if !names.contains(&s.as_str()) {
+                    errs.at(
+                        v,
+                        format!("`{p}` is `{s}`; it must be one of: {}", names.join(", ")),
+                    );
+                }
+                mc.builtin = s;
+            }
+            _ => mc.replace = s,
+        }
+    }
+    if mc.field.is_empty() || (mc.pattern.is_empty() == mc.builtin.is_empty()) {
+        errs.at(
+            m,
+            "a mask needs a `field` and either a `pattern` or a `builtin`",
+        );
+    }
+    if mc.replace.is_empty() {
+        mc.replace = "***".into();
+    }
+    mc
+}
+
+/// A key file's bytes (a trailing newline is not part of the key); at least 16.
+pub fn read_key(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    if bytes.len() < 16 {
+        return Err(format!(
+            "{what} {}: {} bytes; a key needs at least 16 (e.g. `head -c 32 /dev/urandom > FILE`)",
+            path.display(),
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
+}
+
+impl TenantCfg {
+    /// The tenant for audex-policy: its matcher and redaction (the hash key read).
+    pub fn spec(&self) -> Result<audex_policy::TenantSpec, String> {
+        use audex_policy::{HashKey, MaskSpec, Matcher, PidPolicy, RedactSpec, TenantSpec};
+        let hash_key = match &self.hash_key_file {
+            Some(p) => Some(HashKey::new(&read_key(p, "hash key file")?)),
+            None => None,
+        };
+        Ok(TenantSpec {
+            name: self.name.clone(),
+            matcher: Matcher {
+                keys: self.keys.clone(),
+                paths: self.paths.clone(),
+                uids: self.uids.clone(),
+                k8s_namespaces: self.k8s_namespaces.clone(),
+                pod_labels: self.pod_labels.clone(),
+            },
+            redact: RedactSpec {
+                drop: self.drop.clone(),
+                hash: self.hash.clone(),
+                hash_key,
+                mask: self
+                    .mask
+                    .iter()
+                    .map(|m| MaskSpec {
+                        field: m.field.clone(),
+                        pattern: (!m.pattern.is_empty()).then(|| m.pattern.clone()),
+                        replace: m.replace.clone(),
+                        builtin: (!m.builtin.is_empty()).then(|| m.builtin.clone()),
+                    })
+                    .collect(),
+                pid: match self.pid.as_str() {
+                    "never" => PidPolicy::Never,
+                    "same-owner" => PidPolicy::SameOwner,
+                    _ => PidPolicy::Always,
+                },
+                visibility_dac: self.visibility.as_deref() == Some("dac"),
+            },
+        })
+    }
 }
 
 fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {

@@ -67,6 +67,15 @@ impl Receiver {
         v
     }
 
+    /// Every accepted request as the receiver summarised it (headers, resources).
+    pub fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.1)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     pub fn ids(&self) -> Vec<(String, String)> {
         let mut v = Vec::new();
         for l in std::fs::read_to_string(&self.1).unwrap_or_default().lines() {
