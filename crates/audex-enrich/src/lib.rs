@@ -1,8 +1,18 @@
 //! Input: ids and pids from normalized events. Output: names and context from
 //! the host (under a configurable root, `/host` in a container). State: caches.
 //!
-//! Now: users and groups ([`PasswdDb`]).
+//! - [`PasswdDb`]: user and group names, reloaded when the files change.
+//! - [`Enricher`]: the stage that fills `process.parent` (the [`process`]
+//!   cache, from exec events and `/proc`), `container` ([`cgroup`]), `k8s`
+//!   ([`kubernetes`] pod watch) and `process.peer` ([`peers`]).
 
+pub mod cgroup;
+mod enricher;
+pub mod kubernetes;
+pub mod peers;
+pub mod process;
+pub mod procfs;
 mod users;
 
+pub use enricher::{EnrichOptions, EnrichStats, Enricher};
 pub use users::PasswdDb;
