@@ -1,75 +1,56 @@
 //! The pod watcher against a local fake Kubernetes API server that serves a
-//! recorded pod list and watch stream (tests/k8s/): pods get into the index
+//! recorded pod list and watch stream (tests/k8s/fake_api_server.py): pods get into the index
 //! with namespace, labels and container names; the node's field selector is
 //! sent; a deleted pod resolves for the grace period, then not. Then the
 //! Enricher, over a fake host /proc, attributes a process in the pod's cgroup.
 use audex_enrich::kubernetes::{watch_pods, KubeOptions, PodIndex};
 use audex_enrich::{EnrichOptions, Enricher};
 use audex_proto::v1::{AuditEvent, Process};
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PAY: &str = "8a7c2f3e-1b2d-4c5e-9f60-718293a4b5c6";
 const WEB: &str = "c0ffee00-1234-4567-89ab-cdef01234567";
 const API_ID: &str = "3f4b1c2d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809";
 
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/k8s")
-            .join(name),
-    )
-    .unwrap()
+/// tests/k8s/fake_api_server.py: the recorded list, then the watch events
+/// `gap` apart. Returns the child, its URL and the file of request paths.
+struct FakeApi(Child, String, PathBuf);
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
-/// Serves the list, then the watch events one by one (`gap` apart), then holds
-/// the watch open. Records request paths.
-fn fake_api_server(gap: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let paths = Arc::new(Mutex::new(Vec::new()));
-    let seen = paths.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut s) = conn else { continue };
-            let seen = seen.clone();
-            std::thread::spawn(move || loop {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                }
-                seen.lock().unwrap().push(path.clone());
-                if path.contains("watch=true") {
-                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
-                    for ev in fixture("pods-watch.jsonl").lines() {
-                        std::thread::sleep(gap);
-                        let chunk = format!("{ev}\n");
-                        let _ = s.write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
-                        let _ = s.flush();
-                    }
-                    std::thread::sleep(Duration::from_secs(60));
-                    return;
-                }
-                let body = fixture("pods-list.json");
-                let _ = s.write_all(
-                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
-                        .as_bytes(),
-                );
-            });
-        }
-    });
-    (url, paths)
+fn fake_api_server(gap: Duration) -> FakeApi {
+    let dir = std::env::temp_dir().join(format!("audex-fake-kube-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (port_file, requests) = (dir.join("port"), dir.join("requests"));
+    let child = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/k8s/fake_api_server.py"))
+        .arg("--port-file")
+        .arg(&port_file)
+        .arg("--requests")
+        .arg(&requests)
+        .args(["--gap", &gap.as_secs_f64().to_string()])
+        .spawn()
+        .unwrap();
+    wait_for("the fake API server", || port_file.exists());
+    let port = std::fs::read_to_string(&port_file).unwrap();
+    FakeApi(child, format!("http://127.0.0.1:{port}"), requests)
+}
+
+fn request_paths(api: &FakeApi) -> Vec<String> {
+    std::fs::read_to_string(&api.2)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 fn wait_for(what: &str, f: impl Fn() -> bool) {
@@ -85,7 +66,7 @@ fn wait_for(what: &str, f: impl Fn() -> bool) {
 
 #[test]
 fn pods_of_the_node_are_indexed_and_deleted_ones_kept_for_the_grace() {
-    let (url, paths) = fake_api_server(Duration::from_millis(700));
+    let api = fake_api_server(Duration::from_millis(700));
     let index = Arc::new(PodIndex::new(Duration::from_secs(2)));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -95,7 +76,7 @@ fn pods_of_the_node_are_indexed_and_deleted_ones_kept_for_the_grace() {
     rt.spawn(watch_pods(
         KubeOptions {
             node_name: "node-1".into(),
-            api_server: Some(url),
+            api_server: Some(api.1.clone()),
         },
         index.clone(),
     ));
@@ -109,7 +90,7 @@ fn pods_of_the_node_are_indexed_and_deleted_ones_kept_for_the_grace() {
     );
     assert_eq!(pay.labels.get("team").map(String::as_str), Some("payments"));
     assert_eq!(pay.container_name(API_ID), Some("api"));
-    let first = paths.lock().unwrap()[0].clone();
+    let first = request_paths(&api)[0].clone();
     assert!(
         first.starts_with("/api/v1/pods?")
             && first.contains("fieldSelector=spec.nodeName%3Dnode-1"),
@@ -121,9 +102,7 @@ fn pods_of_the_node_are_indexed_and_deleted_ones_kept_for_the_grace() {
     });
     let web = index.lookup(WEB, Instant::now()).unwrap();
     assert_eq!(web.container_name(&"2".repeat(64)), Some("nginx"));
-    assert!(paths
-        .lock()
-        .unwrap()
+    assert!(request_paths(&api)
         .iter()
         .any(|p| p.contains("watch=true") && p.contains("resourceVersion=1001")));
 

@@ -7,7 +7,8 @@ use crate::metrics::{RecordCounts, METRICS};
 use crate::signals;
 use anyhow::{bail, Result};
 use audex_correlate::{Config, Correlator};
-use audex_enrich::PasswdDb;
+use audex_enrich::kubernetes::PodIndex;
+use audex_enrich::{EnrichOptions, Enricher, PasswdDb};
 use audex_kernel::source::{RawRecord, Read, Source};
 use audex_normalize::{Normalizer, Options};
 use audex_proto::v1::{AuditEvent, Lost};
@@ -21,10 +22,13 @@ use std::time::{Duration, Instant};
 /// backlog is full, so rarely, and never while it is at its limit).
 const STATUS_EVERY: Duration = Duration::from_secs(5);
 
-/// Where names come from and what the node is called.
+/// Where names come from, what the node is called, how events are enriched.
 pub struct LiveOptions {
     pub host_root: PathBuf,
     pub node: Option<String>,
+    pub enrich: EnrichOptions,
+    /// The pod index a Kubernetes watch fills (run with `enrich.kubernetes`).
+    pub pods: Option<Arc<PodIndex>>,
 }
 
 /// What the reader thread hands over.
@@ -57,6 +61,7 @@ pub fn read_loop(
             include_records: false,
         },
     );
+    let mut enricher = Enricher::new(opts.enrich.clone(), opts.pods.clone());
     let mut last_status = Instant::now();
     let mut kernel_lost = src.status().map(|s| s.lost).unwrap_or(0);
     let mut backlog_high = false;
@@ -178,7 +183,8 @@ pub fn read_loop(
         tick()?;
         corr.expire_wall(now_ms());
         while let Some(o) = corr.pop() {
-            let ev = norm.normalize(&o);
+            let mut ev = norm.normalize(&o);
+            enricher.enrich(&mut ev);
             count_event(&mut events_by_category, &ev);
             sink(&ev)?;
         }
@@ -188,6 +194,9 @@ pub fn read_loop(
             m.add_events(&mut events_by_category);
             m.in_flight
                 .store(corr.in_flight() as u64, Ordering::Relaxed);
+            let (hits, misses) = enricher.cache_counts();
+            m.process_cache_hits.store(hits, Ordering::Relaxed);
+            m.process_cache_misses.store(misses, Ordering::Relaxed);
             m.tick();
         }
         // AUDIT_GET sent while the kernel backlog is full can park us among the
@@ -235,7 +244,8 @@ pub fn read_loop(
     }
     corr.flush();
     while let Some(o) = corr.pop() {
-        let ev = norm.normalize(&o);
+        let mut ev = norm.normalize(&o);
+        enricher.enrich(&mut ev);
         sink(&ev)?;
     }
     if let Some(e) = failure {

@@ -71,6 +71,18 @@ const SINGLE: &[Single] = &[
         |m| &m.unrouted,
     ),
     (
+        "audex_process_cache_hits_total",
+        "counter",
+        "Events whose process (or parent) the process cache knew.",
+        |m| &m.process_cache_hits,
+    ),
+    (
+        "audex_process_cache_misses_total",
+        "counter",
+        "Process lookups the cache did not know (then read from /proc).",
+        |m| &m.process_cache_misses,
+    ),
+    (
         "audex_events_withheld_total",
         "counter",
         "Events a tenant's visibility rule (`visibility: dac`) held back.",
@@ -190,6 +202,8 @@ pub struct Metrics {
     pub queue_depth: AtomicU64,
     pub unrouted: AtomicU64,
     pub withheld: AtomicU64,
+    pub process_cache_hits: AtomicU64,
+    pub process_cache_misses: AtomicU64,
     pub ready: AtomicBool,
     /// Milliseconds since [`START`] at the pipeline's last tick.
     pub last_tick_ms: AtomicU64,

@@ -3,7 +3,7 @@ use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use audex_correlate::{Config, Correlator};
-use audex_enrich::PasswdDb;
+use audex_enrich::{EnrichOptions, Enricher, PasswdDb};
 use audex_export::otlp::Resource;
 use audex_export::{EventWriter, JsonLines, OtlpJsonLines, ProtoDelimited};
 use audex_normalize::{NoNames, Normalizer, Options, UserDb};
@@ -102,6 +102,16 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     } else {
         audex_compliance::controls::ControlMap::default()
     };
+    // Parents from the exec events earlier in the log (never /proc: it describes
+    // today's processes, not the log's).
+    let mut enricher = Enricher::new(
+        EnrichOptions {
+            live: false,
+            peer_processes: Vec::new(),
+            ..EnrichOptions::default()
+        },
+        None,
+    );
     let mut correlator = Correlator::new(Config {
         timeout_ms: args.timeout_ms,
         track_gaps: !args.ignore_gaps,
@@ -142,6 +152,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             drain(
                 &mut correlator,
                 &normalizer,
+                &mut enricher,
                 &controls,
                 writer.as_mut(),
                 &mut sum,
@@ -152,6 +163,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         drain(
             &mut correlator,
             &normalizer,
+            &mut enricher,
             &controls,
             writer.as_mut(),
             &mut sum,
@@ -289,12 +301,14 @@ fn replay_events(
 fn drain(
     c: &mut Correlator,
     n: &Normalizer<Box<dyn UserDb>>,
+    enricher: &mut Enricher,
     controls: &audex_compliance::controls::ControlMap,
     w: &mut dyn EventWriter,
     sum: &mut Summary,
 ) -> io::Result<()> {
     while let Some(out) = c.pop() {
         let mut ev = n.normalize(&out);
+        enricher.enrich(&mut ev);
         controls.apply(&mut ev);
         sum.events += 1;
         if let Some(l) = &ev.lost {

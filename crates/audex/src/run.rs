@@ -13,6 +13,7 @@ use crate::metrics;
 use crate::outputs::{glob, Outputs};
 use crate::signals;
 use anyhow::Result;
+use audex_enrich::kubernetes::{watch_pods, KubeOptions, PodIndex};
 use audex_kernel::caps;
 use audex_kernel::netlink::AuditSocket;
 use audex_kernel::rules::kernel_rule::KernelRule;
@@ -22,6 +23,7 @@ use audex_kernel::source::{Mode, Source, SourceConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rule files named by the config, globs (`*` in the file name) expanded, sorted.
@@ -109,12 +111,6 @@ fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<Strin
 /// never silently ignored.
 fn not_built(cfg: &Config) -> Option<String> {
     let mut why = Vec::new();
-    if cfg.enrich.kubernetes_enabled {
-        why.push(
-            "`enrich.kubernetes.enabled` (pod and namespace enrichment) is not in this build"
-                .into(),
-        );
-    }
     if let Err(e) = Outputs::check(cfg) {
         why.push(e.to_string());
     }
@@ -294,6 +290,14 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
         if src.needs_control() || !running.rules.rules().is_empty() {
             keep.push(caps::CAP_AUDIT_CONTROL);
         }
+        // Session peers read other users' /proc/<pid>/fd: ptrace read access.
+        if !running.cfg.enrich.peer_processes.is_empty() {
+            if caps::has(caps::CAP_SYS_PTRACE) {
+                keep.push(caps::CAP_SYS_PTRACE);
+            } else {
+                audex_log::warn!("without CAP_SYS_PTRACE, session peers (enrich.peer_processes) are found only for processes of audex's own uid");
+            }
+        }
         let kept =
             caps::keep_only(&keep).map_err(|e| anyhow::anyhow!("dropping capabilities: {e}"))?;
         audex_log::info!(
@@ -320,9 +324,39 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
             running.cfg.tenants.len(),
             running.cfg.exporters.len()
         );
+        let pods = running.cfg.enrich.kubernetes_enabled.then(|| {
+            Arc::new(PodIndex::new(Duration::from_secs(
+                running.cfg.enrich.deletion_grace_s,
+            )))
+        });
+        // The pod watch runs on its own small runtime for as long as `run` does.
+        let _kube_rt = match &pods {
+            Some(index) => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("audex-kube")
+                    .enable_all()
+                    .build()?;
+                let opts = KubeOptions {
+                    node_name: running.cfg.enrich.node_name.clone(),
+                    api_server: running.cfg.enrich.api_server.clone(),
+                };
+                let index = index.clone();
+                rt.spawn(async move {
+                    if let Err(e) = watch_pods(opts, index).await {
+                        audex_log::error!("{e}; events get no pod names");
+                    }
+                });
+                audex_log::info!("watching the pods of node {}", running.cfg.enrich.node_name);
+                Some(rt)
+            }
+            None => None,
+        };
         let opts = LiveOptions {
             host_root: running.cfg.enrich.host_root.clone(),
             node: Some(running.node.clone()),
+            enrich: running.cfg.enrich.options(),
+            pods,
         };
         let cell = std::cell::RefCell::new(&mut running);
         live::read_loop(

@@ -72,6 +72,8 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         let opts = live::LiveOptions {
             host_root: "/".into(),
             node: None,
+            enrich: audex_enrich::EnrichOptions::default(),
+            pods: None,
         };
         let mut sink = |ev: &AuditEvent| -> Result<()> {
             if ev.lost.is_some() || ev.keys.iter().any(|k| k == &key) {

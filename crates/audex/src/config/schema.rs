@@ -71,6 +71,26 @@ pub struct EnrichCfg {
     pub host_root: PathBuf,
     pub kubernetes_enabled: bool,
     pub node_name: String,
+    /// The API server (None: in-cluster service account, else kubeconfig).
+    pub api_server: Option<String>,
+    /// How long a deleted pod still resolves.
+    pub deletion_grace_s: u64,
+    pub process_cache_size: usize,
+    /// Server processes whose TCP peer is recorded (`process.peer`).
+    pub peer_processes: Vec<String>,
+}
+
+impl EnrichCfg {
+    /// The live enrichment options of this config.
+    pub fn options(&self) -> audex_enrich::EnrichOptions {
+        audex_enrich::EnrichOptions {
+            host_root: self.host_root.clone(),
+            live: true,
+            cache_capacity: self.process_cache_size,
+            peer_processes: self.peer_processes.clone(),
+            node_name: self.node_name.clone(),
+        }
+    }
 }
 
 impl Default for EnrichCfg {
@@ -79,6 +99,10 @@ impl Default for EnrichCfg {
             host_root: "/".into(),
             kubernetes_enabled: false,
             node_name: String::new(),
+            api_server: None,
+            deletion_grace_s: 300,
+            process_cache_size: 16_384,
+            peer_processes: vec!["smbd".into(), "sshd".into()],
         }
     }
 }
@@ -388,7 +412,13 @@ fn rules(n: &Node, errs: &Errors) -> RulesCfg {
 
 fn enrich(n: &Node, errs: &Errors) -> EnrichCfg {
     let mut e = EnrichCfg::default();
-    for (k, v) in map(n, "enrich", &["host_root", "kubernetes"], errs) {
+    let keys = [
+        "host_root",
+        "kubernetes",
+        "process_cache_size",
+        "peer_processes",
+    ];
+    for (k, v) in map(n, "enrich", &keys, errs) {
         match k {
             "host_root" => {
                 if let Some(s) = string(v, "enrich.host_root", errs) {
@@ -398,17 +428,35 @@ fn enrich(n: &Node, errs: &Errors) -> EnrichCfg {
                     e.host_root = s.into();
                 }
             }
+            "process_cache_size" => {
+                if let Some(n) = uint(v, "enrich.process_cache_size", errs) {
+                    if n == 0 {
+                        errs.at(v, "`enrich.process_cache_size` must be at least 1");
+                    }
+                    e.process_cache_size = n as usize;
+                }
+            }
+            "peer_processes" => e.peer_processes = strings(v, "enrich.peer_processes", errs),
             _ => {
-                for (k, v) in map(v, "enrich.kubernetes", &["enabled", "node_name"], errs) {
+                let keys = ["enabled", "node_name", "api_server", "deletion_grace_s"];
+                for (k, v) in map(v, "enrich.kubernetes", &keys, errs) {
+                    let path = format!("enrich.kubernetes.{k}");
                     match k {
                         "enabled" => {
-                            e.kubernetes_enabled =
-                                boolean(v, "enrich.kubernetes.enabled", errs).unwrap_or(false)
+                            e.kubernetes_enabled = boolean(v, &path, errs).unwrap_or(false)
                         }
-                        _ => {
-                            e.node_name =
-                                string(v, "enrich.kubernetes.node_name", errs).unwrap_or_default()
+                        "api_server" => {
+                            e.api_server = string(v, &path, errs);
+                            if let Some(u) = &e.api_server {
+                                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                                    errs.at(v, format!("`{path}` is `{u}`; give a URL like https://10.0.0.1:6443"));
+                                }
+                            }
                         }
+                        "deletion_grace_s" => {
+                            e.deletion_grace_s = uint(v, &path, errs).unwrap_or(e.deletion_grace_s)
+                        }
+                        _ => e.node_name = string(v, &path, errs).unwrap_or_default(),
                     }
                 }
             }
