@@ -57,6 +57,8 @@ pub struct Enricher {
     peer_names: Vec<String>,
     pods: Option<Arc<PodIndex>>,
     node: String,
+    now: Instant,
+    lookups: u64,
     pub stats: EnrichStats,
 }
 
@@ -73,6 +75,8 @@ impl Enricher {
             peer_names: opts.peer_processes,
             pods,
             node: opts.node_name,
+            now: Instant::now(),
+            lookups: 0,
             stats: EnrichStats::default(),
         }
     }
@@ -147,12 +151,21 @@ impl Enricher {
         } else {
             self.known(pid, now_s)
         };
-        let container = me
-            .as_ref()
-            .and_then(|m| m.container.clone())
-            .or_else(|| parent.as_ref().and_then(|pp| pp.container.clone()));
-
-        let comm = p.comm.clone();
+        // Borrowed from the cache entries held above: no copies until the event's.
+        let container: Option<&ContainerRef> = me
+            .as_deref()
+            .and_then(|m| m.container.as_ref())
+            .or_else(|| parent.as_deref().and_then(|pp| pp.container.as_ref()));
+        let serves = |c: &str| self.peer_names.iter().any(|n| n == c);
+        let peer_pid = if self.peers.is_none() {
+            None
+        } else if serves(&p.comm) {
+            Some(pid)
+        } else if parent.as_ref().is_some_and(|pp| serves(&pp.comm)) {
+            ppid
+        } else {
+            None
+        };
         let proc_ = ev.process.as_mut().unwrap();
         if proc_.parent.is_none() {
             if let Some(pp) = &parent {
@@ -163,16 +176,8 @@ impl Enricher {
                 });
             }
         }
-        if let Some(peers) = &mut self.peers {
-            let serves = |c: &str| self.peer_names.iter().any(|n| n == c);
-            let who = if serves(&comm) {
-                Some(pid)
-            } else if parent.as_ref().is_some_and(|pp| serves(&pp.comm)) {
-                ppid
-            } else {
-                None
-            };
-            if let Some((address, port)) = who.and_then(|w| peers.peer(w)) {
+        if let (Some(peers), Some(w)) = (&mut self.peers, peer_pid) {
+            if let Some((address, port)) = peers.peer(w) {
                 proc_.peer = Some(Peer {
                     address,
                     port: Some(u32::from(port)),
@@ -192,25 +197,28 @@ impl Enricher {
         let Some(uid) = &c.pod_uid else {
             return;
         };
-        let pod = self
-            .pods
-            .as_ref()
-            .and_then(|idx| idx.lookup(uid, Instant::now()));
+        // The clock, read every 64 pod lookups: the grace is minutes long.
+        self.lookups += 1;
+        if self.lookups.is_multiple_of(64) {
+            self.now = Instant::now();
+        }
+        let now = self.now;
+        let pod = self.pods.as_ref().and_then(|idx| idx.lookup(uid, now));
         let k = ev.k8s.get_or_insert_with(Kubernetes::default);
-        k.pod_uid = uid.clone();
+        k.pod_uid.clone_from(uid);
         if k.node.is_empty() {
-            k.node = self.node.clone();
+            k.node.clone_from(&self.node);
         }
         if let Some(pod) = pod {
             self.stats.pods += 1;
-            k.namespace = pod.namespace.clone();
-            k.pod = pod.name.clone();
-            k.labels = pod.labels.clone();
+            k.namespace.clone_from(&pod.namespace);
+            k.pod.clone_from(&pod.name);
+            k.labels.clone_from(&pod.labels);
             if !pod.node.is_empty() {
-                k.node = pod.node.clone();
+                k.node.clone_from(&pod.node);
             }
             if let Some(n) = pod.container_name(&c.id) {
-                k.container = n.to_string();
+                n.clone_into(&mut k.container);
             }
         }
     }

@@ -3,7 +3,7 @@
 //! `spec.nodeName=NODE`). A deleted pod stays resolvable for a grace period, so
 //! that events still in flight when it goes are attributed. Input: the API
 //! server. Output: a shared [`PodIndex`].
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ impl PodMeta {
 
 #[derive(Default)]
 struct Inner {
-    pods: HashMap<String, (Arc<PodMeta>, Option<Instant>)>,
+    pods: crate::fxhash::FxHashMap<String, (Arc<PodMeta>, Option<Instant>)>,
     /// UIDs seen in the relist in progress.
     relist: Option<HashSet<String>>,
 }

@@ -8,6 +8,7 @@
 
 pub mod cgroup;
 mod enricher;
+mod fxhash;
 pub mod kubernetes;
 pub mod peers;
 pub mod process;

@@ -3,7 +3,8 @@
 //! event names a pid it has not seen exec. Bounded: the oldest entry goes first.
 //! Short-lived processes and their parents stay known after they exit.
 use crate::cgroup::ContainerRef;
-use std::collections::{HashMap, VecDeque};
+use crate::fxhash::FxHashMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// One process.
@@ -21,7 +22,7 @@ pub struct ProcInfo {
 
 /// pid → ProcInfo, at most `capacity` entries.
 pub struct ProcessCache {
-    map: HashMap<u32, (u64, Arc<ProcInfo>)>,
+    map: FxHashMap<u32, (u64, Arc<ProcInfo>)>,
     order: VecDeque<(u32, u64)>,
     capacity: usize,
     stamp: u64,
@@ -32,7 +33,7 @@ pub struct ProcessCache {
 impl ProcessCache {
     pub fn new(capacity: usize) -> ProcessCache {
         ProcessCache {
-            map: HashMap::with_capacity(capacity.min(1 << 16)),
+            map: FxHashMap::with_capacity_and_hasher(capacity.min(1 << 16), Default::default()),
             order: VecDeque::new(),
             capacity: capacity.max(1),
             stamp: 0,

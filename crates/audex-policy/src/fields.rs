@@ -104,17 +104,21 @@ const OTHER: &[&str] = &[
 ];
 
 /// `files[].path` and `files.path` are the same path.
-pub fn canonical(path: &str) -> String {
-    path.replace("[]", "")
+pub fn canonical(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.contains("[]") {
+        path.replace("[]", "").into()
+    } else {
+        path.into()
+    }
 }
 
 /// What `path` holds, or None when the contract has no such path. `data.KEY`
 /// names one entry of `data`.
 pub fn kind(path: &str) -> Option<Kind> {
     let p = canonical(path);
-    if TEXT.contains(&p.as_str()) || p.strip_prefix("data.").is_some_and(|k| !k.is_empty()) {
+    if TEXT.contains(&&*p) || p.strip_prefix("data.").is_some_and(|k| !k.is_empty()) {
         Some(Kind::Text)
-    } else if OTHER.contains(&p.as_str()) {
+    } else if OTHER.contains(&&*p) {
         Some(Kind::Other)
     } else {
         None
@@ -133,12 +137,13 @@ fn each(v: &mut [String], f: &mut dyn FnMut(&mut String) -> bool) -> bool {
 pub fn visit_text(ev: &mut AuditEvent, path: &str, f: &mut dyn FnMut(&mut String) -> bool) -> bool {
     let p = canonical(path);
     let mut one = |s: &mut String| !s.is_empty() && f(s);
+    let p: &str = &p;
     macro_rules! sub {
         ($opt:expr, $field:ident) => {
             $opt.as_mut().is_some_and(|x| one(&mut x.$field))
         };
     }
-    match p.as_str() {
+    match p {
         "id" => one(&mut ev.id),
         "node" => one(&mut ev.node),
         "category" => one(&mut ev.category),
@@ -239,7 +244,7 @@ pub fn visit_text(ev: &mut AuditEvent, path: &str, f: &mut dyn FnMut(&mut String
 
 /// The list at `path` when it is a list of text (argv, keys, syscall args).
 pub fn text_list<'a>(ev: &'a mut AuditEvent, path: &str) -> Option<&'a mut Vec<String>> {
-    match canonical(path).as_str() {
+    match &*canonical(path) {
         "keys" => Some(&mut ev.keys),
         "syscall.args" => ev.syscall.as_mut().map(|s| &mut s.args),
         "process.args" => ev.process.as_mut().map(|p| &mut p.args),
@@ -265,7 +270,7 @@ pub fn drop(ev: &mut AuditEvent, path: &str) -> bool {
             $opt.as_mut().is_some_and(|x| take(&mut x.$field))
         };
     }
-    match p.as_str() {
+    match &*p {
         "serial" => take(&mut ev.serial),
         "time" => take(&mut ev.time),
         "syscall" => take(&mut ev.syscall),

@@ -62,15 +62,25 @@ impl Policy {
     /// The tenant's copy of `ev`: tagged with the tenant, redacted; None when
     /// the tenant's visibility rule holds it back.
     pub fn copy_for(&self, tenant: usize, ev: &AuditEvent) -> Option<AuditEvent> {
+        self.redact(tenant, ev.clone())
+    }
+
+    /// As [`copy_for`](Policy::copy_for), consuming the event (no copy).
+    pub fn redact(&self, tenant: usize, mut ev: AuditEvent) -> Option<AuditEvent> {
         let t = &self.tenants[tenant];
-        let mut copy = ev.clone();
-        copy.tenant = t.name.clone();
-        t.redaction.apply(&mut copy, &t.matcher).then_some(copy)
+        ev.tenant.clone_from(&t.name);
+        t.redaction.apply(&mut ev, &t.matcher).then_some(ev)
     }
 
     /// Route and redact in one step: (tenant index, its copy).
     pub fn process(&self, ev: &AuditEvent) -> Option<(usize, AuditEvent)> {
         let t = self.route(ev)?;
         Some((t, self.copy_for(t, ev)?))
+    }
+
+    /// Route and redact, consuming the event.
+    pub fn process_owned(&self, ev: AuditEvent) -> Option<(usize, AuditEvent)> {
+        let t = self.route(&ev)?;
+        Some((t, self.redact(t, ev)?))
     }
 }

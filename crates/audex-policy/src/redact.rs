@@ -4,7 +4,9 @@
 use crate::fields::{self, Kind};
 use crate::matcher::Matcher;
 use audex_proto::v1::AuditEvent;
-use regex::Regex;
+use regex::{Regex, RegexSet};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// The same data shows in several fields: redacting one redacts them all, so
 /// a secret or a path cannot stay behind in its twin.
@@ -24,9 +26,9 @@ const ALIASES: &[&[&str]] = &[
 /// `path` and its twins, canonical.
 fn with_aliases(path: &str) -> Vec<String> {
     let p = fields::canonical(path);
-    match ALIASES.iter().find(|g| g.contains(&p.as_str())) {
+    match ALIASES.iter().find(|g| g.contains(&&*p)) {
         Some(g) => g.iter().map(|s| s.to_string()).collect(),
-        None => vec![p],
+        None => vec![p.into_owned()],
     }
 }
 
@@ -39,9 +41,12 @@ pub enum PidPolicy {
     Never,
 }
 
-/// An HMAC-SHA256 key. Never printed.
+/// An HMAC-SHA256 key. Never printed. Remembers recent pseudonyms (user names
+/// and paths repeat): a lookup costs less than an HMAC.
 #[derive(Clone)]
-pub struct HashKey(ring::hmac::Key);
+pub struct HashKey(ring::hmac::Key, Arc<Mutex<HashMap<String, String>>>);
+
+const MEMO: usize = 4096;
 
 impl std::fmt::Debug for HashKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,17 +56,36 @@ impl std::fmt::Debug for HashKey {
 
 impl HashKey {
     pub fn new(bytes: &[u8]) -> HashKey {
-        HashKey(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes))
+        HashKey(
+            ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
+            Arc::default(),
+        )
+    }
+
+    /// [`pseudonym`](HashKey::pseudonym), remembered.
+    pub fn pseudonym_cached(&self, value: &str) -> String {
+        let mut memo = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = memo.get(value) {
+            return p.clone();
+        }
+        let p = self.pseudonym(value);
+        if memo.len() >= MEMO {
+            memo.clear();
+        }
+        memo.insert(value.to_string(), p.clone());
+        p
     }
 
     /// `hmac:` and the first 16 bytes of HMAC-SHA256(key, value), in hex:
     /// stable for a key, comparable, not reversible.
     pub fn pseudonym(&self, value: &str) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let tag = ring::hmac::sign(&self.0, value.as_bytes());
         let mut s = String::with_capacity(37);
         s.push_str("hmac:");
         for b in &tag.as_ref()[..16] {
-            s.push_str(&format!("{b:02x}"));
+            s.push(HEX[usize::from(b >> 4)] as char);
+            s.push(HEX[usize::from(b & 15)] as char);
         }
         s
     }
@@ -89,11 +113,13 @@ pub struct RedactSpec {
     pub visibility_dac: bool,
 }
 
+/// One configured mask: its fields, and its patterns (one, or a built-in set)
+/// behind a RegexSet, so that text with no match costs one scan.
 #[derive(Debug, Clone)]
 struct Mask {
     fields: Vec<String>,
-    re: Regex,
-    replace: String,
+    set: RegexSet,
+    rules: Vec<(Regex, String)>,
 }
 
 /// A compiled redaction.
@@ -158,14 +184,14 @@ impl Redaction {
                     ))
                 }
             };
-            for (p, r) in pairs {
-                let re = Regex::new(&p).map_err(|e| format!("mask pattern `{p}`: {e}"))?;
-                masks.push(Mask {
-                    fields: fields.clone(),
-                    re,
-                    replace: r,
-                });
+            let mut rules = Vec::new();
+            for (p, r) in &pairs {
+                let re = Regex::new(p).map_err(|e| format!("mask pattern `{p}`: {e}"))?;
+                rules.push((re, r.clone()));
             }
+            let set = RegexSet::new(pairs.iter().map(|(p, _)| p))
+                .map_err(|e| format!("mask of `{}`: {e}", m.field))?;
+            masks.push(Mask { fields, set, rules });
         }
         if spec.visibility_dac && matcher.uids.is_empty() {
             return Err("`visibility: dac` needs the tenant's uids (`match.uids`)".into());
@@ -207,9 +233,22 @@ impl Redaction {
             }
         }
         for m in &self.masks {
+            // PROCTITLE usually is the command line: masked once, copied.
+            let title_is_cl = ev
+                .process
+                .as_ref()
+                .is_some_and(|p| !p.title.is_empty() && p.title == p.command_line);
             for f in &m.fields {
                 let hit = match fields::text_list(ev, f) {
                     Some(list) => mask_list(m, list),
+                    None if title_is_cl && f == "process.title" => {
+                        let p = ev.process.as_mut().unwrap();
+                        let changed = p.title != p.command_line;
+                        if changed {
+                            p.title.clone_from(&p.command_line);
+                        }
+                        changed
+                    }
                     None => fields::visit_text(ev, f, &mut |s| mask_text(m, s)),
                 };
                 if hit {
@@ -220,7 +259,7 @@ impl Redaction {
         if let Some(key) = &self.key {
             for p in &self.hash {
                 if fields::visit_text(ev, p, &mut |s| {
-                    *s = key.pseudonym(s);
+                    *s = key.pseudonym_cached(s);
                     true
                 }) {
                     note(p);
@@ -249,8 +288,8 @@ impl Redaction {
     }
 }
 
-fn mask_text(m: &Mask, s: &mut String) -> bool {
-    match m.re.replace_all(s, m.replace.as_str()) {
+fn replace_in(re: &Regex, rep: &str, s: &mut String) -> bool {
+    match re.replace_all(s, rep) {
         std::borrow::Cow::Owned(new) if new != *s => {
             *s = new;
             true
@@ -259,18 +298,46 @@ fn mask_text(m: &Mask, s: &mut String) -> bool {
     }
 }
 
+impl Mask {
+    /// Whether any pattern could match (the cheap scans first).
+    fn may_match(&self, s: &str) -> bool {
+        self.set.is_match(s)
+    }
+}
+
+fn mask_text(m: &Mask, s: &mut String) -> bool {
+    let hits = m.set.matches(s);
+    let mut changed = false;
+    for i in hits.iter() {
+        let (re, rep) = &m.rules[i];
+        changed |= replace_in(re, rep, s);
+    }
+    changed
+}
+
 /// Masks each element, then each element in the light of the one before it:
 /// argv splits `--token SECRET` and `Bearer TOKEN` over two elements.
 fn mask_list(m: &Mask, list: &mut [String]) -> bool {
+    // One scan of the whole list first: most argv hold no secret.
+    if !m.may_match(&list.join(" ")) {
+        return false;
+    }
     let mut changed = false;
     for s in list.iter_mut() {
         changed |= mask_text(m, s);
     }
+    let mut joined = String::new();
     for i in 1..list.len() {
-        let joined = format!("{} {}", list[i - 1], list[i]);
-        let masked = m.re.replace_all(&joined, m.replace.as_str());
-        if masked != joined {
-            if let Some(rest) = masked.strip_prefix(&format!("{} ", list[i - 1])) {
+        joined.clear();
+        joined.push_str(&list[i - 1]);
+        joined.push(' ');
+        joined.push_str(&list[i]);
+        if !m.may_match(&joined) {
+            continue;
+        }
+        let head = list[i - 1].len() + 1;
+        if mask_text(m, &mut joined) && joined.starts_with(list[i - 1].as_str()) {
+            if let Some(rest) = joined.get(head..) {
                 if rest != list[i] {
                     list[i] = rest.to_string();
                     changed = true;

@@ -48,7 +48,7 @@ const CHANNEL_BATCHES: usize = 4096;
 pub fn read_loop(
     src: &mut Source,
     opts: &LiveOptions,
-    sink: &mut dyn FnMut(&AuditEvent) -> Result<()>,
+    sink: &mut dyn FnMut(AuditEvent) -> Result<()>,
     tick: &mut dyn FnMut() -> Result<()>,
 ) -> Result<()> {
     let start = Instant::now();
@@ -164,7 +164,7 @@ pub fn read_loop(
                     }
                 }
             }
-            Ok(Batch::Overflow) => sink(&lost_event("enobufs", 0))?,
+            Ok(Batch::Overflow) => sink(lost_event("enobufs", 0))?,
             Ok(Batch::Failed(e)) => {
                 failure = Some(e);
                 break;
@@ -186,7 +186,7 @@ pub fn read_loop(
             let mut ev = norm.normalize(&o);
             enricher.enrich(&mut ev);
             count_event(&mut events_by_category, &ev);
-            sink(&ev)?;
+            sink(ev)?;
         }
         if last_merge.elapsed() >= Duration::from_millis(100) {
             last_merge = Instant::now();
@@ -212,7 +212,7 @@ pub fn read_loop(
                 if st.lost > kernel_lost {
                     m.kernel_lost
                         .fetch_add((st.lost - kernel_lost) as u64, Ordering::Relaxed);
-                    sink(&lost_event("kernel", (st.lost - kernel_lost) as u64))?;
+                    sink(lost_event("kernel", (st.lost - kernel_lost) as u64))?;
                 }
                 kernel_lost = kernel_lost.max(st.lost);
             }
@@ -246,7 +246,7 @@ pub fn read_loop(
     while let Some(o) = corr.pop() {
         let mut ev = norm.normalize(&o);
         enricher.enrich(&mut ev);
-        sink(&ev)?;
+        sink(ev)?;
     }
     if let Some(e) = failure {
         bail!("reading the kernel: {e}");

@@ -242,14 +242,14 @@ impl Outputs {
 
     /// Routes one event, redacts it for its tenant and spools that copy for each
     /// of the tenant's exporters.
-    pub fn send(&mut self, ev: &AuditEvent) -> Result<()> {
-        let Some(t) = self.policy.route(ev) else {
+    pub fn send(&mut self, ev: AuditEvent) -> Result<()> {
+        let Some(t) = self.policy.route(&ev) else {
             crate::metrics::METRICS
                 .unrouted
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
-        let Some(mut copy) = self.policy.copy_for(t, ev) else {
+        let Some(mut copy) = self.policy.redact(t, ev) else {
             crate::metrics::METRICS
                 .withheld
                 .fetch_add(1, Ordering::Relaxed);

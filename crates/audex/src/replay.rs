@@ -231,7 +231,7 @@ struct ToOutputs<'a>(&'a mut crate::outputs::Outputs);
 impl EventWriter for ToOutputs<'_> {
     fn write(&mut self, ev: &audex_proto::v1::AuditEvent) -> io::Result<()> {
         self.0
-            .send(ev)
+            .send(ev.clone())
             .map_err(|e| io::Error::other(format!("{e:#}")))
     }
     fn finish(&mut self) -> io::Result<()> {

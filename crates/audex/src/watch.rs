@@ -75,9 +75,9 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
             enrich: audex_enrich::EnrichOptions::default(),
             pods: None,
         };
-        let mut sink = |ev: &AuditEvent| -> Result<()> {
+        let mut sink = |ev: AuditEvent| -> Result<()> {
             if ev.lost.is_some() || ev.keys.iter().any(|k| k == &key) {
-                printed += emit(&mut out, ev, args.json)?;
+                printed += emit(&mut out, &ev, args.json)?;
             }
             Ok(())
         };
