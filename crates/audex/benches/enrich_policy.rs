@@ -34,7 +34,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static SECRET_EVERY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 fn event(pid: u32, ppid: u32, i: usize, action: &str) -> AuditEvent {
-    let secret = i % SECRET_EVERY.load(std::sync::atomic::Ordering::Relaxed) == 0;
+    let secret = i.is_multiple_of(SECRET_EVERY.load(std::sync::atomic::Ordering::Relaxed));
     let pw = if secret {
         "--password=hunter2"
     } else {
