@@ -165,3 +165,40 @@ fn compliance_settings_are_checked() {
     let (ok, _, err) = validate(good, &[]);
     assert!(ok, "{err}");
 }
+
+#[test]
+fn tenant_policy_settings_are_checked() {
+    let yaml = "tenants:\n  - name: a\n    match: {uids: [\"1000-1999\"], pod_labels: {app: web}}\n    redact:\n      mask: [{field: process.title, builtin: ssn}]\n    exporters: [x]\n  - name: b\n    match: {pod_labels: [{app: db}, {tier: 1}]}\n    redact: {visibility: dac, drop: [process.argz]}\n    headers: {X-Scope-OrgID: b}\n    resource_attributes: {data_stream.namespace: b}\n    exporters: [x]\n  - name: c\n    redact: {hash: [process.pid], hash_key_file: @DIR@/short.key}\n    exporters: [x]\n  - name: default\n    redact: {mask: [{field: process.args}]}\n    exporters: [x]\nexporters:\n  - {name: x, type: jsonl, path: \"-\"}\n";
+    let (ok, _, err) = validate(yaml, &[]);
+    assert!(!ok);
+    for (line, needle) in [
+        (5, "`tenants[].redact.mask[].builtin` is `ssn`; it must be one of: passwords, tokens, bearer, aws-keys, private-keys, secrets"),
+        (7, "tenant `b`: `process.argz` is not a field of the event contract"),
+        (14, "5 bytes; a key needs at least 16"),
+        (17, "a mask needs a `field` and either a `pattern` or a `builtin`"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("audex.yaml:{line}:")) && l.contains(needle)),
+            "line {line}: {needle}\n{err}"
+        );
+    }
+    assert!(
+        err.contains("has 4 errors"),
+        "one message per mistake: {err}"
+    );
+    // Visibility needs uids to judge by; hashing a number is refused.
+    let (ok, _, err) = validate("tenants:\n  - name: b\n    redact: {visibility: dac}\n  - name: c\n    redact: {hash: [process.pid], hash_key_file: @DIR@/hash.key}\n", &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("audex.yaml:2:") && err.contains("`visibility: dac` needs the tenant's uids"),
+        "{err}"
+    );
+    assert!(
+        err.contains("audex.yaml:4:") && err.contains("`process.pid` holds no text"),
+        "{err}"
+    );
+    let good = "tenants:\n  - name: a\n    match: {k8s_namespaces: [\"team-*\"], pod_labels: {app: web}, uids: [\"1000-1999\"]}\n    redact:\n      drop: [\"files[].inode\"]\n      hash: [actor.uid_name]\n      hash_key_file: @DIR@/hash.key\n      mask: [{field: process.command_line, builtin: secrets}, {field: data.cmd, pattern: \"x+\", replace: y}]\n      pid: same-owner\n      visibility: dac\n    headers: {X-Scope-OrgID: a}\n    exporters: [x]\nenrich:\n  process_cache_size: 1000\n  peer_processes: [smbd]\n  kubernetes: {enabled: true, node_name: n1, api_server: \"https://10.0.0.1:6443\", deletion_grace_s: 60}\nexporters:\n  - {name: x, type: jsonl, path: \"-\"}\n";
+    let (ok, _, err) = validate(good, &[]);
+    assert!(ok, "{err}");
+}

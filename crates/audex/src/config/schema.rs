@@ -499,6 +499,7 @@ fn string_map(v: &Node, path: &str, errs: &Errors) -> Vec<(String, String)> {
 }
 
 fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
+    let errors_before = errs.list.borrow().len();
     let mut t = TenantCfg {
         pid: "always".into(),
         ..Default::default()
@@ -594,13 +595,9 @@ fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
                 t.name
             ),
         );
-    } else if t
-        .hash_key_file
-        .as_deref()
-        .is_none_or(|p| read_key(p, "").is_ok())
-    {
-        // Field paths, masks and visibility, as the pipeline will compile them
-        // (a bad key file is reported where it is named).
+    } else if errs.list.borrow().len() == errors_before {
+        // Nothing wrong in its own keys: then what the pipeline will compile
+        // (field paths, masks, visibility) is checked too.
         if let Err(e) = t.spec().and_then(|s| audex_policy::Policy::new(&[s])) {
             errs.at(n, e);
         }
