@@ -8,6 +8,7 @@ fn validate(yaml: &str, env: &[(&str, &str)]) -> (bool, String, String) {
     std::fs::write(dir.join("hash.key"), "a key of thirty-two bytes length").unwrap();
     std::fs::write(dir.join("short.key"), "short").unwrap();
     std::fs::write(dir.join("archive.key"), "a key of thirty-two bytes length").unwrap();
+    std::fs::write(dir.join("payments.key"), "a key of thirty-two bytes length").unwrap();
     let f = dir.join("audex.yaml");
     std::fs::write(&f, yaml.replace("@DIR@", dir.to_str().unwrap())).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_audex"))
