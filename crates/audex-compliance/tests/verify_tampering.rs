@@ -4,7 +4,6 @@
 use audex_compliance::verify::{verify, Kind, Verdict};
 use audex_export::archive::chain::{view, ChainKey};
 use audex_export::archive::reader::{records, segment_files};
-use audex_export::delivery::Exporter;
 use audex_export::ProtobufFile;
 use audex_proto::v1::{AuditEvent, File, Lost, Process};
 use std::io::Write;
@@ -52,18 +51,6 @@ fn lost_event(i: u64) -> AuditEvent {
     }
 }
 
-/// Runs an export future to completion (the archive's never waits).
-fn export(x: &mut ProtobufFile, events: &[AuditEvent]) {
-    let mut f = x.export(events);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match f.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(r) => {
-            r.unwrap();
-        }
-        std::task::Poll::Pending => panic!("archive export waited"),
-    }
-}
-
 fn archive(dir: &Path, events: &[AuditEvent]) {
     let mut x = ProtobufFile::new(
         "archive",
@@ -74,7 +61,7 @@ fn archive(dir: &Path, events: &[AuditEvent]) {
     )
     .unwrap();
     for batch in events.chunks(10) {
-        export(&mut x, batch);
+        x.write_batch(batch).unwrap();
     }
 }
 
@@ -155,7 +142,7 @@ fn a_crash_with_a_torn_open_segment_is_recovered_and_stays_intact() {
         Some(ChainKey::from_bytes(KEY)),
     )
     .unwrap();
-    export(&mut x, &events(30));
+    x.write_batch(&events(30)).unwrap();
     std::mem::forget(x); // killed: the segment stays .partial, unsealed
     let partial = segment_files(std::slice::from_ref(&dir))
         .unwrap()

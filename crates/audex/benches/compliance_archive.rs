@@ -9,7 +9,6 @@
 //! `protobuf_file` exporter with a chain key into bench-out/compliance/ (64 MiB
 //! segments). Writing is also timed without the chain, for the cost of chaining.
 use audex_export::archive::chain::ChainKey;
-use audex_export::delivery::Exporter;
 use audex_export::ProtobufFile;
 use audex_proto::v1::AuditEvent;
 use prost::Message;
@@ -44,17 +43,6 @@ fn base_events() -> Vec<AuditEvent> {
     out
 }
 
-fn export(x: &mut ProtobufFile, events: &[AuditEvent]) {
-    let mut f = x.export(events);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match f.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(r) => {
-            r.unwrap();
-        }
-        std::task::Poll::Pending => panic!("archive export waited"),
-    }
-}
-
 /// Writes `n` events; returns the seconds it took.
 fn write_archive(dir: &Path, base: &[AuditEvent], n: u64, key: Option<ChainKey>) -> f64 {
     let _ = std::fs::remove_dir_all(dir);
@@ -75,11 +63,11 @@ fn write_archive(dir: &Path, base: &[AuditEvent], n: u64, key: Option<ChainKey>)
         });
         batch.push(e);
         if batch.len() == 1000 {
-            export(&mut x, &batch);
+            x.write_batch(&batch).unwrap();
             batch.clear();
         }
     }
-    export(&mut x, &batch);
+    x.write_batch(&batch).unwrap();
     drop(x);
     start.elapsed().as_secs_f64()
 }

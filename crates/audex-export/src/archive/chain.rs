@@ -23,22 +23,12 @@ impl std::fmt::Debug for ChainKey {
 }
 
 impl ChainKey {
-    /// The key is the file's bytes (a trailing newline is not part of it); at
-    /// least 16 bytes. Errors name the file, never its content.
+    /// The key is the file's bytes (see [`read_key_file`]).
     pub fn from_file(path: &Path) -> Result<ChainKey, String> {
-        let mut bytes =
-            std::fs::read(path).map_err(|e| format!("chain key file {}: {e}", path.display()))?;
-        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            bytes.pop();
-        }
-        if bytes.len() < 16 {
-            return Err(format!(
-                "chain key file {}: {} bytes; a chain key needs at least 16 (e.g. `head -c 32 /dev/urandom > FILE`)",
-                path.display(),
-                bytes.len()
-            ));
-        }
-        Ok(ChainKey::from_bytes(&bytes))
+        Ok(ChainKey::from_bytes(&read_key_file(
+            path,
+            "chain key file",
+        )?))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> ChainKey {
@@ -58,6 +48,24 @@ impl ChainKey {
         out.copy_from_slice(ctx.sign().as_ref());
         out
     }
+}
+
+/// A key file's bytes, for chain and hash keys: a trailing newline is not part
+/// of the key; at least 16 bytes. Errors name the file (as `what`), never its
+/// content.
+pub fn read_key_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    if bytes.len() < 16 {
+        return Err(format!(
+            "{what} {}: {} bytes; a key needs at least 16 (e.g. `head -c 32 /dev/urandom > FILE`)",
+            path.display(),
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
 }
 
 /// A fresh random MAC to start a chain with, so that two chains over the same

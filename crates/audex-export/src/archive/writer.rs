@@ -279,7 +279,8 @@ impl ProtobufFile {
         Ok(self.current.as_mut().unwrap())
     }
 
-    fn write_batch(&mut self, events: &[AuditEvent]) -> io::Result<()> {
+    /// Writes and syncs `events` (what the exporter does with a batch).
+    pub fn write_batch(&mut self, events: &[AuditEvent]) -> io::Result<()> {
         let (mut buf, mut content) = (
             std::mem::take(&mut self.buf),
             std::mem::take(&mut self.content),

@@ -653,18 +653,7 @@ fn mask(m: &Node, errs: &Errors) -> MaskCfg {
 
 /// A key file's bytes (a trailing newline is not part of the key); at least 16.
 pub fn read_key(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
-    let mut bytes = std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
-    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-        bytes.pop();
-    }
-    if bytes.len() < 16 {
-        return Err(format!(
-            "{what} {}: {} bytes; a key needs at least 16 (e.g. `head -c 32 /dev/urandom > FILE`)",
-            path.display(),
-            bytes.len()
-        ));
-    }
-    Ok(bytes)
+    audex_export::archive::chain::read_key_file(path, what)
 }
 
 impl TenantCfg {
