@@ -16,7 +16,7 @@ fn config(dir: &Path, watched: &Path, port: u16, metrics: u16) -> std::path::Pat
     std::fs::write(
         &f,
         format!(
-            "rules:\n  watch:\n    - {{path: {w}, perm: rwxa, key: audex-run-test}}\ntenants:\n  - name: team-a\n    match: {{paths: [\"{w}/\"]}}\n    exporters: [siem, debug]\n  - name: default\n    exporters: [debug]\nexporters:\n  - {{name: siem, type: otlp_grpc, endpoint: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n  - {{name: debug, type: jsonl, path: {d}/events.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\nmetrics: {{listen: \"127.0.0.1:{metrics}\"}}\n",
+            "rules:\n  watch:\n    - {{path: {w}, perm: rwxa, key: audex-run-test}}\nenrich: {{peer_processes: []}}\ntenants:\n  - name: team-a\n    match: {{paths: [\"{w}/\"]}}\n    exporters: [siem, debug]\n  - name: default\n    exporters: [debug]\nexporters:\n  - {{name: siem, type: otlp_grpc, endpoint: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n  - {{name: debug, type: jsonl, path: {d}/events.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\nmetrics: {{listen: \"127.0.0.1:{metrics}\"}}\n",
             w = watched.display(),
             d = dir.display()
         ),
@@ -45,7 +45,8 @@ fn run_delivers_the_workload_and_cleans_up() {
     let actions = common::watch::workload_actions(&watched);
     std::thread::sleep(std::time::Duration::from_millis(2500));
     // Every thread holds at most what it still needs: CAP_AUDIT_CONTROL to remove
-    // its rule at exit (and CAP_AUDIT_READ in multicast mode); no other.
+    // its rule at exit (and CAP_AUDIT_READ in multicast mode); no other (with no
+    // peer_processes, not CAP_SYS_PTRACE either).
     let threads = thread_caps(w.id());
     assert!(threads.len() > 2, "reader and exporter threads are running");
     for (eff, prm, bnd) in threads {
