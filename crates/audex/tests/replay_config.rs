@@ -37,6 +37,21 @@ fn config(dir: &Path, port: u16) -> PathBuf {
     f
 }
 
+/// `audex replay -q --config CFG` of the golden log, which must succeed.
+fn replay_ok(cfg: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_audex"))
+        .args(["replay", "-q", "--config"])
+        .arg(cfg)
+        .arg(golden())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn golden() -> PathBuf {
     repo().join("tests/golden/kernel-enriched.log")
 }
@@ -184,17 +199,7 @@ fn redacted_run(dir: &Path, key: &str) -> (Vec<Value>, Vec<Value>) {
     .unwrap();
     let _ = std::fs::remove_file(dir.join("golden.jsonl"));
     let _ = std::fs::remove_file(dir.join("rest.jsonl"));
-    let out = Command::new(env!("CARGO_BIN_EXE_audex"))
-        .args(["replay", "-q", "--config"])
-        .arg(&f)
-        .arg(golden())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    replay_ok(&f);
     let read = |n: &str| -> Vec<Value> {
         std::fs::read_to_string(dir.join(n))
             .unwrap_or_default()
@@ -297,17 +302,7 @@ fn per_tenant_headers_and_resource_attributes_reach_the_receiver() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_audex"))
-        .args(["replay", "-q", "--config"])
-        .arg(&f)
-        .arg(golden())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    replay_ok(&f);
     let (mut golden_reqs, mut shared_reqs) = (0, 0);
     for req in rcv.requests() {
         let org = req["headers"]["x-scope-orgid"]
