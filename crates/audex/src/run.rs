@@ -202,6 +202,11 @@ impl Running<'_> {
         if new.source != self.cfg.source {
             audex_log::warn!("`source` settings take effect at the next start");
         }
+        if new.enrich != self.cfg.enrich {
+            audex_log::warn!(
+                "`enrich` settings (host root, process cache, peers, Kubernetes) take effect at the next start"
+            );
+        }
         if new.metrics.listen != self.cfg.metrics.listen {
             audex_log::warn!("`metrics.listen` takes effect at the next start");
         }

@@ -66,7 +66,7 @@ impl RulesCfg {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EnrichCfg {
     pub host_root: PathBuf,
     pub kubernetes_enabled: bool,
