@@ -172,6 +172,7 @@ fn check_segment(key: &ChainKey, path: &Path, buf: &[u8]) -> SegResult {
         authentic: 0,
         torn: None,
     };
+    let mut unchained = 0u64;
     for rec in records(buf) {
         let rec = match rec {
             Ok(rec) => rec,
@@ -200,7 +201,19 @@ fn check_segment(key: &ChainKey, path: &Path, buf: &[u8]) -> SegResult {
             continue;
         };
         let Some((seq, mac, prev)) = v.chain else {
-            r.problems.push(problem(Kind::Unchained, v.node, 0, 0, &name, off, "event without a chain field (written without a chain key, or its chain field was removed)".into()));
+            // One finding per segment, at its first such event.
+            unchained += 1;
+            if unchained == 1 {
+                r.problems.push(problem(
+                    Kind::Unchained,
+                    v.node,
+                    0,
+                    0,
+                    &name,
+                    off,
+                    String::new(),
+                ));
+            }
             continue;
         };
         let ns = r.nodes.entry(v.node.to_string()).or_default();
@@ -333,6 +346,11 @@ fn check_segment(key: &ChainKey, path: &Path, buf: &[u8]) -> SegResult {
                 });
             }
         }
+    }
+    if let Some(p) = r.problems.iter_mut().find(|p| p.kind == Kind::Unchained) {
+        p.detail = format!(
+            "{unchained} event(s) without a chain field, the first at this offset (written without a chain key, or their chain fields were removed)"
+        );
     }
     for (node, ns) in &mut r.nodes {
         for (a, b) in std::mem::take(&mut ns.pending) {

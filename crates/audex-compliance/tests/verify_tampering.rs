@@ -268,3 +268,22 @@ fn the_wrong_key_fails_every_event() {
     );
     assert!(v.to_text().contains("wrong key"), "{}", v.to_text());
 }
+
+#[test]
+fn an_archive_written_without_a_chain_key_is_named_once_per_segment() {
+    let dir = tmp("plain");
+    let mut x = ProtobufFile::new("a", &dir, 4096, Duration::from_secs(3600), None).unwrap();
+    x.write_batch(&events(50)).unwrap();
+    drop(x);
+    let v = check(&dir);
+    assert!(!v.intact);
+    assert_eq!(v.problems.len(), v.segments, "{}", v.to_text());
+    assert!(v.problems.iter().all(|p| p.kind == Kind::Unchained));
+    assert!(
+        v.problems[0]
+            .detail
+            .contains("event(s) without a chain field"),
+        "{}",
+        v.to_text()
+    );
+}
