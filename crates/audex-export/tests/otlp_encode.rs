@@ -35,6 +35,41 @@ fn bytes_decode_to_the_reference_mapping() {
             }
         }
     }
+    // What enrichment, tenants and compliance add: parent, peer, controls, redacted.
+    let mut rich = events[0].clone();
+    let p = rich.process.get_or_insert_with(Default::default);
+    p.parent = Some(audex_proto::v1::Parent {
+        exe: "/usr/sbin/smbd".into(),
+        comm: "smbd".into(),
+        args: vec!["smbd".into(), "-F".into()],
+    });
+    p.peer = Some(audex_proto::v1::Peer {
+        address: "192.0.2.7".into(),
+        port: Some(50_123),
+    });
+    rich.controls = vec!["pci-dss:10.2.1.1".into()];
+    rich.redacted = vec!["process.pid".into()];
+    let rec = audex_export::otlp::log_record(&rich, 0, Body::Line);
+    let attr = |k: &str| {
+        rec.attributes
+            .iter()
+            .find(|a| a.key == k)
+            .unwrap_or_else(|| panic!("no {k}"))
+            .value
+            .clone()
+    };
+    for k in [
+        "audit.parent.executable.path",
+        "audit.parent.executable.name",
+        "audit.parent.command_args",
+        "client.address",
+        "client.port",
+        "audit.controls",
+        "audit.redacted",
+    ] {
+        attr(k);
+    }
+    events.push(rich);
     // Edge values: no time, negative ints, non-ASCII, empty strings in arrays.
     let mut odd = events[0].clone();
     odd.time = None;

@@ -104,6 +104,12 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
     if !ev.tenant.is_empty() {
         sink.str("audit.tenant", &ev.tenant);
     }
+    if !ev.controls.is_empty() {
+        sink.strs("audit.controls", &ev.controls);
+    }
+    if !ev.redacted.is_empty() {
+        sink.strs("audit.redacted", &ev.redacted);
+    }
     if let Some(p) = &ev.process {
         if let Some(pid) = p.pid {
             sink.int("process.pid", pid as i64);
@@ -129,6 +135,26 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
         }
         if !p.cwd.is_empty() {
             sink.str("process.working_directory", &p.cwd);
+        }
+        if let Some(pp) = &p.parent {
+            if !pp.exe.is_empty() {
+                sink.str("audit.parent.executable.path", &pp.exe);
+            }
+            if !pp.comm.is_empty() {
+                sink.str("audit.parent.executable.name", &pp.comm);
+            }
+            if !pp.args.is_empty() {
+                sink.strs("audit.parent.command_args", &pp.args);
+            }
+        }
+        // The client a server process (smbd, sshd) serves.
+        if let Some(peer) = &p.peer {
+            if !peer.address.is_empty() {
+                sink.str("client.address", &peer.address);
+            }
+            if let Some(port) = peer.port {
+                sink.int("client.port", i64::from(port));
+            }
         }
     }
     if let Some(ac) = &ev.actor {
