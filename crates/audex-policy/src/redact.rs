@@ -306,6 +306,10 @@ impl Mask {
 }
 
 fn mask_text(m: &Mask, s: &mut String) -> bool {
+    // The cheap question first: most text holds no secret.
+    if !m.set.is_match(s) {
+        return false;
+    }
     let hits = m.set.matches(s);
     let mut changed = false;
     for i in hits.iter() {
