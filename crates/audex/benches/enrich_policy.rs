@@ -366,7 +366,6 @@ fn real_storm() {
         100.0 * h as f64 / (h + m).max(1) as f64
     );
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = Path::new("");
 }
 
 /// ([miss, hit, redact, both] ns/event, cache counts line) for the events of
@@ -453,7 +452,6 @@ fn measure(root: &Path, index: &Arc<PodIndex>, procs: u32) -> ([f64; 4], String)
         ns_per(events.len(), t.elapsed())
     }) - clone_cost;
     std::hint::black_box(kept);
-    let (h0, m0) = (h0, m0);
     (
         [miss, hit, redact, both],
         format!(
