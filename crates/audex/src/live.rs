@@ -54,10 +54,11 @@ pub fn read_loop(
     let start = Instant::now();
     let now_ms = || start.elapsed().as_millis() as u64;
     let mut corr = Correlator::new(Config::default());
+    let node = opts.node.clone().or_else(hostname).unwrap_or_default();
     let norm = Normalizer::new(
         PasswdDb::new(&opts.host_root),
         Options {
-            default_node: opts.node.clone().or_else(hostname),
+            default_node: Some(node.clone()),
             include_records: false,
         },
     );
@@ -164,7 +165,7 @@ pub fn read_loop(
                     }
                 }
             }
-            Ok(Batch::Overflow) => sink(lost_event("enobufs", 0))?,
+            Ok(Batch::Overflow) => sink(lost_event("enobufs", 0, &node))?,
             Ok(Batch::Failed(e)) => {
                 failure = Some(e);
                 break;
@@ -212,7 +213,7 @@ pub fn read_loop(
                 if st.lost > kernel_lost {
                     m.kernel_lost
                         .fetch_add((st.lost - kernel_lost) as u64, Ordering::Relaxed);
-                    sink(lost_event("kernel", (st.lost - kernel_lost) as u64))?;
+                    sink(lost_event("kernel", (st.lost - kernel_lost) as u64, &node))?;
                 }
                 kernel_lost = kernel_lost.max(st.lost);
             }
@@ -264,12 +265,18 @@ fn count_event(counts: &mut BTreeMap<String, u64>, ev: &AuditEvent) {
     }
 }
 
-pub fn lost_event(source: &str, count: u64) -> AuditEvent {
+/// A `records-lost` event of this node (loss the kernel or the socket reported).
+pub fn lost_event(source: &str, count: u64, node: &str) -> AuditEvent {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     AuditEvent {
-        id: format!("{}.{:03}:lost-{source}", now.as_secs(), now.subsec_millis()),
+        id: format!(
+            "{node}:{}.{:03}:lost-{source}",
+            now.as_secs(),
+            now.subsec_millis()
+        ),
+        node: node.to_string(),
         time: Some(audex_proto::Timestamp {
             seconds: now.as_secs() as i64,
             nanos: now.subsec_nanos() as i32,
