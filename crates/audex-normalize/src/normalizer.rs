@@ -53,14 +53,14 @@ impl<U: UserDb> Normalizer<U> {
             id.push_str(&node);
             id.push(':');
         }
-        push_u64(&mut id, time.secs);
+        id.push_str(itoa::Buffer::new().format(time.secs));
         id.push('.');
         let ms = time.nanos / 1_000_000;
         id.push((b'0' + (ms / 100) as u8) as char);
         id.push((b'0' + (ms / 10 % 10) as u8) as char);
         id.push((b'0' + (ms % 10) as u8) as char);
         id.push(':');
-        push_u64(&mut id, serial);
+        id.push_str(itoa::Buffer::new().format(serial));
         AuditEvent {
             id,
             time: Some(Timestamp {
@@ -442,22 +442,6 @@ impl<U: UserDb> Normalizer<U> {
             });
         }
     }
-}
-
-/// Appends the decimal digits of `n` (the hot path avoids `fmt`).
-fn push_u64(s: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Digits are ASCII.
-    s.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// Records whose content goes to dedicated fields.

@@ -63,20 +63,6 @@ fn strings(v: &[String]) -> Option<AnyValue> {
     })
 }
 
-/// Decimal digits of `n` in `buf` (no allocation on the hot path).
-fn dec(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
-}
-
 /// Receives the attributes of a log record, in order.
 pub trait AttrSink {
     fn str(&mut self, key: &str, v: &str);
@@ -177,7 +163,7 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
             (ac.uid, &ac.uid_name)
         };
         if let Some(uid) = uid {
-            sink.str("user.id", dec(uid as u64, &mut [0; 20]));
+            sink.str("user.id", itoa::Buffer::new().format(uid));
         }
         if !name.is_empty() {
             sink.str("user.name", name);
@@ -216,13 +202,13 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
             sink.str("file.path", &f.path);
         }
         if let Some(ino) = f.inode {
-            sink.str("file.inode", dec(ino, &mut [0; 20]));
+            sink.str("file.inode", itoa::Buffer::new().format(ino));
         }
         if !f.mode.is_empty() {
             sink.str("file.mode", &f.mode);
         }
         if let Some(o) = f.ouid {
-            sink.str("file.owner.id", dec(o as u64, &mut [0; 20]));
+            sink.str("file.owner.id", itoa::Buffer::new().format(o));
         }
         if !f.ouid_name.is_empty() {
             sink.str("file.owner.name", &f.ouid_name);
