@@ -11,6 +11,20 @@ use prost::Message;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// What an OTLP export response accepted: its partial success (rejected
+/// records, message) plus the `bad` events audex could not encode.
+pub(super) fn accepted(response: &[u8], bad: u64) -> Accepted {
+    let (rejected, message) = ExportLogsServiceResponse::decode(response)
+        .unwrap_or_default()
+        .partial_success
+        .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
+        .unwrap_or_default();
+    Accepted {
+        rejected: rejected + bad,
+        message,
+    }
+}
+
 /// Settings of a network exporter (OTLP gRPC, OTLP HTTP, EventService).
 #[derive(Debug, Clone, Default)]
 pub struct OtlpConfig {
@@ -96,14 +110,6 @@ impl OtlpGrpc {
             .channel
             .unary(EXPORT_PATH, &self.buf, self.cfg.gzip)
             .await?;
-        let (rejected, message) = ExportLogsServiceResponse::decode(resp.as_slice())
-            .unwrap_or_default()
-            .partial_success
-            .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
-            .unwrap_or_default();
-        Ok(Accepted {
-            rejected: rejected + bad,
-            message,
-        })
+        Ok(accepted(&resp, bad))
     }
 }

@@ -12,8 +12,6 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
-use prost::Message;
 use std::io::Write;
 use std::time::Duration;
 
@@ -156,17 +154,7 @@ impl OtlpHttp {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         match status.as_u16() {
-            200..=299 => {
-                let r = ExportLogsServiceResponse::decode(bytes.as_ref()).unwrap_or_default();
-                let (rejected, message) = r
-                    .partial_success
-                    .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
-                    .unwrap_or_default();
-                Ok(Accepted {
-                    rejected: rejected + bad,
-                    message,
-                })
-            }
+            200..=299 => Ok(super::grpc::accepted(&bytes, bad)),
             429 | 502 | 503 | 504 => Err(ExportError::Retryable {
                 reason: format!("HTTP {status}"),
                 retry_after: hint,
