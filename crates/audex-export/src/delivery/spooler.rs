@@ -76,9 +76,12 @@ impl Spooler {
             self.reports.insert(seq, events_lost + carried);
             dropped = next;
         }
-        // Reports delivered (acked) no longer need remembering.
-        let acked = self.spool.lock().unwrap().acked();
-        self.reports = self.reports.split_off(&(acked + 1));
+        // Reports delivered (acked) no longer need remembering (usually there are
+        // none: then the spool is not locked a second time per event).
+        if !self.reports.is_empty() {
+            let acked = self.spool.lock().unwrap().acked();
+            self.reports = self.reports.split_off(&(acked + 1));
+        }
         if self.last_sync.elapsed() >= self.sync_every {
             self.sync()?;
         }
