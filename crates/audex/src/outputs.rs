@@ -242,20 +242,22 @@ impl Outputs {
 
     /// Routes one event, redacts it for its tenant and spools that copy for each
     /// of the tenant's exporters.
-    pub fn send(&mut self, ev: AuditEvent) -> Result<()> {
+    pub fn send(&mut self, mut ev: AuditEvent) -> Result<()> {
+        // Controls come from the rule keys as the kernel gave them, before a
+        // tenant's redaction may hash or drop the keys.
+        self.controls.apply(&mut ev);
         let Some(t) = self.policy.route(&ev) else {
             crate::metrics::METRICS
                 .unrouted
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
-        let Some(mut copy) = self.policy.redact(t, ev) else {
+        let Some(copy) = self.policy.redact(t, ev) else {
             crate::metrics::METRICS
                 .withheld
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
-        self.controls.apply(&mut copy);
         for &i in &self.routes[t] {
             let o = &mut self.outs[i];
             o.spooler
