@@ -464,7 +464,7 @@ fn merge(segs: Vec<SegResult>) -> Verdict {
         problems: Vec::new(),
         lost: Vec::new(),
     };
-    // Per node: (segment index, first seq, first prev, last seq, last mac, truncated).
+    // Per node: (segment index, last seq, last MAC) of the segment seen last.
     let mut heads: HashMap<String, (usize, u64, Vec<u8>)> = HashMap::new();
     let mut summaries: BTreeMap<String, ChainSummary> = BTreeMap::new();
     // Per node: indices of the segments whose start does not link to the one before.

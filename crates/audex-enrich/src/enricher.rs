@@ -41,15 +41,6 @@ impl Default for EnrichOptions {
     }
 }
 
-/// Counters for `/metrics` and the benchmark.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct EnrichStats {
-    pub events: u64,
-    pub proc_reads: u64,
-    pub containers: u64,
-    pub pods: u64,
-}
-
 pub struct Enricher {
     cache: ProcessCache,
     proc: Option<ProcFs>,
@@ -59,7 +50,6 @@ pub struct Enricher {
     node: String,
     now: Instant,
     lookups: u64,
-    pub stats: EnrichStats,
 }
 
 impl Enricher {
@@ -77,7 +67,6 @@ impl Enricher {
             node: opts.node_name,
             now: Instant::now(),
             lookups: 0,
-            stats: EnrichStats::default(),
         }
     }
 
@@ -88,7 +77,6 @@ impl Enricher {
 
     fn container_of_pid(&mut self, pid: u32) -> Option<ContainerRef> {
         let text = self.proc.as_ref()?.cgroup(pid)?;
-        self.stats.proc_reads += 1;
         cgroup::parse(&text)
     }
 
@@ -101,7 +89,6 @@ impl Enricher {
             }
         }
         let r = self.proc.as_ref()?.read(pid)?;
-        self.stats.proc_reads += 1;
         let container = r.cgroup.as_deref().and_then(cgroup::parse);
         Some(self.cache.insert(
             pid,
@@ -117,7 +104,6 @@ impl Enricher {
     }
 
     pub fn enrich(&mut self, ev: &mut AuditEvent) {
-        self.stats.events += 1;
         let Some(p) = ev.process.as_ref() else {
             return;
         };
@@ -187,7 +173,6 @@ impl Enricher {
         let Some(c) = container else {
             return;
         };
-        self.stats.containers += 1;
         if ev.container.is_none() {
             ev.container = Some(Container {
                 id: c.id.clone(),
@@ -210,7 +195,6 @@ impl Enricher {
             k.node.clone_from(&self.node);
         }
         if let Some(pod) = pod {
-            self.stats.pods += 1;
             k.namespace.clone_from(&pod.namespace);
             k.pod.clone_from(&pod.name);
             k.labels.clone_from(&pod.labels);

@@ -15,5 +15,5 @@ pub mod process;
 pub mod procfs;
 mod users;
 
-pub use enricher::{EnrichOptions, EnrichStats, Enricher};
+pub use enricher::{EnrichOptions, Enricher};
 pub use users::PasswdDb;

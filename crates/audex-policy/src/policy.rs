@@ -43,15 +43,10 @@ impl Policy {
         Ok(Policy { tenants, default })
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.tenants.iter().map(|t| t.name.as_str())
-    }
-
     /// The index of the tenant `ev` belongs to.
     pub fn route(&self, ev: &AuditEvent) -> Option<usize> {
-        self.tenants
-            .iter()
-            .position(|t| t.name != "default" && t.matcher.matches(ev))
+        (0..self.tenants.len())
+            .find(|&i| Some(i) != self.default && self.tenants[i].matcher.matches(ev))
             .or(self.default)
     }
 
