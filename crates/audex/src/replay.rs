@@ -88,35 +88,37 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     } else {
         Box::new(PasswdDb::new(&args.host_root))
     };
-    let normalizer = Normalizer::new(
-        users,
-        Options {
-            default_node: args.node.clone(),
-            include_records: args.with_records,
+    let mut stages = Stages {
+        correlator: Correlator::new(Config {
+            timeout_ms: args.timeout_ms,
+            track_gaps: !args.ignore_gaps,
+            ..Config::default()
+        }),
+        normalizer: Normalizer::new(
+            users,
+            Options {
+                default_node: args.node.clone(),
+                include_records: args.with_records,
+            },
+        ),
+        // Parents from the exec events earlier in the log (never /proc: it
+        // describes today's processes, not the log's).
+        enricher: Enricher::new(
+            EnrichOptions {
+                live: false,
+                peer_processes: Vec::new(),
+                ..EnrichOptions::default()
+            },
+            None,
+        ),
+        // Rule keys of the packs become controls[] (with --config, the
+        // configured table does it on the way to the exporters).
+        controls: if args.config.is_none() {
+            audex_compliance::controls::ControlMap::builtin()
+        } else {
+            audex_compliance::controls::ControlMap::default()
         },
-    );
-    // Rule keys of the packs become controls[] (with --config, the configured
-    // table does it on the way to the exporters).
-    let controls = if args.config.is_none() {
-        audex_compliance::controls::ControlMap::builtin()
-    } else {
-        audex_compliance::controls::ControlMap::default()
     };
-    // Parents from the exec events earlier in the log (never /proc: it describes
-    // today's processes, not the log's).
-    let mut enricher = Enricher::new(
-        EnrichOptions {
-            live: false,
-            peer_processes: Vec::new(),
-            ..EnrichOptions::default()
-        },
-        None,
-    );
-    let mut correlator = Correlator::new(Config {
-        timeout_ms: args.timeout_ms,
-        track_gaps: !args.ignore_gaps,
-        ..Config::default()
-    });
 
     let started = Instant::now();
     let mut progress = Progress::new(size);
@@ -139,7 +141,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             match audex_parse::parse_line(&line) {
                 Ok(rec) => {
                     sum.records += 1;
-                    correlator.push(rec);
+                    stages.correlator.push(rec);
                 }
                 Err(e) if e.kind == ParseErrorKind::Empty => {}
                 Err(e) => {
@@ -149,25 +151,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                     }
                 }
             }
-            drain(
-                &mut correlator,
-                &normalizer,
-                &mut enricher,
-                &controls,
-                writer.as_mut(),
-                &mut sum,
-            )?;
+            stages.drain(writer.as_mut(), &mut sum)?;
             progress.update(bytes_read, sum.records);
         }
-        correlator.flush();
-        drain(
-            &mut correlator,
-            &normalizer,
-            &mut enricher,
-            &controls,
-            writer.as_mut(),
-            &mut sum,
-        )?;
+        stages.correlator.flush();
+        stages.drain(writer.as_mut(), &mut sum)?;
         writer.finish()
     })();
     progress.finish();
@@ -182,7 +170,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             })
         }
     }
-    sum.late = correlator.stats().late;
+    sum.late = stages.correlator.stats().late;
     drop(writer);
     let mut code = ExitCode::SUCCESS;
     if let Some(o) = outputs {
@@ -230,8 +218,11 @@ struct ToOutputs<'a>(&'a mut crate::outputs::Outputs);
 
 impl EventWriter for ToOutputs<'_> {
     fn write(&mut self, ev: &audex_proto::v1::AuditEvent) -> io::Result<()> {
+        self.write_owned(ev.clone())
+    }
+    fn write_owned(&mut self, ev: audex_proto::v1::AuditEvent) -> io::Result<()> {
         self.0
-            .send(ev.clone())
+            .send(ev)
             .map_err(|e| io::Error::other(format!("{e:#}")))
     }
     fn finish(&mut self) -> io::Result<()> {
@@ -294,31 +285,36 @@ fn replay_events(
             sum.lost_events += 1;
             sum.lost_serials += l.count;
         }
-        w.write(&ev)?;
+        w.write_owned(ev)?;
     }
 }
 
-fn drain(
-    c: &mut Correlator,
-    n: &Normalizer<Box<dyn UserDb>>,
-    enricher: &mut Enricher,
-    controls: &audex_compliance::controls::ControlMap,
-    w: &mut dyn EventWriter,
-    sum: &mut Summary,
-) -> io::Result<()> {
-    while let Some(out) = c.pop() {
-        let mut ev = n.normalize(&out);
-        enricher.enrich(&mut ev);
-        controls.apply(&mut ev);
-        sum.events += 1;
-        if let Some(l) = &ev.lost {
-            sum.lost_events += 1;
-            sum.lost_serials += l.count;
+/// The stages after parsing: correlate, normalize, enrich (from the log itself),
+/// controls.
+struct Stages {
+    correlator: Correlator,
+    normalizer: Normalizer<Box<dyn UserDb>>,
+    enricher: Enricher,
+    controls: audex_compliance::controls::ControlMap,
+}
+
+impl Stages {
+    /// Hands every event the correlator completed to `w`.
+    fn drain(&mut self, w: &mut dyn EventWriter, sum: &mut Summary) -> io::Result<()> {
+        while let Some(out) = self.correlator.pop() {
+            let mut ev = self.normalizer.normalize(&out);
+            self.enricher.enrich(&mut ev);
+            self.controls.apply(&mut ev);
+            sum.events += 1;
+            if let Some(l) = &ev.lost {
+                sum.lost_events += 1;
+                sum.lost_serials += l.count;
+            }
+            if ev.truncated {
+                sum.truncated += 1;
+            }
+            w.write_owned(ev)?;
         }
-        if ev.truncated {
-            sum.truncated += 1;
-        }
-        w.write(&ev)?;
+        Ok(())
     }
-    Ok(())
 }
