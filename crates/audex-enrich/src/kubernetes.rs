@@ -49,8 +49,18 @@ impl PodIndex {
         }
     }
 
+    // A poisoned lock still holds a usable index: a panicking writer leaves
+    // whole entries behind.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn apply(&self, pod: PodMeta) {
-        let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.write();
         if let Some(seen) = &mut g.relist {
             seen.insert(pod.uid.clone());
         }
@@ -59,7 +69,7 @@ impl PodIndex {
 
     /// The pod is gone; it resolves until `now + grace`.
     pub fn delete(&self, uid: &str, now: Instant) {
-        let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.write();
         if let Some((_, gone)) = g.pods.get_mut(uid) {
             gone.get_or_insert(now);
         }
@@ -67,11 +77,11 @@ impl PodIndex {
 
     /// A full relist starts: pods it does not name are deleted when it ends.
     pub fn relist_start(&self) {
-        self.inner.write().unwrap_or_else(|e| e.into_inner()).relist = Some(HashSet::new());
+        self.write().relist = Some(HashSet::new());
     }
 
     pub fn relist_done(&self, now: Instant) {
-        let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.write();
         if let Some(seen) = g.relist.take() {
             for (uid, (_, gone)) in g.pods.iter_mut() {
                 if !seen.contains(uid) {
@@ -83,7 +93,7 @@ impl PodIndex {
 
     /// The pod, if live or deleted less than `grace` before `now`.
     pub fn lookup(&self, uid: &str, now: Instant) -> Option<Arc<PodMeta>> {
-        let g = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let g = self.read();
         let (pod, gone) = g.pods.get(uid)?;
         match gone {
             Some(t) if now.duration_since(*t) > self.grace => None,
@@ -94,7 +104,7 @@ impl PodIndex {
     /// Forgets pods deleted more than `grace` ago.
     pub fn expire(&self, now: Instant) {
         let grace = self.grace;
-        let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.write();
         g.pods
             .retain(|_, (_, gone)| gone.is_none_or(|t| now.duration_since(t) <= grace));
     }

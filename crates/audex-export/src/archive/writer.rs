@@ -33,6 +33,24 @@ struct Span {
     events: u64,
 }
 
+/// Counts `seq` into the node's span (no allocation once the node is known).
+fn add_to_span(spans: &mut BTreeMap<String, Span>, node: &str, seq: u64) {
+    match spans.get_mut(node) {
+        Some(span) => {
+            span.last = seq;
+            span.events += 1;
+        }
+        None => {
+            let span = Span {
+                first: seq,
+                last: seq,
+                events: 1,
+            };
+            spans.insert(node.to_string(), span);
+        }
+    }
+}
+
 struct Segment {
     w: BufWriter<File>,
     path: PathBuf,
@@ -305,20 +323,7 @@ impl ProtobufFile {
                     }
                     .map_err(io::Error::other)?;
                     let seq = c.append(&e.node, &content, &mut buf);
-                    match seg.spans.get_mut(&e.node) {
-                        Some(span) => {
-                            span.last = seq;
-                            span.events += 1;
-                        }
-                        None => {
-                            let span = Span {
-                                first: seq,
-                                last: seq,
-                                events: 1,
-                            };
-                            seg.spans.insert(e.node.clone(), span);
-                        }
-                    }
+                    add_to_span(&mut seg.spans, &e.node, seq);
                 }
             }
             seg.w.write_all(&buf)?;
@@ -351,13 +356,7 @@ fn recover(path: &Path, chain: Option<&mut Chain>) -> io::Result<()> {
             sealed.push(v.node.to_string());
             continue;
         }
-        let s = spans.entry(v.node.to_string()).or_insert(Span {
-            first: seq,
-            last: seq,
-            events: 0,
-        });
-        s.last = seq;
-        s.events += 1;
+        add_to_span(&mut spans, v.node, seq);
     }
     let f = OpenOptions::new().write(true).open(path)?;
     if whole < buf.len() as u64 {
