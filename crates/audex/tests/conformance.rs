@@ -94,24 +94,8 @@ fn every_corpus_line_parses_or_is_rejected() {
 
 /// Go's RFC3339Nano (`2007-01-28T22:00:01.34Z`) of an audit time.
 fn go_time(secs: u64, nanos: u32) -> String {
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // civil_from_days (Howard Hinnant)
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    let mut s = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
+    let mut s = audex_compliance::time::rfc3339(secs as i64);
+    s.pop(); // the `Z`, after the fraction
     if nanos > 0 {
         let f = format!("{nanos:09}");
         s.push('.');
