@@ -16,6 +16,12 @@ pub struct Config {
     pub track_gaps: bool,
     /// Missing serial ranges remembered at once; beyond it the oldest is reported.
     pub max_open_gaps: usize,
+    /// Serials remembered (with their times) below the newest, to tell a straggler
+    /// or duplicate from a new sequence; 8 bytes each per node (see `gaps`).
+    pub reorder_window: usize,
+    /// A missing range is declared lost only once serials this far past its end
+    /// arrived (or five timeouts passed, or the node went quiet, or input ended).
+    pub gap_margin: u64,
 }
 
 impl Default for Config {
@@ -27,6 +33,8 @@ impl Default for Config {
             max_bytes_per_event: 4 << 20,
             track_gaps: true,
             max_open_gaps: 1024,
+            reorder_window: 16384,
+            gap_margin: 1024,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The correlator: groups records into events and notices lost serials.
 use crate::assembled::{Assembled, EndReason, LostRange, Output};
 use crate::config::Config;
-use crate::gaps::{GapTracker, Missing, Seen};
+use crate::gaps::{GapTracker, Limits, Missing, Seen};
 use crate::hash::FxBuild;
 use crate::stats::Stats;
 use audex_parse::{AuditTime, Record, RecordType};
@@ -10,11 +10,25 @@ use std::sync::Arc;
 
 type Key = (u32, u64);
 
+/// Records that must follow an event's first one before record time may call
+/// it stale: on several CPUs the next record can carry a time seconds later
+/// (another event's) or earlier (a syscall that blocked) than this one's.
+const STALE_AFTER_RECORDS: u64 = 64;
+
 struct Pending {
     has_syscall: bool,
     gen: u64,
     time: AuditTime,
+    /// Wall clock at its first record (live mode).
     arrived_ms: u64,
+    /// The node's newest record time at its first record, or its own if later:
+    /// staleness counts from here, so an event stamped long ago (a syscall that
+    /// blocked) is not cut while its records are still coming.
+    arrived_rec_ms: u64,
+    /// Records pushed before its first one: it is stale only once
+    /// [`STALE_AFTER_RECORDS`] more have come (one record's time alone, old or
+    /// new, proves nothing).
+    arrived_at_record: u64,
     bytes: usize,
     records: Vec<Record>,
     dropped: u32,
@@ -27,6 +41,17 @@ struct Node {
     /// Wall clock of its last record (live mode).
     last_arrival_ms: u64,
     gaps: GapTracker,
+}
+
+impl Node {
+    fn new(name: Option<Arc<str>>, cfg: &Config) -> Node {
+        Node {
+            name,
+            newest_ms: 0,
+            last_arrival_ms: 0,
+            gaps: GapTracker::new(cfg.reorder_window),
+        }
+    }
 }
 
 /// Groups [`Record`]s by (node, serial) into [`Assembled`] events.
@@ -46,18 +71,16 @@ pub struct Correlator {
     ready: VecDeque<Output>,
     missing: Vec<Missing>,
     stats: Stats,
+    /// Live mode (the wall clock was set): missing ranges age by the wall clock.
+    live: bool,
 }
 
 impl Correlator {
     pub fn new(cfg: Config) -> Self {
+        let first = Node::new(None, &cfg);
         Correlator {
             cfg,
-            nodes: vec![Node {
-                name: None,
-                newest_ms: 0,
-                last_arrival_ms: 0,
-                gaps: GapTracker::default(),
-            }],
+            nodes: vec![first],
             node_index: HashMap::new(),
             in_flight: HashMap::with_capacity_and_hasher(1024, FxBuild::default()),
             order: VecDeque::with_capacity(1024),
@@ -66,6 +89,15 @@ impl Correlator {
             ready: VecDeque::new(),
             missing: Vec::new(),
             stats: Stats::default(),
+            live: false,
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            timeout_ms: self.cfg.timeout_ms,
+            margin: self.cfg.gap_margin,
+            max_open: self.cfg.max_open_gaps,
         }
     }
 
@@ -79,9 +111,11 @@ impl Correlator {
         self.in_flight.len()
     }
 
-    /// Sets the wall clock used to stamp arrivals (live mode); replay leaves it at 0.
+    /// Sets the wall clock used to stamp arrivals and age missing serials (live
+    /// mode); replay never calls it and ages them by record time.
     pub fn set_now(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
+        self.live = true;
     }
 
     fn node_id(&mut self, rec: &Record) -> u32 {
@@ -92,12 +126,7 @@ impl Correlator {
                     return id;
                 }
                 let id = self.nodes.len() as u32;
-                self.nodes.push(Node {
-                    name: Some(Arc::from(n)),
-                    newest_ms: 0,
-                    last_arrival_ms: 0,
-                    gaps: GapTracker::default(),
-                });
+                self.nodes.push(Node::new(Some(Arc::from(n)), &self.cfg));
                 self.node_index.insert(n.into(), id);
                 id
             }
@@ -128,17 +157,27 @@ impl Correlator {
             }
         } else {
             let seen = if self.cfg.track_gaps && rec.rtype.has_kernel_serial() {
-                self.nodes[node as usize]
-                    .gaps
-                    .observe(rec.serial, t_ms, &mut self.missing)
+                let n = &mut self.nodes[node as usize];
+                let clock = if self.live { self.now_ms } else { n.newest_ms };
+                n.gaps.observe(
+                    rec.serial,
+                    t_ms,
+                    clock,
+                    n.newest_ms,
+                    self.cfg.gap_margin,
+                    &mut self.missing,
+                )
             } else {
                 Seen::Fresh
             };
             if is_eoe {
                 // EOE of an event already complete (or whose records were lost).
                 self.stats.eoe += 1;
-            } else if seen == Seen::Late {
+            } else if seen != Seen::Fresh {
                 self.stats.late += 1;
+                if seen == Seen::AfterLost {
+                    self.stats.after_lost += 1;
+                }
             } else if rec.rtype.is_single_record() {
                 self.stats.records_in_events += 1;
                 let time = rec.time;
@@ -159,6 +198,8 @@ impl Correlator {
                     gen,
                     time: rec.time,
                     arrived_ms: self.now_ms,
+                    arrived_rec_ms: t_ms.max(self.nodes[node as usize].newest_ms),
+                    arrived_at_record: self.stats.records,
                     bytes: 0,
                     records: Vec::with_capacity(8),
                     dropped: 0,
@@ -264,7 +305,9 @@ impl Correlator {
                 }
                 continue;
             }
-            if p.time.as_millis() < cutoff {
+            if p.arrived_rec_ms < cutoff
+                && self.stats.records - p.arrived_at_record >= STALE_AFTER_RECORDS
+            {
                 self.order.pop_front();
                 self.complete(key, EndReason::Stale, false);
             } else {
@@ -274,11 +317,11 @@ impl Correlator {
         for e in skipped.into_iter().rev() {
             self.order.push_front(e);
         }
-        if self.cfg.track_gaps {
+        if self.cfg.track_gaps && !self.live {
+            let lim = self.limits();
             let n = &mut self.nodes[node as usize];
             if n.gaps.has_open() {
-                n.gaps
-                    .expire(cutoff, self.cfg.max_open_gaps, &mut self.missing);
+                n.gaps.expire(n.newest_ms, false, lim, &mut self.missing);
             }
         }
     }
@@ -312,6 +355,7 @@ impl Correlator {
     /// and reports gaps open that long.
     pub fn expire_wall(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
+        self.live = true;
         let cutoff = now_ms.saturating_sub(self.cfg.timeout_ms);
         while let Some((key, _)) = self.front_live() {
             if self.in_flight[&key].arrived_ms < cutoff {
@@ -323,10 +367,12 @@ impl Correlator {
         }
         if self.cfg.track_gaps {
             // A node quiet for the timeout will not fill its gaps any more.
+            let lim = self.limits();
             for id in 0..self.nodes.len() {
                 let n = &mut self.nodes[id];
-                if n.gaps.has_open() && n.last_arrival_ms < cutoff {
-                    n.gaps.drain_all(&mut self.missing);
+                if n.gaps.has_open() {
+                    let quiet = n.last_arrival_ms < cutoff;
+                    n.gaps.expire(now_ms, quiet, lim, &mut self.missing);
                 }
                 self.take_missing(id as u32);
             }

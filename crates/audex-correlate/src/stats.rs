@@ -13,6 +13,9 @@ pub struct Stats {
     pub dropped_by_cap: u64,
     /// Records whose event had already completed (duplicates, or too late).
     pub late: u64,
+    /// Of `late`: records of serials already reported lost (dropped, so that no
+    /// serial is both delivered and reported lost).
+    pub after_lost: u64,
     /// Events emitted.
     pub events: u64,
     /// Events completed by eviction (too many in flight).
