@@ -7,6 +7,8 @@
 # afterwards: AUDEX_REGENERATE_GOLDEN=1 cargo test -p audex --test golden
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../kernel/auditd-peer.sh
+. "$HERE/../kernel/auditd-peer.sh"
 exec 9>/tmp/audex-kernel-tests.lock
 flock 9
 
@@ -29,42 +31,11 @@ capture() { # capture FORMAT OUT
         rm -rf "$work" "$conf"
     }
     trap cleanup EXIT
-    cat > "$conf/auditd.conf" <<CONF
-local_events = yes
-write_logs = yes
-log_file = $logdir/audit.log
-log_group = root
-log_format = $format
-flush = INCREMENTAL_ASYNC
-freq = 50
-max_log_file = 64
-num_logs = 2
-priority_boost = 4
-name_format = NONE
-max_log_file_action = ROTATE
-space_left = 2
-space_left_action = IGNORE
-admin_space_left = 1
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = SYSLOG
-use_libwrap = no
-tcp_client_max_idle = 0
-transport = TCP
-distribute_network = no
-q_depth = 2000
-overflow_action = SYSLOG
-max_restarts = 10
-plugin_dir = $conf/plugins.d
-end_of_event_timeout = 2
-CONF
+    auditd_conf "$format" "$logdir/audit.log" "$conf/plugins.d" > "$conf/auditd.conf"
     mkdir -p "$conf/plugins.d"
     auditd -n -c "$conf" &
     pid=$!
-    for _ in $(seq 50); do
-        [ "$(auditctl -s | awk '$1=="pid"{print $2}')" = "$pid" ] && break
-        sleep 0.1
-    done
+    wait_registered "$pid"
     auditctl -b 8192 >/dev/null
     auditctl -w "$work" -p rwxa -k audex-golden
     # Watches do not cover utimensat (not in the kernel's attr class): a syscall rule does.

@@ -6,10 +6,12 @@
 //! - [`status`]: AUDIT_GET/AUDIT_SET and the 44-byte `audit_status`.
 //! - [`rules`]: auditctl syntax → `audit_rule_data` and back; load, list, delete.
 //! - [`source`]: the live reader (multicast beside auditd, or unicast as the daemon).
+//! - [`recv_many`]: many datagrams per system call, for the record stream.
 //! - [`caps`]: which capability an operation lacks, in plain words.
 
 pub mod caps;
 pub mod netlink;
+pub mod recv_many;
 pub mod rules;
 pub mod source;
 pub mod status;

@@ -111,6 +111,11 @@ impl AuditSocket {
         Ok(())
     }
 
+    /// The socket's descriptor (for [`crate::recv_many`]).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
+    }
+
     /// Our netlink port id (the pid the kernel knows us by).
     pub fn port_id(&self) -> u32 {
         let mut a = SocketAddr::new(0, 0);
@@ -137,7 +142,16 @@ impl AuditSocket {
     /// Receives one datagram and splits it into messages (appended to `out`).
     /// `Ok(false)` on a read timeout.
     pub fn recv_into(&mut self, out: &mut Vec<Message>) -> Result<bool, KernelError> {
-        let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
+        self.recv_flags(out, 0)
+    }
+
+    /// As [`recv_into`](Self::recv_into), but `Ok(false)` at once when nothing is queued.
+    pub fn try_recv_into(&mut self, out: &mut Vec<Message>) -> Result<bool, KernelError> {
+        self.recv_flags(out, libc::MSG_DONTWAIT)
+    }
+
+    fn recv_flags(&mut self, out: &mut Vec<Message>, flags: i32) -> Result<bool, KernelError> {
+        let n = match self.sock.recv(&mut &mut self.buf[..], flags) {
             Ok(n) => n,
             Err(e)
                 if matches!(

@@ -99,6 +99,32 @@ impl Record {
         Ok(rec)
     }
 
+    /// As [`from_netlink`](Self::from_netlink), keeping `payload` as the record's
+    /// buffer instead of copying it (the live path's one copy per record).
+    pub(crate) fn from_netlink_owned(
+        rtype: u16,
+        mut payload: Vec<u8>,
+    ) -> Result<Record, ParseError> {
+        let end = memchr::memchr(0, &payload).unwrap_or(payload.len());
+        let end = trim_eol(&payload[..end]).len();
+        if end > MAX_RECORD_BYTES {
+            return Self::from_netlink(rtype, &payload);
+        }
+        payload.truncate(end);
+        let (time, serial, body_start) = parse_stamp(&payload, 0)?;
+        let mut rec = Record {
+            rtype: RecordType(rtype as u32),
+            time,
+            serial,
+            buf: payload.into_boxed_slice(),
+            node: None,
+            body_start: body_start as u32,
+            fields: Vec::new(),
+        };
+        rec.parse_fields();
+        Ok(rec)
+    }
+
     pub(crate) fn from_netlink(rtype: u16, payload: &[u8]) -> Result<Record, ParseError> {
         // The kernel pads some payloads with NULs.
         let end = memchr::memchr(0, payload).unwrap_or(payload.len());

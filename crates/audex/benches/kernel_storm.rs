@@ -1,25 +1,52 @@
-//! Kernel storm: a bounded workload against the real kernel, collected by
-//! Debian's auditd as the unicast daemon, by audex as the unicast daemon (`watch
-//! --json`), by audex in multicast mode beside auditd, and by the `audex run`
-//! daemon (unicast; events through tenant routing and the disk spool to a jsonl
-//! exporter).
+//! Kernel storm: bounded workloads against the real kernel, each collected in the
+//! same run by
+//! - the floor: a bare netlink reader registered as the audit daemon that
+//!   receives records and notes their serials, nothing else (the cost any
+//!   collector pays). It reads through audex-kernel's reader, as audex does
+//!   (one wait, then all that is queued, and a short batching wait after
+//!   emptying the socket); the eager floor skips that wait and so wakes up
+//!   for about every record, as a plain recv loop does;
+//! - Debian's auditd as the unicast daemon (RAW log);
+//! - `audex watch` (unicast, JSON lines);
+//! - `audex run` (unicast; tenant routing, the disk spool, then a jsonl exporter,
+//!   or an OTLP gRPC exporter to a sink process).
 //!
 //!   sudo cargo bench -p audex --bench kernel_storm
 //!
-//! Workers create+write+close+unlink files in a watched directory (2 audited
-//! events per iteration) and exec a watched binary every 100 iterations, at
-//! fixed rates (AUDEX_STORM_RATES, events/s, default "2000,10000,max") for
-//! AUDEX_STORM_SECS (default 10) each, with backlog_limit 8192. Per run it
-//! reports events generated and seen, serial gaps, the kernel's `lost`, the time
-//! audited processes were blocked (`backlog_wait_time_actual`, jiffies), and the
-//! collector's CPU seconds. Holds the kernel-test lock and restores audit state.
+//! Workloads (AUDEX_STORM_WORKLOADS, default "exec+files,files"):
+//! - `exec+files`: 2 workers side by side, each iteration execs a watched binary
+//!   with three arguments, creates+writes a file, renames and deletes it (4
+//!   audited events; exec events are 7 records with long EXECVE lines, and on 2
+//!   CPUs neighbouring events interleave);
+//! - `files`: 1 worker creates+writes and deletes files (2 events) and execs a
+//!   watched binary every 100 iterations.
+//!
+//! Each at fixed rates (AUDEX_STORM_RATES, events/s, default "2000,10000,max") for
+//! AUDEX_STORM_SECS (default 10) each, backlog_limit 8192. Per run: events
+//! generated, storm events seen, serial gaps counted from the collector's own
+//! output (auditd's log, audex's jsonl, the sink's records, the floor's list;
+//! never from audex's loss report), false losses (serials both delivered and
+//! reported lost), the kernel's `lost`, the time audited processes were blocked
+//! (`backlog_wait_time_actual`, jiffies), the collector's CPU seconds and CPU per
+//! event, and ratios to auditd and to the floor. Holds the kernel-test lock and
+//! restores audit state. AUDEX_STORM_COLLECTORS picks a subset (see main).
 #![allow(clippy::zombie_processes)] // children are reaped with wait4 (for their rusage)
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::path::Path;
-use std::process::{Child, Command};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "../tests/common/auditd.rs"]
+#[allow(dead_code)]
+mod auditd;
+use auditd::Auditd;
+
+const KEY: &str = "audex-storm";
 
 fn sh(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd)
@@ -52,33 +79,271 @@ fn signal(child: &Child, sig: i32) {
     unsafe { libc::kill(child.id() as i32, sig) };
 }
 
-#[path = "../tests/common/auditd.rs"]
-#[allow(dead_code)]
-mod auditd;
-use auditd::Auditd;
+/// The serial of an audit record's text (`audit(TIME:SERIAL)`).
+fn serial_of(text: &[u8]) -> Option<u64> {
+    let at = memchr_find(text, b"audit(")? + 6;
+    let rest = &text[at..];
+    let colon = rest.iter().position(|&b| b == b':')?;
+    let mut n = 0u64;
+    for &b in &rest[colon + 1..] {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        n = n * 10 + (b - b'0') as u64;
+    }
+    Some(n)
+}
 
-/// Runs the workload for `secs` at `rate` events/s (None: as fast as it goes).
-fn workload(dir: &Path, exe: &Path, rate: Option<u64>, secs: u64) -> u64 {
-    let start = Instant::now();
-    let end = start + Duration::from_secs(secs);
-    let mut iters = 0u64;
-    let mut events = 0u64;
-    while Instant::now() < end {
-        if let Some(r) = rate {
-            let due = (start.elapsed().as_secs_f64() * r as f64 / 2.0) as u64;
-            if iters >= due {
-                std::thread::sleep(Duration::from_micros(200));
-                continue;
+fn memchr_find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+/// Serials missing between the lowest and highest of a set.
+fn holes(s: &BTreeSet<u64>) -> u64 {
+    match (s.first(), s.last()) {
+        (Some(lo), Some(hi)) => hi - lo + 1 - s.len() as u64,
+        _ => 0,
+    }
+}
+
+// ---- roles: the bench binary runs itself as the floor reader or the OTLP sink ----
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_term(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// The floor: registers as the audit daemon, receives until SIGTERM, then prints
+/// `serials N holes H` to stdout.
+fn floor_reader() {
+    use audex_kernel::source::{Mode, Source, SourceConfig};
+    // SAFETY: installing a handler that only stores to an atomic.
+    unsafe { libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t) };
+    let defaults = SourceConfig::default();
+    let batch_wait_us = std::env::var("AUDEX_STORM_FLOOR_WAIT_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(defaults.batch_wait_us);
+    let mut src = Source::open(&SourceConfig {
+        mode: Mode::Unicast,
+        read_timeout_ms: 100,
+        batch_wait_us,
+        ..defaults
+    })
+    .expect("the floor reader registers as the audit daemon");
+    let mut reader = src.take_reader().unwrap();
+    eprintln!("floor reader watching");
+    let mut serials: Vec<u64> = Vec::with_capacity(1 << 20);
+    let mut raw = Vec::new();
+    while !STOP.load(Ordering::SeqCst) {
+        raw.clear();
+        if reader.read(&mut raw).is_err() {
+            break;
+        }
+        for r in &raw {
+            if let Some(s) = serial_of(&r.payload) {
+                serials.push(s);
             }
         }
-        let p = dir.join(format!("f{}", iters % 64));
+    }
+    let set: BTreeSet<u64> = serials.into_iter().collect();
+    println!("serials {} holes {}", set.len(), holes(&set));
+    drop(src);
+}
+
+/// An OTLP gRPC sink on the port in AUDEX_STORM_SINK_PORT: appends each record's
+/// `audit.serial` and whether it carries the storm key to the file in
+/// AUDEX_STORM_SINK_OUT (`serial key|-|lost:FIRST-LAST` lines) until SIGTERM.
+fn otlp_sink() {
+    use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+        LogsService, LogsServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::logs::v1::{
+        ExportLogsServiceRequest, ExportLogsServiceResponse,
+    };
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    struct Sink(std::sync::Mutex<std::io::BufWriter<File>>);
+    #[tonic::async_trait]
+    impl LogsService for Sink {
+        async fn export(
+            &self,
+            r: tonic::Request<ExportLogsServiceRequest>,
+        ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+            let mut out = self.0.lock().unwrap();
+            for rec in r
+                .get_ref()
+                .resource_logs
+                .iter()
+                .flat_map(|rl| &rl.scope_logs)
+                .flat_map(|s| &s.log_records)
+            {
+                let attr = |k: &str| {
+                    rec.attributes
+                        .iter()
+                        .find(|a| a.key == k)
+                        .and_then(|a| a.value.as_ref()?.value.clone())
+                };
+                let text = |v: Option<Value>| match v {
+                    Some(Value::StringValue(s)) => s,
+                    Some(Value::IntValue(i)) => i.to_string(),
+                    Some(Value::ArrayValue(a)) => a
+                        .values
+                        .iter()
+                        .filter_map(|v| match &v.value {
+                            Some(Value::StringValue(s)) => Some(s.clone()),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    _ => String::new(),
+                };
+                if rec.event_name.ends_with(".records-lost") {
+                    let _ = writeln!(
+                        out,
+                        "lost:{}-{}",
+                        text(attr("audit.lost.first_serial")),
+                        text(attr("audit.lost.last_serial"))
+                    );
+                    continue;
+                }
+                let keys = text(attr("audit.keys"));
+                let _ = writeln!(
+                    out,
+                    "{} {}",
+                    text(attr("audit.serial")),
+                    if keys.split(',').any(|k| k == KEY) {
+                        "key"
+                    } else {
+                        "-"
+                    }
+                );
+            }
+            let _ = out.flush();
+            Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+        }
+    }
+    let port: u16 = std::env::var("AUDEX_STORM_SINK_PORT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let out = std::env::var("AUDEX_STORM_SINK_OUT").unwrap();
+    let sink = Sink(std::sync::Mutex::new(std::io::BufWriter::new(
+        File::create(out).unwrap(),
+    )));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let server = tonic::transport::Server::builder()
+            .add_service(
+                LogsServiceServer::new(sink)
+                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+                    .max_decoding_message_size(64 << 20),
+            )
+            .serve(([127, 0, 0, 1], port).into());
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+        eprintln!("sink watching");
+        tokio::select! {
+            r = server => r.unwrap(),
+            _ = term.recv() => {}
+        }
+    });
+}
+
+// ---- workloads ----
+
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    ExecFiles,
+    Files,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::ExecFiles => "exec+files",
+            Workload::Files => "files",
+        }
+    }
+}
+
+/// Runs `w` for `secs` at `rate` events/s in all (None: as fast as it goes);
+/// returns the audited events it generated.
+fn workload(w: Workload, dir: &Path, exe: &Path, rate: Option<u64>, secs: u64) -> u64 {
+    let workers = if w == Workload::ExecFiles { 2 } else { 1 };
+    let total = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..workers)
+        .map(|i| {
+            let (dir, exe, total) = (dir.join(format!("w{i}")), exe.to_path_buf(), total.clone());
+            std::fs::create_dir_all(&dir).unwrap();
+            let rate = rate.map(|r| r as f64 / workers as f64);
+            std::thread::spawn(move || {
+                let n = match w {
+                    Workload::ExecFiles => exec_files(&dir, &exe, rate, secs, i),
+                    Workload::Files => files(&dir, &exe, rate, secs),
+                };
+                total.fetch_add(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    total.load(Ordering::Relaxed)
+}
+
+/// Sleeps while `events` is ahead of `rate` (events/s since `start`).
+fn pace(start: Instant, rate: Option<f64>, events: u64) {
+    if let Some(r) = rate {
+        while events as f64 > start.elapsed().as_secs_f64() * r {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+fn exec_files(dir: &Path, exe: &Path, rate: Option<f64>, secs: u64, worker: usize) -> u64 {
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let (mut events, mut i) = (0u64, 0u64);
+    while Instant::now() < end {
+        pace(start, rate, events);
+        let _ = Command::new(exe)
+            .args([
+                "--storm",
+                &format!("worker {worker}"),
+                &format!("iteration {i}"),
+            ])
+            .status();
+        let a = dir.join(format!("f{}", i % 64));
+        let b = dir.join(format!("g{}", i % 64));
+        if let Ok(mut f) = File::create(&a) {
+            let _ = f.write_all(b"x");
+        }
+        let _ = std::fs::rename(&a, &b);
+        let _ = std::fs::remove_file(&b);
+        events += 4;
+        i += 1;
+    }
+    events
+}
+
+fn files(dir: &Path, exe: &Path, rate: Option<f64>, secs: u64) -> u64 {
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let (mut events, mut i) = (0u64, 0u64);
+    while Instant::now() < end {
+        pace(start, rate, events);
+        let p = dir.join(format!("f{}", i % 64));
         if let Ok(mut f) = File::create(&p) {
             let _ = f.write_all(b"x");
         }
         let _ = std::fs::remove_file(&p);
         events += 2;
-        iters += 1;
-        if iters.is_multiple_of(100) {
+        i += 1;
+        if i.is_multiple_of(100) {
             let _ = Command::new(exe).status();
             events += 1;
         }
@@ -86,117 +351,327 @@ fn workload(dir: &Path, exe: &Path, rate: Option<u64>, secs: u64) -> u64 {
     events
 }
 
-struct Row {
-    config: &'static str,
-    rate: String,
-    generated: u64,
-    seen: u64,
-    gaps: u64,
-    lost: u64,
-    blocked: u64,
-    cpu: f64,
-    secs: f64,
+// ---- collectors ----
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Collector {
+    /// The bare reader waking for every datagram (no batching wait).
+    FloorEager,
+    Floor,
+    Auditd,
+    Watch,
+    RunJsonl,
+    RunOtlp,
 }
 
-fn count_audex(out: &Path, key: &str) -> (u64, u64) {
-    let text = std::fs::read_to_string(out).unwrap_or_default();
-    let mut seen = 0;
-    let mut gaps = 0;
-    for l in text.lines() {
-        if l.contains(&format!("\"{key}\"")) {
-            seen += 1;
-        }
-        if l.contains("\"serial-gap\"") {
-            if let Some(c) = l
-                .split("\"count\":\"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-            {
-                gaps += c.parse::<u64>().unwrap_or(0);
-            }
+impl Collector {
+    fn name(self) -> &'static str {
+        match self {
+            Collector::FloorEager => "floor, eager (bare reader, a wake-up per record)",
+            Collector::Floor => "floor (bare reader, audex's batching)",
+            Collector::Auditd => "auditd (unicast, RAW log)",
+            Collector::Watch => "audex watch (unicast)",
+            Collector::RunJsonl => "audex run (unicast, spool, jsonl)",
+            Collector::RunOtlp => "audex run (unicast, spool, OTLP gRPC)",
         }
     }
-    (seen, gaps)
 }
 
-fn count_auditd(log: &Path, key: &str, audex: &str) -> (u64, u64) {
+/// What one collector's output says: storm events seen, serials seen and the
+/// holes among them (None where the output is filtered), false losses.
+#[derive(Default)]
+struct Seen {
+    storm: u64,
+    holes: Option<u64>,
+    false_lost: u64,
+}
+
+/// Counts an audex JSON-lines output.
+fn count_jsonl(out: &Path) -> Seen {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let mut serials = BTreeSet::new();
+    let mut lost = BTreeSet::new();
+    let mut storm = 0;
+    for l in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
+            continue;
+        };
+        let num = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<u64>().ok());
+        if v["action"] == "records-lost" {
+            if let (Some(a), Some(b)) = (
+                num(&v["lost"]["first_serial"]),
+                num(&v["lost"]["last_serial"]),
+            ) {
+                lost.extend(a..=b.min(a + 1_000_000));
+            }
+            continue;
+        }
+        if let Some(s) = num(&v["serial"]) {
+            serials.insert(s);
+        }
+        if v["keys"]
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k == KEY))
+        {
+            storm += 1;
+        }
+    }
+    Seen {
+        storm,
+        holes: Some(holes(&serials)),
+        false_lost: lost.intersection(&serials).count() as u64,
+    }
+}
+
+/// Counts the OTLP sink's output.
+fn count_sink(out: &Path) -> Seen {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let mut serials = BTreeSet::new();
+    let mut lost = BTreeSet::new();
+    let mut storm = 0;
+    for l in text.lines() {
+        if let Some(r) = l.strip_prefix("lost:") {
+            if let Some((a, b)) = r.split_once('-') {
+                if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
+                    lost.extend(a..=b.min(a + 1_000_000));
+                }
+            }
+            continue;
+        }
+        let mut it = l.split(' ');
+        if let Some(Ok(s)) = it.next().map(str::parse::<u64>) {
+            serials.insert(s);
+        }
+        if it.next() == Some("key") {
+            storm += 1;
+        }
+    }
+    Seen {
+        storm,
+        holes: Some(holes(&serials)),
+        false_lost: lost.intersection(&serials).count() as u64,
+    }
+}
+
+fn count_auditd(log: &Path) -> Seen {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let seen = text
-        .lines()
-        .filter(|l| l.starts_with("type=SYSCALL") && l.contains(&format!("key=\"{key}\"")))
-        .count() as u64;
-    // Serial gaps in the daemon's own log (the full record stream).
-    let out = Command::new(audex)
-        .args(["replay", "--no-names", "-o", "/dev/null"])
-        .arg(log)
-        .output()
-        .unwrap();
-    let summary = String::from_utf8_lossy(&out.stderr);
-    let gaps = summary
-        .split(" lost serials")
-        .next()
-        .and_then(|s| s.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    (seen, gaps)
+    let mut serials = BTreeSet::new();
+    let mut storm = 0;
+    for l in text.lines() {
+        if l.starts_with("type=DAEMON_") {
+            continue;
+        }
+        if let Some(s) = serial_of(l.as_bytes()) {
+            serials.insert(s);
+        }
+        if l.starts_with("type=SYSCALL") && l.contains(&format!("key=\"{KEY}\"")) {
+            storm += 1;
+        }
+    }
+    Seen {
+        storm,
+        holes: Some(holes(&serials)),
+        false_lost: 0,
+    }
 }
 
-fn start_audex(audex: &str, dir: &Path, key: &str, extra: &[&str], out: &Path) -> Child {
-    let mut args = vec!["watch", dir.to_str().unwrap(), "--json", "--key", key];
-    args.extend(extra);
-    spawn_audex(audex, &args, out)
+fn spawn_ready(mut c: Command, out: &Path, ready: &str) -> Child {
+    let err = out.with_extension("err");
+    c.stdout(File::create(out).unwrap())
+        .stderr(File::create(&err).unwrap())
+        .stdin(Stdio::null());
+    let child = c.spawn().unwrap();
+    for _ in 0..200 {
+        if std::fs::read_to_string(&err)
+            .unwrap_or_default()
+            .contains(ready)
+        {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "{c:?} did not start: {}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
 }
 
-/// `audex run` with a config watching `dir`, all events to a jsonl file at `out`.
-fn start_audex_run(audex: &str, dir: &Path, key: &str, out: &Path) -> Child {
-    let base = out.parent().unwrap();
+fn audex_run_config(base: &Path, dir: &Path, exporter: &str) -> PathBuf {
     let spool = base.join("run-spool");
     let _ = std::fs::remove_dir_all(&spool);
-    let _ = std::fs::remove_file(out);
     let cfg = base.join("run.yaml");
     std::fs::write(
         &cfg,
         format!(
-            "source: {{mode: unicast}}\nrules:\n  watch:\n    - {{path: {}, perm: rwxa, key: {key}}}\ntenants:\n  - name: default\n    exporters: [file]\nexporters:\n  - {{name: file, type: jsonl, path: {}}}\nspool: {{dir: {}, max_bytes: 1073741824}}\n",
+            "source: {{mode: unicast}}\nrules:\n  watch:\n    - {{path: {}, perm: rwxa, key: {KEY}}}\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {exporter}\nspool: {{dir: {}, max_bytes: 1073741824}}\n",
             dir.display(),
-            out.display(),
             spool.display()
         ),
     )
     .unwrap();
-    let cfg = cfg.to_str().unwrap().to_string();
-    spawn_audex(
-        audex,
-        &["run", "--log-format", "text", "--config", &cfg],
-        &base.join("run.stdout"),
-    )
+    cfg
 }
 
-fn spawn_audex(audex: &str, args: &[&str], out: &Path) -> Child {
-    let err = out.with_extension("err");
-    let mut c = Command::new(audex);
-    c.args(args);
-    c.stdout(File::create(out).unwrap())
-        .stderr(File::create(&err).unwrap());
-    let child = c.spawn().unwrap();
-    for _ in 0..100 {
-        if std::fs::read_to_string(&err)
-            .unwrap_or_default()
-            .contains("watching")
-        {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Row {
+    workload: &'static str,
+    collector: Collector,
+    rate: String,
+    secs: u64,
+    generated: u64,
+    seen: Seen,
+    lost: u64,
+    blocked: u64,
+    cpu: f64,
+}
+
+impl Row {
+    fn us_per_event(&self) -> f64 {
+        self.cpu * 1e6 / self.generated.max(1) as f64
     }
-    panic!(
-        "audex did not start: {}",
-        std::fs::read_to_string(&err).unwrap_or_default()
+}
+
+/// One collector on one workload at one rate.
+fn measure(
+    c: Collector,
+    w: Workload,
+    rate: Option<u64>,
+    secs: u64,
+    base: &Path,
+    dir: &Path,
+    exe: &Path,
+) -> Row {
+    let audex = env!("CARGO_BIN_EXE_audex");
+    sh("auditctl", &["-D"]);
+    sh("auditctl", &["-b", "8192"]);
+    let (lost0, blocked0) = (
+        status_field("lost"),
+        status_field("backlog_wait_time_actual"),
     );
+    let d = dir.to_str().unwrap();
+    let watch_rule = ["-w", d, "-p", "rwxa", "-k", KEY];
+    let out = base.join("out.txt");
+    let _ = std::fs::remove_file(&out);
+    let (generated, seen, cpu) = match c {
+        Collector::Floor | Collector::FloorEager => {
+            sh("auditctl", &["-e", "1"]);
+            let mut cmd = Command::new(std::env::current_exe().unwrap());
+            cmd.env("AUDEX_STORM_ROLE", "floor");
+            if c == Collector::FloorEager {
+                cmd.env("AUDEX_STORM_FLOOR_WAIT_US", "0");
+            }
+            let child = spawn_ready(cmd, &out, "watching");
+            sh("auditctl", &watch_rule);
+            let g = workload(w, dir, exe, rate, secs);
+            std::thread::sleep(Duration::from_secs(1));
+            sh("auditctl", &["-D"]);
+            signal(&child, libc::SIGTERM);
+            let cpu = reap(child);
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let h = text
+                .split("holes ")
+                .nth(1)
+                .and_then(|s| s.trim().parse().ok());
+            // The floor does not tell events apart: every generated one counts.
+            (
+                g,
+                Seen {
+                    storm: g,
+                    holes: h,
+                    false_lost: 0,
+                },
+                cpu,
+            )
+        }
+        Collector::Auditd => {
+            let mut daemon = Auditd::start(base);
+            sh("auditctl", &watch_rule);
+            let g = workload(w, dir, exe, rate, secs);
+            std::thread::sleep(Duration::from_secs(1));
+            sh("auditctl", &["-D"]);
+            let cpu = daemon.stop_cpu();
+            let seen = count_auditd(&daemon.log);
+            (g, seen, cpu)
+        }
+        Collector::Watch => {
+            sh("auditctl", &["-e", "1"]);
+            let mut cmd = Command::new(audex);
+            cmd.args(["watch", d, "--json", "--key", KEY, "--mode", "unicast"]);
+            let child = spawn_ready(cmd, &out, "watching");
+            let g = workload(w, dir, exe, rate, secs);
+            std::thread::sleep(Duration::from_secs(1));
+            signal(&child, libc::SIGINT);
+            let cpu = reap(child);
+            let mut seen = count_jsonl(&out);
+            seen.holes = None; // watch prints only its key's events
+            (g, seen, cpu)
+        }
+        Collector::RunJsonl | Collector::RunOtlp => {
+            sh("auditctl", &["-e", "1"]);
+            let events = base.join("events.jsonl");
+            let _ = std::fs::remove_file(&events);
+            let sink_out = base.join("sink.txt");
+            let mut sink = None;
+            let exporter = if c == Collector::RunJsonl {
+                format!("{{name: out, type: jsonl, path: {}}}", events.display())
+            } else {
+                let port = free_port();
+                let mut cmd = Command::new(std::env::current_exe().unwrap());
+                cmd.env("AUDEX_STORM_ROLE", "otlp-sink")
+                    .env("AUDEX_STORM_SINK_PORT", port.to_string())
+                    .env("AUDEX_STORM_SINK_OUT", &sink_out);
+                sink = Some(spawn_ready(cmd, &base.join("sink.log"), "watching"));
+                format!("{{name: out, type: otlp_grpc, endpoint: \"http://127.0.0.1:{port}\"}}")
+            };
+            let cfg = audex_run_config(base, dir, &exporter);
+            let mut cmd = Command::new(audex);
+            cmd.args(["run", "--log-format", "text", "--config"])
+                .arg(&cfg);
+            let child = spawn_ready(cmd, &out, "watching");
+            let g = workload(w, dir, exe, rate, secs);
+            // Past the spool's sync interval and the delivery of the last batch.
+            std::thread::sleep(Duration::from_secs(3));
+            signal(&child, libc::SIGTERM);
+            let cpu = reap(child);
+            let seen = match sink {
+                Some(s) => {
+                    signal(&s, libc::SIGTERM);
+                    reap(s);
+                    count_sink(&sink_out)
+                }
+                None => count_jsonl(&events),
+            };
+            (g, seen, cpu)
+        }
+    };
+    Row {
+        workload: w.name(),
+        collector: c,
+        rate: rate.map_or("max".into(), |r| r.to_string()),
+        secs,
+        generated,
+        seen,
+        lost: status_field("lost").saturating_sub(lost0),
+        blocked: status_field("backlog_wait_time_actual").saturating_sub(blocked0),
+        cpu,
+    }
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
+    }
+    match std::env::var("AUDEX_STORM_ROLE").as_deref() {
+        Ok("floor") => return floor_reader(),
+        Ok("otlp-sink") => return otlp_sink(),
+        _ => {}
     }
     assert_eq!(
         unsafe { libc::geteuid() },
@@ -212,7 +687,6 @@ fn main() {
     unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
     let saved_enabled = status_field("enabled");
     let saved_backlog = status_field("backlog_limit");
-    let audex = env!("CARGO_BIN_EXE_audex");
     let secs: u64 = std::env::var("AUDEX_STORM_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -222,98 +696,52 @@ fn main() {
         .split(',')
         .map(|r| r.trim().parse().ok())
         .collect();
+    let workloads: Vec<Workload> = std::env::var("AUDEX_STORM_WORKLOADS")
+        .unwrap_or_else(|_| "exec+files,files".into())
+        .split(',')
+        .map(|w| match w.trim() {
+            "files" => Workload::Files,
+            _ => Workload::ExecFiles,
+        })
+        .collect();
+    let all = [
+        Collector::FloorEager,
+        Collector::Floor,
+        Collector::Auditd,
+        Collector::Watch,
+        Collector::RunJsonl,
+        Collector::RunOtlp,
+    ];
+    // AUDEX_STORM_COLLECTORS: a subset by number (0 eager floor, 1 floor, 2
+    // auditd, 3 watch, 4 run jsonl, 5 run OTLP), e.g. "1,2,4".
+    let collectors: Vec<Collector> = match std::env::var("AUDEX_STORM_COLLECTORS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|i| all.get(i.trim().parse::<usize>().ok()?).copied())
+            .collect(),
+        Err(_) => all.to_vec(),
+    };
     let base = std::env::temp_dir().join(format!("audex-storm-{}", std::process::id()));
     let dir = base.join("watched");
     std::fs::create_dir_all(&dir).unwrap();
     let exe = dir.join("watched-true");
     std::fs::copy("/bin/true", &exe).unwrap();
-    let key = "audex-storm";
     let mut rows = Vec::new();
-    for rate in &rates {
-        let rate_s = rate.map_or("max".to_string(), |r| r.to_string());
-        for config in [
-            "auditd (unicast)",
-            "audex (unicast)",
-            "audex multicast + auditd",
-            "audex run (unicast, jsonl via spool)",
-        ] {
-            sh("auditctl", &["-D"]);
-            sh("auditctl", &["-b", "8192"]);
-            let (lost0, blocked0) = (
-                status_field("lost"),
-                status_field("backlog_wait_time_actual"),
-            );
-            let out = base.join("audex.json");
-            let t = Instant::now();
-            let (generated, seen, gaps, cpu) = match config {
-                "auditd (unicast)" => {
-                    let mut d = Auditd::start(&base);
-                    sh(
-                        "auditctl",
-                        &["-w", dir.to_str().unwrap(), "-p", "rwxa", "-k", key],
-                    );
-                    let g = workload(&dir, &exe, *rate, secs);
-                    std::thread::sleep(Duration::from_secs(1));
-                    sh("auditctl", &["-D"]);
-                    let cpu = d.stop_cpu();
-                    let (seen, gaps) = count_auditd(&d.log, key, audex);
-                    (g, seen, gaps, cpu)
-                }
-                "audex (unicast)" => {
-                    sh("auditctl", &["-e", "1"]);
-                    let a = start_audex(audex, &dir, key, &["--mode", "unicast"], &out);
-                    let g = workload(&dir, &exe, *rate, secs);
-                    std::thread::sleep(Duration::from_secs(1));
-                    signal(&a, libc::SIGINT);
-                    let cpu = reap(a);
-                    let (seen, gaps) = count_audex(&out, key);
-                    (g, seen, gaps, cpu)
-                }
-                "audex run (unicast, jsonl via spool)" => {
-                    sh("auditctl", &["-e", "1"]);
-                    let a = start_audex_run(audex, &dir, key, &out);
-                    let g = workload(&dir, &exe, *rate, secs);
-                    // Past the spool's sync interval and the delivery of the last batch.
-                    std::thread::sleep(Duration::from_secs(3));
-                    signal(&a, libc::SIGTERM);
-                    let cpu = reap(a);
-                    let (seen, gaps) = count_audex(&out, key);
-                    (g, seen, gaps, cpu)
-                }
-                _ => {
-                    let mut d = Auditd::start(&base);
-                    let a = start_audex(
-                        audex,
-                        &dir,
-                        key,
-                        &["--mode", "multicast", "--recv-buffer-bytes", "67108864"],
-                        &out,
-                    );
-                    let g = workload(&dir, &exe, *rate, secs);
-                    std::thread::sleep(Duration::from_secs(1));
-                    signal(&a, libc::SIGINT);
-                    let cpu = reap(a);
-                    d.stop_cpu();
-                    let (seen, gaps) = count_audex(&out, key);
-                    (g, seen, gaps, cpu)
-                }
-            };
-            let row = Row {
-                config,
-                rate: rate_s.clone(),
-                generated,
-                seen,
-                gaps,
-                lost: status_field("lost").saturating_sub(lost0),
-                blocked: status_field("backlog_wait_time_actual").saturating_sub(blocked0),
-                cpu,
-                secs: t.elapsed().as_secs_f64(),
-            };
-            eprintln!(
-                "{} @ {}: {} generated, {} seen",
-                row.config, row.rate, row.generated, row.seen
-            );
-            rows.push(row);
+    for &w in &workloads {
+        for rate in &rates {
+            for &c in &collectors {
+                let row = measure(c, w, *rate, secs, &base, &dir, &exe);
+                eprintln!(
+                    "{} @ {} {}: {} generated, {} seen, {:.2} CPU s",
+                    row.workload,
+                    row.rate,
+                    c.name(),
+                    row.generated,
+                    row.seen.storm,
+                    row.cpu
+                );
+                rows.push(row);
+            }
         }
     }
     sh("auditctl", &["-D"]);
@@ -321,21 +749,34 @@ fn main() {
     sh("auditctl", &["-e", &saved_enabled.to_string()]);
     let _ = std::fs::remove_dir_all(&base);
     println!("# kernel storm ({secs} s per run, backlog_limit 8192)\n");
-    println!("| collector | target events/s | events generated | achieved events/s | events seen | serial gaps | kernel lost | blocked (jiffies) | collector CPU s |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in rows {
+    println!("| workload | collector | target ev/s | generated | achieved ev/s | storm events seen | serial gaps (from output) | false lost | kernel lost | blocked (jiffies) | CPU s | CPU µs/event | × auditd | × floor |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        let peer = |c: Collector| {
+            rows.iter()
+                .find(|p| p.workload == r.workload && p.rate == r.rate && p.collector == c)
+                .map(Row::us_per_event)
+        };
+        let ratio =
+            |p: Option<f64>| p.map_or("".into(), |p| format!("{:.2}", r.us_per_event() / p));
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2} |",
-            r.config,
+            "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {} | {} |",
+            r.workload,
+            r.collector.name(),
             r.rate,
             r.generated,
-            r.generated as f64 / secs as f64,
-            r.seen,
-            r.gaps,
+            r.generated as f64 / r.secs as f64,
+            r.seen.storm,
+            r.seen
+                .holes
+                .map_or("n/a (filtered)".into(), |h| h.to_string()),
+            r.seen.false_lost,
             r.lost,
             r.blocked,
-            r.cpu
+            r.cpu,
+            r.us_per_event(),
+            ratio(peer(Collector::Auditd)),
+            ratio(peer(Collector::Floor)),
         );
-        let _ = r.secs;
     }
 }

@@ -153,7 +153,7 @@ pub fn read_loop(
                         marker_seen = true;
                     }
                     records_by_type.bump(rec.rtype);
-                    match audex_parse::parse_netlink(rec.rtype, &rec.payload) {
+                    match audex_parse::parse_netlink_owned(rec.rtype, rec.payload) {
                         Ok(p) => corr.push(p),
                         Err(e) => {
                             parse_errors += 1;

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Captures an exec + file-churn storm from this machine's kernel with Debian's
+# auditd (RAW log, as auditd writes it: no EOE records):
+#   tests/storm/capture.sh OUT.log [WORKERS] [ITERATIONS]
+# The kernel test crates/audex/tests/kernel_storm_replay.rs runs it; by hand it
+# makes a corpus for the benches. Needs root, auditd and kernel audit. Holds the
+# shared kernel-test lock, watches only its own temp directory, and restores the
+# audit enabled flag and backlog limit and removes its rule even on failure.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../kernel/auditd-peer.sh
+. "$HERE/../kernel/auditd-peer.sh"
+OUT=$1
+WORKERS=${2:-2}
+ITER=${3:-1000}
+exec 9>/tmp/audex-kernel-tests.lock
+flock 9
+work=$(mktemp -d /tmp/audex-storm-work.XXXXXX)
+conf=$(mktemp -d /tmp/audex-storm-conf.XXXXXX)
+logdir=$(mktemp -d /tmp/audex-storm-log.XXXXXX)
+pid=
+was_enabled=$(auditctl -s | awk '$1=="enabled"{print $2}')
+was_backlog=$(auditctl -s | awk '$1=="backlog_limit"{print $2}')
+cleanup() {
+    auditctl -W "$work" -p rwxa -k audex-storm >/dev/null 2>&1 || true
+    [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    auditctl -b "$was_backlog" >/dev/null 2>&1 || true
+    auditctl -e "$was_enabled" >/dev/null 2>&1 || true
+    rm -rf "$work" "$conf" "$logdir"
+}
+trap cleanup EXIT
+mkdir -p "$conf/plugins.d"
+auditd_conf RAW "$logdir/audit.log" "$conf/plugins.d" > "$conf/auditd.conf"
+auditd -n -c "$conf" &
+pid=$!
+wait_registered "$pid"
+auditctl -b 8192 >/dev/null
+auditctl -w "$work" -p rwxa -k audex-storm >/dev/null
+iterations=$(bash "$HERE/../kernel/storm.sh" "$work" "$WORKERS" "$ITER")
+sleep 1
+auditctl -W "$work" -p rwxa -k audex-storm >/dev/null
+sleep 0.5
+kill "$pid"; wait "$pid" || true
+pid=
+cp "$logdir/audit.log" "$OUT"
+echo "captured $(wc -l < "$OUT") records of $iterations storm iterations to $OUT" >&2
