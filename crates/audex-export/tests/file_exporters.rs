@@ -89,3 +89,37 @@ fn jsonl_appends_the_contract() {
             .contains("/nonexistent/dir/f.jsonl")
     );
 }
+
+/// jsonl spools finished lines; delivery writes them as they are, and a protobuf
+/// entry (spooled by an older audex) is still written as its JSON line.
+#[test]
+fn jsonl_spooled_lines_equal_exported_lines() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let dir = tmp("jsonl-spooled");
+    let events = golden_events();
+    let direct = dir.join("direct.jsonl");
+    rt.block_on(JsonLinesFile::new("d", &direct).unwrap().export(&events))
+        .unwrap();
+    let spooled = dir.join("spooled.jsonl");
+    let mut j = JsonLinesFile::new("s", &spooled).unwrap();
+    let mut entries: Vec<(u64, Vec<u8>)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut b = Vec::new();
+            j.spool_encode(e, &mut b);
+            assert_eq!(b.first(), Some(&b'{'), "a JSON line is spooled");
+            (i as u64, b)
+        })
+        .collect();
+    // An entry from an older spool: the AuditEvent protobuf.
+    entries[0].1 = events[0].encode_to_vec();
+    let acc = rt.block_on(j.export_spooled(&entries)).unwrap();
+    assert_eq!(acc.rejected, 0);
+    assert_eq!(
+        std::fs::read_to_string(&spooled).unwrap(),
+        std::fs::read_to_string(&direct).unwrap()
+    );
+}
