@@ -21,6 +21,8 @@ set -euo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
 AUDEX=${AUDEX:-$HERE/../../target/debug/audex}
+# shellcheck source=../kernel/auditd-peer.sh
+. "$HERE/../kernel/auditd-peer.sh"
 exec 9>/tmp/audex-kernel-tests.lock
 flock 9
 
@@ -39,36 +41,11 @@ cleanup() {
     rm -rf "$work" "$conf" "$logdir"
 }
 trap cleanup EXIT
-cat > "$conf/auditd.conf" <<CONF
-local_events = yes
-write_logs = yes
-log_file = $logdir/audit.log
-log_group = root
-log_format = ENRICHED
-flush = INCREMENTAL_ASYNC
-freq = 50
-max_log_file = 64
-num_logs = 2
-name_format = NONE
-max_log_file_action = ROTATE
-space_left = 2
-space_left_action = IGNORE
-admin_space_left = 1
-admin_space_left_action = IGNORE
-disk_full_action = IGNORE
-disk_error_action = SYSLOG
-q_depth = 2000
-overflow_action = SYSLOG
-plugin_dir = $conf/plugins.d
-end_of_event_timeout = 2
-CONF
+auditd_conf ENRICHED "$logdir/audit.log" "$conf/plugins.d" > "$conf/auditd.conf"
 mkdir -p "$conf/plugins.d"
 auditd -n -c "$conf" &
 pid=$!
-for _ in $(seq 50); do
-    [ "$(auditctl -s | awk '$1=="pid"{print $2}')" = "$pid" ] && break
-    sleep 0.1
-done
+wait_registered "$pid"
 "$AUDEX" rules load --pack pci-dss
 auditctl -w "$work" -p rwa -k pci-chd-access
 

@@ -98,10 +98,18 @@ fn memchr_find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
-/// Serials missing between the lowest and highest of a set.
+/// Serials missing between the lowest and highest of a set (the first few of
+/// them are printed, to look them up).
 fn holes(s: &BTreeSet<u64>) -> u64 {
     match (s.first(), s.last()) {
-        (Some(lo), Some(hi)) => hi - lo + 1 - s.len() as u64,
+        (Some(&lo), Some(&hi)) => {
+            let n = hi - lo + 1 - s.len() as u64;
+            if n > 0 {
+                let first: Vec<u64> = (lo..=hi).filter(|x| !s.contains(x)).take(10).collect();
+                eprintln!("  {n} serials missing from the output, first: {first:?}");
+            }
+            n
+        }
         _ => 0,
     }
 }

@@ -12,7 +12,7 @@ use audex_kernel::rules::syntax::watch_rule;
 use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
 use audex_proto::v1::AuditEvent;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 pub fn run(args: WatchArgs) -> Result<ExitCode> {
@@ -66,8 +66,18 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
                 _ => "unicast",
             }
         );
+        // A line at a time on a terminal; into a file or a pipe, a write per
+        // batch of records (flushed on the read loop's tick): a write per event
+        // was a fifth of `watch`'s CPU on the storm bench.
         let stdout = std::io::stdout();
-        let mut out = std::io::LineWriter::new(stdout.lock());
+        let out: std::cell::RefCell<Box<dyn Write>> = if stdout.is_terminal() {
+            std::cell::RefCell::new(Box::new(std::io::LineWriter::new(stdout.lock())))
+        } else {
+            std::cell::RefCell::new(Box::new(std::io::BufWriter::with_capacity(
+                256 << 10,
+                stdout.lock(),
+            )))
+        };
         let mut printed = 0u64;
         let opts = live::LiveOptions {
             host_root: "/".into(),
@@ -77,11 +87,13 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         };
         let mut sink = |ev: AuditEvent| -> Result<()> {
             if ev.lost.is_some() || ev.keys.iter().any(|k| k == &key) {
-                printed += emit(&mut out, &ev, args.json)?;
+                printed += emit(&mut *out.borrow_mut(), &ev, args.json)?;
             }
             Ok(())
         };
-        live::read_loop(&mut src, &opts, &mut sink, &mut || Ok(()))?;
+        let mut flush = || -> Result<()> { flush_out(&mut *out.borrow_mut()) };
+        live::read_loop(&mut src, &opts, &mut sink, &mut flush)?;
+        flush_out(&mut *out.borrow_mut())?;
         Ok(printed)
     })();
     // Always: remove our rules, then restore the kernel.
@@ -96,7 +108,18 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn emit(out: &mut impl Write, ev: &AuditEvent, json: bool) -> Result<u64> {
+/// Flushes what `emit` wrote; a reader that went away stops the watch as in `emit`.
+fn flush_out(out: &mut dyn Write) -> Result<()> {
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            unsafe { libc::raise(libc::SIGTERM) };
+            Ok(())
+        }
+        r => Ok(r?),
+    }
+}
+
+fn emit(out: &mut dyn Write, ev: &AuditEvent, json: bool) -> Result<u64> {
     let r = if json {
         serde_json::to_writer(&mut *out, ev)
             .map_err(std::io::Error::other)
