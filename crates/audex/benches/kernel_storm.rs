@@ -94,13 +94,30 @@ fn serial_of(text: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+/// The smaller of two optional serials (`Option::min` takes None as smallest).
+fn min_some(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 fn memchr_find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
-/// Serials missing between the lowest and highest of a set (the first few of
-/// them are printed, to look them up).
-fn holes(s: &BTreeSet<u64>) -> u64 {
+/// Serials missing between `from` (the first storm event's serial) and the
+/// highest of a set; the first few of them are printed, to look them up.
+///
+/// Counting starts at the storm, not at the first serial received: when one
+/// daemon unregisters and the next registers, the kernel hands the newcomer the
+/// records the old one had not read yet, while those logged with no daemon in
+/// between went only to the kernel log; that is not loss of either collector.
+fn holes(s: &BTreeSet<u64>, from: Option<u64>) -> u64 {
+    let s: BTreeSet<u64> = match from {
+        Some(f) => s.range(f..).copied().collect(),
+        None => s.clone(),
+    };
     match (s.first(), s.last()) {
         (Some(&lo), Some(&hi)) => {
             let n = hi - lo + 1 - s.len() as u64;
@@ -143,6 +160,7 @@ fn floor_reader() {
     let mut reader = src.take_reader().unwrap();
     eprintln!("floor reader watching");
     let mut serials: Vec<u64> = Vec::with_capacity(1 << 20);
+    let mut first_storm: Option<u64> = None;
     let mut raw = Vec::new();
     while !STOP.load(Ordering::SeqCst) {
         raw.clear();
@@ -152,11 +170,14 @@ fn floor_reader() {
         for r in &raw {
             if let Some(s) = serial_of(&r.payload) {
                 serials.push(s);
+                if first_storm.is_none() && memchr_find(&r.payload, KEY.as_bytes()).is_some() {
+                    first_storm = Some(s);
+                }
             }
         }
     }
     let set: BTreeSet<u64> = serials.into_iter().collect();
-    println!("serials {} holes {}", set.len(), holes(&set));
+    println!("serials {} holes {}", set.len(), holes(&set, first_storm));
     drop(src);
 }
 
@@ -400,6 +421,7 @@ fn count_jsonl(out: &Path) -> Seen {
     let mut serials = BTreeSet::new();
     let mut lost = BTreeSet::new();
     let mut storm = 0;
+    let mut first: Option<u64> = None;
     for l in text.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
             continue;
@@ -414,7 +436,8 @@ fn count_jsonl(out: &Path) -> Seen {
             }
             continue;
         }
-        if let Some(s) = num(&v["serial"]) {
+        let serial = num(&v["serial"]);
+        if let Some(s) = serial {
             serials.insert(s);
         }
         if v["keys"]
@@ -422,11 +445,12 @@ fn count_jsonl(out: &Path) -> Seen {
             .is_some_and(|k| k.iter().any(|k| k == KEY))
         {
             storm += 1;
+            first = min_some(first, serial);
         }
     }
     Seen {
         storm,
-        holes: Some(holes(&serials)),
+        holes: Some(holes(&serials, first)),
         false_lost: lost.intersection(&serials).count() as u64,
     }
 }
@@ -437,6 +461,7 @@ fn count_sink(out: &Path) -> Seen {
     let mut serials = BTreeSet::new();
     let mut lost = BTreeSet::new();
     let mut storm = 0;
+    let mut first: Option<u64> = None;
     for l in text.lines() {
         if let Some(r) = l.strip_prefix("lost:") {
             if let Some((a, b)) = r.split_once('-') {
@@ -447,16 +472,18 @@ fn count_sink(out: &Path) -> Seen {
             continue;
         }
         let mut it = l.split(' ');
-        if let Some(Ok(s)) = it.next().map(str::parse::<u64>) {
+        let serial = it.next().and_then(|s| s.parse::<u64>().ok());
+        if let Some(s) = serial {
             serials.insert(s);
         }
         if it.next() == Some("key") {
             storm += 1;
+            first = min_some(first, serial);
         }
     }
     Seen {
         storm,
-        holes: Some(holes(&serials)),
+        holes: Some(holes(&serials, first)),
         false_lost: lost.intersection(&serials).count() as u64,
     }
 }
@@ -465,20 +492,23 @@ fn count_auditd(log: &Path) -> Seen {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let mut serials = BTreeSet::new();
     let mut storm = 0;
+    let mut first: Option<u64> = None;
     for l in text.lines() {
         if l.starts_with("type=DAEMON_") {
             continue;
         }
-        if let Some(s) = serial_of(l.as_bytes()) {
+        let serial = serial_of(l.as_bytes());
+        if let Some(s) = serial {
             serials.insert(s);
         }
         if l.starts_with("type=SYSCALL") && l.contains(&format!("key=\"{KEY}\"")) {
             storm += 1;
+            first = min_some(first, serial);
         }
     }
     Seen {
         storm,
-        holes: Some(holes(&serials)),
+        holes: Some(holes(&serials, first)),
         false_lost: 0,
     }
 }
