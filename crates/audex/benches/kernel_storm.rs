@@ -94,14 +94,6 @@ fn serial_of(text: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// The smaller of two optional serials (`Option::min` takes None as smallest).
-fn min_some(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 fn memchr_find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
@@ -415,13 +407,49 @@ struct Seen {
     false_lost: u64,
 }
 
+/// What an output holds, tallied line by line.
+#[derive(Default)]
+struct Tally {
+    serials: BTreeSet<u64>,
+    lost: BTreeSet<u64>,
+    storm: u64,
+    /// The first storm event's serial (holes are counted from it).
+    first: Option<u64>,
+}
+
+impl Tally {
+    /// A delivered event (or record) with this serial; `storm` when it has the key.
+    fn event(&mut self, serial: Option<u64>, storm: bool) {
+        if let Some(s) = serial {
+            self.serials.insert(s);
+        }
+        if storm {
+            self.storm += 1;
+            self.first = match (self.first, serial) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+
+    /// A reported lost range.
+    fn lost(&mut self, first: u64, last: u64) {
+        self.lost.extend(first..=last.min(first + 1_000_000));
+    }
+
+    fn seen(self) -> Seen {
+        Seen {
+            storm: self.storm,
+            holes: Some(holes(&self.serials, self.first)),
+            false_lost: self.lost.intersection(&self.serials).count() as u64,
+        }
+    }
+}
+
 /// Counts an audex JSON-lines output.
 fn count_jsonl(out: &Path) -> Seen {
     let text = std::fs::read_to_string(out).unwrap_or_default();
-    let mut serials = BTreeSet::new();
-    let mut lost = BTreeSet::new();
-    let mut storm = 0;
-    let mut first: Option<u64> = None;
+    let mut t = Tally::default();
     for l in text.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
             continue;
@@ -432,85 +460,47 @@ fn count_jsonl(out: &Path) -> Seen {
                 num(&v["lost"]["first_serial"]),
                 num(&v["lost"]["last_serial"]),
             ) {
-                lost.extend(a..=b.min(a + 1_000_000));
+                t.lost(a, b);
             }
             continue;
         }
-        let serial = num(&v["serial"]);
-        if let Some(s) = serial {
-            serials.insert(s);
-        }
-        if v["keys"]
+        let storm = v["keys"]
             .as_array()
-            .is_some_and(|k| k.iter().any(|k| k == KEY))
-        {
-            storm += 1;
-            first = min_some(first, serial);
-        }
+            .is_some_and(|k| k.iter().any(|k| k == KEY));
+        t.event(num(&v["serial"]), storm);
     }
-    Seen {
-        storm,
-        holes: Some(holes(&serials, first)),
-        false_lost: lost.intersection(&serials).count() as u64,
-    }
+    t.seen()
 }
 
 /// Counts the OTLP sink's output.
 fn count_sink(out: &Path) -> Seen {
     let text = std::fs::read_to_string(out).unwrap_or_default();
-    let mut serials = BTreeSet::new();
-    let mut lost = BTreeSet::new();
-    let mut storm = 0;
-    let mut first: Option<u64> = None;
+    let mut t = Tally::default();
     for l in text.lines() {
         if let Some(r) = l.strip_prefix("lost:") {
             if let Some((a, b)) = r.split_once('-') {
                 if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
-                    lost.extend(a..=b.min(a + 1_000_000));
+                    t.lost(a, b);
                 }
             }
             continue;
         }
         let mut it = l.split(' ');
         let serial = it.next().and_then(|s| s.parse::<u64>().ok());
-        if let Some(s) = serial {
-            serials.insert(s);
-        }
-        if it.next() == Some("key") {
-            storm += 1;
-            first = min_some(first, serial);
-        }
+        t.event(serial, it.next() == Some("key"));
     }
-    Seen {
-        storm,
-        holes: Some(holes(&serials, first)),
-        false_lost: lost.intersection(&serials).count() as u64,
-    }
+    t.seen()
 }
 
 fn count_auditd(log: &Path) -> Seen {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut serials = BTreeSet::new();
-    let mut storm = 0;
-    let mut first: Option<u64> = None;
-    for l in text.lines() {
-        if l.starts_with("type=DAEMON_") {
-            continue;
-        }
-        let serial = serial_of(l.as_bytes());
-        if let Some(s) = serial {
-            serials.insert(s);
-        }
-        if l.starts_with("type=SYSCALL") && l.contains(&format!("key=\"{KEY}\"")) {
-            storm += 1;
-            first = min_some(first, serial);
-        }
+    let mut t = Tally::default();
+    let key = format!("key=\"{KEY}\"");
+    for l in text.lines().filter(|l| !l.starts_with("type=DAEMON_")) {
+        let storm = l.starts_with("type=SYSCALL") && l.contains(&key);
+        t.event(serial_of(l.as_bytes()), storm);
     }
-    Seen {
-        storm,
-        holes: Some(holes(&serials, first)),
-        false_lost: 0,
-    }
+    t.seen()
 }
 
 fn spawn_ready(mut c: Command, out: &Path, ready: &str) -> Child {
