@@ -23,6 +23,8 @@ struct Summary {
     lost_events: u64,
     lost_serials: u64,
     late: u64,
+    /// Of `late`: records of serials already reported lost (dropped, not delivered).
+    after_lost: u64,
     truncated: u64,
 }
 
@@ -171,6 +173,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         }
     }
     sum.late = stages.correlator.stats().late;
+    sum.after_lost = stages.correlator.stats().after_lost;
     drop(writer);
     let mut code = ExitCode::SUCCESS;
     if let Some(o) = outputs {
@@ -198,7 +201,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "audex: {} records -> {} events in {:.2}s ({:.0} records/s); {} parse errors; {} lost serials in {} gaps; {} late records; {} truncated events",
+            "audex: {} records -> {} events in {:.2}s ({:.0} records/s); {} parse errors; {} lost serials in {} gaps; {} late records{}; {} truncated events",
             sum.records,
             sum.events,
             secs,
@@ -207,6 +210,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             sum.lost_serials,
             sum.lost_events,
             sum.late,
+            if sum.after_lost > 0 {
+                format!(" ({} of serials reported lost before they came: dropped)", sum.after_lost)
+            } else {
+                String::new()
+            },
             sum.truncated
         );
     }

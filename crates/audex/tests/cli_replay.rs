@@ -211,6 +211,48 @@ type=USER_LOGIN msg=audit(1700000001.000:105): pid=1 uid=0 auid=0 ses=1 msg='op=
     assert!(!String::from_utf8_lossy(&out.stdout).contains("records-lost"));
 }
 
+/// A serial declared lost (2 s and 1,024 serials past it) that turns up after all
+/// is dropped and said so in the summary: never both delivered and reported lost.
+#[test]
+fn a_serial_reported_lost_that_comes_late_is_not_delivered_too() {
+    let msg = |t: &str, s: u64| {
+        format!("type=USER_LOGIN msg=audit({t}:{s}): pid=1 uid=0 auid=0 ses=1 msg='op=login acct=\"u{s}\" exe=\"/usr/sbin/sshd\" hostname=h addr=10.0.0.1 terminal=ssh res=success'\n")
+    };
+    let mut input = msg("1700000000.000", 100);
+    for s in 102..1200u64 {
+        let ms = 3000 + (s - 102);
+        input.push_str(&msg(
+            &format!("17000000{:02}.{:03}", ms / 1000, ms % 1000),
+            s,
+        ));
+    }
+    input.push_str(&msg("1700000000.500", 101));
+    let out = audex(&["replay", "--no-names", "-"], Some(input.as_bytes()));
+    let evs: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let lost: Vec<_> = evs
+        .iter()
+        .filter(|e| e["action"] == "records-lost")
+        .collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0]["lost"]["first_serial"], "101");
+    assert_eq!(lost[0]["lost"]["last_serial"], "101");
+    assert!(
+        !evs.iter()
+            .any(|e| e["serial"] == "101" && e["action"] != "records-lost"),
+        "101 was reported lost: not delivered"
+    );
+    assert_eq!(evs.len(), 1 + 1 + 1098);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains("1 late records (1 of serials reported lost before they came: dropped)"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn archives_replay_back_to_the_same_events() {
     let log = golden("kernel-enriched.log");
