@@ -142,16 +142,7 @@ impl AuditSocket {
     /// Receives one datagram and splits it into messages (appended to `out`).
     /// `Ok(false)` on a read timeout.
     pub fn recv_into(&mut self, out: &mut Vec<Message>) -> Result<bool, KernelError> {
-        self.recv_flags(out, 0)
-    }
-
-    /// As [`recv_into`](Self::recv_into), but `Ok(false)` at once when nothing is queued.
-    pub fn try_recv_into(&mut self, out: &mut Vec<Message>) -> Result<bool, KernelError> {
-        self.recv_flags(out, libc::MSG_DONTWAIT)
-    }
-
-    fn recv_flags(&mut self, out: &mut Vec<Message>, flags: i32) -> Result<bool, KernelError> {
-        let n = match self.sock.recv(&mut &mut self.buf[..], flags) {
+        let n = match self.sock.recv(&mut &mut self.buf[..], 0) {
             Ok(n) => n,
             Err(e)
                 if matches!(

@@ -12,7 +12,8 @@ const DATAGRAM_BYTES: usize = 12 << 10;
 /// Buffers and headers for up to `n` datagrams, kept between calls.
 pub struct RecvMany {
     bufs: Vec<Vec<u8>>,
-    iovs: Vec<libc::iovec>,
+    /// Pointed at by `hdrs` (kept alive here, never read again).
+    _iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
 }
 
@@ -40,20 +41,20 @@ impl RecvMany {
                 h
             })
             .collect();
-        RecvMany { bufs, iovs, hdrs }
+        RecvMany {
+            bufs,
+            _iovs: iovs,
+            hdrs,
+        }
     }
 
     /// Receives up to the batch size: waits (up to the socket's read timeout) for
     /// the first datagram when `wait`, takes only what is queued otherwise.
     /// Returns how many arrived; `datagram(i)` gives each. `Ok(0)` on a timeout
     /// or nothing queued.
+    /// (The kernel writes only `msg_len` and the flags back: the headers are set
+    /// up once, in [`new`](Self::new).)
     pub fn recv(&mut self, fd: RawFd, wait: bool) -> io::Result<usize> {
-        for (h, iov) in self.hdrs.iter_mut().zip(&self.iovs) {
-            h.msg_hdr.msg_iovlen = 1;
-            h.msg_len = 0;
-            h.msg_hdr.msg_flags = 0;
-            debug_assert_eq!(iov.iov_len, DATAGRAM_BYTES);
-        }
         let flags = if wait {
             libc::MSG_WAITFORONE
         } else {
