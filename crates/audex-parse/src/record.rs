@@ -99,24 +99,30 @@ impl Record {
         Ok(rec)
     }
 
-    /// As [`from_netlink`](Self::from_netlink), keeping `payload` as the record's
-    /// buffer instead of copying it (the live path's one copy per record).
-    pub(crate) fn from_netlink_owned(
-        rtype: u16,
-        mut payload: Vec<u8>,
-    ) -> Result<Record, ParseError> {
-        let end = memchr::memchr(0, &payload).unwrap_or(payload.len());
-        let end = trim_eol(&payload[..end]).len();
-        if end > MAX_RECORD_BYTES {
-            return Self::from_netlink(rtype, &payload);
+    /// A netlink payload's text: without the kernel's NUL padding and a trailing
+    /// newline, and not over the record size bound.
+    fn netlink_text(payload: &[u8]) -> Result<&[u8], ParseError> {
+        // The kernel pads some payloads with NULs.
+        let end = memchr::memchr(0, payload).unwrap_or(payload.len());
+        let text = trim_eol(&payload[..end]);
+        if text.len() > MAX_RECORD_BYTES {
+            return Err(ParseError::new(
+                ParseErrorKind::TooLong,
+                MAX_RECORD_BYTES,
+                text,
+            ));
         }
-        payload.truncate(end);
-        let (time, serial, body_start) = parse_stamp(&payload, 0)?;
+        Ok(text)
+    }
+
+    /// A record of type `rtype` over `buf`, a payload's text.
+    fn from_netlink_text(rtype: u16, buf: Box<[u8]>) -> Result<Record, ParseError> {
+        let (time, serial, body_start) = parse_stamp(&buf, 0)?;
         let mut rec = Record {
             rtype: RecordType(rtype as u32),
             time,
             serial,
-            buf: payload.into_boxed_slice(),
+            buf,
             node: None,
             body_start: body_start as u32,
             fields: Vec::new(),
@@ -125,29 +131,19 @@ impl Record {
         Ok(rec)
     }
 
+    /// As [`from_netlink`](Self::from_netlink), keeping `payload` as the record's
+    /// buffer instead of copying it (the live path's one copy per record).
+    pub(crate) fn from_netlink_owned(
+        rtype: u16,
+        mut payload: Vec<u8>,
+    ) -> Result<Record, ParseError> {
+        let len = Self::netlink_text(&payload)?.len();
+        payload.truncate(len);
+        Self::from_netlink_text(rtype, payload.into_boxed_slice())
+    }
+
     pub(crate) fn from_netlink(rtype: u16, payload: &[u8]) -> Result<Record, ParseError> {
-        // The kernel pads some payloads with NULs.
-        let end = memchr::memchr(0, payload).unwrap_or(payload.len());
-        let payload = trim_eol(&payload[..end]);
-        if payload.len() > MAX_RECORD_BYTES {
-            return Err(ParseError::new(
-                ParseErrorKind::TooLong,
-                MAX_RECORD_BYTES,
-                payload,
-            ));
-        }
-        let (time, serial, body_start) = parse_stamp(payload, 0)?;
-        let mut rec = Record {
-            rtype: RecordType(rtype as u32),
-            time,
-            serial,
-            buf: payload.into(),
-            node: None,
-            body_start: body_start as u32,
-            fields: Vec::new(),
-        };
-        rec.parse_fields();
-        Ok(rec)
+        Self::from_netlink_text(rtype, Self::netlink_text(payload)?.into())
     }
 
     fn parse_fields(&mut self) {

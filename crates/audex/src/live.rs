@@ -228,7 +228,7 @@ pub fn read_loop(
     while let Ok(b) = rx.recv_timeout(Duration::from_millis(300)) {
         if let Batch::Records(raw) = b {
             for rec in raw {
-                if let Ok(p) = audex_parse::parse_netlink(rec.rtype, &rec.payload) {
+                if let Ok(p) = audex_parse::parse_netlink_owned(rec.rtype, rec.payload) {
                     corr.push(p);
                 }
             }
