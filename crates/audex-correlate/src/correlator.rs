@@ -49,7 +49,14 @@ impl Node {
             name,
             newest_ms: 0,
             last_arrival_ms: 0,
-            gaps: GapTracker::new(cfg.reorder_window),
+            gaps: GapTracker::new(
+                cfg.reorder_window,
+                Limits {
+                    timeout_ms: cfg.timeout_ms,
+                    margin: cfg.gap_margin,
+                    max_open: cfg.max_open_gaps,
+                },
+            ),
         }
     }
 }
@@ -90,14 +97,6 @@ impl Correlator {
             missing: Vec::new(),
             stats: Stats::default(),
             live: false,
-        }
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
-            timeout_ms: self.cfg.timeout_ms,
-            margin: self.cfg.gap_margin,
-            max_open: self.cfg.max_open_gaps,
         }
     }
 
@@ -159,14 +158,8 @@ impl Correlator {
             let seen = if self.cfg.track_gaps && rec.rtype.has_kernel_serial() {
                 let n = &mut self.nodes[node as usize];
                 let clock = if self.live { self.now_ms } else { n.newest_ms };
-                n.gaps.observe(
-                    rec.serial,
-                    t_ms,
-                    clock,
-                    n.newest_ms,
-                    self.cfg.gap_margin,
-                    &mut self.missing,
-                )
+                n.gaps
+                    .observe(rec.serial, t_ms, clock, n.newest_ms, &mut self.missing)
             } else {
                 Seen::Fresh
             };
@@ -318,10 +311,9 @@ impl Correlator {
             self.order.push_front(e);
         }
         if self.cfg.track_gaps && !self.live {
-            let lim = self.limits();
             let n = &mut self.nodes[node as usize];
             if n.gaps.has_open() {
-                n.gaps.expire(n.newest_ms, false, lim, &mut self.missing);
+                n.gaps.expire(n.newest_ms, false, &mut self.missing);
             }
         }
     }
@@ -367,12 +359,11 @@ impl Correlator {
         }
         if self.cfg.track_gaps {
             // A node quiet for the timeout will not fill its gaps any more.
-            let lim = self.limits();
             for id in 0..self.nodes.len() {
                 let n = &mut self.nodes[id];
                 if n.gaps.has_open() {
                     let quiet = n.last_arrival_ms < cutoff;
-                    n.gaps.expire(now_ms, quiet, lim, &mut self.missing);
+                    n.gaps.expire(now_ms, quiet, &mut self.missing);
                 }
                 self.take_missing(id as u32);
             }

@@ -86,17 +86,19 @@ pub(crate) struct GapTracker {
     missing: BTreeMap<u64, Open>,
     ring: Vec<Slot>,
     window: u64,
+    lim: Limits,
 }
 
 impl GapTracker {
     /// `window` is rounded up to a power of two (at least 64).
-    pub fn new(window: usize) -> Self {
+    pub fn new(window: usize, lim: Limits) -> Self {
         GapTracker {
             hi: None,
             start: 0,
             missing: BTreeMap::new(),
             ring: Vec::new(),
             window: window.max(64).next_power_of_two() as u64,
+            lim,
         }
     }
 
@@ -128,16 +130,14 @@ impl GapTracker {
     }
 
     /// Observes a serial whose event is not in flight. `clock` is the gap clock now
-    /// (stamped on a range it opens); `newest_ms` the node's newest record time;
-    /// `margin` how far a straggler may trail. Ranges it closes for good (on a new
-    /// sequence) are appended to `done`.
+    /// (stamped on a range it opens); `newest_ms` the node's newest record time.
+    /// Ranges it closes for good (on a new sequence) are appended to `done`.
     pub fn observe(
         &mut self,
         serial: u64,
         time_ms: u64,
         clock: u64,
         newest_ms: u64,
-        margin: u64,
         done: &mut Vec<Missing>,
     ) -> Seen {
         let Some(hi) = self.hi else {
@@ -183,7 +183,7 @@ impl GapTracker {
             // Below the first serial seen: a straggler from just before it (within
             // the margin), or a new sequence. (Times cannot tell: a syscall that
             // blocked carries the time it started.)
-            if self.start - serial > margin {
+            if self.start - serial > self.lim.margin {
                 self.drain_all(done);
                 return self.begin(serial, time_ms);
             }
@@ -213,8 +213,8 @@ impl GapTracker {
 
     /// Declares lost the open ranges nothing can fill any more (see the module
     /// doc); `quiet` says the node sent nothing for the timeout (live).
-    pub fn expire(&mut self, clock: u64, quiet: bool, lim: Limits, done: &mut Vec<Missing>) {
-        let hi = self.hi.unwrap_or(0);
+    pub fn expire(&mut self, clock: u64, quiet: bool, done: &mut Vec<Missing>) {
+        let (hi, lim) = (self.hi.unwrap_or(0), self.lim);
         let mut expired: Vec<u64> = Vec::new();
         for (&first, open) in &self.missing {
             let waited = clock.saturating_sub(open.clock);

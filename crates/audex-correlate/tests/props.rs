@@ -1,7 +1,9 @@
 //! Property tests: every record ends in exactly one event or is counted; events
 //! keep their records; serials that never arrive are reported as lost, exactly.
+mod common;
 use audex_correlate::{Config, Correlator, EndReason, Output};
 use audex_parse::{parse_line, Record};
+use common::run;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -89,22 +91,6 @@ fn shuffle_windows<T>(v: &mut [T], w: usize, seed: u64) {
         }
         i = end;
     }
-}
-
-fn run(cfg: Config, recs: Vec<Record>) -> (Vec<Output>, audex_correlate::Stats) {
-    let mut c = Correlator::new(cfg);
-    let mut out = Vec::new();
-    for r in recs {
-        c.push(r);
-        while let Some(o) = c.pop() {
-            out.push(o);
-        }
-    }
-    c.flush();
-    while let Some(o) = c.pop() {
-        out.push(o);
-    }
-    (out, c.stats().clone())
 }
 
 fn accounting_holds(out: &[Output], st: &audex_correlate::Stats, pushed: u64) {

@@ -5,7 +5,9 @@
 //! 875's event had raised the watermark. The correlator took "serial back, time
 //! on" for a new boot, reset, and then reported 875 lost although it had just
 //! delivered it.
-use audex_correlate::{Config, Correlator, Output};
+mod common;
+
+use audex_correlate::{Config, Output};
 use audex_parse::{parse_line, Record, RecordType};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,18 +51,6 @@ fn with_eoe(recs: Vec<Record>) -> Vec<Record> {
     out
 }
 
-fn outputs(recs: Vec<Record>) -> Vec<Output> {
-    let mut c = Correlator::new(Config::default());
-    let mut out = Vec::new();
-    for r in recs {
-        c.push(r);
-        out.extend(std::iter::from_fn(|| c.pop()));
-    }
-    c.flush();
-    out.extend(std::iter::from_fn(|| c.pop()));
-    out
-}
-
 #[test]
 fn recorded_interleaving_loses_nothing_with_or_without_eoe() {
     let serials: BTreeSet<u64> = recorded().iter().map(|r| r.serial).collect();
@@ -69,7 +59,7 @@ fn recorded_interleaving_loses_nothing_with_or_without_eoe() {
         ("as logged", recorded()),
         ("with EOE", with_eoe(recorded())),
     ] {
-        let out = outputs(recs);
+        let (out, _) = common::run(Config::default(), recs);
         let lost: Vec<_> = out
             .iter()
             .filter(|o| matches!(o, Output::Lost(_)))

@@ -7,6 +7,8 @@
 //! mixed in. Every serial must end in exactly one delivered event or in exactly
 //! one lost range, never both; lost counts must equal the true gaps; no record
 //! may be cut from its event. Run in replay (record time) and live (wall clock).
+mod common;
+
 use audex_correlate::{Config, Correlator, Output};
 use audex_parse::{parse_line, Record};
 use proptest::prelude::*;
@@ -163,26 +165,22 @@ enum Clock {
 }
 
 fn correlate(recs: Vec<Record>, clock: Clock) -> (Vec<Output>, audex_correlate::Stats) {
+    let Clock::Wall { ms_per_record } = clock else {
+        return common::run(Config::default(), recs);
+    };
     let mut c = Correlator::new(Config::default());
     let mut out = Vec::new();
-    let mut wall = 0;
     for (i, r) in recs.into_iter().enumerate() {
-        if let Clock::Wall { ms_per_record } = clock {
-            wall = i as u64 * ms_per_record;
-            c.set_now(wall);
-        }
+        let wall = i as u64 * ms_per_record;
+        c.set_now(wall);
         c.push(r);
-        if matches!(clock, Clock::Wall { .. }) && i % 50 == 0 {
+        if i % 50 == 0 {
             c.expire_wall(wall);
         }
-        while let Some(o) = c.pop() {
-            out.push(o);
-        }
+        out.extend(std::iter::from_fn(|| c.pop()));
     }
     c.flush();
-    while let Some(o) = c.pop() {
-        out.push(o);
-    }
+    out.extend(std::iter::from_fn(|| c.pop()));
     (out, c.stats().clone())
 }
 
