@@ -54,9 +54,7 @@ impl Exporter for JsonLinesFile {
         Box::pin(async move {
             let what = self.what();
             for e in events {
-                serde_json::to_writer(&mut self.out, e)
-                    .map_err(|e| io_err(&what, io::Error::other(e)))?;
-                self.out.write_all(b"\n").map_err(|e| io_err(&what, e))?;
+                self.write_event(e, &what)?;
             }
             self.finish_batch(&what)?;
             Ok(Accepted::default())
@@ -87,11 +85,7 @@ impl Exporter for JsonLinesFile {
                 // A protobuf entry (spooled by an older audex, or an event JSON
                 // could not encode): as before.
                 match <AuditEvent as prost::Message>::decode(b.as_slice()) {
-                    Ok(e) => {
-                        serde_json::to_writer(&mut self.out, &e)
-                            .map_err(|e| io_err(&what, io::Error::other(e)))?;
-                        self.out.write_all(b"\n").map_err(|e| io_err(&what, e))?;
-                    }
+                    Ok(e) => self.write_event(&e, &what)?,
                     Err(_) => bad += 1,
                 }
             }
@@ -111,6 +105,12 @@ impl JsonLinesFile {
         self.path
             .as_ref()
             .map_or("standard output".to_string(), |p| p.display().to_string())
+    }
+
+    /// One event as a JSON line.
+    fn write_event(&mut self, e: &AuditEvent, what: &str) -> Result<(), ExportError> {
+        serde_json::to_writer(&mut self.out, e).map_err(|e| io_err(what, io::Error::other(e)))?;
+        self.out.write_all(b"\n").map_err(|e| io_err(what, e))
     }
 
     /// Flushes, and fsyncs a file: durable before the spool lets the batch go.

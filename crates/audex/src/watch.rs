@@ -108,15 +108,9 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Flushes what `emit` wrote; a reader that went away stops the watch as in `emit`.
+/// Flushes what `emit` wrote.
 fn flush_out(out: &mut dyn Write) -> Result<()> {
-    match out.flush() {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            unsafe { libc::raise(libc::SIGTERM) };
-            Ok(())
-        }
-        r => Ok(r?),
-    }
+    written(out.flush()).map(|_| ())
 }
 
 fn emit(out: &mut dyn Write, ev: &AuditEvent, json: bool) -> Result<u64> {
@@ -127,12 +121,17 @@ fn emit(out: &mut dyn Write, ev: &AuditEvent, json: bool) -> Result<u64> {
     } else {
         writeln!(out, "{}", line(ev))
     };
+    Ok(u64::from(written(r)?))
+}
+
+/// Whether a write went out; a reader that went away (`| head`) stops the watch
+/// like Ctrl-C would.
+fn written(r: std::io::Result<()>) -> Result<bool> {
     match r {
-        Ok(()) => Ok(1),
+        Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            // The reader went away (`| head`): stop like Ctrl-C would.
             unsafe { libc::raise(libc::SIGTERM) };
-            Ok(0)
+            Ok(false)
         }
         Err(e) => Err(e.into()),
     }
