@@ -30,14 +30,12 @@ work=$(mktemp -d /tmp/audex-compliance-work.XXXXXX)
 conf=$(mktemp -d /tmp/audex-compliance-conf.XXXXXX)
 logdir=$(mktemp -d /tmp/audex-compliance-log.XXXXXX)
 pid=
-was_enabled=$(auditctl -s | awk '$1=="enabled"{print $2}')
-was_backlog=$(auditctl -s | awk '$1=="backlog_limit"{print $2}')
+audit_state_save
 cleanup() {
     auditctl -W "$work" -p rwa -k pci-chd-access >/dev/null 2>&1 || true
     "$AUDEX" rules delete --pack pci-dss >/dev/null 2>&1 || true
     [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-    auditctl -b "$was_backlog" >/dev/null 2>&1 || true
-    auditctl -e "$was_enabled" >/dev/null 2>&1 || true
+    audit_state_restore
     rm -rf "$work" "$conf" "$logdir"
 }
 trap cleanup EXIT

@@ -20,14 +20,12 @@ capture() { # capture FORMAT OUT
     conf=$(mktemp -d /tmp/audex-golden-conf.XXXXXX)
     logdir=$(mktemp -d /tmp/audex-golden-log.XXXXXX)
     local was_enabled was_backlog
-    was_enabled=$(auditctl -s | awk '$1=="enabled"{print $2}')
-    was_backlog=$(auditctl -s | awk '$1=="backlog_limit"{print $2}')
+    audit_state_save
     cleanup() {
         auditctl -W "$work" -p rwxa -k audex-golden >/dev/null 2>&1 || true
         auditctl -d always,exit -F arch=b64 -S utimensat -F dir="$work" -k audex-golden-time >/dev/null 2>&1 || true
         [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-        auditctl -b "$was_backlog" >/dev/null 2>&1 || true
-        auditctl -e "$was_enabled" >/dev/null 2>&1 || true
+        audit_state_restore
         rm -rf "$work" "$conf"
     }
     trap cleanup EXIT

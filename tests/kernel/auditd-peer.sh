@@ -42,3 +42,14 @@ wait_registered() {
     echo "auditd ($1) did not register as the audit daemon" >&2
     return 1
 }
+
+# audit_state_save / audit_state_restore: the enabled flag and backlog limit as
+# found (into was_enabled, was_backlog), and back (for a cleanup trap).
+audit_state_save() {
+    was_enabled=$(auditctl -s | awk '$1=="enabled"{print $2}')
+    was_backlog=$(auditctl -s | awk '$1=="backlog_limit"{print $2}')
+}
+audit_state_restore() {
+    auditctl -b "$was_backlog" >/dev/null 2>&1 || true
+    auditctl -e "$was_enabled" >/dev/null 2>&1 || true
+}
