@@ -13,6 +13,7 @@ mod format;
 mod grpc_channel;
 mod grpc_h2;
 pub mod otlp;
+pub mod private;
 pub mod spool;
 mod tls;
 

@@ -100,7 +100,7 @@ impl Spool {
     /// Opens (or creates) the spool in `cfg.dir`, recovering what a crash left.
     pub fn open(mut cfg: SpoolConfig) -> io::Result<(Spool, Recovery)> {
         cfg.segment_bytes = cfg.segment_bytes.min(cfg.max_bytes / 4).max(4096);
-        fs::create_dir_all(&cfg.dir)?;
+        crate::private::private_dir(&cfg.dir)?;
         let acked = read_acked(&cfg.dir)?;
         let mut firsts: Vec<u64> = fs::read_dir(&cfg.dir)?
             .filter_map(|e| e.ok())
@@ -138,7 +138,7 @@ impl Spool {
             .max(acked + 1);
         if segments.is_empty() || segments.back().unwrap().last_seq + 1 != next_seq {
             let path = seg_path(&cfg.dir, next_seq);
-            File::create(&path)?;
+            crate::private::private_file(&path)?;
             segments.push_back(Segment {
                 first_seq: next_seq,
                 last_seq: next_seq - 1,
@@ -210,7 +210,10 @@ impl Spool {
         self.writer.flush()?;
         self.writer.get_ref().sync_data()?;
         let path = seg_path(&self.cfg.dir, self.next_seq);
-        let f = OpenOptions::new().create(true).append(true).open(&path)?;
+        let f = crate::private::options()
+            .create(true)
+            .append(true)
+            .open(&path)?;
         self.writer = BufWriter::with_capacity(64 << 10, f);
         self.segments.push_back(Segment {
             first_seq: self.next_seq,
@@ -401,7 +404,7 @@ fn write_acked(dir: &Path, seq: u64) -> io::Result<()> {
     let tmp = dir.join("acked.tmp");
     let mut b = seq.to_le_bytes().to_vec();
     b.extend_from_slice(&crc32fast::hash(&b).to_le_bytes());
-    let mut f = File::create(&tmp)?;
+    let mut f = crate::private::private_file(&tmp)?;
     f.write_all(&b)?;
     f.sync_data()?;
     fs::rename(&tmp, dir.join("acked"))
