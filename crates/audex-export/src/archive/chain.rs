@@ -48,6 +48,21 @@ impl ChainKey {
         out.copy_from_slice(ctx.sign().as_ref());
         out
     }
+
+    /// The MAC of a statement about a node's chain head (a line of the
+    /// chain-heads file, a checkpoint): `domain` keeps the kinds apart, so one
+    /// cannot stand in for another or for an event.
+    pub fn head_mac(&self, domain: &[u8], node: &str, sequence: u64, head: &[u8]) -> Mac {
+        let mut ctx = ring::hmac::Context::with_key(&self.0);
+        ctx.update(domain);
+        ctx.update(&(node.len() as u32).to_be_bytes());
+        ctx.update(node.as_bytes());
+        ctx.update(&sequence.to_be_bytes());
+        ctx.update(head);
+        let mut out = [0u8; MAC_LEN];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
 }
 
 /// A key file's bytes, for chain and hash keys: a trailing newline is not part

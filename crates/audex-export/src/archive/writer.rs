@@ -1,11 +1,15 @@
 //! Writes archive segments `DIR/audex-<unix ms>-<n>.pb`: as `.pb.partial` while
 //! open, renamed when closed. With a chain key each event gets its `chain` field
 //! and each segment ends with one seal event per node chain; the chain continues
-//! across segments and restarts (heads kept in `DIR/chain-heads`, and taken from
-//! the newest segments at start).
-use super::chain::{self, append_chain, hex, unhex, view, ChainKey, Mac};
-use super::reader::{is_segment, records};
-use super::SEAL_ACTION;
+//! across segments and restarts (heads kept in `DIR/chain-heads`, see [`heads`],
+//! and taken from the newest segments at start). A start that cannot trust the
+//! heads file writes an `archive-resumed` event first; with a checkpoint sender
+//! the writer sends `archive-checkpoint` events of its heads (see [`checkpoint`]).
+//! Files are created 0600 in a 0700 directory.
+use super::chain::{self, append_chain, hex, view, ChainKey, Mac};
+use super::heads::{self, Heads};
+use super::reader::{is_open_segment, is_segment, records};
+use super::{checkpoint, RESUMED_ACTION, SEAL_ACTION};
 use crate::delivery::{Accepted, ExportError, ExportFuture, Exporter};
 use audex_proto::v1::AuditEvent;
 use prost::Message;
@@ -13,9 +17,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const HEADS_FILE: &str = "chain-heads";
 
 fn io_err(what: &str, e: io::Error) -> ExportError {
     // A full disk or a vanished directory may recover: keep the events and retry.
@@ -87,15 +90,19 @@ impl Chain {
         seq
     }
 
-    /// Takes the heads found in a segment's bytes where they are newer.
-    fn learn(&mut self, buf: &[u8]) {
+    /// Takes the heads found in a segment's bytes where they are newer; whether
+    /// the bytes hold any chained record.
+    fn learn(&mut self, buf: &[u8]) -> bool {
+        let mut any = false;
         for r in records(buf).map_while(Result::ok) {
             if let Ok(v) = view(r.bytes) {
                 if let Some((seq, mac, _)) = v.chain {
                     self.learn_head(v.node, seq, mac);
+                    any = true;
                 }
             }
         }
+        any
     }
 
     fn learn_head(&mut self, node: &str, seq: u64, mac: &[u8]) {
@@ -106,37 +113,21 @@ impl Chain {
     }
 
     fn save_heads(&self, dir: &Path) -> io::Result<()> {
-        let mut text = String::new();
-        for (node, (seq, mac)) in &self.heads {
-            text.push_str(&format!("{} {seq} {}\n", hex(node.as_bytes()), hex(mac)));
-        }
-        let tmp = dir.join(format!("{HEADS_FILE}.tmp"));
-        let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(tmp, dir.join(HEADS_FILE))
-    }
-
-    fn load_heads(&mut self, dir: &Path) {
-        let Ok(text) = std::fs::read_to_string(dir.join(HEADS_FILE)) else {
-            return;
-        };
-        for line in text.lines() {
-            let mut it = line.split(' ');
-            if let (Some(n), Some(s), Some(m)) = (it.next(), it.next(), it.next()) {
-                if let (Some(n), Ok(s), Some(m)) = (
-                    unhex(n).and_then(|n| String::from_utf8(n).ok()),
-                    s.parse(),
-                    unhex(m),
-                ) {
-                    self.learn_head(&n, s, &m);
-                }
-            }
-        }
+        heads::write(
+            dir,
+            &self.key,
+            self.heads.iter().map(|(n, (s, m))| (n.as_str(), *s, m)),
+        )
     }
 
     /// The seal events closing `spans` of segment `name`, framed and chained.
-    fn seals(&mut self, name: &str, spans: &BTreeMap<String, Span>, recovered: bool) -> Vec<u8> {
+    /// `recovered`: sealed at a later start, with the bytes of a torn record cut.
+    fn seals(
+        &mut self,
+        name: &str,
+        spans: &BTreeMap<String, Span>,
+        recovered: Option<u64>,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -149,8 +140,9 @@ impl Chain {
             data.insert("last_sequence".into(), span.last.to_string());
             data.insert("events".into(), span.events.to_string());
             data.insert("head".into(), hex(&head));
-            if recovered {
+            if let Some(cut) = recovered {
                 data.insert("recovered".into(), "true".into());
+                data.insert("cut_bytes".into(), cut.to_string());
             }
             let seal = AuditEvent {
                 id: format!("{node}:seal:{}", span.last + 1),
@@ -171,6 +163,42 @@ impl Chain {
     }
 }
 
+/// The chained event a start writes first when it could not trust the heads
+/// file: the tail before it may have been cut (see [`RESUMED_ACTION`]).
+fn resumed_event(node: &str, reason: &str, continued_from: u64, segment: &str) -> AuditEvent {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut data = BTreeMap::new();
+    data.insert("reason".into(), reason.to_string());
+    data.insert("continued_from".into(), continued_from.to_string());
+    data.insert("segment".into(), segment.to_string());
+    AuditEvent {
+        id: format!("{node}:resumed:{}", continued_from + 1),
+        time: Some(audex_proto::Timestamp {
+            seconds: now.as_secs() as i64,
+            nanos: now.subsec_nanos() as i32,
+        }),
+        node: node.to_string(),
+        category: "audit".into(),
+        action: RESUMED_ACTION.into(),
+        outcome: "failure".into(),
+        data,
+        ..Default::default()
+    }
+}
+
+/// Where checkpoints go, and how often.
+struct Checkpoints {
+    tx: SyncSender<AuditEvent>,
+    every: Duration,
+    last: Option<Instant>,
+    /// Per node, the sequence number of the last checkpoint sent.
+    sent: HashMap<String, u64>,
+    /// Checkpoints not sent because the channel was full (a later one supersedes them).
+    dropped: u64,
+}
+
 /// Rotating archive segments; see the module doc.
 pub struct ProtobufFile {
     name: String,
@@ -182,6 +210,12 @@ pub struct ProtobufFile {
     buf: Vec<u8>,
     content: Vec<u8>,
     chain: Option<Chain>,
+    /// A start that did not trust the heads file and knew no node chain: the
+    /// reason, put in an `archive-resumed` event before each new node's first event.
+    resume_new: Option<&'static str>,
+    checkpoints: Option<Checkpoints>,
+    /// The name of the segment closed last (where checkpoints point between segments).
+    last_closed: String,
 }
 
 fn final_name(path: &Path) -> String {
@@ -204,7 +238,7 @@ impl ProtobufFile {
     ) -> Result<ProtobufFile, String> {
         let dir = dir.into();
         let ctx = |e: io::Error| format!("archive directory {}: {e}", dir.display());
-        std::fs::create_dir_all(&dir).map_err(ctx)?;
+        crate::private::private_dir(&dir).map_err(ctx)?;
         let mut segments: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(ctx)?
             .flatten()
@@ -216,30 +250,60 @@ impl ProtobufFile {
             key,
             heads: HashMap::new(),
         });
+        let mut distrust = None;
+        let mut taken_from = String::new();
         if let Some(c) = &mut chain {
-            c.load_heads(&dir);
-            // The heads file is written as a segment closes; the newest closed
-            // segment and any open one may be ahead of it.
-            let newest_closed = segments
+            match heads::read(&dir, &c.key).map_err(ctx)? {
+                Heads::Read(hs) => {
+                    for h in hs {
+                        c.learn_head(&h.node, h.sequence, &h.mac);
+                    }
+                }
+                Heads::Missing if segments.is_empty() => {}
+                Heads::Missing => distrust = Some("heads-missing"),
+                Heads::Garbled { line, why } => {
+                    audex_log::warn!(
+                        "archive {}: {} line {line}: {why}; it is not trusted",
+                        dir.display(),
+                        heads::HEADS_FILE
+                    );
+                    distrust = Some("heads-garbled");
+                }
+            }
+            // The heads file is written before a segment is renamed closed, so no
+            // closed segment should be ahead of it. The newest closed segment with
+            // chained events gives the heads when the file cannot.
+            let trusted = c.heads.clone();
+            for p in segments.iter().rev().filter(|p| !is_open_segment(p)) {
+                let buf = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                if c.learn(&buf) {
+                    taken_from = final_name(p);
+                    break;
+                }
+            }
+            let behind = c
+                .heads
                 .iter()
-                .rev()
-                .find(|p| !super::reader::is_open_segment(p));
-            if let Some(p) = newest_closed {
-                c.learn(&std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
+                .any(|(n, (s, _))| trusted.get(n).is_none_or(|(t, _)| t < s));
+            if distrust.is_none() && behind {
+                audex_log::warn!(
+                    "archive {}: {} is behind the closed segments (rolled back?); it is not trusted",
+                    dir.display(),
+                    heads::HEADS_FILE
+                );
+                distrust = Some("heads-behind");
             }
         }
-        for p in segments
-            .iter()
-            .filter(|p| super::reader::is_open_segment(p))
-        {
-            recover(p, chain.as_mut()).map_err(|e| format!("recovering {}: {e}", p.display()))?;
+        for p in segments.iter().filter(|p| is_open_segment(p)) {
+            recover(p, chain.as_mut(), &dir)
+                .map_err(|e| format!("recovering {}: {e}", p.display()))?;
         }
         if let Some(c) = &chain {
             c.save_heads(&dir).map_err(ctx)?;
         }
-        Ok(ProtobufFile {
+        let mut x = ProtobufFile {
             name: name.into(),
-            dir,
+            dir: dir.clone(),
             max_bytes: max_bytes.max(1024),
             max_age,
             current: None,
@@ -247,13 +311,85 @@ impl ProtobufFile {
             buf: Vec::new(),
             content: Vec::new(),
             chain,
-        })
+            resume_new: None,
+            checkpoints: None,
+            last_closed: taken_from.clone(),
+        };
+        if let (Some(reason), Some(c)) = (distrust, &x.chain) {
+            let mut nodes: Vec<(&String, u64)> = c.heads.iter().map(|(n, h)| (n, h.0)).collect();
+            nodes.sort();
+            let notes: Vec<AuditEvent> = nodes
+                .into_iter()
+                .map(|(n, seq)| resumed_event(n, reason, seq, &taken_from))
+                .collect();
+            if notes.is_empty() {
+                x.resume_new = Some(reason);
+            } else {
+                x.write_batch(&notes)
+                    .map_err(|e| format!("archive directory {}: {e}", x.dir.display()))?;
+            }
+        }
+        Ok(x)
+    }
+
+    /// Sends `archive-checkpoint` events of the chain heads to `tx` every
+    /// `every` (after a batch is synced), after each segment is sealed and now.
+    /// A full channel drops a checkpoint (counted; the next one supersedes it).
+    pub fn with_checkpoints(mut self, tx: SyncSender<AuditEvent>, every: Duration) -> Self {
+        self.checkpoints = Some(Checkpoints {
+            tx,
+            every,
+            last: None,
+            sent: HashMap::new(),
+            dropped: 0,
+        });
+        self.checkpoint(true);
+        self
+    }
+
+    /// Checkpoints not sent because the receiver did not keep up.
+    pub fn checkpoints_dropped(&self) -> u64 {
+        self.checkpoints.as_ref().map_or(0, |c| c.dropped)
+    }
+
+    /// Sends a checkpoint of every head that moved, when due (or `now`).
+    fn checkpoint(&mut self, now: bool) {
+        let (Some(cp), Some(chain)) = (&mut self.checkpoints, &self.chain) else {
+            return;
+        };
+        if !now && cp.last.is_some_and(|t| t.elapsed() < cp.every) {
+            return;
+        }
+        cp.last = Some(Instant::now());
+        let segment = match &self.current {
+            Some(s) => final_name(&s.path),
+            None => self.last_closed.clone(),
+        };
+        let mut nodes: Vec<_> = chain.heads.iter().collect();
+        nodes.sort_by(|a, b| a.0.cmp(b.0));
+        for (node, (seq, mac)) in nodes {
+            if cp.sent.get(node) == Some(seq) {
+                continue;
+            }
+            let ev = checkpoint::event(&chain.key, &self.name, &segment, node, *seq, mac);
+            match cp.tx.try_send(ev) {
+                Ok(()) => {
+                    cp.sent.insert(node.clone(), *seq);
+                }
+                Err(TrySendError::Full(_)) => cp.dropped += 1,
+                Err(TrySendError::Disconnected(_)) => {
+                    self.checkpoints = None;
+                    return;
+                }
+            }
+        }
     }
 
     fn close(&mut self) -> io::Result<()> {
         if let Some(mut s) = self.current.take() {
+            let name = final_name(&s.path);
             if let Some(c) = &mut self.chain {
-                let seals = c.seals(&final_name(&s.path), &s.spans, false);
+                let seals = c.seals(&name, &s.spans, None);
                 s.w.write_all(&seals)?;
             }
             s.w.flush()?;
@@ -262,6 +398,8 @@ impl ProtobufFile {
                 c.save_heads(&self.dir)?;
             }
             std::fs::rename(&s.path, s.path.with_extension(""))?;
+            self.last_closed = name;
+            self.checkpoint(true);
         }
         Ok(())
     }
@@ -282,7 +420,7 @@ impl ProtobufFile {
             let path = self
                 .dir
                 .join(format!("audex-{ms:013}-{:06}.pb.partial", self.n));
-            let f = OpenOptions::new()
+            let f = crate::private::options()
                 .create_new(true)
                 .write(true)
                 .open(&path)?;
@@ -299,6 +437,22 @@ impl ProtobufFile {
 
     /// Writes and syncs `events` (what the exporter does with a batch).
     pub fn write_batch(&mut self, events: &[AuditEvent]) -> io::Result<()> {
+        if let Some(reason) = self.resume_new.take() {
+            // Before the first event of each chain this start begins.
+            let mut notes: Vec<AuditEvent> = Vec::new();
+            for e in events {
+                if !notes.iter().any(|n| n.node == e.node) {
+                    notes.push(resumed_event(&e.node, reason, 0, &self.last_closed));
+                }
+            }
+            self.write_events(&notes)?;
+        }
+        self.write_events(events)?;
+        self.checkpoint(false);
+        Ok(())
+    }
+
+    fn write_events(&mut self, events: &[AuditEvent]) -> io::Result<()> {
         let (mut buf, mut content) = (
             std::mem::take(&mut self.buf),
             std::mem::take(&mut self.content),
@@ -341,8 +495,9 @@ impl ProtobufFile {
 
 /// Closes a segment a previous run left open: cuts a torn last record (never
 /// acknowledged, so still in the spool), seals the node chains it holds (when
-/// chained and not sealed yet) and renames it.
-fn recover(path: &Path, chain: Option<&mut Chain>) -> io::Result<()> {
+/// chained and not sealed yet, `recovered` with the bytes cut), saves the heads
+/// and renames it. One without a whole record is removed.
+fn recover(path: &Path, chain: Option<&mut Chain>, dir: &Path) -> io::Result<()> {
     let buf = std::fs::read(path)?;
     let mut whole = 0u64;
     let mut spans: BTreeMap<String, Span> = BTreeMap::new();
@@ -358,23 +513,32 @@ fn recover(path: &Path, chain: Option<&mut Chain>) -> io::Result<()> {
         }
         add_to_span(&mut spans, v.node, seq);
     }
-    let f = OpenOptions::new().write(true).open(path)?;
-    if whole < buf.len() as u64 {
+    let cut = buf.len() as u64 - whole;
+    if cut > 0 {
         audex_log::warn!(
-            "archive segment {}: cut {} bytes of a record the collector did not finish writing (it is redelivered from the spool)",
+            "archive segment {}: cut {cut} bytes of a record the collector did not finish writing (it is redelivered from the spool)",
             path.display(),
-            buf.len() as u64 - whole
         );
+    }
+    if whole == 0 {
+        return std::fs::remove_file(path);
+    }
+    let mut f = OpenOptions::new().write(true).open(path)?;
+    if cut > 0 {
         f.set_len(whole)?;
     }
     if let Some(c) = chain {
         c.learn(&buf[..whole as usize]);
         spans.retain(|node, _| !sealed.contains(node));
-        let seals = c.seals(&final_name(path), &spans, true);
-        let mut f = OpenOptions::new().append(true).open(path)?;
+        let seals = c.seals(&final_name(path), &spans, Some(cut));
+        use std::io::Seek;
+        f.seek(io::SeekFrom::End(0))?;
         f.write_all(&seals)?;
+        f.sync_all()?;
+        c.save_heads(dir)?;
+    } else {
+        f.sync_all()?;
     }
-    f.sync_all()?;
     std::fs::rename(path, path.with_extension(""))
 }
 
