@@ -1,104 +1,16 @@
 //! `verify` over archives written by the real `protobuf_file` exporter with a
 //! chain key: intact archives pass (across restarts and a crash), and each kind
 //! of tampering is found with the right sequence numbers.
-use audex_compliance::verify::{verify, Kind, Verdict};
-use audex_export::archive::chain::{view, ChainKey};
-use audex_export::archive::reader::{records, segment_files};
+mod common;
+
+use audex_compliance::verify::{verify, Kind};
+use audex_export::archive::chain::ChainKey;
+use audex_export::archive::reader::segment_files;
 use audex_export::ProtobufFile;
-use audex_proto::v1::{AuditEvent, File, Lost, Process};
+use common::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-const KEY: &[u8] = b"test chain key, 32 bytes long!!!";
-
-fn event(i: u64) -> AuditEvent {
-    AuditEvent {
-        id: format!("host-a:{i}"),
-        serial: 1000 + i,
-        node: "host-a".into(),
-        category: "file".into(),
-        action: "opened".into(),
-        outcome: "success".into(),
-        keys: vec!["pci-identity".into()],
-        process: Some(Process {
-            pid: Some(4000 + i as u32),
-            exe: "/usr/bin/cat".into(),
-            command_line: format!("cat /etc/file-{i}"),
-            ..Default::default()
-        }),
-        files: vec![File {
-            path: format!("/etc/file-{i}"),
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
-fn lost_event(i: u64) -> AuditEvent {
-    AuditEvent {
-        id: format!("host-a:lost:{i}"),
-        node: "host-a".into(),
-        category: "audit".into(),
-        action: "records-lost".into(),
-        lost: Some(Lost {
-            count: 7,
-            first_serial: 1000 + i,
-            last_serial: 1006 + i,
-            source: "kernel".into(),
-        }),
-        ..Default::default()
-    }
-}
-
-fn archive(dir: &Path, events: &[AuditEvent]) {
-    let mut x = ProtobufFile::new(
-        "archive",
-        dir,
-        4096,
-        Duration::from_secs(3600),
-        Some(ChainKey::from_bytes(KEY)),
-    )
-    .unwrap();
-    for batch in events.chunks(10) {
-        x.write_batch(batch).unwrap();
-    }
-}
-
-fn check(dir: &Path) -> Verdict {
-    let files = segment_files(&[dir.to_path_buf()]).unwrap();
-    verify(&ChainKey::from_bytes(KEY), &files).unwrap()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("audex-verify-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// (offset, end, seq) of each record of a segment.
-fn layout(path: &Path) -> Vec<(usize, usize, u64)> {
-    let buf = std::fs::read(path).unwrap();
-    records(&buf)
-        .map(|r| {
-            let r = r.unwrap();
-            let seq = view(r.bytes).unwrap().chain.unwrap().0;
-            (r.offset as usize, r.end as usize, seq)
-        })
-        .collect()
-}
-
-fn events(n: u64) -> Vec<AuditEvent> {
-    (0..n).map(event).collect()
-}
-
-fn only(v: &Verdict) -> (Kind, u64, u64) {
-    assert_eq!(v.problems.len(), 1, "{}", v.to_text());
-    let p = &v.problems[0];
-    assert!(!v.intact);
-    (p.kind, p.first_seq, p.last_seq)
-}
 
 /// The second segment's path and layout (a middle segment).
 fn second(dir: &Path) -> (PathBuf, Vec<(usize, usize, u64)>) {

@@ -86,6 +86,11 @@ pub struct VerifyArgs {
     /// Print the verdict as JSON.
     #[arg(long)]
     pub json: bool,
+    /// JSON lines of exported events holding the archive's `archive-checkpoint`
+    /// events (as a jsonl exporter or the SIEM wrote them): a cut or rolled-back
+    /// tail is caught even when chain-heads went with it.
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -112,6 +117,11 @@ pub struct ReportArgs {
     /// Where to write the report.
     #[arg(short = 'o', long)]
     pub output: PathBuf,
+    /// The archive's chain key: the report then says whether the archive is
+    /// intact (as `audex verify` does); without it the report warns that it is
+    /// not verified.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -5,6 +5,7 @@ use audex_compliance::report::{self, Options};
 use audex_compliance::{time, verify};
 use audex_export::archive::chain::ChainKey;
 use audex_export::archive::reader::segment_files;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Exit 0 when intact, 1 when anything was found, 2 when it could not check.
@@ -15,7 +16,7 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         eprintln!("audex: no archive segments (*.pb) under the paths given");
         return Ok(ExitCode::from(2));
     }
-    let v = match verify::verify(&key, &files) {
+    let v = match check_archive(&key, &args.paths, &files, args.checkpoints.as_deref()) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("audex: {e}");
@@ -34,6 +35,23 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     })
 }
 
+/// Verifies `files` (the segments under `paths`), with the chain-heads files of
+/// the directories among `paths` and the checkpoints file, if any.
+fn check_archive(
+    key: &ChainKey,
+    paths: &[PathBuf],
+    files: &[PathBuf],
+    checkpoints: Option<&Path>,
+) -> Result<verify::Verdict, String> {
+    let evidence = verify::Evidence {
+        heads: verify::Evidence::heads_of(key, paths)?,
+        checkpoints: checkpoints
+            .map(|p| verify::read_checkpoints(key, p))
+            .transpose()?,
+    };
+    verify::verify_with(key, files, &evidence)
+}
+
 pub fn report(args: ReportArgs) -> Result<ExitCode> {
     let parse = |s: &Option<String>| s.as_deref().map(time::parse).transpose();
     let opts = Options {
@@ -49,8 +67,21 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     if files.is_empty() {
         anyhow::bail!("no archive segments (*.pb) under the --input paths");
     }
-    let r =
+    let mut r =
         report::build(&files, opts, "Audit trail compliance report").map_err(anyhow::Error::msg)?;
+    if let Some(k) = &args.key_file {
+        let key = ChainKey::from_file(k).map_err(anyhow::Error::msg)?;
+        let v = check_archive(&key, &args.input, &files, None).map_err(anyhow::Error::msg)?;
+        r.integrity = report::Integrity::of(&v);
+        if !v.intact {
+            eprintln!(
+                "audex: the archive is NOT INTACT ({} problem(s)); the report says so (run `audex verify` for the details)",
+                v.problems.len()
+            );
+        }
+    } else {
+        eprintln!("audex: no --key-file: the report is marked NOT VERIFIED");
+    }
     let text = match args.format {
         ReportFormat::Html => report::html::render(&r),
         ReportFormat::Md => report::markdown::render(&r),

@@ -142,6 +142,20 @@ pub fn render(r: &Report) -> String {
         if gaps > 0 { "bad" } else { "ok" },
         gaps
     );
+    let i = &r.integrity;
+    let _ = write!(
+        o,
+        "<p id=integrity class={}>{}</p>",
+        if i.verified && i.intact { "ok" } else { "bad" },
+        esc(&i.sentence())
+    );
+    if !i.findings.is_empty() {
+        o.push_str("<ul class=findings>");
+        for f in &i.findings {
+            let _ = write!(o, "<li><code>{}</code></li>", esc(f));
+        }
+        o.push_str("</ul>");
+    }
     if s.unreadable > 0 {
         let _ = write!(o, "<p class=bad>{} record(s) of the archives could not be read: run <code>audex verify</code>.</p>", s.unreadable);
     }

@@ -68,6 +68,10 @@ pub fn render(r: &Report) -> String {
         r.lost_records,
         r.loss.len() + r.silences.len()
     );
+    let _ = writeln!(o, "\n**Integrity:** {}", r.integrity.sentence());
+    for f in &r.integrity.findings {
+        let _ = writeln!(o, "- `{}`", f.replace('`', "'"));
+    }
     o.push_str("\n## Evidence per control\n\n| control | events | failed | first seen | last seen | rule keys |\n|---|---:|---:|---|---|---|\n");
     for c in &r.controls {
         let _ = writeln!(

@@ -182,6 +182,58 @@ pub struct Report {
     pub top_users: Vec<Count>,
     pub top_programs: Vec<Count>,
     pub timeline: Timeline,
+    /// Whether the archive was verified, and what verify found.
+    pub integrity: Integrity,
+}
+
+/// The report's integrity statement: `verified` only when `report --key-file`
+/// ran `verify` over the same segments.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Integrity {
+    pub verified: bool,
+    pub intact: bool,
+    /// verify's findings, one line each (at most 50; `problems` counts them all).
+    pub findings: Vec<String>,
+    pub problems: usize,
+    /// Segments sealed after a collector crash (listed, not tampering).
+    pub recovered: usize,
+}
+
+impl Integrity {
+    /// The statement for a verdict.
+    pub fn of(v: &crate::verify::Verdict) -> Integrity {
+        Integrity {
+            verified: true,
+            intact: v.intact,
+            findings: v.problem_lines().into_iter().take(50).collect(),
+            problems: v.problems.len(),
+            recovered: v.recovered.len(),
+        }
+    }
+
+    /// One sentence for a reader of the report.
+    pub fn sentence(&self) -> String {
+        if !self.verified {
+            "NOT VERIFIED: this report was built without the archive's chain key, so nothing here shows the archive is complete and unaltered (run `audex report --key-file` or `audex verify`).".into()
+        } else if self.intact {
+            format!(
+                "Verified with the chain key: the archive is intact{}.",
+                if self.recovered > 0 {
+                    format!(
+                        " ({} segment(s) sealed after a collector crash)",
+                        self.recovered
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        } else {
+            format!(
+                "NOT INTACT: verify found {} problem(s) in the archive; counts below may include altered, duplicated or missing events.",
+                self.problems
+            )
+        }
+    }
 }
 
 const IDENTITY_FILES: &[&str] = &[

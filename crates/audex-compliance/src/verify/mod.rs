@@ -7,14 +7,20 @@
 //! Every event carries its sequence number, its MAC and the MAC before it, so
 //! each is checked alone (in parallel, a segment per worker) and the links are
 //! compared afterwards: within a segment as it is read, across segments by the
-//! merge.
+//! merge. The tail (what was written last, the easiest part to cut) is checked
+//! against the archive's `chain-heads` file, the `archive-resumed` events and
+//! checkpoints kept off the host ([`tail`]).
+mod tail;
+
+pub use tail::{read_checkpoints, CheckpointLine, Evidence, Recovered, Resumed};
+
 use audex_export::archive::chain::{view, ChainKey};
 use audex_export::archive::reader::{is_open_segment, records};
-use audex_export::archive::SEAL_ACTION;
+use audex_export::archive::{RESUMED_ACTION, SEAL_ACTION};
 use audex_proto::v1::AuditEvent;
 use prost::Message;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -37,6 +43,9 @@ pub enum Kind {
     Replaced,
     /// An event in a chained archive without a chain field.
     Unchained,
+    /// The chain-heads file is behind the closed segments: an older copy was put back.
+    #[serde(rename = "rolled-back")]
+    RolledBack,
 }
 
 impl Kind {
@@ -49,6 +58,7 @@ impl Kind {
             Kind::Truncated => "TRUNCATED",
             Kind::Replaced => "REPLACED",
             Kind::Unchained => "UNCHAINED",
+            Kind::RolledBack => "ROLLED-BACK",
         }
     }
 }
@@ -101,6 +111,13 @@ pub struct Verdict {
     pub chains: Vec<ChainSummary>,
     pub problems: Vec<Problem>,
     pub lost: Vec<LostRecords>,
+    /// Segments sealed at a later start after the collector stopped with them
+    /// open (a crash, a kill): not tampering, but each one is listed.
+    pub recovered: Vec<Recovered>,
+    /// Starts that did not trust the chain-heads file (each also a problem).
+    pub resumed: Vec<Resumed>,
+    /// What was checked besides the segments: chain-heads files, checkpoints.
+    pub evidence: tail::EvidenceSummary,
 }
 
 /// A node's chain as one segment holds it.
@@ -126,6 +143,12 @@ struct NodeSeg {
 struct SegResult {
     name: String,
     open: bool,
+    /// Records read (events, seals, unreadable ones).
+    records: u64,
+    /// MACs of the events at the sequence numbers asked for (heads, checkpoints).
+    marks: Vec<(String, u64, Vec<u8>)>,
+    recovered: Vec<Recovered>,
+    resumed: Vec<Resumed>,
     nodes: BTreeMap<String, NodeSeg>,
     problems: Vec<Problem>,
     lost: Vec<LostRecords>,
@@ -156,7 +179,10 @@ fn problem(
     }
 }
 
-fn check_segment(key: &ChainKey, path: &Path, buf: &[u8]) -> SegResult {
+/// Sequence numbers, per node, whose event's MAC the tail checks compare.
+type Wanted = HashMap<String, HashSet<u64>>;
+
+fn check_segment(key: &ChainKey, path: &Path, buf: &[u8], wanted: &Wanted) -> SegResult {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -164,6 +190,10 @@ fn check_segment(key: &ChainKey, path: &Path, buf: &[u8]) -> SegResult {
     let mut r = SegResult {
         name: name.clone(),
         open: is_open_segment(path),
+        records: 0,
+        marks: Vec::new(),
+        recovered: Vec::new(),
+        resumed: Vec::new(),
         nodes: BTreeMap::new(),
         problems: Vec::new(),
         lost: Vec::new(),
@@ -181,6 +211,7 @@ fn check_segment(key: &ChainKey, path: &Path, buf: &[u8]) -> SegResult {
                 break;
             }
         };
+        r.records += 1;
         let off = Some(rec.offset);
         let Ok(v) = view(rec.bytes) else {
             // Unreadable: charge it to the one node chain here, at its next position.
@@ -247,6 +278,9 @@ fn check_segment(key: &ChainKey, path: &Path, buf: &[u8]) -> SegResult {
             continue;
         }
         r.authentic += 1;
+        if wanted.get(v.node).is_some_and(|w| w.contains(&seq)) {
+            r.marks.push((v.node.to_string(), seq, mac.to_vec()));
+        }
         let is_seal = v.action == SEAL_ACTION.as_bytes();
         if is_seal {
             r.seals += 1;
@@ -329,6 +363,20 @@ fn check_segment(key: &ChainKey, path: &Path, buf: &[u8]) -> SegResult {
             if let Ok(ev) = AuditEvent::decode(&v.content[..]) {
                 check_seal(&ev, &node, seq, &name, off, &mut r);
             }
+        } else if v.action == RESUMED_ACTION.as_bytes() && v.category == b"audit" {
+            if let Ok(ev) = AuditEvent::decode(&v.content[..]) {
+                r.resumed.push(Resumed {
+                    node: ev.node,
+                    sequence: seq,
+                    segment: name.clone(),
+                    reason: ev.data.get("reason").cloned().unwrap_or_default(),
+                    continued_from: ev
+                        .data
+                        .get("continued_from")
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(seq.saturating_sub(1)),
+                });
+            }
         } else if v.action == b"records-lost" && v.category == b"audit" {
             if let Ok(ev) = AuditEvent::decode(&v.content[..]) {
                 let l = ev.lost.unwrap_or_default();
@@ -380,6 +428,15 @@ fn check_seal(
 ) {
     let num = |k: &str| seal.data.get(k).and_then(|v| v.parse::<u64>().ok());
     let ns = &r.nodes[node];
+    if seal.data.get("recovered").is_some_and(|v| v == "true") {
+        r.recovered.push(Recovered {
+            node: node.to_string(),
+            segment: seg.to_string(),
+            first_seq: num("first_sequence").unwrap_or(ns.first_seq),
+            last_seq: num("last_sequence").unwrap_or(ns.last_seq),
+            cut_bytes: num("cut_bytes"),
+        });
+    }
     if let Some(last) = num("last_sequence") {
         if last + 1 != seal_seq {
             r.problems.push(problem(
@@ -414,6 +471,16 @@ fn check_seal(
 /// Checks the segments `files` (archive order) with `key`. Err only for files
 /// that cannot be read at all.
 pub fn verify(key: &ChainKey, files: &[PathBuf]) -> Result<Verdict, String> {
+    verify_with(key, files, &Evidence::default())
+}
+
+/// [`verify`], with the tail also checked against `evidence`.
+pub fn verify_with(
+    key: &ChainKey,
+    files: &[PathBuf],
+    evidence: &Evidence,
+) -> Result<Verdict, String> {
+    let wanted = evidence.wanted();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<SegResult>>> =
         Mutex::new((0..files.len()).map(|_| None).collect());
@@ -428,7 +495,7 @@ pub fn verify(key: &ChainKey, files: &[PathBuf]) -> Result<Verdict, String> {
                 let Some(path) = files.get(i) else { break };
                 match std::fs::read(path) {
                     Ok(buf) => {
-                        let r = check_segment(key, path, &buf);
+                        let r = check_segment(key, path, &buf, &wanted);
                         results.lock().unwrap()[i] = Some(r);
                     }
                     Err(e) => {
@@ -448,11 +515,11 @@ pub fn verify(key: &ChainKey, files: &[PathBuf]) -> Result<Verdict, String> {
         .into_iter()
         .flatten()
         .collect();
-    Ok(merge(segs))
+    Ok(merge(segs, evidence))
 }
 
 /// Joins the segments: the links between them, truncation, replaced segments.
-fn merge(segs: Vec<SegResult>) -> Verdict {
+fn merge(segs: Vec<SegResult>, evidence: &Evidence) -> Verdict {
     let mut v = Verdict {
         intact: false,
         segments: segs.len(),
@@ -463,7 +530,11 @@ fn merge(segs: Vec<SegResult>) -> Verdict {
         chains: Vec::new(),
         problems: Vec::new(),
         lost: Vec::new(),
+        recovered: Vec::new(),
+        resumed: Vec::new(),
+        evidence: Default::default(),
     };
+    let mut facts = tail::Facts::default();
     // Per node: (segment index, last seq, last MAC) of the segment seen last.
     let mut heads: HashMap<String, (usize, u64, Vec<u8>)> = HashMap::new();
     let mut summaries: BTreeMap<String, ChainSummary> = BTreeMap::new();
@@ -476,6 +547,9 @@ fn merge(segs: Vec<SegResult>) -> Verdict {
         v.authentic += s.authentic;
         v.problems.extend(s.problems.iter().cloned());
         v.lost.extend(s.lost.iter().cloned());
+        v.recovered.extend(s.recovered.iter().cloned());
+        v.resumed.extend(s.resumed.iter().cloned());
+        facts.see_segment(s, &mut v.problems);
         if s.open {
             v.open_segments.push(s.name.clone());
         }
@@ -599,14 +673,37 @@ fn merge(segs: Vec<SegResult>) -> Verdict {
             ));
         }
     }
+    v.chains = summaries.into_values().collect();
+    tail::check(&mut v, &facts, evidence);
     v.problems
         .sort_by(|a, b| (&a.node, a.first_seq, a.kind).cmp(&(&b.node, b.first_seq, b.kind)));
-    v.chains = summaries.into_values().collect();
     v.intact = v.problems.is_empty();
     v
 }
 
 impl Verdict {
+    /// One line per problem: kind, node, sequence numbers, what, where.
+    pub fn problem_lines(&self) -> Vec<String> {
+        self.problems
+            .iter()
+            .map(|p| {
+                let seqs = if p.first_seq == p.last_seq {
+                    format!("seq {}", p.first_seq)
+                } else {
+                    format!("seq {}..{}", p.first_seq, p.last_seq)
+                };
+                let at = p.offset.map(|o| format!(" offset {o}")).unwrap_or_default();
+                format!(
+                    "{:<10} node {} {seqs}: {} ({}{at})",
+                    p.kind.label(),
+                    p.node,
+                    p.detail,
+                    p.segment
+                )
+            })
+            .collect()
+    }
+
     /// The verdict for a person: one line per problem, loss apart, a result line.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -633,19 +730,28 @@ impl Verdict {
                 "open       {s}: still being written, not sealed yet\n"
             ));
         }
-        for p in &self.problems {
-            let seqs = if p.first_seq == p.last_seq {
-                format!("seq {}", p.first_seq)
-            } else {
-                format!("seq {}..{}", p.first_seq, p.last_seq)
+        for line in self.problem_lines() {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        for r in &self.recovered {
+            let cut = match r.cut_bytes {
+                Some(0) => "no torn record".to_string(),
+                Some(n) => format!("{n} bytes of a torn record cut (redelivered from the spool)"),
+                None => "torn bytes not recorded".to_string(),
             };
-            let at = p.offset.map(|o| format!(" offset {o}")).unwrap_or_default();
             out.push_str(&format!(
-                "{:<10} node {} {seqs}: {} ({}{at})\n",
-                p.kind.label(),
-                p.node,
-                p.detail,
-                p.segment
+                "recovered  node {} seq {}..{}: sealed at the next start after the collector stopped with it open; {cut} ({})\n",
+                r.node, r.first_seq, r.last_seq, r.segment
+            ));
+        }
+        if self.evidence.heads_files.is_empty() {
+            out.push_str("chain-heads not checked (segment files given, not the archive directory): a cut tail would not show\n");
+        }
+        if let Some(c) = &self.evidence.checkpoints {
+            out.push_str(&format!(
+                "checkpoints: {} given, {} authentic, {} match the archive\n",
+                c.given, c.authentic, c.matched
             ));
         }
         if !self.lost.is_empty() {
