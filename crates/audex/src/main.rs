@@ -25,6 +25,9 @@ use std::process::ExitCode;
 fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     match config::load(path) {
         Ok(c) => {
+            for w in c.warnings() {
+                eprintln!("{}: warning: {w}", path.display());
+            }
             println!(
                 "{}: valid ({} tenants, {} exporters, {} watch rules, {} rule files)",
                 path.display(),

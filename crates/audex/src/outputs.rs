@@ -1,6 +1,8 @@
 //! The export side of the pipeline, built from the config: per exporter a spool
 //! (under `spool.dir/<name>`), a Spooler and a delivery task; events routed to
 //! tenants (first match wins), each tenant's exporters get a copy tagged with it.
+//! A chained archive's `archive-checkpoint` events are routed the same way to
+//! the other exporters, so the SIEM holds the archive's heads.
 //! Input: AuditEvents. Output: acknowledged deliveries, counters.
 use crate::config::schema::{Config, ExporterCfg, TenantCfg};
 use anyhow::{bail, Context, Result};
@@ -14,6 +16,7 @@ use audex_export::{EventGrpc, JsonLinesFile, ProtobufFile};
 use audex_policy::Policy;
 use audex_proto::v1::AuditEvent;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,8 +35,13 @@ pub fn node_resource(cfg: &Config, node: &str) -> Resource {
     }
 }
 
-/// One exporter, as a config entry describes it.
-pub fn make_exporter(e: &ExporterCfg, res: &Resource) -> Result<Box<dyn Exporter>, String> {
+/// One exporter, as a config entry describes it; a chained archive sends its
+/// checkpoints to `checkpoints`.
+pub fn make_exporter(
+    e: &ExporterCfg,
+    res: &Resource,
+    checkpoints: &SyncSender<AuditEvent>,
+) -> Result<Box<dyn Exporter>, String> {
     let otlp = || OtlpConfig {
         name: e.name.clone(),
         endpoint: e.endpoint.clone().unwrap_or_default(),
@@ -54,16 +62,30 @@ pub fn make_exporter(e: &ExporterCfg, res: &Resource) -> Result<Box<dyn Exporter
         "otlp_grpc" => Box::new(OtlpGrpc::new(otlp())?),
         "otlp_http" => Box::new(OtlpHttp::new(otlp())?),
         "protobuf_grpc" => Box::new(EventGrpc::new(otlp())?),
-        "protobuf_file" => Box::new(ProtobufFile::new(
-            &e.name,
-            path(),
-            e.max_segment_bytes.unwrap_or(64 << 20),
-            Duration::from_secs(e.max_segment_age_s.unwrap_or(3600)),
-            e.chain_key_file
+        "protobuf_file" => {
+            let key = e
+                .chain_key_file
                 .as_deref()
                 .map(ChainKey::from_file)
-                .transpose()?,
-        )?),
+                .transpose()?;
+            let chained = key.is_some();
+            let x = ProtobufFile::new(
+                &e.name,
+                path(),
+                e.max_segment_bytes.unwrap_or(64 << 20),
+                Duration::from_secs(e.max_segment_age_s.unwrap_or(3600)),
+                key,
+            )?;
+            if chained {
+                let every = match e.checkpoint_interval_s.unwrap_or(60) {
+                    0 => Duration::MAX,
+                    s => Duration::from_secs(s),
+                };
+                Box::new(x.with_checkpoints(checkpoints.clone(), every))
+            } else {
+                Box::new(x)
+            }
+        }
         "jsonl" => Box::new(JsonLinesFile::new(&e.name, &path())?),
         other => return Err(format!("exporter type {other} is not known")),
     })
@@ -145,6 +167,10 @@ pub struct Outputs {
     routes: Vec<Vec<usize>>,
     /// Rule key -> compliance controls, put on each event as `controls[]`.
     controls: audex_compliance::controls::ControlMap,
+    /// Checkpoints from the chained archives, for the other exporters.
+    checkpoints: Receiver<AuditEvent>,
+    /// Indices in `outs` of the archives (never sent checkpoints).
+    archives: Vec<usize>,
 }
 
 /// What each exporter did by the end.
@@ -180,12 +206,12 @@ impl Outputs {
         let base = node_resource(cfg, node);
         let mut outs = Vec::new();
         let per = (cfg.spool.max_bytes / wanted.len().max(1) as u64).max(1 << 20);
+        // Bounded: a checkpoint that finds it full is dropped (the next supersedes it).
+        let (checkpoint_tx, checkpoints) = std::sync::mpsc::sync_channel(4096);
         for w in &wanted {
             let mut res = base.clone();
             res.extra = w.resource.clone();
-            let exporter = make_exporter(&w.cfg, &res)
-                .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
-            let encoder = make_exporter(&w.cfg, &res)
+            let exporter = make_exporter(&w.cfg, &res, &checkpoint_tx)
                 .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
             let dir = cfg.spool.dir.join(&w.name);
             let (spool, rec) = Spool::open(SpoolConfig::new(&dir, per))
@@ -208,7 +234,15 @@ impl Outputs {
                 stats.clone(),
                 control.clone(),
             ));
-            let spooler = Spooler::new(spool.clone(), encoder, node);
+            // An archive keeps the default encoding, and must not be opened
+            // twice (a second writer would recover the live segment).
+            let spooler = if w.cfg.kind == "protobuf_file" {
+                Spooler::plain(spool.clone(), node)
+            } else {
+                let encoder = make_exporter(&w.cfg, &res, &checkpoint_tx)
+                    .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
+                Spooler::new(spool.clone(), encoder, node)
+            };
             outs.push(Out {
                 name: w.name.clone(),
                 spool,
@@ -231,13 +265,56 @@ impl Outputs {
                     .collect()
             })
             .collect();
+        let archives: Vec<usize> = wanted
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.cfg.kind == "protobuf_file")
+            .map(|(i, _)| i)
+            .collect();
+        let chained = wanted
+            .iter()
+            .any(|w| w.cfg.kind == "protobuf_file" && w.cfg.chain_key_file.is_some());
+        if chained && archives.len() == outs.len() {
+            audex_log::warn!(
+                "the chained archive's checkpoints have no other exporter to go to: a cut of its newest events could only be found from its chain-heads file"
+            );
+        }
         Ok(Outputs {
             rt,
             outs,
             policy,
             routes,
             controls: cfg.rules.control_map(),
+            checkpoints,
+            archives,
         })
+    }
+
+    /// Routes the archives' checkpoints waiting to the other exporters of
+    /// their tenant.
+    fn forward_checkpoints(&mut self) -> Result<()> {
+        while let Ok(ev) = self.checkpoints.try_recv() {
+            let Some(t) = self.policy.route(&ev) else {
+                crate::metrics::METRICS
+                    .unrouted
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            let Some(copy) = self.policy.redact(t, ev) else {
+                continue;
+            };
+            for &i in &self.routes[t] {
+                if self.archives.contains(&i) {
+                    continue;
+                }
+                let o = &mut self.outs[i];
+                o.spooler
+                    .append(&copy)
+                    .with_context(|| format!("spooling for exporter {}", o.name))?;
+                o.control.wake();
+            }
+        }
+        Ok(())
     }
 
     /// Routes one event, redacts it for its tenant and spools that copy for each
@@ -265,11 +342,12 @@ impl Outputs {
                 .with_context(|| format!("spooling for exporter {}", o.name))?;
             o.control.wake();
         }
-        Ok(())
+        self.forward_checkpoints()
     }
 
     /// Keeps spooled events on disk within the sync interval while the stream is idle.
     pub fn tick(&mut self) -> Result<()> {
+        self.forward_checkpoints()?;
         for o in &mut self.outs {
             o.spooler
                 .tick()
@@ -278,35 +356,49 @@ impl Outputs {
         Ok(())
     }
 
-    /// Syncs, lets delivery drain until `deadline`, stops; what each exporter did.
+    /// Syncs, lets delivery drain until `deadline`, stops; what each exporter
+    /// did. Archives stop first: the seal each writes as it stops sends a
+    /// checkpoint that the other exporters still carry.
     pub fn finish(mut self, deadline: Instant) -> Result<Vec<Report>> {
-        for o in &mut self.outs {
-            o.spooler.sync()?;
-            o.control.wake();
+        let mut reports: Vec<Option<Report>> = (0..self.outs.len()).map(|_| None).collect();
+        let archives = self.archives.clone();
+        let rest: Vec<usize> = (0..self.outs.len())
+            .filter(|i| !archives.contains(i))
+            .collect();
+        for group in [archives, rest] {
+            self.forward_checkpoints()?;
+            for &i in &group {
+                let o = &mut self.outs[i];
+                o.spooler.sync()?;
+                o.control.wake();
+            }
+            while Instant::now() < deadline
+                && group
+                    .iter()
+                    .any(|&i| self.outs[i].spool.lock().unwrap().pending() > 0)
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            for i in group {
+                reports[i] = Some(self.stop(i)?);
+            }
         }
-        while Instant::now() < deadline
-            && self
-                .outs
-                .iter()
-                .any(|o| o.spool.lock().unwrap().pending() > 0)
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let mut reports = Vec::new();
-        for o in self.outs {
-            o.control.stop(Stop::Now);
-            let pending = self.rt.block_on(o.task)??;
-            let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-            reports.push(Report {
-                name: o.name,
-                exported: g(&o.stats.exported),
-                rejected: g(&o.stats.rejected),
-                failed: g(&o.stats.failed),
-                retries: g(&o.stats.retries),
-                pending,
-                dropped: o.spooler.dropped,
-            });
-        }
-        Ok(reports)
+        Ok(reports.into_iter().flatten().collect())
+    }
+
+    fn stop(&mut self, i: usize) -> Result<Report> {
+        let o = &mut self.outs[i];
+        o.control.stop(Stop::Now);
+        let pending = self.rt.block_on(&mut o.task)??;
+        let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        Ok(Report {
+            name: o.name.clone(),
+            exported: g(&o.stats.exported),
+            rejected: g(&o.stats.rejected),
+            failed: g(&o.stats.failed),
+            retries: g(&o.stats.retries),
+            pending,
+            dropped: o.spooler.dropped,
+        })
     }
 }

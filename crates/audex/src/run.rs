@@ -131,6 +131,9 @@ fn prepare(path: &Path) -> Result<(Config, Vec<(String, KernelRule)>), String> {
     if let Some(why) = not_built(&cfg) {
         return Err(format!("{}: {why}", path.display()));
     }
+    for w in cfg.warnings() {
+        audex_log::warn!("{}: {w}", path.display());
+    }
     let want = configured_rules(&cfg).map_err(|errors| {
         log_all(&errors);
         format!("{} rule errors", errors.len())

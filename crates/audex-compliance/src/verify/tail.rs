@@ -242,7 +242,6 @@ pub(super) fn check(v: &mut Verdict, facts: &Facts, evidence: &Evidence) {
 fn check_heads(v: &mut Verdict, facts: &Facts, h: &Heads, file: &str) {
     match h {
         Heads::Missing => {
-            let detail = "the archive's chain-heads file is missing: events after this may have been cut, and how many cannot be told (verify with --checkpoints)";
             let unchained = v.problems.iter().any(|p| p.kind == Kind::Unchained);
             if facts.last.is_empty() && !unchained {
                 v.problems.push(problem(
@@ -264,7 +263,7 @@ fn check_heads(v: &mut Verdict, facts: &Facts, h: &Heads, file: &str) {
                     last + 1,
                     file,
                     None,
-                    detail.into(),
+                    format!("the archive's chain-heads file is missing: events after seq {last} may have been cut, and how many cannot be told (verify with --checkpoints)"),
                 ));
             }
         }
@@ -396,11 +395,10 @@ fn check_checkpoints(v: &mut Verdict, facts: &Facts, cps: &[CheckpointLine]) {
             &cp.segment,
             None,
             format!(
-                "a checkpoint sent off the host says the chain reached seq {} (in {} of archive {}); the archive ends at {}",
-                cp.sequence,
-                cp.segment,
+                "a checkpoint sent off the host by archive `{}` says the chain reached seq {}; the archive {}: its newest events were cut",
                 cp.archive,
-                last.map_or("none of it".to_string(), |l| format!("seq {l}"))
+                cp.sequence,
+                last.map_or("holds none of it".to_string(), |l| format!("ends at seq {l}"))
             ),
         ));
     }

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Appends events to a spool shared with a delivery loop.
 pub struct Spooler {
     spool: Arc<Mutex<Spool>>,
-    /// Encodes like the exporter (its `spool_encode`), without owning it.
-    encoder: Box<dyn Exporter>,
+    /// Encodes like the exporter (its `spool_encode`), without owning it; none
+    /// for the default encoding (the AuditEvent protobuf).
+    encoder: Option<Box<dyn Exporter>>,
     node: String,
     sync_every: Duration,
     last_sync: Instant,
@@ -28,6 +29,20 @@ pub struct Spooler {
 
 impl Spooler {
     pub fn new(spool: Arc<Mutex<Spool>>, encoder: Box<dyn Exporter>, node: &str) -> Spooler {
+        Spooler::encoding(spool, Some(encoder), node)
+    }
+
+    /// A spooler that keeps the AuditEvent protobuf, for exporters that do not
+    /// change the spool encoding (and must not be opened twice, as an archive).
+    pub fn plain(spool: Arc<Mutex<Spool>>, node: &str) -> Spooler {
+        Spooler::encoding(spool, None, node)
+    }
+
+    fn encoding(
+        spool: Arc<Mutex<Spool>>,
+        encoder: Option<Box<dyn Exporter>>,
+        node: &str,
+    ) -> Spooler {
         Spooler {
             spool,
             encoder,
@@ -48,7 +63,13 @@ impl Spooler {
 
     fn put(&mut self, ev: &AuditEvent) -> io::Result<(u64, Option<Dropped>)> {
         self.buf.clear();
-        self.encoder.spool_encode(ev, &mut self.buf);
+        match &self.encoder {
+            Some(e) => e.spool_encode(ev, &mut self.buf),
+            None => {
+                use prost::Message;
+                let _ = ev.encode(&mut self.buf);
+            }
+        }
         let r = self.spool.lock().unwrap().append(&self.buf)?;
         self.unsynced += 1;
         Ok(r)

@@ -4,6 +4,7 @@
 mod env;
 pub mod schema;
 mod tree;
+mod warnings;
 
 pub use schema::Config;
 pub use tree::ConfigError;

@@ -156,6 +156,9 @@ pub struct ExporterCfg {
     pub max_segment_age_s: Option<u64>,
     /// protobuf_file: chain the archive's events with this key (tamper evidence).
     pub chain_key_file: Option<PathBuf>,
+    /// protobuf_file with a chain key: seconds between `archive-checkpoint`
+    /// events sent to the other exporters (0: only at each seal). Default 60.
+    pub checkpoint_interval_s: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -715,9 +718,11 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
         "max_segment_bytes",
         "max_segment_age_s",
         "chain_key_file",
+        "checkpoint_interval_s",
     ];
     let mut endpoint_node = None;
     let mut chain_node = None;
+    let mut checkpoint_node = None;
     for (k, v) in map(n, "exporters[]", &keys, errs) {
         let path = format!("exporters[].{k}");
         match k {
@@ -769,7 +774,22 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
                 }
                 chain_node = Some(v);
             }
+            "checkpoint_interval_s" => {
+                e.checkpoint_interval_s = uint(v, &path, errs);
+                checkpoint_node = Some(v);
+            }
             _ => e.max_segment_age_s = uint(v, &path, errs),
+        }
+    }
+    if let Some(node) = checkpoint_node {
+        if e.chain_key_file.is_none() && chain_node.is_none() {
+            errs.at(
+                node,
+                format!(
+                    "exporter `{}`: `checkpoint_interval_s` needs a `chain_key_file` (checkpoints are of the chain's heads)",
+                    e.name
+                ),
+            );
         }
     }
     if let Some(node) = chain_node {
