@@ -3,7 +3,7 @@
 //! written and fsynced.
 use crate::delivery::{Accepted, ExportError, ExportFuture, Exporter};
 use audex_proto::v1::AuditEvent;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,7 +32,8 @@ impl JsonLinesFile {
                 out: Box::new(io::stdout()),
             });
         }
-        let f = OpenOptions::new()
+        // Exported events name every user's commands and files: 0600, like the archive.
+        let f = crate::private::options()
             .create(true)
             .append(true)
             .open(path)

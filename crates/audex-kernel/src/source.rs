@@ -300,6 +300,16 @@ impl Source {
         Ok(src)
     }
 
+    /// Whether audex turned kernel audit on at start (and turns it off at close).
+    pub fn enabled_audit(&self) -> bool {
+        self.restore.iter().any(|s| s.mask == STATUS_ENABLED)
+    }
+
+    /// Whether audex is the registered audit daemon (unicast).
+    pub fn is_daemon(&self) -> bool {
+        self.registered
+    }
+
     /// Whether closing needs CAP_AUDIT_CONTROL (to unregister or put settings back).
     pub fn needs_control(&self) -> bool {
         self.registered || !self.restore.is_empty()

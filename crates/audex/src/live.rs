@@ -210,6 +210,8 @@ pub fn read_loop(
             if let Ok(st) = src.status() {
                 backlog_high = st.backlog_limit > 0 && st.backlog >= st.backlog_limit / 2;
                 m.backlog.store(st.backlog as u64, Ordering::Relaxed);
+                m.backlog_limit
+                    .store(st.backlog_limit as u64, Ordering::Relaxed);
                 if st.lost > kernel_lost {
                     m.kernel_lost
                         .fetch_add((st.lost - kernel_lost) as u64, Ordering::Relaxed);

@@ -2,6 +2,7 @@
 mod cli;
 mod compliance_cmd;
 mod config;
+mod drift;
 mod live;
 mod metrics;
 mod outputs;

@@ -53,6 +53,18 @@ const SINGLE: &[Single] = &[
         |m| &m.backlog,
     ),
     (
+        "audex_kernel_backlog_limit",
+        "gauge",
+        "Kernel audit backlog limit at the last status poll.",
+        |m| &m.backlog_limit,
+    ),
+    (
+        "audex_rules_restored_total",
+        "counter",
+        "Rules audex owns that were removed by someone else and put back.",
+        |m| &m.rules_restored,
+    ),
+    (
         "audex_correlator_in_flight",
         "gauge",
         "Events being assembled from their records.",
@@ -197,6 +209,8 @@ pub struct Metrics {
     pub kernel_lost: AtomicU64,
     pub enobufs: AtomicU64,
     pub backlog: AtomicU64,
+    pub backlog_limit: AtomicU64,
+    pub rules_restored: AtomicU64,
     pub in_flight: AtomicU64,
     /// Batches between the reader thread and the pipeline.
     pub queue_depth: AtomicU64,

@@ -8,6 +8,7 @@
 //! multicast mode it runs as a non-root uid holding CAP_AUDIT_READ alone. SIGHUP
 //! reloads rules, tenants and exporters; a bad new config is refused whole.
 use crate::config::schema::Config;
+use crate::drift::Guard;
 use crate::live::{self, LiveOptions};
 use crate::metrics;
 use crate::outputs::{glob, Outputs};
@@ -20,6 +21,7 @@ use audex_kernel::rules::kernel_rule::KernelRule;
 use audex_kernel::rules::syntax::{parse_file_text, watch_rule, Directive, Names};
 use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
+use audex_proto::v1::AuditEvent;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -149,6 +151,8 @@ struct Running<'p> {
     outputs: Option<Outputs>,
     rules: RuleSet,
     ctl: AuditSocket,
+    /// Puts back the owned rules others remove (`rules.enforce`).
+    guard: Guard,
 }
 
 impl Running<'_> {
@@ -156,7 +160,16 @@ impl Running<'_> {
         if signals::take_reload() {
             self.reload()?;
         }
+        if let Some(ev) = self.guard.tick(&mut self.ctl, &self.rules, &self.node) {
+            self.outputs().send(ev)?;
+        }
         self.outputs().tick()
+    }
+
+    /// One delivered event: the guard looks at it, the exporters get it.
+    fn send(&mut self, ev: AuditEvent) -> Result<()> {
+        self.guard.observe(&ev);
+        self.outputs().send(ev)
     }
 
     /// SIGHUP: the new config replaces rules, tenants and exporters, or is
@@ -285,6 +298,7 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
         outputs: None,
         rules: RuleSet::default(),
         ctl,
+        guard: Guard::new(false, false, false),
     };
     let result = (|| -> Result<()> {
         for e in running.rules.change_to(&mut running.ctl, &want) {
@@ -317,6 +331,13 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
             }
         );
         running.outputs = Some(Outputs::start(&running.cfg, &running.node)?);
+        // Restoring rules and audit needs CAP_AUDIT_CONTROL, kept above when
+        // audex owns rules or registered as the daemon.
+        running.guard = Guard::new(
+            running.cfg.rules.enforce && caps::has(caps::CAP_AUDIT_CONTROL),
+            src.enabled_audit() || src.is_daemon(),
+            src.is_daemon(),
+        );
         if let Some(l) = listener {
             metrics::serve(l);
         }
@@ -370,7 +391,7 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
         live::read_loop(
             &mut src,
             &opts,
-            &mut |ev| cell.borrow_mut().outputs().send(ev),
+            &mut |ev| cell.borrow_mut().send(ev),
             &mut || cell.borrow_mut().tick(),
         )
     })();

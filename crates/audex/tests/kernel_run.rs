@@ -5,6 +5,7 @@
 //! refused before the kernel is touched.
 mod common;
 
+use common::http::{get, metric};
 use common::receiver::{free_port, Receiver};
 use common::workload::{self, Names};
 use serde_json::Value;
@@ -219,23 +220,6 @@ fn run_refuses_what_it_cannot_do_before_touching_the_kernel() {
 }
 
 /// GET `path` from the metrics listener: status line and body.
-fn get(port: u16, path: &str) -> (String, String) {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(c, "GET {path} HTTP/1.1\r\nHost: audex\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    c.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_string(), body.to_string())
-}
-
-/// The value of one sample line of a Prometheus page (0 when absent).
-fn metric(page: &str, sample: &str) -> f64 {
-    page.lines()
-        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// The kernel for this test, its rules cleared, and an empty directory to watch.
 fn kernel_and_watched_dir() -> Option<(common::KernelTest, std::path::PathBuf)> {
     let kt = common::kernel()?;

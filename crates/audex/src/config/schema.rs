@@ -46,13 +46,28 @@ pub struct WatchCfg {
     pub key: String,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct RulesCfg {
     pub files: Vec<String>,
     pub watch: Vec<WatchCfg>,
     pub packs: Vec<String>,
     /// Rule key -> compliance controls, added to (or replacing) the packs' table.
     pub controls: Vec<(String, Vec<String>)>,
+    /// Put back the rules audex owns when someone removes them (and audit when
+    /// it is disabled under audex). Default on.
+    pub enforce: bool,
+}
+
+impl Default for RulesCfg {
+    fn default() -> Self {
+        RulesCfg {
+            files: Vec::new(),
+            watch: Vec::new(),
+            packs: Vec::new(),
+            controls: Vec::new(),
+            enforce: true,
+        }
+    }
 }
 
 impl RulesCfg {
@@ -345,9 +360,11 @@ fn source(n: &Node, errs: &Errors) -> SourceCfg {
 
 fn rules(n: &Node, errs: &Errors) -> RulesCfg {
     let mut r = RulesCfg::default();
-    for (k, v) in map(n, "rules", &["files", "watch", "packs", "controls"], errs) {
+    let keys = ["files", "watch", "packs", "controls", "enforce"];
+    for (k, v) in map(n, "rules", &keys, errs) {
         match k {
             "files" => r.files = strings(v, "rules.files", errs),
+            "enforce" => r.enforce = boolean(v, "rules.enforce", errs).unwrap_or(true),
             "packs" => {
                 r.packs = strings(v, "rules.packs", errs);
                 for name in &r.packs {

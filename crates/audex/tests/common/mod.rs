@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod auditd;
+pub mod http;
 pub mod receiver;
 pub mod watch;
 pub mod workload;
