@@ -305,6 +305,12 @@ impl Source {
         self.restore.iter().any(|s| s.mask == STATUS_ENABLED)
     }
 
+    /// Leaves the enabled flag as it is at close: the kernel was locked
+    /// (`rules.lock`), so it cannot be put back.
+    pub fn keep_enabled_at_close(&mut self) {
+        self.restore.retain(|s| s.mask != STATUS_ENABLED);
+    }
+
     /// Whether audex is the registered audit daemon (unicast).
     pub fn is_daemon(&self) -> bool {
         self.registered

@@ -212,6 +212,8 @@ pub fn read_loop(
                 m.backlog.store(st.backlog as u64, Ordering::Relaxed);
                 m.backlog_limit
                     .store(st.backlog_limit as u64, Ordering::Relaxed);
+                m.backlog_high_water
+                    .fetch_max(st.backlog as u64, Ordering::Relaxed);
                 if st.lost > kernel_lost {
                     m.kernel_lost
                         .fetch_add((st.lost - kernel_lost) as u64, Ordering::Relaxed);

@@ -2,8 +2,10 @@
 mod cli;
 mod compliance_cmd;
 mod config;
+mod daemon_state;
 mod drift;
 mod live;
+mod lock;
 mod metrics;
 mod outputs;
 mod progress;

@@ -59,6 +59,12 @@ const SINGLE: &[Single] = &[
         |m| &m.backlog_limit,
     ),
     (
+        "audex_kernel_backlog_high_water",
+        "gauge",
+        "Highest kernel audit backlog seen at a status poll since audex started.",
+        |m| &m.backlog_high_water,
+    ),
+    (
         "audex_rules_restored_total",
         "counter",
         "Rules audex owns that were removed by someone else and put back.",
@@ -210,6 +216,7 @@ pub struct Metrics {
     pub enobufs: AtomicU64,
     pub backlog: AtomicU64,
     pub backlog_limit: AtomicU64,
+    pub backlog_high_water: AtomicU64,
     pub rules_restored: AtomicU64,
     pub in_flight: AtomicU64,
     /// Batches between the reader thread and the pipeline.

@@ -8,8 +8,10 @@
 //! multicast mode it runs as a non-root uid holding CAP_AUDIT_READ alone. SIGHUP
 //! reloads rules, tenants and exporters; a bad new config is refused whole.
 use crate::config::schema::Config;
+use crate::daemon_state;
 use crate::drift::Guard;
 use crate::live::{self, LiveOptions};
+use crate::lock;
 use crate::metrics;
 use crate::outputs::{glob, Outputs};
 use crate::signals;
@@ -153,6 +155,9 @@ struct Running<'p> {
     ctl: AuditSocket,
     /// Puts back the owned rules others remove (`rules.enforce`).
     guard: Guard,
+    /// The kernel's rules are immutable (set by `rules.lock`, or before audex).
+    locked: bool,
+    last_state: Instant,
 }
 
 impl Running<'_> {
@@ -163,7 +168,21 @@ impl Running<'_> {
         if let Some(ev) = self.guard.tick(&mut self.ctl, &self.rules, &self.node) {
             self.outputs().send(ev)?;
         }
+        if self.last_state.elapsed() >= Duration::from_secs(1) {
+            self.last_state = Instant::now();
+            self.write_state();
+        }
         self.outputs().tick()
+    }
+
+    /// What `audex status` shows of this daemon.
+    fn write_state(&self) {
+        daemon_state::write(&daemon_state::State {
+            node: self.node.clone(),
+            rules_owned: self.rules.rules().len(),
+            locked: self.locked,
+            enforce: self.cfg.rules.enforce,
+        });
     }
 
     /// One delivered event: the guard looks at it, the exporters get it.
@@ -187,6 +206,13 @@ impl Running<'_> {
                 return Ok(());
             }
         };
+        if let Err(why) = lock::reload_allowed(self.locked, self.rules.rules(), &want) {
+            refuse(why);
+            return Ok(());
+        }
+        if self.locked && !new.rules.lock {
+            audex_log::warn!("`rules.lock: false` cannot unlock the kernel: its rules stay immutable until reboot");
+        }
         if (!want.is_empty() || !self.rules.rules().is_empty())
             && !caps::has(caps::CAP_AUDIT_CONTROL)
         {
@@ -299,10 +325,34 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
         rules: RuleSet::default(),
         ctl,
         guard: Guard::new(false, false, false),
+        locked: false,
+        last_state: Instant::now(),
     };
     let result = (|| -> Result<()> {
-        for e in running.rules.change_to(&mut running.ctl, &want) {
-            audex_log::error!("{e}");
+        let kernel_enabled = running.ctl.status().map(|s| s.enabled).unwrap_or(0);
+        match lock::at_start(running.cfg.rules.lock, kernel_enabled) {
+            lock::AtStart::AlreadyLocked => {
+                running.locked = true;
+                src.keep_enabled_at_close();
+                if !want.is_empty() {
+                    audex_log::error!("the kernel's audit rules were locked before audex started (enabled 2, `auditctl -e 2`): its {} rule(s) cannot be installed until reboot", want.len());
+                }
+            }
+            lock::AtStart::Lock | lock::AtStart::Nothing => {
+                for e in running.rules.change_to(&mut running.ctl, &want) {
+                    audex_log::error!("{e}");
+                }
+            }
+        }
+        if lock::at_start(running.cfg.rules.lock, kernel_enabled) == lock::AtStart::Lock {
+            running.ctl.set_enabled(lock::LOCKED).map_err(|e| {
+                anyhow::anyhow!("rules.lock: setting the kernel's immutable flag: {e}")
+            })?;
+            running.locked = true;
+            src.keep_enabled_at_close();
+            audex_log::warn!(
+                "rules.lock: the kernel's audit rules and settings are immutable until reboot"
+            );
         }
         // Threads inherit capabilities, so drop before any starts.
         let mut keep = Vec::new();
@@ -395,9 +445,17 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
             &mut || cell.borrow_mut().tick(),
         )
     })();
-    for e in running.rules.remove_all(&mut running.ctl) {
-        audex_log::warn!("removing a rule: {e}");
+    if running.locked {
+        audex_log::info!(
+            "the kernel is locked: audex's {} rule(s) stay until reboot",
+            running.rules.rules().len()
+        );
+    } else {
+        for e in running.rules.remove_all(&mut running.ctl) {
+            audex_log::warn!("removing a rule: {e}");
+        }
     }
+    daemon_state::remove();
     for e in src.close() {
         audex_log::error!("{e}");
     }

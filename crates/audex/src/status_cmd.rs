@@ -52,6 +52,11 @@ pub fn run() -> Result<ExitCode> {
     if st.lost > 0 {
         println!("                          the kernel dropped {} records since boot: raise backlog_limit or read faster", st.lost);
     }
+    if let Some(d) = crate::daemon_state::read() {
+        for l in crate::daemon_state::status_lines(&d) {
+            println!("{l}");
+        }
+    }
     match s.list_rules() {
         Ok(rules) => {
             let ours: Vec<String> = rules

@@ -84,7 +84,11 @@ fn rules_removed_under_the_daemon_come_back_and_name_who_removed_them() {
     auditctl_child(&other_rule);
     let mport = free_port();
     let cfg = config(&kt.dir, &watched, mport, true);
-    let (w, _rx, line) = common::watch::start_watch(&["run", "--config", cfg.to_str().unwrap()]);
+    let runtime = kt.dir.join("run");
+    let mut cmd = common::audex();
+    cmd.env("AUDEX_RUNTIME_DIR", &runtime)
+        .args(["run", "--config", cfg.to_str().unwrap()]);
+    let (w, _rx, line) = common::watch::start_command(cmd);
     assert!(line.contains("1 rules"), "{line}");
     assert!(has_key(&kt.rules_text(), KEY));
 
@@ -112,8 +116,23 @@ fn rules_removed_under_the_daemon_come_back_and_name_who_removed_them() {
     std::thread::sleep(Duration::from_millis(1500));
     let page = get(mport, "/metrics").1;
     assert!(metric(&page, "audex_rules_restored_total") >= 2.0, "{page}");
+    // `audex status` shows the daemon's side: rules owned, restores, backlog.
+    let st = common::audex()
+        .env("AUDEX_RUNTIME_DIR", &runtime)
+        .arg("status")
+        .output()
+        .unwrap();
+    let st = String::from_utf8_lossy(&st.stdout).into_owned();
+    assert!(
+        st.contains("1 rules owned, enforce on, 2 restored") && st.contains("backlog high water"),
+        "{st}"
+    );
     let (_, status) = common::watch::stop_with(w, libc::SIGTERM);
     assert!(status.success(), "{status:?}");
+    assert!(
+        !runtime.join("status.json").exists(),
+        "the daemon's state goes with it"
+    );
     assert!(!has_key(&kt.rules_text(), KEY), "removed on exit");
     assert!(
         has_key(&kt.rules_text(), OTHER),

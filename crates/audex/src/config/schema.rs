@@ -56,6 +56,8 @@ pub struct RulesCfg {
     /// Put back the rules audex owns when someone removes them (and audit when
     /// it is disabled under audex). Default on.
     pub enforce: bool,
+    /// Set the kernel's immutable flag after loading the rules (until reboot).
+    pub lock: bool,
 }
 
 impl Default for RulesCfg {
@@ -66,6 +68,7 @@ impl Default for RulesCfg {
             packs: Vec::new(),
             controls: Vec::new(),
             enforce: true,
+            lock: false,
         }
     }
 }
@@ -360,11 +363,12 @@ fn source(n: &Node, errs: &Errors) -> SourceCfg {
 
 fn rules(n: &Node, errs: &Errors) -> RulesCfg {
     let mut r = RulesCfg::default();
-    let keys = ["files", "watch", "packs", "controls", "enforce"];
+    let keys = ["files", "watch", "packs", "controls", "enforce", "lock"];
     for (k, v) in map(n, "rules", &keys, errs) {
         match k {
             "files" => r.files = strings(v, "rules.files", errs),
             "enforce" => r.enforce = boolean(v, "rules.enforce", errs).unwrap_or(true),
+            "lock" => r.lock = boolean(v, "rules.lock", errs).unwrap_or(false),
             "packs" => {
                 r.packs = strings(v, "rules.packs", errs);
                 for name in &r.packs {
