@@ -103,6 +103,17 @@ const OTHER: &[&str] = &[
     "lost",
 ];
 
+/// The contract's paths a glob (`actor.*_name`) names: text paths only when
+/// `text_only` (hash, mask), every path for drop.
+pub fn matching(pattern: &str, text_only: bool) -> Vec<String> {
+    let pattern = canonical(pattern);
+    TEXT.iter()
+        .chain(if text_only { &[][..] } else { OTHER })
+        .filter(|p| crate::glob(&pattern, p))
+        .map(|p| p.to_string())
+        .collect()
+}
+
 /// `files[].path` and `files.path` are the same path.
 pub fn canonical(path: &str) -> std::borrow::Cow<'_, str> {
     if path.contains("[]") {

@@ -1,6 +1,7 @@
-//! Which events belong to a tenant: rule keys, path prefixes, uid ranges (auid
-//! when set, else uid), Kubernetes namespace globs, pod label selectors. Any
-//! one criterion that matches is enough.
+//! Which events belong to a tenant: rule keys, paths (a path and what is under
+//! it, by whole components: `/home/alice` is not `/home/alice2`), uid ranges
+//! (auid when set, else uid), Kubernetes namespace globs, pod label selectors.
+//! Any one criterion that matches is enough.
 use audex_proto::v1::AuditEvent;
 use std::collections::BTreeMap;
 
@@ -24,7 +25,7 @@ impl Matcher {
             || self
                 .paths
                 .iter()
-                .any(|p| ev.files.iter().any(|f| f.path.starts_with(p.as_str())))
+                .any(|p| ev.files.iter().any(|f| within(&f.path, p)))
             || uid.is_some_and(|u| self.owns_uid(u))
             || (!ns.is_empty() && self.k8s_namespaces.iter().any(|g| glob(g, ns)))
             || k8s.is_some_and(|k| {
@@ -36,6 +37,14 @@ impl Matcher {
 
     pub fn owns_uid(&self, u: u32) -> bool {
         self.uids.iter().any(|&(a, b)| a <= u && u <= b)
+    }
+}
+
+/// `path` is `dir` or under it, by whole components.
+pub fn within(path: &str, dir: &str) -> bool {
+    match path.strip_prefix(dir) {
+        Some(rest) => rest.is_empty() || dir.ends_with('/') || rest.starts_with('/'),
+        None => false,
     }
 }
 

@@ -21,7 +21,119 @@ const ALIASES: &[&[&str]] = &[
     ],
     // A file's path and the name the kernel logged (often the same path).
     &["files.path", "files.name"],
+    // A user's name, whichever id names it: the same person is the login,
+    // real, effective and file-system user, a file's owner, a PAM account.
+    &[
+        "actor.auid_name",
+        "actor.uid_name",
+        "actor.euid_name",
+        "actor.suid_name",
+        "actor.fsuid_name",
+        "files.ouid_name",
+        "data.acct",
+    ],
+    &[
+        "actor.gid_name",
+        "actor.egid_name",
+        "actor.sgid_name",
+        "actor.fsgid_name",
+        "files.ogid_name",
+    ],
+    // The working directory, as the process and as its CWD record.
+    &["process.cwd", "data.cwd"],
 ];
+
+/// Text fields that may hold a copy of a hashed value (whole, or as a word of a
+/// path or command line); enumerations (category, action, syscall names...) are
+/// left alone.
+const COPIES: &[&str] = &[
+    "actor.auid_name",
+    "actor.uid_name",
+    "actor.euid_name",
+    "actor.suid_name",
+    "actor.fsuid_name",
+    "actor.gid_name",
+    "actor.egid_name",
+    "actor.sgid_name",
+    "actor.fsgid_name",
+    "actor.tty",
+    "keys",
+    "process.exe",
+    "process.cwd",
+    "process.args",
+    "process.command_line",
+    "process.title",
+    "process.parent.exe",
+    "process.parent.args",
+    "files.path",
+    "files.name",
+    "files.ouid_name",
+    "files.ogid_name",
+    "network.path",
+    "data",
+];
+
+/// `data` keys (their last `.` part) that hold a process id, dropped with the pid.
+fn is_pid_key(k: &str) -> bool {
+    matches!(
+        k.rsplit('.').next().unwrap_or(k),
+        "pid" | "ppid" | "opid" | "audit_pid"
+    )
+}
+
+/// `data` keys (their last `.` part) that hold a user or group id.
+fn is_id_key(k: &str) -> bool {
+    matches!(
+        k.rsplit('.').next().unwrap_or(k),
+        "auid"
+            | "uid"
+            | "euid"
+            | "suid"
+            | "fsuid"
+            | "gid"
+            | "egid"
+            | "sgid"
+            | "fsgid"
+            | "ouid"
+            | "ogid"
+            | "oauid"
+            | "old-auid"
+            | "old_auid"
+            | "id"
+            | "frootid"
+    )
+}
+
+/// Replaces each whole-word occurrence of a value (not inside a longer name)
+/// with its pseudonym, in one pass; None when nothing matched.
+fn replace_words(s: &str, values: &[(String, String)]) -> Option<String> {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = String::new();
+    let mut at = 0;
+    let mut i = 0;
+    let mut changed = false;
+    while i < s.len() {
+        let hit = values.iter().find(|(v, _)| {
+            s[i..].starts_with(v.as_str())
+                && !s[..i].chars().next_back().is_some_and(word)
+                && !s[i + v.len()..].chars().next().is_some_and(word)
+        });
+        match hit {
+            Some((v, p)) => {
+                out.push_str(&s[at..i]);
+                out.push_str(p);
+                i += v.len();
+                at = i;
+                changed = true;
+            }
+            None => i += s[i..].chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    changed.then(|| {
+        out.push_str(&s[at..]);
+        out
+    })
+}
 
 /// `path` and its twins, canonical.
 fn with_aliases(path: &str) -> Vec<String> {
@@ -76,6 +188,19 @@ impl HashKey {
         p
     }
 
+    /// A numeric id's pseudonym: 2^31 + the HMAC's first 31 bits (outside the
+    /// ranges systems hand out, never `unset`), stable for a key.
+    pub fn pseudonym_id(&self, id: u32) -> u32 {
+        let tag = ring::hmac::sign(&self.0, format!("id:{id}").as_bytes());
+        let b = tag.as_ref();
+        let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) | 0x8000_0000;
+        if v == u32::MAX {
+            u32::MAX - 1
+        } else {
+            v
+        }
+    }
+
     /// `hmac:` and the first 16 bytes of HMAC-SHA256(key, value), in hex:
     /// stable for a key, comparable, not reversible.
     pub fn pseudonym(&self, value: &str) -> String {
@@ -111,6 +236,8 @@ pub struct RedactSpec {
     pub mask: Vec<MaskSpec>,
     pub pid: PidPolicy,
     pub visibility_dac: bool,
+    /// Pseudonymise the numeric user and group ids too (with the hash key).
+    pub hash_ids: bool,
 }
 
 /// One configured mask: its fields, and its patterns (one, or a built-in set)
@@ -120,6 +247,8 @@ struct Mask {
     fields: Vec<String>,
     set: RegexSet,
     rules: Vec<(Regex, String)>,
+    /// A built-in mask: secrets are secrets in every `data` value too.
+    builtin: bool,
 }
 
 /// A compiled redaction.
@@ -131,6 +260,7 @@ pub(crate) struct Redaction {
     masks: Vec<Mask>,
     pid: PidPolicy,
     dac: bool,
+    hash_ids: bool,
 }
 
 impl Redaction {
@@ -147,10 +277,21 @@ impl Redaction {
         let expand = |paths: &[String], text_only: bool| -> Result<Vec<String>, String> {
             let mut out: Vec<String> = Vec::new();
             for p in paths {
-                check(p, text_only)?;
-                for a in with_aliases(p) {
-                    if !out.contains(&a) {
-                        out.push(a);
+                let matched = if p.contains('*') {
+                    let m = fields::matching(p, text_only);
+                    if m.is_empty() {
+                        return Err(format!("`{p}` matches no field of the event contract"));
+                    }
+                    m
+                } else {
+                    check(p, text_only)?;
+                    vec![p.clone()]
+                };
+                for p in matched {
+                    for a in with_aliases(&p) {
+                        if !out.contains(&a) {
+                            out.push(a);
+                        }
                     }
                 }
             }
@@ -158,8 +299,8 @@ impl Redaction {
         };
         let drop = expand(&spec.drop, false)?;
         let hash = expand(&spec.hash, true)?;
-        if !hash.is_empty() && spec.hash_key.is_none() {
-            return Err("`hash` needs a `hash_key_file`".into());
+        if (!hash.is_empty() || spec.hash_ids) && spec.hash_key.is_none() {
+            return Err("`hash` (or `hash_ids`) needs a `hash_key_file`".into());
         }
         let mut masks = Vec::new();
         for m in &spec.mask {
@@ -191,7 +332,12 @@ impl Redaction {
             }
             let set = RegexSet::new(pairs.iter().map(|(p, _)| p))
                 .map_err(|e| format!("mask of `{}`: {e}", m.field))?;
-            masks.push(Mask { fields, set, rules });
+            masks.push(Mask {
+                fields,
+                set,
+                rules,
+                builtin: m.builtin.is_some(),
+            });
         }
         if spec.visibility_dac && matcher.uids.is_empty() {
             return Err("`visibility: dac` needs the tenant's uids (`match.uids`)".into());
@@ -203,6 +349,7 @@ impl Redaction {
             masks,
             pid: spec.pid,
             dac: spec.visibility_dac,
+            hash_ids: spec.hash_ids,
         })
     }
 
@@ -213,6 +360,7 @@ impl Redaction {
             || !self.hash.is_empty()
             || !self.masks.is_empty()
             || self.pid != PidPolicy::Always
+            || self.hash_ids
     }
 
     /// Redacts `ev` for the tenant of `matcher`; false when the tenant must not
@@ -255,15 +403,45 @@ impl Redaction {
                     note(f);
                 }
             }
+            if m.builtin && fields::visit_text(ev, "data", &mut |s| mask_text(m, s)) {
+                note("data");
+            }
         }
         if let Some(key) = &self.key {
+            // The values hashed, with their pseudonyms: their copies elsewhere
+            // in the event (a path under the user's home, a command line that
+            // names her) are replaced too.
+            let mut hashed: Vec<(String, String)> = Vec::new();
             for p in &self.hash {
                 if fields::visit_text(ev, p, &mut |s| {
-                    *s = key.pseudonym_cached(s);
+                    let pseudonym = key.pseudonym_cached(s);
+                    if !hashed.iter().any(|(v, _)| v == s) {
+                        hashed.push((std::mem::take(s), pseudonym.clone()));
+                    }
+                    *s = pseudonym;
                     true
                 }) {
                     note(p);
                 }
+            }
+            hashed.retain(|(v, _)| !v.starts_with("hmac") && !v.is_empty());
+            if !hashed.is_empty() {
+                // Longest first: `alice2` is not `alice` followed by `2`.
+                hashed.sort_by_key(|h| std::cmp::Reverse(h.0.len()));
+                for p in COPIES {
+                    if fields::visit_text(ev, p, &mut |s| match replace_words(s, &hashed) {
+                        Some(new) => {
+                            *s = new;
+                            true
+                        }
+                        None => false,
+                    }) {
+                        note(p);
+                    }
+                }
+            }
+            if self.hash_ids && hash_ids(ev, key) {
+                note("ids");
             }
         }
         let hide_pid = match self.pid {
@@ -277,6 +455,11 @@ impl Redaction {
                     note(p);
                 }
             }
+            let before = ev.data.len();
+            ev.data.retain(|k, _| !is_pid_key(k));
+            if ev.data.len() != before {
+                note("data.pid");
+            }
         }
         if self.active() && fields::drop(ev, "records") {
             note("records");
@@ -286,6 +469,48 @@ impl Redaction {
         }
         true
     }
+}
+
+/// Replaces every user and group id of `ev` (actor, file owners, `data` ids)
+/// with its numeric pseudonym; `unset` (4294967295) stays.
+fn hash_ids(ev: &mut AuditEvent, key: &HashKey) -> bool {
+    let mut changed = false;
+    let mut one = |v: &mut Option<u32>| {
+        if let Some(x) = v.filter(|x| *x != u32::MAX) {
+            *v = Some(key.pseudonym_id(x));
+            changed = true;
+        }
+    };
+    if let Some(a) = ev.actor.as_mut() {
+        for v in [
+            &mut a.auid,
+            &mut a.uid,
+            &mut a.euid,
+            &mut a.suid,
+            &mut a.fsuid,
+            &mut a.gid,
+            &mut a.egid,
+            &mut a.sgid,
+            &mut a.fsgid,
+        ] {
+            one(v);
+        }
+    }
+    for f in &mut ev.files {
+        one(&mut f.ouid);
+        one(&mut f.ogid);
+    }
+    for (k, v) in ev.data.iter_mut() {
+        if is_id_key(k) {
+            if let Ok(x) = v.parse::<u32>() {
+                if x != u32::MAX {
+                    *v = key.pseudonym_id(x).to_string();
+                    changed = true;
+                }
+            }
+        }
+    }
+    changed
 }
 
 fn replace_in(re: &Regex, rep: &str, s: &mut String) -> bool {
@@ -329,6 +554,23 @@ fn mask_list(m: &Mask, list: &mut [String]) -> bool {
     let mut changed = false;
     for s in list.iter_mut() {
         changed |= mask_text(m, s);
+    }
+    // A secret whose context is further back (mysql ... -pSECRET): each element
+    // in the light of all before it (argv are short; bounded all the same).
+    if list.len() <= 256 {
+        let mut prefix = String::new();
+        for i in 1..list.len() {
+            prefix.push_str(&list[i - 1]);
+            prefix.push(' ');
+            let mut whole = format!("{prefix}{}", list[i]);
+            if mask_text(m, &mut whole) && whole.starts_with(prefix.as_str()) {
+                let rest = &whole[prefix.len()..];
+                if rest != list[i] {
+                    list[i] = rest.to_string();
+                    changed = true;
+                }
+            }
+        }
     }
     let mut joined = String::new();
     for i in 1..list.len() {

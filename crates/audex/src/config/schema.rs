@@ -145,6 +145,8 @@ pub struct TenantCfg {
     pub drop: Vec<String>,
     pub hash: Vec<String>,
     pub hash_key_file: Option<PathBuf>,
+    /// Pseudonymise numeric user and group ids too.
+    pub hash_ids: bool,
     pub mask: Vec<MaskCfg>,
     pub pid: String,
     /// `dac`: file events only when the tenant's uids could list the directory.
@@ -576,12 +578,21 @@ fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
                 }
             }
             _ => {
-                let keys = ["drop", "hash", "hash_key_file", "mask", "pid", "visibility"];
+                let keys = [
+                    "drop",
+                    "hash",
+                    "hash_ids",
+                    "hash_key_file",
+                    "mask",
+                    "pid",
+                    "visibility",
+                ];
                 for (k, v) in map(v, "tenants[].redact", &keys, errs) {
                     let path = format!("tenants[].redact.{k}");
                     match k {
                         "drop" => t.drop = strings(v, &path, errs),
                         "hash" => t.hash = strings(v, &path, errs),
+                        "hash_ids" => t.hash_ids = boolean(v, &path, errs).unwrap_or(false),
                         "hash_key_file" => {
                             t.hash_key_file = readable_file(v, &path, errs);
                             if let Some(Err(why)) = t
@@ -611,7 +622,7 @@ fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
     if t.name.is_empty() {
         errs.at(n, "a tenant needs a `name`");
     }
-    if !t.hash.is_empty() && t.hash_key_file.is_none() {
+    if (!t.hash.is_empty() || t.hash_ids) && t.hash_key_file.is_none() {
         errs.at(
             n,
             format!(
@@ -701,6 +712,7 @@ impl TenantCfg {
                 drop: self.drop.clone(),
                 hash: self.hash.clone(),
                 hash_key,
+                hash_ids: self.hash_ids,
                 mask: self
                     .mask
                     .iter()

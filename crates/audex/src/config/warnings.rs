@@ -1,6 +1,7 @@
-//! What a valid config may still get wrong: key files others can read. Input:
-//! a loaded [`Config`]. Output: one sentence per warning, naming the file and
-//! the fix (`validate` prints them, `run` logs them at start).
+//! What a valid config may still get wrong: key files others can read, names
+//! hashed while their numeric ids stay plain. Input: a loaded [`Config`].
+//! Output: one sentence per warning, naming the file or tenant and the fix
+//! (`validate` prints them, `run` logs them at start).
 use super::schema::Config;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -8,9 +9,36 @@ use std::path::Path;
 impl Config {
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut key = |what: String, p: &Path| {
+        for t in &self.tenants {
+            let names = t
+                .hash
+                .iter()
+                .any(|h| h.ends_with("_name") || h.contains('*'));
+            let ids_dropped = t.drop.iter().any(|d| d == "actor" || d == "actor.uid");
+            if names && !t.hash_ids && !ids_dropped {
+                out.push(format!(
+                    "tenant `{}` hashes user or group names but leaves their numeric ids (actor.uid, files[].ouid...): an id names the user as well as the name does; set `redact.hash_ids: true`",
+                    t.name
+                ));
+            }
+        }
+        let mut key_files: Vec<(String, &Path)> = Vec::new();
+        for t in &self.tenants {
+            if let Some(p) = &t.hash_key_file {
+                key_files.push((format!("tenant `{}`: hash key file", t.name), p));
+            }
+        }
+        for e in &self.exporters {
+            if let Some(p) = &e.chain_key_file {
+                key_files.push((format!("exporter `{}`: chain key file", e.name), p));
+            }
+            if let Some(p) = &e.client_key_file {
+                key_files.push((format!("exporter `{}`: client key file", e.name), p));
+            }
+        }
+        for (what, p) in key_files {
             let Ok(meta) = std::fs::metadata(p) else {
-                return;
+                continue;
             };
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
@@ -26,19 +54,6 @@ impl Config {
                     },
                     p.display()
                 ));
-            }
-        };
-        for t in &self.tenants {
-            if let Some(p) = &t.hash_key_file {
-                key(format!("tenant `{}`: hash key file", t.name), p);
-            }
-        }
-        for e in &self.exporters {
-            if let Some(p) = &e.chain_key_file {
-                key(format!("exporter `{}`: chain key file", e.name), p);
-            }
-            if let Some(p) = &e.client_key_file {
-                key(format!("exporter `{}`: client key file", e.name), p);
             }
         }
         out
