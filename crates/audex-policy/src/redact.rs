@@ -440,8 +440,25 @@ impl Redaction {
                     }
                 }
             }
-            if self.hash_ids && hash_ids(ev, key) {
-                note("ids");
+            if self.hash_ids {
+                let mut ids: Vec<(String, String)> = Vec::new();
+                if hash_ids(ev, key, &mut ids) {
+                    note("ids");
+                }
+                // A user id written out in a command line (`--reuid=4711`): the
+                // ids of people (1000 and up), not the system's (`chmod 0 f`).
+                ids.retain(|(v, _)| v.parse::<u32>().is_ok_and(|x| x >= 1000));
+                for p in COPIES {
+                    if fields::visit_text(ev, p, &mut |s| match replace_words(s, &ids) {
+                        Some(new) => {
+                            *s = new;
+                            true
+                        }
+                        None => false,
+                    }) {
+                        note(p);
+                    }
+                }
             }
         }
         let hide_pid = match self.pid {
@@ -472,12 +489,21 @@ impl Redaction {
 }
 
 /// Replaces every user and group id of `ev` (actor, file owners, `data` ids)
-/// with its numeric pseudonym; `unset` (4294967295) stays.
-fn hash_ids(ev: &mut AuditEvent, key: &HashKey) -> bool {
+/// with its numeric pseudonym; `unset` (4294967295) stays. Each id replaced
+/// goes into `seen` (as text, with its pseudonym).
+fn hash_ids(ev: &mut AuditEvent, key: &HashKey, seen: &mut Vec<(String, String)>) -> bool {
     let mut changed = false;
+    let mut note = |x: u32, p: u32| {
+        let x = x.to_string();
+        if !seen.iter().any(|(v, _)| *v == x) {
+            seen.push((x, p.to_string()));
+        }
+    };
     let mut one = |v: &mut Option<u32>| {
         if let Some(x) = v.filter(|x| *x != u32::MAX) {
-            *v = Some(key.pseudonym_id(x));
+            let p = key.pseudonym_id(x);
+            note(x, p);
+            *v = Some(p);
             changed = true;
         }
     };
@@ -504,7 +530,9 @@ fn hash_ids(ev: &mut AuditEvent, key: &HashKey) -> bool {
         if is_id_key(k) {
             if let Ok(x) = v.parse::<u32>() {
                 if x != u32::MAX {
-                    *v = key.pseudonym_id(x).to_string();
+                    let p = key.pseudonym_id(x);
+                    note(x, p);
+                    *v = p.to_string();
                     changed = true;
                 }
             }

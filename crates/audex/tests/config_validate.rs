@@ -204,3 +204,26 @@ fn tenant_policy_settings_are_checked() {
     let (ok, _, err) = validate(good, &[]);
     assert!(ok, "{err}");
 }
+
+#[test]
+fn hashing_names_without_their_ids_is_valid_with_a_warning() {
+    let tenant = |extra: &str| {
+        format!(
+            "tenants:\n  - name: default\n    redact: {{hash: [\"actor.*_name\"], hash_key_file: @DIR@/hash.key{extra}}}\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: /dev/null}}\n"
+        )
+    };
+    let (ok, _, err) = validate(&tenant(""), &[]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("warning") && err.contains("hash_ids: true"),
+        "{err}"
+    );
+    let (ok, _, err) = validate(&tenant(", hash_ids: true"), &[]);
+    assert!(ok, "{err}");
+    assert!(!err.contains("numeric ids"), "{err}");
+    let (ok, _, err) = validate(
+        "tenants:\n  - name: default\n    redact: {hash: [\"actor.*_nope\"], hash_key_file: @DIR@/hash.key}\n    exporters: [out]\nexporters:\n  - {name: out, type: jsonl, path: /dev/null}\n",
+        &[],
+    );
+    assert!(!ok && err.contains("matches no field"), "{err}");
+}
