@@ -107,6 +107,10 @@ fn is_id_key(k: &str) -> bool {
 /// Replaces each whole-word occurrence of a value (not inside a longer name)
 /// with its pseudonym, in one pass; None when nothing matched.
 fn replace_words(s: &str, values: &[(String, String)]) -> Option<String> {
+    // Most fields hold no copy: one substring search per value first.
+    if !values.iter().any(|(v, _)| s.contains(v.as_str())) {
+        return None;
+    }
     let word = |c: char| c.is_alphanumeric() || c == '_';
     let mut out = String::new();
     let mut at = 0;
