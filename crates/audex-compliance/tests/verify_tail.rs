@@ -78,13 +78,7 @@ fn a_cut_segment_renamed_open_is_not_proof() {
     let dir = tmp("tail-partial");
     archive(&dir, &events(200));
     let h = head(&dir);
-    let path = newest(&dir);
-    let recs = layout(&path);
-    assert!(recs.len() >= 2, "an event and its seal");
-    let (_, end, kept) = recs[0];
-    let b = std::fs::read(&path).unwrap();
-    std::fs::write(path.with_extension("pb.partial"), &b[..end]).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let kept = cut_to_open(&dir);
     let v = check(&dir);
     assert_eq!(v.open_segments.len(), 1);
     assert_eq!(only(&v), (Kind::Truncated, kept + 1, h));

@@ -12,6 +12,7 @@ mod files;
 mod format;
 mod grpc_channel;
 mod grpc_h2;
+pub mod notes;
 pub mod otlp;
 pub mod private;
 pub mod spool;

@@ -104,6 +104,25 @@ fn is_id_key(k: &str) -> bool {
     )
 }
 
+/// Replaces the whole-word copies of `values` in the [`COPIES`] fields; `note`
+/// hears of each field changed.
+fn replace_copies(ev: &mut AuditEvent, values: &[(String, String)], note: &mut dyn FnMut(&str)) {
+    if values.is_empty() {
+        return;
+    }
+    for p in COPIES {
+        if fields::visit_text(ev, p, &mut |s| match replace_words(s, values) {
+            Some(new) => {
+                *s = new;
+                true
+            }
+            None => false,
+        }) {
+            note(p);
+        }
+    }
+}
+
 /// Replaces each whole-word occurrence of a value (not inside a longer name)
 /// with its pseudonym, in one pass; None when nothing matched.
 fn replace_words(s: &str, values: &[(String, String)]) -> Option<String> {
@@ -432,17 +451,7 @@ impl Redaction {
             if !hashed.is_empty() {
                 // Longest first: `alice2` is not `alice` followed by `2`.
                 hashed.sort_by_key(|h| std::cmp::Reverse(h.0.len()));
-                for p in COPIES {
-                    if fields::visit_text(ev, p, &mut |s| match replace_words(s, &hashed) {
-                        Some(new) => {
-                            *s = new;
-                            true
-                        }
-                        None => false,
-                    }) {
-                        note(p);
-                    }
-                }
+                replace_copies(ev, &hashed, &mut note);
             }
             if self.hash_ids {
                 let mut ids: Vec<(String, String)> = Vec::new();
@@ -452,17 +461,7 @@ impl Redaction {
                 // A user id written out in a command line (`--reuid=4711`): the
                 // ids of people (1000 and up), not the system's (`chmod 0 f`).
                 ids.retain(|(v, _)| v.parse::<u32>().is_ok_and(|x| x >= 1000));
-                for p in COPIES {
-                    if fields::visit_text(ev, p, &mut |s| match replace_words(s, &ids) {
-                        Some(new) => {
-                            *s = new;
-                            true
-                        }
-                        None => false,
-                    }) {
-                        note(p);
-                    }
-                }
+                replace_copies(ev, &ids, &mut note);
             }
         }
         let hide_pid = match self.pid {

@@ -12,7 +12,7 @@ use audex_kernel::rules::{KernelRule, RuleSet};
 use audex_proto::v1::{Actor, AuditEvent, Process};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub const RESTORED_ACTION: &str = "rules-restored";
 
@@ -258,9 +258,6 @@ fn restored_event(
     o: &Outcome,
     unreported: u64,
 ) -> AuditEvent {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
     let mut data = BTreeMap::new();
     data.insert("restored".into(), o.restored.join("\n"));
     data.insert("restored_count".into(), o.restored.len().to_string());
@@ -282,34 +279,31 @@ fn restored_event(
     if unreported > 0 {
         data.insert("unreported".into(), unreported.to_string());
     }
-    AuditEvent {
-        id: format!("{node}:rules-restored:{}", now.as_millis()),
-        time: Some(audex_proto::Timestamp {
-            seconds: now.as_secs() as i64,
-            nanos: now.subsec_nanos() as i32,
-        }),
-        node: node.to_string(),
-        category: "audit".into(),
-        action: RESTORED_ACTION.into(),
-        outcome: if o.failed.is_empty() {
+    let mut ev = audex_export::notes::audit_event(
+        node,
+        format!(
+            "{node}:rules-restored:{}",
+            audex_export::notes::since_epoch().as_millis()
+        ),
+        RESTORED_ACTION,
+        if o.failed.is_empty() {
             "success"
         } else {
             "failure"
-        }
-        .into(),
-        actor: changer.map(|c| Actor {
-            auid: c.auid,
-            uid: c.uid,
-            ..Default::default()
-        }),
-        process: changer.map(|c| Process {
-            pid: c.pid,
-            exe: c.exe.clone(),
-            ..Default::default()
-        }),
+        },
         data,
+    );
+    ev.actor = changer.map(|c| Actor {
+        auid: c.auid,
+        uid: c.uid,
         ..Default::default()
-    }
+    });
+    ev.process = changer.map(|c| Process {
+        pid: c.pid,
+        exe: c.exe.clone(),
+        ..Default::default()
+    });
+    ev
 }
 
 #[cfg(test)]

@@ -5,25 +5,13 @@
 //! checkpoints file that is not JSON is exit 2; `audex report` states whether
 //! it verified; archive and spool files are private; `validate` warns about a
 //! key file others can read.
+mod common;
+
+use common::{audex, out_dir, repo};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn audex() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_audex"))
-}
-
-fn out_dir(tag: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("archive-tail-{tag}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Output;
 
 fn text(o: &Output) -> String {
     format!(
@@ -95,7 +83,7 @@ fn mode(p: &Path) -> u32 {
 
 #[test]
 fn checkpoints_reach_the_siem_and_verify_measures_a_cut_with_them() {
-    let dir = out_dir("cut");
+    let dir = out_dir("archive-tail-cut");
     replay(&dir);
     let cps = checkpoints(&dir);
     let archive = dir.join("archive");
@@ -197,7 +185,7 @@ fn checkpoints_reach_the_siem_and_verify_measures_a_cut_with_them() {
 
 #[test]
 fn a_checkpoints_file_that_is_not_json_cannot_be_checked() {
-    let dir = out_dir("bad-json");
+    let dir = out_dir("archive-tail-bad-json");
     replay(&dir);
     let f = dir.join("siem.jsonl");
     let mut t = std::fs::read_to_string(&f).unwrap();
@@ -210,47 +198,42 @@ fn a_checkpoints_file_that_is_not_json_cannot_be_checked() {
 
 #[test]
 fn a_report_says_whether_it_verified() {
-    let dir = out_dir("report");
+    let dir = out_dir("archive-tail-report");
     replay(&dir);
     let html = dir.join("report.html");
-    let o = audex()
-        .args(["report", "--input"])
-        .arg(dir.join("archive"))
-        .arg("-o")
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("NOT VERIFIED"), "{}", text(&o));
-    let page = std::fs::read_to_string(&html).unwrap();
+    let report = |key: bool| {
+        let mut c = audex();
+        c.args(["report", "--input"]).arg(dir.join("archive"));
+        if key {
+            c.arg("--key-file").arg(dir.join("chain.key"));
+        }
+        let o = c.arg("-o").arg(&html).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        (text(&o), std::fs::read_to_string(&html).unwrap())
+    };
+    let (said, page) = report(false);
+    assert!(said.contains("NOT VERIFIED"), "{said}");
     assert!(page.contains("NOT VERIFIED"), "the report itself warns");
-    let o = audex()
-        .args(["report", "--input"])
-        .arg(dir.join("archive"))
-        .arg("--key-file")
-        .arg(dir.join("chain.key"))
-        .arg("-o")
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let page = std::fs::read_to_string(&html).unwrap();
+    let (_, page) = report(true);
     assert!(page.contains("Verified with the chain key: the archive is intact"));
     assert!(!page.contains("NOT VERIFIED"));
 }
 
 #[test]
 fn validate_warns_about_a_key_file_others_can_read() {
-    let dir = out_dir("validate");
+    let dir = out_dir("archive-tail-validate");
     let cfg = replay(&dir);
     let key = dir.join("chain.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let o = audex()
-        .arg("validate")
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let validate = || {
+        audex()
+            .arg("validate")
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap()
+    };
+    let o = validate();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         text(&o).contains("chain key file") && text(&o).contains("mode 0644"),
@@ -258,11 +241,6 @@ fn validate_warns_about_a_key_file_others_can_read() {
         text(&o)
     );
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let o = audex()
-        .arg("validate")
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let o = validate();
     assert!(!text(&o).contains("warning"), "{}", text(&o));
 }

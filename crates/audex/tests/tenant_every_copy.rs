@@ -9,21 +9,11 @@
 mod common;
 
 use common::receiver::{free_port, Receiver};
+use common::{out_dir, repo};
 use regex::Regex;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn out_dir(tag: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("every-copy-{tag}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Replays the capture through one tenant (`redact` as YAML, or none) to a
 /// JSON-lines file and an OTLP receiver; (JSON lines, OTLP requests).
@@ -80,7 +70,7 @@ fn no_copy_of_her_name_her_uid_or_a_secret_reaches_the_tenant() {
     let secret = Regex::new("hunter2").unwrap();
 
     // Unredacted, the tenant sees all of it: the capture holds what is looked for.
-    let plain = out_dir("plain");
+    let plain = out_dir("every-copy-plain");
     let (json, otlp) = replay(&plain, None);
     for (what, text) in [("JSON", &json), ("OTLP", &otlp)] {
         for re in [&name, &uid, &secret] {
@@ -92,7 +82,7 @@ fn no_copy_of_her_name_her_uid_or_a_secret_reaches_the_tenant() {
     assert!(json.contains("/alice/notes.txt"), "her own file");
     assert!(otlp.contains("(login alice)"), "the OTLP body names her");
 
-    let dir = out_dir("redacted");
+    let dir = out_dir("every-copy-redacted");
     let (json, otlp) = replay(
         &dir,
         Some(

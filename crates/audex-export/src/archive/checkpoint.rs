@@ -12,7 +12,6 @@ use super::chain::{hex, unhex, ChainKey, Mac};
 use super::CHECKPOINT_ACTION;
 use audex_proto::v1::AuditEvent;
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const DOMAIN: &[u8] = b"audex-checkpoint-v1";
 
@@ -30,28 +29,19 @@ pub fn event(
     sequence: u64,
     head: &Mac,
 ) -> AuditEvent {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
     let mut data = BTreeMap::new();
     data.insert("archive".into(), archive.to_string());
     data.insert("segment".into(), segment.to_string());
     data.insert("sequence".into(), sequence.to_string());
     data.insert("head".into(), hex(head));
     data.insert("mac".into(), hex(&tag(key, node, sequence, head)));
-    AuditEvent {
-        id: format!("{node}:checkpoint:{sequence}"),
-        time: Some(audex_proto::Timestamp {
-            seconds: now.as_secs() as i64,
-            nanos: now.subsec_nanos() as i32,
-        }),
-        node: node.to_string(),
-        category: "audit".into(),
-        action: CHECKPOINT_ACTION.into(),
-        outcome: "success".into(),
+    crate::notes::audit_event(
+        node,
+        format!("{node}:checkpoint:{sequence}"),
+        CHECKPOINT_ACTION,
+        "success",
         data,
-        ..Default::default()
-    }
+    )
 }
 
 /// A checkpoint read back (from an event's node and `data` fields).

@@ -129,9 +129,6 @@ impl Chain {
         recovered: Option<u64>,
     ) -> Vec<u8> {
         let mut out = Vec::new();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
         for (node, span) in spans {
             let head = self.heads.get(node).map(|h| h.1).unwrap_or_default();
             let mut data = BTreeMap::new();
@@ -144,19 +141,13 @@ impl Chain {
                 data.insert("recovered".into(), "true".into());
                 data.insert("cut_bytes".into(), cut.to_string());
             }
-            let seal = AuditEvent {
-                id: format!("{node}:seal:{}", span.last + 1),
-                time: Some(audex_proto::Timestamp {
-                    seconds: now.as_secs() as i64,
-                    nanos: now.subsec_nanos() as i32,
-                }),
-                node: node.clone(),
-                category: "audit".into(),
-                action: SEAL_ACTION.into(),
-                outcome: "success".into(),
+            let seal = crate::notes::audit_event(
+                node,
+                format!("{node}:seal:{}", span.last + 1),
+                SEAL_ACTION,
+                "success",
                 data,
-                ..Default::default()
-            };
+            );
             self.append(node, &seal.encode_to_vec(), &mut out);
         }
         out
@@ -166,26 +157,17 @@ impl Chain {
 /// The chained event a start writes first when it could not trust the heads
 /// file: the tail before it may have been cut (see [`RESUMED_ACTION`]).
 fn resumed_event(node: &str, reason: &str, continued_from: u64, segment: &str) -> AuditEvent {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
     let mut data = BTreeMap::new();
     data.insert("reason".into(), reason.to_string());
     data.insert("continued_from".into(), continued_from.to_string());
     data.insert("segment".into(), segment.to_string());
-    AuditEvent {
-        id: format!("{node}:resumed:{}", continued_from + 1),
-        time: Some(audex_proto::Timestamp {
-            seconds: now.as_secs() as i64,
-            nanos: now.subsec_nanos() as i32,
-        }),
-        node: node.to_string(),
-        category: "audit".into(),
-        action: RESUMED_ACTION.into(),
-        outcome: "failure".into(),
+    crate::notes::audit_event(
+        node,
+        format!("{node}:resumed:{}", continued_from + 1),
+        RESUMED_ACTION,
+        "failure",
         data,
-        ..Default::default()
-    }
+    )
 }
 
 /// Where checkpoints go, and how often.

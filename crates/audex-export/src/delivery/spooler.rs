@@ -7,7 +7,7 @@ use crate::spool::{Dropped, Spool};
 use audex_proto::v1::{AuditEvent, Lost};
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Appends events to a spool shared with a delivery loop.
 pub struct Spooler {
@@ -131,29 +131,24 @@ impl Spooler {
 
 /// The event that stands for `count` events the spool bound dropped.
 pub fn lost_event(node: &str, count: u64) -> AuditEvent {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    AuditEvent {
-        id: format!(
+    let now = crate::notes::since_epoch();
+    let mut ev = crate::notes::audit_event(
+        node,
+        format!(
             "{node}:{}.{:09}:spool-lost",
             now.as_secs(),
             now.subsec_nanos()
         ),
-        time: Some(audex_proto::Timestamp {
-            seconds: now.as_secs() as i64,
-            nanos: now.subsec_nanos() as i32,
-        }),
-        node: node.to_string(),
-        category: "audit".into(),
-        action: "records-lost".into(),
-        outcome: "failure".into(),
-        lost: Some(Lost {
-            count,
-            first_serial: 0,
-            last_serial: 0,
-            source: "spool".into(),
-        }),
-        ..Default::default()
-    }
+        "records-lost",
+        "failure",
+        Default::default(),
+    );
+    ev.time = Some(crate::notes::timestamp(now));
+    ev.lost = Some(Lost {
+        count,
+        first_serial: 0,
+        last_serial: 0,
+        source: "spool".into(),
+    });
+    ev
 }

@@ -129,6 +129,19 @@ impl Drop for KernelTest {
     }
 }
 
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh directory for a test's files, under the target's tmp (kept after
+/// the test, to look at).
+pub fn out_dir(tag: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(tag);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 pub fn audex() -> Command {
     Command::new(env!("CARGO_BIN_EXE_audex"))
 }
