@@ -16,7 +16,11 @@ pub(crate) struct GrpcTarget {
 }
 
 fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))
+    if what == "client key" {
+        crate::pem::private_key(path, what).map(|(b, _)| b)
+    } else {
+        crate::pem::certificates(path, what).map(|(b, _)| b)
+    }
 }
 
 impl GrpcTarget {

@@ -14,6 +14,7 @@ mod grpc_channel;
 mod grpc_h2;
 pub mod notes;
 pub mod otlp;
+pub mod pem;
 pub mod private;
 pub mod spool;
 mod tls;

@@ -2,7 +2,7 @@
 //! system bundle), and a client certificate for mTLS. ring is the crypto provider.
 use crate::otlp::OtlpConfig;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::CertificateDer;
 use std::sync::Arc;
 
 /// The TLS settings for an endpoint of `scheme`: rustls config for https://, none
@@ -89,10 +89,7 @@ fn tls_config(cfg: &OtlpConfig) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     match &cfg.ca_file {
         Some(ca) => {
-            for c in CertificateDer::pem_file_iter(ca)
-                .map_err(|e| format!("CA file {}: {e}", ca.display()))?
-            {
-                let c = c.map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+            for c in crate::pem::certificates(ca, "CA file")?.1 {
                 roots
                     .add(c)
                     .map_err(|e| format!("CA file {}: {e}", ca.display()))?;
@@ -111,11 +108,8 @@ fn tls_config(cfg: &OtlpConfig) -> Result<rustls::ClientConfig, String> {
         .with_root_certificates(roots);
     match (&cfg.client_cert_file, &cfg.client_key_file) {
         (Some(c), Some(k)) => {
-            let certs = CertificateDer::pem_file_iter(c)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("client certificate {}: {e}", c.display()))?;
-            let key = PrivateKeyDer::from_pem_file(k)
-                .map_err(|e| format!("client key {}: {e}", k.display()))?;
+            let certs = crate::pem::certificates(c, "client certificate")?.1;
+            let key = crate::pem::private_key(k, "client key")?.1;
             builder
                 .with_client_auth_cert(certs, key)
                 .map_err(|e| format!("client certificate and key: {e}"))

@@ -1,7 +1,8 @@
 //! The collector's own log lines on stderr. Takes a level and a message; gives
 //! `audex: message` (text, for people at a terminal) or one JSON object per line,
 //! `{"ts":1795789579.451,"level":"warn","msg":"..."}` (for a log pipeline; `audex
-//! run` defaults to it). Log messages describe the collector, never event contents.
+//! run` defaults to it). Log messages describe the collector, never event contents;
+//! control characters in them are escaped.
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -31,6 +32,10 @@ impl Level {
 
 /// Writes one line (use the macros).
 pub fn emit(level: Level, msg: std::fmt::Arguments) {
+    // Messages may quote what receivers and records said: escaped, so such text
+    // can neither forge a line nor reach the terminal as control codes.
+    let text = msg.to_string();
+    let msg = audex_io::escape(&text);
     let line = if JSON.load(Ordering::Relaxed) {
         let ts = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -40,7 +45,7 @@ pub fn emit(level: Level, msg: std::fmt::Arguments) {
             ts.as_secs(),
             ts.subsec_millis(),
             level.as_str(),
-            serde_json::Value::String(msg.to_string())
+            serde_json::Value::String(msg.into_owned())
         )
     } else {
         format!("audex: {msg}\n")

@@ -66,10 +66,10 @@ fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<Strin
     let mut want = Vec::new();
     let mut errors = Vec::new();
     for f in rule_files(cfg) {
-        let text = match std::fs::read_to_string(&f) {
+        let text = match crate::rules_cmd::read_rules_file(&f) {
             Ok(t) => t,
             Err(e) => {
-                errors.push(format!("rule file {}: {e}", f.display()));
+                errors.push(format!("{e:#}"));
                 continue;
             }
         };

@@ -10,7 +10,7 @@ pub mod markdown;
 mod svg;
 
 use crate::time::rfc3339;
-use audex_export::archive::reader::records;
+use audex_export::archive::reader::SegmentStream;
 use audex_export::archive::SEAL_ACTION;
 use audex_proto::v1::AuditEvent;
 use prost::Message;
@@ -656,24 +656,26 @@ fn timeline(minutes: &BTreeMap<i64, (u64, u64)>) -> Timeline {
     else {
         return Timeline::default();
     };
-    let span = last - first + 1;
-    let sizes = [1, 5, 15, 60, 360, 1440, 10_080, 43_200];
+    // i128: forged times at the ends of i64 must not overflow; past a century
+    // per bucket the size grows so that there are never more than 96 buckets.
+    let span = i128::from(last) - i128::from(first) + 1;
+    let sizes = [1, 5, 15, 60, 360, 1440, 10_080, 43_200, 525_600];
     let size = sizes
         .iter()
         .copied()
-        .find(|s| (span + s - 1) / s <= 96)
-        .unwrap_or(525_600);
-    let start = first.div_euclid(size) * size;
-    let n = ((last - start) / size + 1) as usize;
+        .find(|&s| (span + i128::from(s) - 1) / i128::from(s) <= 96)
+        .unwrap_or_else(|| i64::try_from(span / 95 + 1).unwrap_or(i64::MAX));
+    let start = first.div_euclid(size).saturating_mul(size);
+    let n = ((i128::from(last) - i128::from(start)) / i128::from(size) + 1) as usize;
     let (mut events, mut failures) = (vec![0; n], vec![0; n]);
     for (m, (e, f)) in minutes {
-        let i = ((m - start) / size) as usize;
+        let i = (((i128::from(*m) - i128::from(start)) / i128::from(size)) as usize).min(n - 1);
         events[i] += e;
         failures[i] += f;
     }
     Timeline {
-        start: rfc3339(start * 60),
-        bucket_seconds: size * 60,
+        start: rfc3339(start.saturating_mul(60)),
+        bucket_seconds: size.saturating_mul(60),
         events,
         failures,
     }
@@ -687,9 +689,9 @@ pub fn build(files: &[PathBuf], opts: Options, title: &str) -> Result<Report, St
     };
     acc.summary.segments = files.len();
     for path in files {
-        let buf = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut stream = SegmentStream::open(path).map_err(|e| e.to_string())?;
         let mut last_in_segment: HashMap<String, i64> = HashMap::new();
-        for rec in records(&buf) {
+        while let Some(rec) = stream.next() {
             let Ok(rec) = rec else {
                 acc.summary.unreadable += 1;
                 break;
@@ -715,6 +717,9 @@ pub fn build(files: &[PathBuf], opts: Options, title: &str) -> Result<Report, St
             ev.chain = None;
             last_in_segment.insert(ev.node.clone(), secs);
             acc.add(&ev);
+        }
+        if let Some(e) = stream.io_error {
+            return Err(format!("{}: {e}", path.display()));
         }
     }
     Ok(acc.finish(title.to_string()))

@@ -15,7 +15,7 @@ mod tail;
 pub use tail::{read_checkpoints, CheckpointLine, Evidence, Recovered, Resumed};
 
 use audex_export::archive::chain::{view, ChainKey};
-use audex_export::archive::reader::{is_open_segment, records};
+use audex_export::archive::reader::{is_open_segment, SegmentStream};
 use audex_export::archive::{RESUMED_ACTION, SEAL_ACTION};
 use audex_proto::v1::AuditEvent;
 use prost::Message;
@@ -182,7 +182,12 @@ fn problem(
 /// Sequence numbers, per node, whose event's MAC the tail checks compare.
 type Wanted = HashMap<String, HashSet<u64>>;
 
-fn check_segment(key: &ChainKey, path: &Path, buf: &[u8], wanted: &Wanted) -> SegResult {
+fn check_segment(
+    key: &ChainKey,
+    path: &Path,
+    stream: &mut SegmentStream,
+    wanted: &Wanted,
+) -> SegResult {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -203,7 +208,7 @@ fn check_segment(key: &ChainKey, path: &Path, buf: &[u8], wanted: &Wanted) -> Se
         torn: None,
     };
     let mut unchained = 0u64;
-    for rec in records(buf) {
+    while let Some(rec) = stream.next() {
         let rec = match rec {
             Ok(rec) => rec,
             Err(t) => {
@@ -493,9 +498,13 @@ pub fn verify_with(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = files.get(i) else { break };
-                match std::fs::read(path) {
-                    Ok(buf) => {
-                        let r = check_segment(key, path, &buf, &wanted);
+                match SegmentStream::open(path) {
+                    Ok(mut stream) => {
+                        let r = check_segment(key, path, &mut stream, &wanted);
+                        if let Some(e) = stream.io_error {
+                            *error.lock().unwrap() = Some(format!("{}: {e}", path.display()));
+                            break;
+                        }
                         results.lock().unwrap()[i] = Some(r);
                     }
                     Err(e) => {

@@ -109,8 +109,9 @@ impl Evidence {
 /// (the event contract, as the `jsonl` exporter writes it); other events are
 /// skipped. Err (naming the line) when a line is not JSON.
 pub fn read_checkpoints(key: &ChainKey, path: &Path) -> Result<Vec<CheckpointLine>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("checkpoints {}: {e}", path.display()))?;
+    let bytes = audex_io::read_limited(path, audex_io::FileKind::Checkpoints, "checkpoints")
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&bytes);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

@@ -69,7 +69,8 @@ impl ChainKey {
 /// of the key; at least 16 bytes. Errors name the file (as `what`), never its
 /// content.
 pub fn read_key_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    let mut bytes = std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    let mut bytes =
+        audex_io::read_limited(path, audex_io::FileKind::Key, what).map_err(|e| e.to_string())?;
     while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         bytes.pop();
     }

@@ -59,7 +59,11 @@ fn parse_line(key: &ChainKey, line: &str) -> Result<Head, &'static str> {
 
 /// Reads `dir/chain-heads`. An unreadable file (other than missing) is an error.
 pub fn read(dir: &Path, key: &ChainKey) -> io::Result<Heads> {
-    let text = match std::fs::read(dir.join(HEADS_FILE)) {
+    let text = match audex_io::read_limited(
+        &dir.join(HEADS_FILE),
+        audex_io::FileKind::State,
+        "chain-heads",
+    ) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Heads::Missing),
         Err(e) => return Err(e),

@@ -1,7 +1,13 @@
 //! Reading archive segments: the records (varint length + event bytes) of one
-//! segment file, with their offsets, and where the framing breaks.
+//! segment file, with their offsets, and where the framing breaks. Segments are
+//! streamed ([`SegmentStream`]): memory is one record, never the file.
 use super::chain::read_varint;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+
+/// No record of a segment is larger: the biggest event audex writes (a 2 MiB
+/// argv, its command line and raw records) is well below it.
+pub const MAX_RECORD_BYTES: u64 = 32 << 20;
 
 /// One record of a segment: its offset in the file and the event's bytes.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +68,104 @@ impl<'a> Iterator for Records<'a> {
             end: end as u64,
             bytes: &self.buf[at..end],
         }))
+    }
+}
+
+/// The records of a segment file, read one at a time.
+pub struct SegmentStream {
+    r: BufReader<std::fs::File>,
+    at: u64,
+    buf: Vec<u8>,
+    done: bool,
+    /// Set when reading failed (the stream then ends with a `Torn`).
+    pub io_error: Option<io::Error>,
+}
+
+impl SegmentStream {
+    /// Opens a segment: a regular file (a FIFO, device or directory is refused).
+    pub fn open(path: &Path) -> io::Result<SegmentStream> {
+        let f = audex_io::open_regular(path, "segment")?;
+        Ok(SegmentStream {
+            r: BufReader::with_capacity(256 << 10, f),
+            at: 0,
+            buf: Vec::new(),
+            done: false,
+            io_error: None,
+        })
+    }
+
+    /// Bytes of the file read so far (after the last whole record, once it ends).
+    pub fn position(&self) -> u64 {
+        self.at
+    }
+
+    /// The next record, or `Err(Torn)` (once) where the framing breaks.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Result<RawEvent<'_>, Torn>> {
+        if self.done {
+            return None;
+        }
+        let offset = self.at;
+        let torn = |why| Some(Err(Torn { offset, why }));
+        let mut len = 0u64;
+        let mut n = 0usize;
+        loop {
+            let mut b = [0u8; 1];
+            match self.r.read(&mut b) {
+                Ok(0) if n == 0 => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(0) => {
+                    self.done = true;
+                    return torn("length prefix cut off or malformed");
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.done = true;
+                    self.io_error = Some(e);
+                    return torn("the file could not be read further");
+                }
+            }
+            len |= u64::from(b[0] & 0x7f) << (7 * n);
+            n += 1;
+            if b[0] < 0x80 {
+                break;
+            }
+            if n >= 10 {
+                self.done = true;
+                return torn("length prefix cut off or malformed");
+            }
+        }
+        if len > MAX_RECORD_BYTES {
+            self.done = true;
+            return torn("record length implausible (over 32 MiB)");
+        }
+        self.buf.clear();
+        match (&mut self.r).take(len).read_to_end(&mut self.buf) {
+            Ok(got) if got as u64 == len => {}
+            Ok(_) => {
+                self.done = true;
+                return torn("record runs past the end of the file");
+            }
+            Err(e) => {
+                self.done = true;
+                self.io_error = Some(e);
+                return torn("the file could not be read further");
+            }
+        }
+        self.at = offset + n as u64 + len;
+        Some(Ok(RawEvent {
+            offset,
+            end: self.at,
+            bytes: &self.buf,
+        }))
+    }
+
+    /// True when nothing is left to read (for a caller that stopped at a torn record).
+    pub fn at_end(&mut self) -> bool {
+        self.r.fill_buf().map(|b| b.is_empty()).unwrap_or(true)
     }
 }
 

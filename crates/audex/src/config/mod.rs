@@ -13,10 +13,28 @@ pub use tree::ConfigError;
 pub fn load(path: &std::path::Path) -> Result<Config, Vec<ConfigError>> {
     let file = path.display().to_string();
     let errs = tree::Errors::new(&file);
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let bytes = match audex_io::read_limited(path, audex_io::FileKind::Config, "config") {
+        Ok(b) => b,
         Err(e) => {
             errs.at_line(0, 0, format!("cannot read the config: {e}"));
+            return Err(errs.list.into_inner());
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let good = &e.as_bytes()[..at];
+            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = at - good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            errs.at_line(
+                line,
+                col,
+                format!(
+                    "the config is not UTF-8: invalid byte 0x{:02x} at byte offset {at}",
+                    e.as_bytes()[at]
+                ),
+            );
             return Err(errs.list.into_inner());
         }
     };

@@ -233,8 +233,19 @@ fn one_of(n: &Node, path: &str, allowed: &[&str], errs: &Errors) -> Option<Strin
 
 fn readable_file(n: &Node, path: &str, errs: &Errors) -> Option<PathBuf> {
     let p = PathBuf::from(string(n, path, errs)?);
-    if let Err(e) = std::fs::File::open(&p) {
-        errs.at(n, format!("`{path}`: cannot read {}: {e}", p.display()));
+    if let Err(e) = audex_io::open_regular(&p, "file") {
+        errs.at(n, format!("`{path}`: cannot read: {e}"));
+    }
+    Some(p)
+}
+
+/// A TLS file that must hold what its key names (a certificate, a private key).
+fn tls_file(n: &Node, path: &str, key: &str, errs: &Errors) -> Option<PathBuf> {
+    let p = readable_file(n, path, errs)?;
+    if p.is_file() {
+        if let Err(why) = audex_export::pem::check(&p, key) {
+            errs.at(n, format!("`{path}`: {why}"));
+        }
     }
     Some(p)
 }
@@ -790,9 +801,9 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
             }
             "gzip" => e.gzip = boolean(v, &path, errs).unwrap_or(false),
             "timeout_ms" => e.timeout_ms = uint(v, &path, errs),
-            "ca_file" => e.ca_file = readable_file(v, &path, errs),
-            "client_cert_file" => e.client_cert_file = readable_file(v, &path, errs),
-            "client_key_file" => e.client_key_file = readable_file(v, &path, errs),
+            "ca_file" => e.ca_file = tls_file(v, &path, k, errs),
+            "client_cert_file" => e.client_cert_file = tls_file(v, &path, k, errs),
+            "client_key_file" => e.client_key_file = tls_file(v, &path, k, errs),
             "body" => e.body = one_of(v, &path, &["line", "map"], errs),
             "max_segment_bytes" => e.max_segment_bytes = uint(v, &path, errs),
             "chain_key_file" => {

@@ -63,6 +63,15 @@ impl Errors {
 /// Parses the text; a syntax error is returned as the only error.
 pub fn parse<'a>(text: &'a str, errs: &Errors) -> Option<Node<'a>> {
     match MarkedYaml::load_from_str(text) {
+        Ok(docs) if docs.len() > 1 => {
+            let second = &docs[1];
+            errs.at_line(
+                second.span.start.line(),
+                second.span.start.col(),
+                "a second YAML document (after `---`): audex reads one; put everything in one document",
+            );
+            None
+        }
         Ok(mut docs) if !docs.is_empty() => Some(docs.swap_remove(0)),
         Ok(_) => {
             errs.at_line(1, 0, "the file is empty");

@@ -1,0 +1,10 @@
+//! Hostile-input plumbing shared by every stage that reads files or prints text
+//! it did not write. Takes paths, readers and strings; gives bounded reads and
+//! escaped text. No stage reads a file an operator named through anything else.
+mod escape;
+mod lines;
+mod regular;
+
+pub use escape::{escape, Escaped};
+pub use lines::{read_line, Line};
+pub use regular::{open_regular, read_limited, FileKind, Limits};
