@@ -12,6 +12,11 @@ pub struct Config {
     pub max_records_per_event: usize,
     /// Bytes kept per event, likewise.
     pub max_bytes_per_event: usize,
+    /// Memory all events in flight may hold together (records' text, field
+    /// tables and structs); beyond it the oldest are completed as evicted
+    /// (counted in `Stats::evicted_for_bytes`), so a flood of huge open events
+    /// cannot grow memory past it.
+    pub max_in_flight_bytes: usize,
     /// Report serial gaps as lost ranges.
     pub track_gaps: bool,
     /// Missing serial ranges remembered at once; beyond it the oldest is reported.
@@ -31,6 +36,7 @@ impl Default for Config {
             max_in_flight: 4096,
             max_records_per_event: 4096,
             max_bytes_per_event: 4 << 20,
+            max_in_flight_bytes: 64 << 20,
             track_gaps: true,
             max_open_gaps: 1024,
             reorder_window: 16384,

@@ -30,8 +30,23 @@ struct Pending {
     /// new, proves nothing).
     arrived_at_record: u64,
     bytes: usize,
+    /// What its records hold in memory (see `Record::mem_bytes`).
+    mem: usize,
     records: Vec<Record>,
+    /// Content hashes of `records`, computed only when a record of the same
+    /// type and length arrives (0: not computed yet).
+    hashes: Vec<u64>,
     dropped: u32,
+}
+
+/// Single-record events remembered to drop an exact copy that follows.
+const RECENT_SINGLES: usize = 1024;
+
+fn content_hash(r: &Record) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    r.raw().hash(&mut h);
+    h.finish() | 1
 }
 
 struct Node {
@@ -80,6 +95,10 @@ pub struct Correlator {
     stats: Stats,
     /// Live mode (the wall clock was set): missing ranges age by the wall clock.
     live: bool,
+    /// Memory held by events in flight.
+    in_flight_mem: usize,
+    /// (node, serial, content hash) of the last single-record events.
+    recent_singles: VecDeque<(u32, u64, u64)>,
 }
 
 impl Correlator {
@@ -97,7 +116,14 @@ impl Correlator {
             missing: Vec::new(),
             stats: Stats::default(),
             live: false,
+            in_flight_mem: 0,
+            recent_singles: VecDeque::with_capacity(RECENT_SINGLES),
         }
+    }
+
+    /// Bytes held by the events in flight (bounded by `max_in_flight_bytes`).
+    pub fn in_flight_bytes(&self) -> usize {
+        self.in_flight_mem
     }
 
     /// Counters so far.
@@ -149,13 +175,15 @@ impl Correlator {
                 // syscall event is complete with it, without waiting for EOE or timeout.
                 let closes = rec.rtype == RecordType::PROCTITLE && p.has_syscall;
                 p.has_syscall |= rec.rtype == RecordType::SYSCALL;
-                Self::append(&self.cfg, &mut self.stats, p, rec);
+                self.in_flight_mem += Self::append(&self.cfg, &mut self.stats, p, rec);
                 if closes {
                     self.complete(key, EndReason::Proctitle, false);
+                } else {
+                    self.keep_budget(key);
                 }
             }
         } else {
-            let seen = if self.cfg.track_gaps && rec.rtype.has_kernel_serial() {
+            let mut seen = if self.cfg.track_gaps && rec.rtype.has_kernel_serial() {
                 let n = &mut self.nodes[node as usize];
                 let clock = if self.live { self.now_ms } else { n.newest_ms };
                 n.gaps
@@ -163,6 +191,10 @@ impl Correlator {
             } else {
                 Seen::Fresh
             };
+            if seen == Seen::Implausible {
+                self.stats.implausible_serials += 1;
+                seen = Seen::Fresh;
+            }
             if is_eoe {
                 // EOE of an event already complete (or whose records were lost).
                 self.stats.eoe += 1;
@@ -172,6 +204,15 @@ impl Correlator {
                     self.stats.after_lost += 1;
                 }
             } else if rec.rtype.is_single_record() {
+                let h = content_hash(&rec);
+                if self.recent_singles.contains(&(node, rec.serial, h)) {
+                    self.stats.duplicates += 1;
+                    return self.after_push(node, t_ms);
+                }
+                if self.recent_singles.len() == RECENT_SINGLES {
+                    self.recent_singles.pop_front();
+                }
+                self.recent_singles.push_back((node, rec.serial, h));
                 self.stats.records_in_events += 1;
                 let time = rec.time;
                 self.emit(
@@ -194,18 +235,43 @@ impl Correlator {
                     arrived_rec_ms: t_ms.max(self.nodes[node as usize].newest_ms),
                     arrived_at_record: self.stats.records,
                     bytes: 0,
+                    mem: 0,
                     records: Vec::with_capacity(8),
+                    hashes: Vec::with_capacity(8),
                     dropped: 0,
                 };
-                Self::append(&self.cfg, &mut self.stats, &mut p, rec);
+                self.in_flight_mem += Self::append(&self.cfg, &mut self.stats, &mut p, rec);
                 self.in_flight.insert(key, p);
                 self.order.push_back((key, gen));
                 if self.in_flight.len() > self.cfg.max_in_flight {
                     self.evict_oldest();
                 }
+                self.keep_budget(key);
             }
         }
+        self.after_push(node, t_ms);
+    }
 
+    /// Evicts the oldest events (other than `keep`, unless it is the only one)
+    /// while those in flight hold more than the byte budget.
+    fn keep_budget(&mut self, keep: Key) {
+        while self.in_flight_mem > self.cfg.max_in_flight_bytes {
+            let Some((key, _)) = self.front_live() else {
+                break;
+            };
+            if key == keep && self.in_flight.len() > 1 {
+                // The newest event goes last: rotate it behind the others.
+                let e = self.order.pop_front().unwrap();
+                self.order.push_back(e);
+                continue;
+            }
+            self.order.pop_front();
+            self.stats.evicted_for_bytes += 1;
+            self.complete(key, EndReason::Evicted, false);
+        }
+    }
+
+    fn after_push(&mut self, node: u32, t_ms: u64) {
         if t_ms > self.nodes[node as usize].newest_ms {
             self.nodes[node as usize].newest_ms = t_ms;
             self.expire_stale(node);
@@ -215,21 +281,48 @@ impl Correlator {
         self.take_missing(node);
     }
 
-    fn append(cfg: &Config, stats: &mut Stats, p: &mut Pending, rec: Record) {
+    /// Adds `rec` to `p` unless a cap is reached or it is a copy of one of
+    /// its records; returns the memory added.
+    fn append(cfg: &Config, stats: &mut Stats, p: &mut Pending, rec: Record) -> usize {
         if p.records.len() >= cfg.max_records_per_event
             || p.bytes + rec.len_bytes() > cfg.max_bytes_per_event
         {
             p.dropped += 1;
             stats.dropped_by_cap += 1;
-            return;
+            return 0;
         }
+        // An exact copy (a record written twice) is dropped. Hashes are
+        // computed only for records of the same type and length, so the usual
+        // event (types or lengths differ) pays one comparison per record.
+        let mut h = 0;
+        for i in 0..p.records.len() {
+            let o = &p.records[i];
+            if o.rtype != rec.rtype || o.len_bytes() != rec.len_bytes() {
+                continue;
+            }
+            if h == 0 {
+                h = content_hash(&rec);
+            }
+            if p.hashes[i] == 0 {
+                p.hashes[i] = content_hash(o);
+            }
+            if p.hashes[i] == h && o.raw() == rec.raw() {
+                stats.duplicates += 1;
+                return 0;
+            }
+        }
+        let mem = rec.mem_bytes();
         p.bytes += rec.len_bytes();
+        p.mem += mem;
         stats.records_in_events += 1;
         p.records.push(rec);
+        p.hashes.push(h);
+        mem
     }
 
     fn complete(&mut self, key: Key, end: EndReason, saw_eoe: bool) {
         if let Some(p) = self.in_flight.remove(&key) {
+            self.in_flight_mem -= p.mem;
             self.emit(key.0, key.1, p.time, p.records, p.dropped, end, saw_eoe);
         }
     }

@@ -20,7 +20,9 @@
 //! the same time is a duplicate of an event already seen; with another time, a
 //! new sequence. A serial declared lost is marked in the ring, so if it turns up
 //! after all its records are dropped and counted (`late`, `after_lost`), never
-//! delivered: a serial is never both delivered and reported lost. Memory: 8
+//! delivered: a serial is never both delivered and reported lost. A serial
+//! further ahead than the kernel could have counted since the newest record
+//! (a million a second) is not believed: delivered, flagged, not a gap. Memory: 8
 //! bytes per ring slot (the default window of 16,384 serials is 128 KiB per
 //! node, allocated at the node's first record) plus the open ranges
 //! (`max_open_gaps`).
@@ -36,6 +38,16 @@ pub(crate) enum Seen {
     /// A serial that was declared lost before this record came: dropped so that
     /// it is not also delivered.
     AfterLost,
+    /// Far above the watermark, further than the kernel could have counted in
+    /// the time since (see [`plausible_jump`]): a forged or corrupt serial. The
+    /// record is delivered, but the sequence and its gaps are left as they were.
+    Implausible,
+}
+
+/// The largest serial jump believed for `elapsed_ms` of record time: a million
+/// serials a second (several times what a busy kernel logs), plus a million.
+pub(crate) fn plausible_jump(elapsed_ms: u64) -> u64 {
+    (elapsed_ms / 1000 + 1).saturating_mul(1 << 20)
 }
 
 /// A missing range `[first, last]`, noticed when the node's newest record time
@@ -144,6 +156,9 @@ impl GapTracker {
             return self.begin(serial, time_ms);
         };
         if serial > hi {
+            if serial - hi > plausible_jump(time_ms.saturating_sub(newest_ms)) {
+                return Seen::Implausible;
+            }
             if serial > hi + 1 {
                 let open = Open {
                     last: serial - 1,

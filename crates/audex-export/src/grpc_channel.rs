@@ -3,7 +3,6 @@
 //! the server's RetryInfo hint.
 use crate::delivery::{parse_endpoint, ExportError, Scheme};
 use crate::otlp::OtlpConfig;
-use std::path::PathBuf;
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataKey, MetadataValue};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
@@ -15,7 +14,7 @@ pub(crate) struct GrpcTarget {
     pub headers: Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>,
 }
 
-fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
+fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
     if what == "client key" {
         crate::pem::private_key(path, what).map(|(b, _)| b)
     } else {
@@ -88,7 +87,7 @@ impl GrpcTarget {
 
 /// gRPC codes the OTLP specification calls retryable; the rest are permanent.
 pub(crate) fn classify(s: &tonic::Status) -> ExportError {
-    let reason = format!("{:?}: {}", s.code(), s.message());
+    let reason = format!("{:?}: {}", s.code(), audex_io::escape(s.message()));
     match s.code() {
         Code::Unavailable
         | Code::Cancelled
@@ -112,9 +111,12 @@ pub(crate) fn classify(s: &tonic::Status) -> ExportError {
         },
         // A failure below gRPC (connection, TLS handshake) is not the server's
         // verdict: keep the events and retry; the reason is logged each time.
-        Code::Unknown
+        // No grpc-status at all (a stream cut off, a proxy's page): nothing
+        // was acknowledged.
+        Code::Unknown | Code::Internal
             if std::error::Error::source(s).is_some()
-                || s.message().contains("transport error") =>
+                || s.message().contains("transport error")
+                || s.message().contains("grpc-status") =>
         {
             ExportError::Retryable {
                 reason,

@@ -3,10 +3,10 @@
 //! gzip near 180k events/s per core). Frames: 1-byte compressed flag, 4-byte
 //! big-endian length, message. Status comes in trailers (or trailers-only
 //! headers) as grpc-status / grpc-message / grpc-status-details-bin.
-use crate::delivery::{parse_endpoint, ExportError};
+use crate::delivery::{answer, parse_endpoint, ExportError};
 use crate::otlp::OtlpConfig;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -98,35 +98,20 @@ impl H2Grpc {
                 .request(req)
                 .await
                 .map_err(|e| ExportError::Retryable {
-                    reason: format!("connection: {e}"),
+                    reason: format!("connection: {}", answer::describe(&e)),
                     retry_after: None,
                 })?;
             let status = resp.status();
             let head = resp.headers().clone();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| ExportError::Retryable {
-                    reason: format!("response: {e}"),
-                    retry_after: None,
-                })?;
-            let trailers = body.trailers().cloned().unwrap_or_default();
-            Ok::<_, ExportError>((status, head, trailers, body.to_bytes()))
+            let (data, trailers) = answer::body(resp.into_body()).await?;
+            Ok::<_, ExportError>((status, head, trailers.unwrap_or_default(), data))
         };
-        let (status, head, trailers, data) = match tokio::time::timeout(timeout, call).await {
-            Err(_) => {
-                return Err(ExportError::Retryable {
-                    reason: format!("no answer within {timeout:?}"),
-                    retry_after: None,
-                })
-            }
-            Ok(r) => r?,
-        };
+        let (status, head, trailers, data) = answer::within(timeout, call).await?;
         if status != hyper::StatusCode::OK {
             // Not a gRPC answer: map the HTTP status as the gRPC spec does.
             let reason = format!("HTTP {status} from a gRPC endpoint");
             return Err(match status.as_u16() {
+                300..=399 => answer::redirect(status.as_u16(), head.get("location")),
                 429 | 502 | 503 | 504 => ExportError::Retryable {
                     reason,
                     retry_after: None,
@@ -135,10 +120,17 @@ impl H2Grpc {
             });
         }
         let field = |name: &str| trailers.get(name).or_else(|| head.get(name));
-        let code: i32 = field("grpc-status")
+        let Some(code) = field("grpc-status")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2);
+            .and_then(|v| v.trim().parse::<i32>().ok())
+        else {
+            // A stream cut before its status (a proxy, a crash): nothing was
+            // acknowledged. Retried, never dropped.
+            return Err(ExportError::Retryable {
+                reason: "the gRPC answer ended without a grpc-status (cut off, or not a gRPC server): not acknowledged".into(),
+                retry_after: None,
+            });
+        };
         if code != 0 {
             let message = field("grpc-message")
                 .and_then(|v| v.to_str().ok())
@@ -156,7 +148,9 @@ impl H2Grpc {
         let payload = &data[5..(5 + n).min(data.len())];
         if data[0] == 1 {
             let mut out = Vec::new();
+            // Bounded: a small gzip answer must not inflate without end.
             flate2::read::GzDecoder::new(payload)
+                .take(answer::MAX_RESPONSE_BYTES as u64)
                 .read_to_end(&mut out)
                 .map_err(|e| ExportError::Retryable {
                     reason: format!("response gzip: {e}"),
@@ -188,7 +182,7 @@ pub(crate) fn classify(code: i32, message: &str, details: Option<&[u8]>) -> Expo
         16 => "Unauthenticated",
         _ => "Code",
     };
-    let reason = format!("{name} ({code}): {message}");
+    let reason = format!("{name} ({code}): {}", audex_io::escape(message));
     match code {
         1 | 4 | 8 | 10 | 11 | 14 | 15 => ExportError::Retryable {
             reason,

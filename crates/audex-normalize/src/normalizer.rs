@@ -3,14 +3,13 @@ use crate::actions::{access_of_flags, record_action, syscall_action, OpenFlagsAr
 use crate::paths::resolve;
 use crate::tables::{errno_name, Arch};
 use crate::userdb::UserDb;
-use crate::view::{num, text, PathView, SubjectView};
+use crate::view::{num, num32, text, PathView, SubjectView};
 use crate::{execve, sockaddr};
 use audex_correlate::{Assembled, LostRange, Output};
 use audex_parse::{AuditTime, Origin, Record, RecordType, ValueKind};
 use audex_proto::v1::{Actor, AuditEvent, File, Lost, Process, RawRecord, Syscall};
 use audex_proto::Timestamp;
-
-const UNSET: u64 = 4294967295;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Normalizer options.
 #[derive(Debug, Clone, Default)]
@@ -25,11 +24,23 @@ pub struct Options {
 pub struct Normalizer<U> {
     users: U,
     opts: Options,
+    /// Values out of range or not numbers where ids belong (left out of the
+    /// events, named in `data.invalid_values`).
+    invalid: AtomicU64,
 }
 
 impl<U: UserDb> Normalizer<U> {
     pub fn new(users: U, opts: Options) -> Self {
-        Normalizer { users, opts }
+        Normalizer {
+            users,
+            opts,
+            invalid: AtomicU64::new(0),
+        }
+    }
+
+    /// Ids left out so far because they were not 32-bit numbers.
+    pub fn invalid_values(&self) -> u64 {
+        self.invalid.load(Ordering::Relaxed)
     }
 
     /// The event for one correlator output.
@@ -111,9 +122,14 @@ impl<U: UserDb> Normalizer<U> {
             .find(|r| r.rtype == RecordType::CWD)
             .and_then(|r| r.text("cwd").map(|c| c.into_owned()));
         let view = SubjectView::of(primary);
-        self.actor(primary, &view, &mut ev);
-        self.process(a, primary, &view, cwd.as_deref(), &mut ev);
-        self.files(a, cwd.as_deref(), &mut ev);
+        let mut bad = Vec::new();
+        self.actor(primary, &view, &mut ev, &mut bad);
+        self.process(a, primary, &view, cwd.as_deref(), &mut ev, &mut bad);
+        self.files(a, cwd.as_deref(), &mut ev, &mut bad);
+        if !bad.is_empty() {
+            self.invalid.fetch_add(bad.len() as u64, Ordering::Relaxed);
+            ev.data.insert("invalid_values".into(), bad.join(" "));
+        }
         if let Some(s) = a.records.iter().find(|r| r.rtype == RecordType::SOCKADDR) {
             if let Some(b) = s.get("saddr").and_then(|v| audex_parse::decode_hex(v.raw)) {
                 ev.network = sockaddr::decode(&b);
@@ -304,23 +320,18 @@ impl<U: UserDb> Normalizer<U> {
         }
     }
 
-    fn actor(&self, r: &Record, v: &SubjectView<'_>, ev: &mut AuditEvent) {
-        let id = |x: &Option<audex_parse::Value<'_>>| {
-            num(x)
-                .filter(|&n| n != UNSET && n <= u32::MAX as u64)
-                .map(|n| n as u32)
-        };
+    fn actor(&self, r: &Record, v: &SubjectView<'_>, ev: &mut AuditEvent, bad: &mut Vec<String>) {
         let mut a = Actor {
-            auid: id(&v.auid),
-            uid: id(&v.uid),
-            euid: id(&v.euid),
-            suid: id(&v.suid),
-            fsuid: id(&v.fsuid),
-            gid: id(&v.gid),
-            egid: id(&v.egid),
-            sgid: id(&v.sgid),
-            fsgid: id(&v.fsgid),
-            session: id(&v.ses),
+            auid: num32(&v.auid, "auid", bad),
+            uid: num32(&v.uid, "uid", bad),
+            euid: num32(&v.euid, "euid", bad),
+            suid: num32(&v.suid, "suid", bad),
+            fsuid: num32(&v.fsuid, "fsuid", bad),
+            gid: num32(&v.gid, "gid", bad),
+            egid: num32(&v.egid, "egid", bad),
+            sgid: num32(&v.sgid, "sgid", bad),
+            fsgid: num32(&v.fsgid, "fsgid", bad),
+            session: num32(&v.ses, "ses", bad),
             tty: text(&v.tty).filter(|t| t != "(none)").unwrap_or_default(),
             ..Default::default()
         };
@@ -377,10 +388,11 @@ impl<U: UserDb> Normalizer<U> {
         v: &SubjectView<'_>,
         cwd: Option<&str>,
         ev: &mut AuditEvent,
+        bad: &mut Vec<String>,
     ) {
         let mut p = Process {
-            pid: num(&v.pid).map(|n| n as u32),
-            ppid: num(&v.ppid).map(|n| n as u32),
+            pid: num32(&v.pid, "pid", bad),
+            ppid: num32(&v.ppid, "ppid", bad),
             exe: text(&v.exe).unwrap_or_default(),
             comm: text(&v.comm).unwrap_or_default(),
             cwd: cwd.map(str::to_string).unwrap_or_default(),
@@ -411,7 +423,7 @@ impl<U: UserDb> Normalizer<U> {
         }
     }
 
-    fn files(&self, a: &Assembled, cwd: Option<&str>, ev: &mut AuditEvent) {
+    fn files(&self, a: &Assembled, cwd: Option<&str>, ev: &mut AuditEvent, bad: &mut Vec<String>) {
         let mut paths: Vec<(PathView<'_>, &Record)> = a
             .records
             .iter()
@@ -421,8 +433,8 @@ impl<U: UserDb> Normalizer<U> {
         paths.sort_by_key(|(v, _)| num(&v.item).unwrap_or(u64::MAX));
         for (v, r) in &paths {
             let name = text(&v.name).unwrap_or_default();
-            let ouid = num(&v.ouid).filter(|&n| n != UNSET).map(|n| n as u32);
-            let ogid = num(&v.ogid).filter(|&n| n != UNSET).map(|n| n as u32);
+            let ouid = num32(&v.ouid, "ouid", bad);
+            let ogid = num32(&v.ogid, "ogid", bad);
             ev.files.push(File {
                 path: if name.is_empty() {
                     String::new()

@@ -61,3 +61,20 @@ pub(crate) fn text(v: &Option<Value<'_>>) -> Option<String> {
 pub(crate) fn num(v: &Option<Value<'_>>) -> Option<u64> {
     v.as_ref().and_then(|v| v.as_u64())
 }
+
+/// A 32-bit id (uid, gid, pid, session) of a slot: `None` when absent or unset
+/// (4294967295); a value that is not a number or does not fit 32 bits is never
+/// wrapped: it is left out and `key=raw` goes to `bad`.
+pub(crate) fn num32(v: &Option<Value<'_>>, key: &str, bad: &mut Vec<String>) -> Option<u32> {
+    let v = v.as_ref()?;
+    match v.as_u64() {
+        Some(n) if n == u64::from(u32::MAX) => None,
+        Some(n) if n < u64::from(u32::MAX) => Some(n as u32),
+        _ => {
+            let raw = v.raw_str();
+            let shown: String = raw.chars().take(40).collect();
+            bad.push(format!("{key}={shown}"));
+            None
+        }
+    }
+}

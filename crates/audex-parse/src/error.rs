@@ -16,6 +16,8 @@ pub enum ParseErrorKind {
     BadTimestamp,
     /// The line is larger than the parser accepts.
     TooLong,
+    /// The stamp's seconds are past year 9999 (no date type holds them).
+    TimeOutOfRange,
 }
 
 impl ParseErrorKind {
@@ -27,6 +29,7 @@ impl ParseErrorKind {
             ParseErrorKind::MissingHeader => "no msg=audit(...) header",
             ParseErrorKind::BadTimestamp => "malformed audit(SECONDS.MILLIS:SERIAL) stamp",
             ParseErrorKind::TooLong => "record longer than the 1 MiB limit",
+            ParseErrorKind::TimeOutOfRange => "audit time past the year 9999",
         }
     }
 }
@@ -51,6 +54,13 @@ impl ParseError {
             offset,
             input: kept.into(),
         }
+    }
+}
+
+impl ParseError {
+    /// A line longer than [`crate::MAX_RECORD_BYTES`] (only its start is kept).
+    pub fn too_long(start: &[u8]) -> Self {
+        ParseError::new(ParseErrorKind::TooLong, crate::MAX_RECORD_BYTES, start)
     }
 }
 

@@ -41,6 +41,10 @@ pub(crate) fn parse_log_header(line: &[u8]) -> Result<Header, ParseError> {
     })
 }
 
+/// 9999-12-31T23:59:59Z: later seconds fit no date type downstream (RFC 3339,
+/// protobuf Timestamp, OTLP nanoseconds as u64 end in 2554; see `as_nanos`).
+pub const MAX_SECS: u64 = 253_402_300_799;
+
 /// Parses `audit(SECONDS.FRACTION:SERIAL):` at `at`; returns the body offset.
 pub(crate) fn parse_stamp(buf: &[u8], at: usize) -> Result<(AuditTime, u64, usize), ParseError> {
     let bad = |off: usize| ParseError::new(ParseErrorKind::BadTimestamp, off, buf);
@@ -51,6 +55,9 @@ pub(crate) fn parse_stamp(buf: &[u8], at: usize) -> Result<(AuditTime, u64, usiz
     let (secs, n) = digits(buf, i);
     if n == 0 || n > 19 || buf.get(i + n) != Some(&b'.') {
         return Err(bad(i));
+    }
+    if secs > MAX_SECS {
+        return Err(ParseError::new(ParseErrorKind::TimeOutOfRange, i, buf));
     }
     i += n + 1;
     let (frac, fdigits) = digits(buf, i);

@@ -14,7 +14,7 @@ mod record_types_table;
 mod value;
 
 pub use error::{ParseError, ParseErrorKind};
-pub use record::{AuditTime, Field, Origin, Record};
+pub use record::{AuditTime, Field, Origin, Record, MAX_RECORD_BYTES};
 pub use record_type::RecordType;
 pub use value::{decode_hex, decode_hex_into, is_hex, Value, ValueKind};
 

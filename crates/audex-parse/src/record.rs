@@ -186,6 +186,14 @@ impl Record {
         self.buf.len()
     }
 
+    /// Heap and inline bytes this record holds (its text, its field table and
+    /// itself): what a byte budget over records in memory counts.
+    pub fn mem_bytes(&self) -> usize {
+        std::mem::size_of::<Record>()
+            + self.buf.len()
+            + self.fields.capacity() * std::mem::size_of::<Field>()
+    }
+
     /// Number of fields (nested and enriched included).
     pub fn field_count(&self) -> usize {
         self.fields.len()

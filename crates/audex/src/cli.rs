@@ -178,8 +178,10 @@ pub enum OutputFormat {
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
-    /// The log to read; `-` or nothing for standard input.
-    pub file: Option<PathBuf>,
+    /// The logs to read (files, `.gz` files, or directories of `audit.log*`),
+    /// replayed in time order by their first records; `-` or nothing for
+    /// standard input.
+    pub files: Vec<PathBuf>,
     /// What the input is: an audit log (raw or ENRICHED), or length-delimited
     /// AuditEvents (a `protobuf_file` archive segment, `replay --format proto` output).
     #[arg(long, value_enum, default_value = "audit")]

@@ -4,6 +4,7 @@ mod compliance_cmd;
 mod config;
 mod daemon_state;
 mod drift;
+mod inputs;
 mod live;
 mod lock;
 mod metrics;
@@ -56,7 +57,38 @@ fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A write to a closed stdout or stderr pipe (`audex ... | head`) ends the
+/// command quietly with exit 2 instead of a panic's 101.
+fn quiet_on_closed_pipes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to std") {
+            std::process::exit(2);
+        }
+        default(info)
+    }));
+}
+
+/// True when the error comes from writing to a closed pipe.
+fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Exit codes, one table for every command (README "Exit codes"): 0 done and
+/// nothing found; 1 findings (tampered archive, invalid config or rules, a
+/// refused rule); 2 could not check or run (unreadable input, missing key or
+/// capability, output closed or failed, events left undelivered).
 fn main() -> ExitCode {
+    quiet_on_closed_pipes();
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Replay(args) => replay::run(args),
@@ -72,9 +104,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_closed_pipe(&e) => ExitCode::from(2),
         Err(e) => {
             audex_log::error!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(2)
         }
     }
 }

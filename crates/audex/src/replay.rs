@@ -1,11 +1,13 @@
 //! `audex replay [FILE|-]`: a log in, events out, in constant memory.
 use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
+use crate::inputs;
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use audex_correlate::{Config, Correlator};
 use audex_enrich::{EnrichOptions, Enricher, PasswdDb};
 use audex_export::otlp::Resource;
 use audex_export::{EventWriter, JsonLines, OtlpJsonLines, ProtoDelimited};
+use audex_io::Line;
 use audex_normalize::{NoNames, Normalizer, Options, UserDb};
 use audex_parse::ParseErrorKind;
 use std::fs::File;
@@ -29,20 +31,31 @@ struct Summary {
 }
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
-    let (input, size): (Box<dyn Read>, Option<u64>) = match args.file.as_deref() {
-        None => (Box::new(io::stdin().lock()), None),
-        Some(p) if p.as_os_str() == "-" => (Box::new(io::stdin().lock()), None),
-        Some(p) => {
-            let f = File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
-            let meta = f
-                .metadata()
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            if meta.is_dir() {
-                anyhow::bail!("cannot read {}: it is a directory", p.display());
-            }
-            (Box::new(f), Some(meta.len()))
-        }
+    // Every input is opened once up front, so a missing one stops the replay
+    // before anything is written.
+    let inputs = inputs::expand(&args.files)?;
+    let mut size = Some(0u64);
+    for i in &inputs {
+        let (_, s) = i.open()?;
+        size = size.zip(s).map(|(a, b)| a + b);
+    }
+    let (inputs, moved) = inputs::in_time_order(inputs);
+    if moved && !args.quiet {
+        eprintln!(
+            "audex: replaying in time order (by first record): {}",
+            inputs
+                .iter()
+                .map(|i| i.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let what = match inputs.as_slice() {
+        [one] => one.name(),
+        many => format!("{} inputs", many.len()),
     };
+    let input: Box<dyn Read> =
+        Box::new(inputs::Chain::new(inputs, args.input == InputFormat::Audit));
     let out: Box<dyn Write> = match &args.output {
         Some(p) => {
             Box::new(File::create(p).with_context(|| format!("cannot write {}", p.display()))?)
@@ -53,15 +66,19 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     // With --config, events go through the configured tenants and exporters.
     let mut outputs = match &args.config {
         Some(path) => {
-            let cfg = crate::config::load(path).map_err(|errs| {
-                anyhow::anyhow!(
-                    "{}",
-                    errs.iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
-            })?;
+            let cfg = match crate::config::load(path) {
+                Ok(c) => c,
+                Err(errs) => {
+                    for e in &errs {
+                        eprintln!("{e}");
+                    }
+                    eprintln!(
+                        "audex: {} is not a valid config; nothing replayed",
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+            };
             let node = args.node.clone().unwrap_or_else(|| {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
                     .map(|h| h.trim().to_string())
@@ -133,14 +150,19 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             return replay_events(&mut reader, writer.as_mut(), &mut sum);
         }
         loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line)?;
-            if n == 0 {
-                break;
-            }
-            bytes_read += n as u64;
+            let parsed = match audex_io::read_line(&mut reader, &mut line, MAX_LINE)? {
+                Line::Eof => break,
+                Line::Complete { bytes } => {
+                    bytes_read += bytes;
+                    audex_parse::parse_line(&line)
+                }
+                Line::TooLong { bytes } => {
+                    bytes_read += bytes;
+                    Err(audex_parse::ParseError::too_long(&line))
+                }
+            };
             sum.lines += 1;
-            match audex_parse::parse_line(&line) {
+            match parsed {
                 Ok(rec) => {
                     sum.records += 1;
                     stages.correlator.push(rec);
@@ -163,17 +185,39 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     progress.finish();
     match res {
         Ok(()) => {}
-        // A closed pipe (`| head`) ends the replay quietly.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Err(e) => {
-            return Err(e).with_context(|| match args.file.as_deref() {
-                Some(p) if p.as_os_str() != "-" => format!("replaying {}", p.display()),
-                _ => "replaying standard input".into(),
-            })
+        // A closed pipe (`| head`) ends the replay quietly, but not as a success.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::from(2)),
+        Err(e) => return Err(e).with_context(|| format!("replaying {what}")),
+    }
+    let st = stages.correlator.stats();
+    sum.late = st.late;
+    sum.after_lost = st.after_lost;
+    // Counted, shown only when they happened.
+    let mut extra = Vec::new();
+    for (n, what) in [
+        (st.duplicates, "duplicate records dropped"),
+        (
+            st.evicted - st.evicted_for_bytes,
+            "events completed early (4096 in flight)",
+        ),
+        (
+            st.evicted_for_bytes,
+            "events completed early (in-flight memory bound)",
+        ),
+        (st.dropped_by_cap, "records cut by the per-event caps"),
+        (
+            st.implausible_serials,
+            "records with implausible serials (not counted as loss)",
+        ),
+        (
+            stages.normalizer.invalid_values(),
+            "invalid ids left out (data.invalid_values)",
+        ),
+    ] {
+        if n > 0 {
+            extra.push(format!("; {n} {what}"));
         }
     }
-    sum.late = stages.correlator.stats().late;
-    sum.after_lost = stages.correlator.stats().after_lost;
     drop(writer);
     let mut code = ExitCode::SUCCESS;
     if let Some(o) = outputs {
@@ -201,7 +245,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "audex: {} records -> {} events in {:.2}s ({:.0} records/s); {} parse errors; {} lost serials in {} gaps; {} late records{}; {} truncated events",
+            "audex: {} records -> {} events in {:.2}s ({:.0} records/s); {} parse errors; {} lost serials in {} gaps; {} late records{}; {} truncated events{}",
             sum.records,
             sum.events,
             secs,
@@ -215,11 +259,22 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             } else {
                 String::new()
             },
-            sum.truncated
+            sum.truncated,
+            extra.concat()
         );
+    }
+    if args.input == InputFormat::Audit && sum.records == 0 && sum.lines > 0 {
+        eprintln!(
+            "audex: no audit record in {what} ({} lines, none parsed): is it an audit log?",
+            sum.lines
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(code)
 }
+
+/// Lines longer than a record can be are cut here and skipped to their end.
+const MAX_LINE: usize = audex_parse::MAX_RECORD_BYTES + 2;
 
 /// An EventWriter that hands events to the configured exporters.
 struct ToOutputs<'a>(&'a mut crate::outputs::Outputs);

@@ -471,7 +471,7 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
     }
     if let Err(e) = result {
         audex_log::error!("{e:#}");
-        code = ExitCode::from(1);
+        code = ExitCode::from(2);
     }
     audex_log::info!("stopped; rules removed, kernel audit restored");
     Ok(code)

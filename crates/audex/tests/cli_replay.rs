@@ -175,9 +175,13 @@ fn unreadable_input_is_a_clear_error() {
         e.contains("cannot read /nonexistent/audit.log") && e.contains("No such file"),
         "{e}"
     );
-    let out = audex(&["replay", "/tmp"], None);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
+    // A directory is a rotated set: without audit.log files it is named.
+    let empty = std::env::temp_dir().join(format!("audex-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = audex(&["replay", empty.to_str().unwrap()], None);
+    std::fs::remove_dir_all(&empty).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no audit.log files in this directory"));
 }
 
 #[test]

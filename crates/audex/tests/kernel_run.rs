@@ -335,7 +335,7 @@ fn run_as_nobody_with_only_audit_read_receives_events() {
     // Without the capability: a clear refusal naming it.
     let out = unprivileged(&cfg, false).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("CAP_AUDIT_READ"), "{err}");
 
     let (w, _rx, line) = common::watch::start_command(unprivileged(&cfg, true));

@@ -4,6 +4,7 @@
 //! the server's retry hint; permanent ones are counted and reported, never
 //! retried forever; partial-success rejections are counted.
 
+pub(crate) mod answer;
 mod endpoint;
 mod retry;
 mod spooler;
@@ -132,6 +133,9 @@ pub enum Stop {
 #[derive(Debug, Default)]
 pub struct Control {
     notify: Notify,
+    /// Wakes a retry wait when a stop comes (new events must not cut a
+    /// server's requested wait short, a stop with a deadline must).
+    stopped: Notify,
     stop: Mutex<Option<Stop>>,
 }
 
@@ -144,6 +148,7 @@ impl Control {
     pub fn stop(&self, how: Stop) {
         *self.stop.lock().unwrap() = Some(how);
         self.notify.notify_one();
+        self.stopped.notify_one();
     }
 
     fn stopping(&self) -> Option<Stop> {
@@ -229,19 +234,7 @@ pub async fn deliver(
                     stats.retries.fetch_add(1, Ordering::Relaxed);
                     let wait = cfg.retry.delay(attempt, retry_after, &mut rng);
                     attempt = attempt.saturating_add(1);
-                    match control.stopping() {
-                        Some(Stop::Now) => {
-                            spool.lock().unwrap().rewind()?;
-                            return Ok(spool.lock().unwrap().pending());
-                        }
-                        Some(Stop::Drain(deadline))
-                            if std::time::Instant::now() + wait > deadline =>
-                        {
-                            spool.lock().unwrap().rewind()?;
-                            return Ok(spool.lock().unwrap().pending());
-                        }
-                        _ => {}
-                    }
+                    let until = std::time::Instant::now() + wait;
                     if attempt == 1 || attempt.is_power_of_two() {
                         audex_log::warn!(
                             "exporter {}: {reason}; retrying in {:.1}s",
@@ -249,7 +242,26 @@ pub async fn deliver(
                             wait.as_secs_f64()
                         );
                     }
-                    tokio::time::sleep(wait).await;
+                    // Every wait is bounded by a stop's deadline, server hints
+                    // included: a stop during the wait ends it when the retry
+                    // would come too late.
+                    loop {
+                        match control.stopping() {
+                            Some(Stop::Now) => {
+                                spool.lock().unwrap().rewind()?;
+                                return Ok(spool.lock().unwrap().pending());
+                            }
+                            Some(Stop::Drain(deadline)) if until > deadline => {
+                                spool.lock().unwrap().rewind()?;
+                                return Ok(spool.lock().unwrap().pending());
+                            }
+                            _ => {}
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(until.into()) => break,
+                            _ = control.stopped.notified() => {}
+                        }
+                    }
                 }
             }
         }

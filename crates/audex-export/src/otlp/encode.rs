@@ -94,10 +94,7 @@ impl AttrSink for Kvs<'_> {
 }
 
 fn log_record(out: &mut Vec<u8>, ev: &AuditEvent, observed: u64, body: Body) {
-    let time = ev
-        .time
-        .as_ref()
-        .map_or(0, |t| t.seconds as u64 * 1_000_000_000 + t.nanos as u64);
+    let time = super::mapping::unix_nanos(ev.time.as_ref());
     let warn =
         ev.outcome == "failure" || ev.action == "access-denied" || ev.action == "records-lost";
     if time != 0 {

@@ -6,24 +6,8 @@ use super::mapping::{now_unix_nano, Body, Resource};
 use crate::delivery::{Accepted, ExportFuture, Exporter};
 use crate::grpc_h2::H2Grpc;
 use audex_proto::v1::AuditEvent;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
-use prost::Message;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// What an OTLP export response accepted: its partial success (rejected
-/// records, message) plus the `bad` events audex could not encode.
-pub(super) fn accepted(response: &[u8], bad: u64) -> Accepted {
-    let (rejected, message) = ExportLogsServiceResponse::decode(response)
-        .unwrap_or_default()
-        .partial_success
-        .map(|p| (p.rejected_log_records.max(0) as u64, p.error_message))
-        .unwrap_or_default();
-    Accepted {
-        rejected: rejected + bad,
-        message,
-    }
-}
 
 /// Settings of a network exporter (OTLP gRPC, OTLP HTTP, EventService).
 #[derive(Debug, Clone, Default)]
@@ -110,6 +94,6 @@ impl OtlpGrpc {
             .channel
             .unary(EXPORT_PATH, &self.buf, self.cfg.gzip)
             .await?;
-        Ok(accepted(&resp, bad))
+        crate::delivery::answer::otlp_accepted(&resp, None, bad)
     }
 }

@@ -4,10 +4,10 @@
 use super::encode::{encode_export_request, encode_request_from_spool};
 use super::grpc::OtlpConfig;
 use super::mapping::{now_unix_nano, Body};
-use crate::delivery::{parse_endpoint, Accepted, ExportError, ExportFuture, Exporter};
+use crate::delivery::{answer, parse_endpoint, Accepted, ExportError, ExportFuture, Exporter};
 use audex_proto::v1::AuditEvent;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -130,40 +130,32 @@ impl OtlpHttp {
             req.headers_mut().insert(k.clone(), v.clone());
         }
         let timeout = self.cfg.timeout.unwrap_or(Duration::from_secs(10));
-        let resp = match tokio::time::timeout(timeout, self.client().request(req)).await {
-            Err(_) => {
-                return Err(ExportError::Retryable {
-                    reason: format!("no answer within {timeout:?}"),
+        // One deadline for the request and the whole answer.
+        let call = async {
+            let resp = self
+                .client()
+                .request(req)
+                .await
+                .map_err(|e| ExportError::Retryable {
+                    reason: format!("connection: {}", answer::describe(&e)),
                     retry_after: None,
-                })
-            }
-            Ok(Err(e)) => {
-                return Err(ExportError::Retryable {
-                    reason: format!("connection: {e}"),
-                    retry_after: None,
-                })
-            }
-            Ok(Ok(r)) => r,
+                })?;
+            let status = resp.status();
+            let head = resp.headers().clone();
+            let (bytes, _) = answer::body(resp.into_body()).await?;
+            Ok((status, head, bytes))
         };
-        let status = resp.status();
-        let hint = retry_after(resp.headers().get("retry-after"));
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let (status, head, bytes) = answer::within(timeout, call).await?;
+        let hint = retry_after(head.get("retry-after"));
         match status.as_u16() {
-            200..=299 => Ok(super::grpc::accepted(&bytes, bad)),
+            200..=299 => answer::otlp_accepted(&bytes, head.get("content-type"), bad),
+            300..=399 => Err(answer::redirect(status.as_u16(), head.get("location"))),
             429 | 502 | 503 | 504 => Err(ExportError::Retryable {
                 reason: format!("HTTP {status}"),
                 retry_after: hint,
             }),
             _ => Err(ExportError::Permanent {
-                reason: format!(
-                    "HTTP {status}: {}",
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-                ),
+                reason: format!("HTTP {status}: {}", answer::quoted(&bytes)),
             }),
         }
     }

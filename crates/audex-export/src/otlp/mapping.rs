@@ -258,13 +258,23 @@ impl AttrSink for KvSink {
     }
 }
 
+/// OTLP's `time_unix_nano` of an audit time: 0 ("unknown", as OTLP defines
+/// it) for a time before 1970 or past what u64 nanoseconds hold (year 2554),
+/// never a wrapped value. The event's own `time` (in the JSON body and
+/// `audex.v1` exports) keeps the seconds.
+pub fn unix_nanos(t: Option<&audex_proto::Timestamp>) -> u64 {
+    t.and_then(|t| {
+        u64::try_from(t.seconds)
+            .ok()?
+            .checked_mul(1_000_000_000)?
+            .checked_add(u64::try_from(t.nanos).ok()?)
+    })
+    .unwrap_or(0)
+}
+
 /// The LogRecord of one event.
 pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, body: Body) -> LogRecord {
-    let time = ev
-        .time
-        .as_ref()
-        .map(|t| t.seconds as u64 * 1_000_000_000 + t.nanos as u64)
-        .unwrap_or(0);
+    let time = unix_nanos(ev.time.as_ref());
     let warn =
         ev.outcome == "failure" || ev.action == "access-denied" || ev.action == "records-lost";
     let mut a = KvSink(Vec::with_capacity(24));

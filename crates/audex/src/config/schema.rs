@@ -233,8 +233,13 @@ fn one_of(n: &Node, path: &str, allowed: &[&str], errs: &Errors) -> Option<Strin
 
 fn readable_file(n: &Node, path: &str, errs: &Errors) -> Option<PathBuf> {
     let p = PathBuf::from(string(n, path, errs)?);
-    if let Err(e) = audex_io::open_regular(&p, "file") {
-        errs.at(n, format!("`{path}`: cannot read: {e}"));
+    match std::fs::metadata(&p) {
+        Err(e) => errs.at(n, format!("`{path}`: cannot read {}: {e}", p.display())),
+        Ok(_) => {
+            if let Err(e) = audex_io::open_regular(&p, "file") {
+                errs.at(n, format!("`{path}`: cannot read: {e}"));
+            }
+        }
     }
     Some(p)
 }

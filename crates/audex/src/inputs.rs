@@ -1,0 +1,195 @@
+//! What `audex replay FILE|DIR...` reads: paths expanded (a directory gives its
+//! `audit.log*` files), each opened safely (regular files and FIFOs; devices
+//! refused; `.gz` decompressed) and put in time order by the first record of
+//! each, so `audit.log audit.log.1` or `audit.log.1 audit.log` replay alike.
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Lines looked at for a file's first timestamp.
+const PEEK_LINES: usize = 64;
+
+/// One input, not yet opened for reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "standard input".into(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// Opens it: bytes as they are, or decompressed for `*.gz`.
+    pub fn open(&self) -> Result<(Box<dyn Read>, Option<u64>)> {
+        let p = match self {
+            Input::Stdin => return Ok((Box::new(io::stdin()), None)),
+            Input::File(p) => p,
+        };
+        let f = File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let meta = f
+            .metadata()
+            .with_context(|| format!("cannot read {}", p.display()))?;
+        let ft = meta.file_type();
+        // /dev/null (1:3) is an empty input (`replay /dev/null --config` drains
+        // the spool); other devices never end (/dev/zero) or are not logs.
+        let null = ft.is_char_device() && meta.rdev() == libc::makedev(1, 3);
+        if (ft.is_char_device() && !null) || ft.is_block_device() || ft.is_dir() {
+            bail!(
+                "cannot read {}: it is {}, not a log file",
+                p.display(),
+                if ft.is_dir() {
+                    "a directory"
+                } else {
+                    "a device"
+                }
+            );
+        }
+        let size = meta.is_file().then_some(meta.len());
+        if p.extension().is_some_and(|x| x == "gz") {
+            return Ok((Box::new(flate2::read::MultiGzDecoder::new(f)), None));
+        }
+        Ok((Box::new(f), size))
+    }
+}
+
+/// The inputs named on the command line: none or `-` is standard input; a
+/// directory gives its `audit.log`, `audit.log.N` (and `.gz`) files.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
+    if paths.is_empty() {
+        return Ok(vec![Input::Stdin]);
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            if out.contains(&Input::Stdin) {
+                bail!("standard input (`-`) given twice");
+            }
+            out.push(Input::Stdin);
+        } else if p.is_dir() {
+            let mut found = Vec::new();
+            for e in std::fs::read_dir(p).with_context(|| format!("cannot read {}", p.display()))? {
+                let f = e
+                    .with_context(|| format!("cannot read {}", p.display()))?
+                    .path();
+                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.starts_with("audit.log") && f.is_file() {
+                    found.push(f);
+                }
+            }
+            if found.is_empty() {
+                bail!("{}: no audit.log files in this directory", p.display());
+            }
+            // auditd's rotation: audit.log.N is older than audit.log.(N-1).
+            found.sort_by_key(|f| std::cmp::Reverse(rotation_number(f)));
+            out.extend(found.into_iter().map(Input::File));
+        } else {
+            out.push(Input::File(p.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// `audit.log` is 0, `audit.log.3` (or `audit.log.3.gz`) is 3.
+fn rotation_number(p: &Path) -> u64 {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let rest = name.trim_start_matches("audit.log").trim_end_matches(".gz");
+    rest.trim_start_matches('.').parse().unwrap_or(0)
+}
+
+/// The first record time (seconds.millis as ms) of an input, from its first
+/// lines; None for standard input or when none of them parses.
+pub fn first_time_ms(input: &Input) -> Option<u64> {
+    if *input == Input::Stdin {
+        return None;
+    }
+    let (r, _) = input.open().ok()?;
+    let mut r = BufReader::new(r);
+    let mut line = Vec::new();
+    for _ in 0..PEEK_LINES {
+        match audex_io::read_line(&mut r, &mut line, audex_parse::MAX_RECORD_BYTES + 2).ok()? {
+            audex_io::Line::Eof => return None,
+            audex_io::Line::TooLong { .. } => continue,
+            audex_io::Line::Complete { .. } => {
+                if let Ok(rec) = audex_parse::parse_line(&line) {
+                    return Some(rec.time.as_millis());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Puts the inputs in time order (by first record; standard input and inputs
+/// without a readable first record keep their place after the dated ones in
+/// the order given). Returns the inputs and whether the order changed.
+pub fn in_time_order(inputs: Vec<Input>) -> (Vec<Input>, bool) {
+    if inputs.len() < 2 {
+        return (inputs, false);
+    }
+    let mut keyed: Vec<(u64, usize, Input)> = inputs
+        .into_iter()
+        .enumerate()
+        .map(|(i, inp)| (first_time_ms(&inp).unwrap_or(u64::MAX), i, inp))
+        .collect();
+    keyed.sort_by_key(|(t, i, _)| (*t, *i));
+    let moved = keyed.iter().enumerate().any(|(pos, (_, i, _))| pos != *i);
+    (keyed.into_iter().map(|(_, _, inp)| inp).collect(), moved)
+}
+
+/// Reads the inputs one after the other as one stream (a file that does not
+/// end with a newline gets one, so its last line is not glued to the next).
+pub struct Chain {
+    inputs: std::vec::IntoIter<Input>,
+    current: Option<Box<dyn Read>>,
+    last: u8,
+    /// Lines of text: a newline is added where an input ends without one.
+    text: bool,
+}
+
+impl Chain {
+    pub fn new(inputs: Vec<Input>, text: bool) -> Chain {
+        Chain {
+            inputs: inputs.into_iter(),
+            current: None,
+            last: b'\n',
+            text,
+        }
+    }
+}
+
+impl Read for Chain {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.current.is_none() {
+                if self.text && self.last != b'\n' {
+                    self.last = b'\n';
+                    buf[0] = b'\n';
+                    return Ok(1);
+                }
+                let Some(next) = self.inputs.next() else {
+                    return Ok(0);
+                };
+                let (r, _) = next
+                    .open()
+                    .map_err(|e| io::Error::other(format!("{e:#}")))?;
+                self.current = Some(r);
+            }
+            let n = self.current.as_mut().map_or(Ok(0), |r| r.read(buf))?;
+            if n > 0 {
+                self.last = buf[n - 1];
+                return Ok(n);
+            }
+            self.current = None;
+        }
+    }
+}
