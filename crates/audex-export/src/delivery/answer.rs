@@ -113,17 +113,15 @@ pub fn otlp_accepted(
 }
 
 /// Deadline for reading a whole answer.
-pub fn within<T>(
+pub async fn within<T>(
     timeout: Duration,
     f: impl std::future::Future<Output = Result<T, ExportError>>,
-) -> impl std::future::Future<Output = Result<T, ExportError>> {
-    async move {
-        match tokio::time::timeout(timeout, f).await {
-            Err(_) => Err(ExportError::Retryable {
-                reason: format!("no whole answer within {timeout:?}"),
-                retry_after: None,
-            }),
-            Ok(r) => r,
-        }
+) -> Result<T, ExportError> {
+    match tokio::time::timeout(timeout, f).await {
+        Err(_) => Err(ExportError::Retryable {
+            reason: format!("no whole answer within {timeout:?}"),
+            retry_after: None,
+        }),
+        Ok(r) => r,
     }
 }
