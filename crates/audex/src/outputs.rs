@@ -224,6 +224,12 @@ impl Outputs {
                     rec.truncated_bytes
                 );
             }
+            if let Some(why) = &rec.ack_damaged {
+                audex_log::warn!(
+                    "exporter {}: {why}; every spooled event is delivered again (at least once)",
+                    w.name
+                );
+            }
             let spool = Arc::new(Mutex::new(spool));
             let control = Arc::new(Control::default());
             let stats = crate::metrics::METRICS.exporter(&w.name, spool.clone());
@@ -243,6 +249,18 @@ impl Outputs {
                     .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
                 Spooler::new(spool.clone(), encoder, node)
             };
+            let mut spooler = spooler;
+            for (d, exact) in &rec.lost {
+                audex_log::warn!(
+                    "exporter {}: {}{} spooled events were damaged on disk and are lost; reported as records-lost (source spool)",
+                    w.name,
+                    if *exact { "" } else { "about " },
+                    d.count()
+                );
+                spooler
+                    .report_lost(d.count())
+                    .with_context(|| format!("spooling for exporter {}", w.name))?;
+            }
             outs.push(Out {
                 name: w.name.clone(),
                 spool,

@@ -109,6 +109,15 @@ impl Spooler {
         Ok(())
     }
 
+    /// Puts a `records-lost` event (source `spool`) for `count` events that
+    /// damage to the spool cost (see `Recovery::lost`) into the stream.
+    pub fn report_lost(&mut self, count: u64) -> io::Result<()> {
+        self.dropped += count;
+        let (seq, _) = self.put(&lost_event(&self.node, count))?;
+        self.reports.insert(seq, count);
+        self.sync()
+    }
+
     /// Syncs if something waits and `sync_every` has passed (call on a tick, so an
     /// idle stream is still on disk within the interval).
     pub fn tick(&mut self) -> io::Result<()> {

@@ -4,8 +4,13 @@
 //!
 //! - Entries are framed `[len u32][crc32 u32][seq u64][payload]` in segment files
 //!   named by their first sequence number; [`Spool::sync`] makes them durable.
-//! - On open, a torn tail (a crash mid-write) or a corrupt entry ends its segment:
-//!   the file is cut there and the damage is reported in [`Recovery`].
+//! - On open, a torn tail (a crash mid-write) is cut; a corrupt entry (a failed
+//!   checksum, a broken header) is skipped to the next intact entry (CRC resync)
+//!   and the segment rewritten without it; the unacked entries the damage cost
+//!   come back in [`Recovery::lost`], for a `records-lost` event.
+//! - A damaged `acked` file is not fatal: everything still spooled is delivered
+//!   again (at least once). An ack that cannot be written (a full disk) is kept
+//!   in memory and written with the next one.
 //! - Above `max_bytes` the oldest segment is dropped; the unacked entries it held
 //!   come back as a [`Dropped`] range, for a `records-lost` event (never silent).
 //! - Acked segments are deleted; after a restart reading resumes after `acked`.
@@ -45,8 +50,14 @@ pub struct Recovery {
     pub pending: u64,
     /// Bytes cut from segment tails (torn writes or corruption).
     pub truncated_bytes: u64,
-    /// Segments whose tail was cut because an entry failed its checksum.
+    /// Segments in which damaged entries were skipped.
     pub corrupt_segments: u64,
+    /// Unacked entries the damage cost, with `exact` false when the damage ran
+    /// to the end of the newest segment (the count is then estimated from the
+    /// bytes cut and the segment's mean entry size).
+    pub lost: Vec<(Dropped, bool)>,
+    /// The ack file was damaged: delivery restarts at the oldest spooled entry.
+    pub ack_damaged: Option<String>,
 }
 
 /// Unacked entries dropped to stay under `max_bytes`.
@@ -90,6 +101,8 @@ pub struct Spool {
     acked: u64,
     cursor: Cursor,
     bytes: u64,
+    /// The last ack could not be written to disk.
+    ack_unwritten: bool,
 }
 
 fn seg_path(dir: &Path, first: u64) -> PathBuf {
@@ -101,24 +114,61 @@ impl Spool {
     pub fn open(mut cfg: SpoolConfig) -> io::Result<(Spool, Recovery)> {
         cfg.segment_bytes = cfg.segment_bytes.min(cfg.max_bytes / 4).max(4096);
         crate::private::private_dir(&cfg.dir)?;
-        let acked = read_acked(&cfg.dir)?;
+        let mut rec = Recovery::default();
+        let acked = match read_acked(&cfg.dir) {
+            Ok(a) => Some(a),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                rec.ack_damaged = Some(e.to_string());
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let mut firsts: Vec<u64> = fs::read_dir(&cfg.dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().to_str()?.strip_suffix(".seg")?.parse().ok())
             .collect();
         firsts.sort_unstable();
-        let mut rec = Recovery::default();
+        // Without a trustworthy ack, everything still spooled is pending.
+        let acked = acked.unwrap_or_else(|| firsts.first().map_or(0, |f| f.saturating_sub(1)));
         let mut segments = VecDeque::new();
-        for first in firsts {
+        for (i, &first) in firsts.iter().enumerate() {
             let path = seg_path(&cfg.dir, first);
             let s = scan(&path, first)?;
             if s.valid_bytes < s.file_bytes {
                 rec.truncated_bytes += s.file_bytes - s.valid_bytes;
                 rec.corrupt_segments += s.corrupt as u64;
-                OpenOptions::new()
-                    .write(true)
-                    .open(&path)?
-                    .set_len(s.valid_bytes)?;
+                if s.corrupt {
+                    segment::repair(&path, &s.spans)?;
+                } else {
+                    OpenOptions::new()
+                        .write(true)
+                        .open(&path)?
+                        .set_len(s.valid_bytes)?;
+                }
+            }
+            for &(from, to) in &s.cut {
+                let (to, exact) = match (to, firsts.get(i + 1)) {
+                    (Some(t), _) => (t, true),
+                    (None, Some(next)) => (next - 1, true),
+                    (None, None) => {
+                        let mean = s.valid_bytes / (s.spans.len() as u64).max(1);
+                        let cut = s.file_bytes - s.valid_bytes;
+                        (
+                            from + cut.div_ceil(mean.max(ENTRY_HEADER as u64 + 1)) - 1,
+                            false,
+                        )
+                    }
+                };
+                let from = from.max(acked + 1);
+                if to >= from {
+                    rec.lost.push((
+                        Dropped {
+                            first_seq: from,
+                            last_seq: to,
+                        },
+                        exact,
+                    ));
+                }
             }
             segments.push_back(Segment {
                 first_seq: first,
@@ -164,6 +214,7 @@ impl Spool {
             next_seq,
             acked,
             bytes,
+            ack_unwritten: false,
         };
         spool.cursor = spool.cursor_after(acked)?;
         Ok((spool, rec))
@@ -330,9 +381,32 @@ impl Spool {
         Ok(())
     }
 
+    /// Records the ack. One that cannot be written (a full disk) is kept in
+    /// memory and written with the next: a restart before then delivers those
+    /// entries again, which at-least-once allows; delivery never stops for it.
     fn set_acked(&mut self, seq: u64) -> io::Result<()> {
         self.acked = seq;
-        write_acked(&self.cfg.dir, seq)
+        match write_acked(&self.cfg.dir, seq) {
+            Ok(()) => {
+                if self.ack_unwritten {
+                    audex_log::info!(
+                        "spool {}: the ack file is written again",
+                        self.cfg.dir.display()
+                    );
+                    self.ack_unwritten = false;
+                }
+            }
+            Err(e) => {
+                if !self.ack_unwritten {
+                    audex_log::warn!(
+                        "spool {}: cannot write the ack file ({e}); delivery goes on, the ack is kept in memory",
+                        self.cfg.dir.join("acked").display()
+                    );
+                }
+                self.ack_unwritten = true;
+            }
+        }
+        Ok(())
     }
 
     /// The read position just after `seq`.
@@ -399,13 +473,27 @@ fn read_acked(dir: &Path) -> io::Result<u64> {
     }
 }
 
-/// Replaces the ack file atomically (write, fsync, rename).
+/// Writes the ack file: 12 bytes (seq + CRC) in place, so that no new block
+/// is needed once it exists (a full disk still takes acks); a torn write is
+/// caught by the CRC on the next open. The first time it is created whole.
 fn write_acked(dir: &Path, seq: u64) -> io::Result<()> {
-    let tmp = dir.join("acked.tmp");
+    use std::os::unix::fs::FileExt;
     let mut b = seq.to_le_bytes().to_vec();
     b.extend_from_slice(&crc32fast::hash(&b).to_le_bytes());
-    let mut f = crate::private::private_file(&tmp)?;
-    f.write_all(&b)?;
-    f.sync_data()?;
-    fs::rename(&tmp, dir.join("acked"))
+    let path = dir.join("acked");
+    match OpenOptions::new().write(true).open(&path) {
+        Ok(f) => {
+            f.write_all_at(&b, 0)?;
+            f.set_len(12)?;
+            f.sync_data()
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let tmp = dir.join("acked.tmp");
+            let mut f = crate::private::private_file(&tmp)?;
+            f.write_all(&b)?;
+            f.sync_data()?;
+            fs::rename(&tmp, path)
+        }
+        Err(e) => Err(e),
+    }
 }
