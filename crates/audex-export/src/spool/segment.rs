@@ -55,13 +55,14 @@ pub struct Scan {
 const MAX_SCAN: u64 = 1 << 30;
 
 /// The entry at `at` if its header is sane and its checksum holds: its
-/// sequence number (after `last`, and no further than the bytes left allow)
+/// sequence number (after `last`, and no further than the file could hold)
 /// and its end.
 fn entry_at(b: &[u8], at: usize, last: u64) -> Option<(u64, usize)> {
     let h: &[u8; ENTRY_HEADER] = b.get(at..at + ENTRY_HEADER)?.try_into().ok()?;
     let (len, seq) = header(h);
     let end = at.checked_add(ENTRY_HEADER)?.checked_add(len as usize)?;
-    let most = last.saturating_add(1 + (b.len() - at) as u64 / ENTRY_HEADER as u64);
+    // No more entries can be missing than the whole file could hold.
+    let most = last.saturating_add(1 + b.len() as u64 / ENTRY_HEADER as u64);
     if len > MAX_ENTRY || end > b.len() || seq <= last || seq > most {
         return None;
     }
