@@ -33,13 +33,14 @@ struct Pending {
     /// What its records hold in memory (see `Record::mem_bytes`).
     mem: usize,
     records: Vec<Record>,
-    /// Content hashes of `records`, computed only when a record of the same
-    /// type and length arrives (0: not computed yet).
+    /// Content hashes of `records`, filled only once a record of the same type
+    /// and length as an earlier one arrives (empty until then, 0: not computed).
     hashes: Vec<u64>,
     dropped: u32,
 }
 
-/// Single-record events remembered to drop an exact copy that follows.
+/// Single-record events remembered to drop an exact copy that follows, where
+/// the gap tracker (whose serial ring already catches copies) does not judge.
 const RECENT_SINGLES: usize = 1024;
 
 fn content_hash(r: &Record) -> u64 {
@@ -97,8 +98,10 @@ pub struct Correlator {
     live: bool,
     /// Memory held by events in flight.
     in_flight_mem: usize,
-    /// (node, serial, content hash) of the last single-record events.
+    /// (node, serial, content hash) of the last single-record events the gap
+    /// tracker did not see, in arrival order and as a set.
     recent_singles: VecDeque<(u32, u64, u64)>,
+    recent_set: std::collections::HashSet<(u32, u64, u64), FxBuild>,
 }
 
 impl Correlator {
@@ -117,7 +120,8 @@ impl Correlator {
             stats: Stats::default(),
             live: false,
             in_flight_mem: 0,
-            recent_singles: VecDeque::with_capacity(RECENT_SINGLES),
+            recent_singles: VecDeque::new(),
+            recent_set: Default::default(),
         }
     }
 
@@ -183,7 +187,8 @@ impl Correlator {
                 }
             }
         } else {
-            let mut seen = if self.cfg.track_gaps && rec.rtype.has_kernel_serial() {
+            let tracked = self.cfg.track_gaps && rec.rtype.has_kernel_serial();
+            let mut seen = if tracked {
                 let n = &mut self.nodes[node as usize];
                 let clock = if self.live { self.now_ms } else { n.newest_ms };
                 n.gaps
@@ -204,15 +209,10 @@ impl Correlator {
                     self.stats.after_lost += 1;
                 }
             } else if rec.rtype.is_single_record() {
-                let h = content_hash(&rec);
-                if self.recent_singles.contains(&(node, rec.serial, h)) {
+                if !tracked && self.seen_single(node, &rec) {
                     self.stats.duplicates += 1;
                     return self.after_push(node, t_ms);
                 }
-                if self.recent_singles.len() == RECENT_SINGLES {
-                    self.recent_singles.pop_front();
-                }
-                self.recent_singles.push_back((node, rec.serial, h));
                 self.stats.records_in_events += 1;
                 let time = rec.time;
                 self.emit(
@@ -237,7 +237,7 @@ impl Correlator {
                     bytes: 0,
                     mem: 0,
                     records: Vec::with_capacity(8),
-                    hashes: Vec::with_capacity(8),
+                    hashes: Vec::new(),
                     dropped: 0,
                 };
                 self.in_flight_mem += Self::append(&self.cfg, &mut self.stats, &mut p, rec);
@@ -250,6 +250,22 @@ impl Correlator {
             }
         }
         self.after_push(node, t_ms);
+    }
+
+    /// Remembers a single-record event the gap tracker does not judge (gaps
+    /// off, or no kernel serial); true when an exact copy came just before.
+    fn seen_single(&mut self, node: u32, rec: &Record) -> bool {
+        let k = (node, rec.serial, content_hash(rec));
+        if !self.recent_set.insert(k) {
+            return true;
+        }
+        self.recent_singles.push_back(k);
+        if self.recent_singles.len() > RECENT_SINGLES {
+            if let Some(old) = self.recent_singles.pop_front() {
+                self.recent_set.remove(&old);
+            }
+        }
+        false
     }
 
     /// Evicts the oldest events (other than `keep`, unless it is the only one)
@@ -302,6 +318,7 @@ impl Correlator {
             }
             if h == 0 {
                 h = content_hash(&rec);
+                p.hashes.resize(p.records.len(), 0);
             }
             if p.hashes[i] == 0 {
                 p.hashes[i] = content_hash(o);
@@ -316,7 +333,9 @@ impl Correlator {
         p.mem += mem;
         stats.records_in_events += 1;
         p.records.push(rec);
-        p.hashes.push(h);
+        if !p.hashes.is_empty() {
+            p.hashes.push(h);
+        }
         mem
     }
 

@@ -298,3 +298,55 @@ fn huge_timestamps_do_not_overflow() {
     }
     assert!(n >= 3);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// The byte budget: however many large events are open at once, the
+    /// records held stay under `max_in_flight_bytes` (plus the record just
+    /// pushed), evictions are counted, and every record is still accounted for.
+    #[test]
+    fn in_flight_memory_stays_under_the_budget(
+        sizes in prop::collection::vec((1usize..4, 100usize..20_000), 1..200),
+    ) {
+        let budget = 256 << 10;
+        let mut c = Correlator::new(Config { max_in_flight_bytes: budget, ..Config::default() });
+        let mut out = Vec::new();
+        let mut pushed = 0u64;
+        let mut biggest = 0usize;
+        let mut total = 0usize;
+        for (i, (paths, len)) in sizes.iter().enumerate() {
+            let serial = 100 + i as u64;
+            let mut recs = vec![record(serial, 10, "SYSCALL", 0)];
+            for p in 0..*paths {
+                let line = format!(
+                    "type=PATH msg=audit(10.000:{serial}): item={p} name=\"/tmp/{}\"",
+                    "x".repeat(*len)
+                );
+                recs.push(parse_line(line.as_bytes()).unwrap());
+            }
+            for r in recs {
+                biggest = biggest.max(r.mem_bytes());
+                total += r.mem_bytes();
+                c.push(r);
+                pushed += 1;
+                prop_assert!(c.in_flight_bytes() <= budget + biggest, "{} > {budget}", c.in_flight_bytes());
+                while let Some(o) = c.pop() {
+                    out.push(o);
+                }
+            }
+        }
+        c.flush();
+        while let Some(o) = c.pop() {
+            out.push(o);
+        }
+        prop_assert_eq!(c.in_flight_bytes(), 0);
+        let st = c.stats().clone();
+        accounting_holds(&out, &st, pushed);
+        prop_assert!(st.evicted_for_bytes <= st.evicted);
+        // Nothing completes these events but the budget (and the end of input).
+        if total > 2 * budget {
+            prop_assert!(st.evicted_for_bytes > 0);
+        }
+    }
+}

@@ -14,14 +14,6 @@ pub(crate) struct GrpcTarget {
     pub headers: Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>,
 }
 
-fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
-    if what == "client key" {
-        crate::pem::private_key(path, what).map(|(b, _)| b)
-    } else {
-        crate::pem::certificates(path, what).map(|(b, _)| b)
-    }
-}
-
 impl GrpcTarget {
     /// Checks the settings and reads TLS files (no network I/O, no runtime needed).
     pub fn new(cfg: &OtlpConfig, default_port: u16) -> Result<GrpcTarget, String> {
@@ -38,14 +30,16 @@ impl GrpcTarget {
             let mut tls =
                 ClientTlsConfig::new().domain_name(ep.host.trim_matches(['[', ']']).to_string());
             tls = match &cfg.ca_file {
-                Some(ca) => tls.ca_certificate(Certificate::from_pem(read(ca, "CA file")?)),
+                Some(ca) => tls.ca_certificate(Certificate::from_pem(
+                    crate::pem::certificates(ca, "CA file")?.0,
+                )),
                 None => tls.with_native_roots(),
             };
             match (&cfg.client_cert_file, &cfg.client_key_file) {
                 (Some(c), Some(k)) => {
                     tls = tls.identity(Identity::from_pem(
-                        read(c, "client certificate")?,
-                        read(k, "client key")?,
+                        crate::pem::certificates(c, "client certificate")?.0,
+                        crate::pem::private_key(k, "client key")?.0,
                     ))
                 }
                 (None, None) => {}

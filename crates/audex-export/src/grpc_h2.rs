@@ -92,21 +92,12 @@ impl H2Grpc {
         for (k, v) in &self.headers {
             req.headers_mut().insert(k.clone(), v.clone());
         }
-        let call = async {
-            let resp = self
-                .client()
-                .request(req)
-                .await
-                .map_err(|e| ExportError::Retryable {
-                    reason: format!("connection: {}", answer::describe(&e)),
-                    retry_after: None,
-                })?;
-            let status = resp.status();
-            let head = resp.headers().clone();
-            let (data, trailers) = answer::body(resp.into_body()).await?;
-            Ok::<_, ExportError>((status, head, trailers.unwrap_or_default(), data))
-        };
-        let (status, head, trailers, data) = answer::within(timeout, call).await?;
+        let answer::Answer {
+            status,
+            head,
+            body: data,
+            trailers,
+        } = answer::exchange(self.client().request(req), timeout).await?;
         if status != hyper::StatusCode::OK {
             // Not a gRPC answer: map the HTTP status as the gRPC spec does.
             let reason = format!("HTTP {status} from a gRPC endpoint");

@@ -190,18 +190,7 @@ fn bound_drops_oldest_segments_and_says_so() {
 
 #[test]
 fn corrupt_entry_is_skipped_and_reported() {
-    let dir = tmpdir("corrupt");
-    let cfg = SpoolConfig {
-        dir: dir.clone(),
-        max_bytes: 1 << 30,
-        segment_bytes: 1 << 20,
-    };
-    let (mut sp, _) = Spool::open(cfg.clone()).unwrap();
-    for i in 0..10u64 {
-        sp.append(&payload(i, 100)).unwrap();
-    }
-    sp.sync().unwrap();
-    drop(sp);
+    let (dir, cfg) = filled("corrupt", &[100; 10]);
     let seg = segment_file(&dir);
     let mut bytes = std::fs::read(&seg).unwrap();
     bytes[5 * 116 + 20] ^= 0xff; // a payload byte of the 6th entry
@@ -234,17 +223,8 @@ fn corrupt_entry_is_skipped_and_reported() {
 
 #[test]
 fn damaged_ack_file_redelivers_instead_of_failing() {
-    let dir = tmpdir("badack");
-    let cfg = SpoolConfig {
-        dir: dir.clone(),
-        max_bytes: 1 << 30,
-        segment_bytes: 1 << 20,
-    };
+    let (dir, cfg) = filled("badack", &[50; 10]);
     let (mut sp, _) = Spool::open(cfg.clone()).unwrap();
-    for i in 0..10u64 {
-        sp.append(&payload(i, 50)).unwrap();
-    }
-    sp.sync().unwrap();
     sp.next_batch(4, usize::MAX).unwrap();
     sp.ack(4).unwrap();
     drop(sp);
@@ -259,6 +239,22 @@ fn damaged_ack_file_redelivers_instead_of_failing() {
     // At least once: all ten come again, none is lost.
     assert_eq!(sp.next_batch(100, usize::MAX).unwrap().len(), 10);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A spool in one segment holding entries of these payload sizes, synced and closed.
+fn filled(tag: &str, sizes: &[usize]) -> (PathBuf, SpoolConfig) {
+    let dir = tmpdir(tag);
+    let cfg = SpoolConfig {
+        dir: dir.clone(),
+        max_bytes: 1 << 30,
+        segment_bytes: 1 << 20,
+    };
+    let (mut sp, _) = Spool::open(cfg.clone()).unwrap();
+    for (i, &n) in sizes.iter().enumerate() {
+        sp.append(&payload(i as u64, n)).unwrap();
+    }
+    sp.sync().unwrap();
+    (dir, cfg)
 }
 
 fn segment_file(dir: &std::path::Path) -> std::path::PathBuf {
@@ -280,18 +276,13 @@ proptest::proptest! {
         sizes in proptest::collection::vec(1usize..300, 2..40),
         flips in proptest::collection::vec((0.0f64..1.0, 1u8..=255), 1..4),
     ) {
-        let dir = tmpdir("resync");
-        let cfg = SpoolConfig { dir: dir.clone(), max_bytes: 1 << 30, segment_bytes: 1 << 20 };
-        let (mut sp, _) = Spool::open(cfg.clone()).unwrap();
+        let (dir, cfg) = filled("resync", &sizes);
         let mut spans = Vec::new();
         let mut at = 0usize;
-        for (i, &n) in sizes.iter().enumerate() {
-            sp.append(&payload(i as u64, n)).unwrap();
+        for &n in &sizes {
             spans.push((at, at + 16 + n));
             at += 16 + n;
         }
-        sp.sync().unwrap();
-        drop(sp);
         let seg = segment_file(&dir);
         let mut bytes = std::fs::read(&seg).unwrap();
         let mut hit = std::collections::BTreeSet::new();

@@ -7,4 +7,4 @@ mod regular;
 
 pub use escape::{escape, Escaped};
 pub use lines::{read_line, Line};
-pub use regular::{open_regular, read_limited, FileKind, Limits};
+pub use regular::{open_regular, read_limited, FileKind};

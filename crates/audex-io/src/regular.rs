@@ -18,26 +18,20 @@ pub enum FileKind {
     Rules,
     /// A checkpoints file (JSON lines) for `verify --checkpoints` (256 MiB).
     Checkpoints,
-    /// A small state file written by audex itself (an ack, chain-heads, status: 1 MiB).
+    /// A small state file written by audex itself (chain-heads: 1 MiB).
     State,
-    /// Streamed inputs (audit logs, segments): opened through [`open_regular`],
-    /// never read whole; the limit only bounds what a caller may buffer.
-    Stream,
 }
 
-/// The documented limits (README "Limits").
-pub struct Limits;
-
-impl Limits {
-    pub const fn of(kind: FileKind) -> u64 {
-        match kind {
+impl FileKind {
+    /// The size limit of this kind of file.
+    pub const fn limit(self) -> u64 {
+        match self {
             FileKind::Config => 1 << 20,
             FileKind::Key => 64 << 10,
             FileKind::Pem => 4 << 20,
             FileKind::Rules => 16 << 20,
             FileKind::Checkpoints => 256 << 20,
             FileKind::State => 1 << 20,
-            FileKind::Stream => u64::MAX,
         }
     }
 }
@@ -98,7 +92,7 @@ fn named(e: io::Error, what: &str, path: &Path) -> io::Error {
 /// (checked while reading, so a file that grows is refused too).
 pub fn read_limited(path: &Path, kind: FileKind, what: &str) -> io::Result<Vec<u8>> {
     let f = open_regular(path, what)?;
-    let limit = Limits::of(kind);
+    let limit = kind.limit();
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > limit {
         return Err(too_large(what, path, limit));

@@ -26,16 +26,15 @@ impl Input {
         }
     }
 
-    /// Opens it: bytes as they are, or decompressed for `*.gz`.
-    pub fn open(&self) -> Result<(Box<dyn Read>, Option<u64>)> {
+    /// Checks that it can be read, without opening it (opening a FIFO to
+    /// check it would cost its writer the data); its size when it is a
+    /// regular uncompressed file.
+    pub fn check(&self) -> Result<Option<u64>> {
         let p = match self {
-            Input::Stdin => return Ok((Box::new(io::stdin()), None)),
+            Input::Stdin => return Ok(None),
             Input::File(p) => p,
         };
-        let f = File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
-        let meta = f
-            .metadata()
-            .with_context(|| format!("cannot read {}", p.display()))?;
+        let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
         let ft = meta.file_type();
         // /dev/null (1:3) is an empty input (`replay /dev/null --config` drains
         // the spool); other devices never end (/dev/zero) or are not logs.
@@ -51,11 +50,32 @@ impl Input {
                 }
             );
         }
-        let size = meta.is_file().then_some(meta.len());
-        if p.extension().is_some_and(|x| x == "gz") {
-            return Ok((Box::new(flate2::read::MultiGzDecoder::new(f)), None));
+        Ok((meta.is_file() && !is_gz(p)).then_some(meta.len()))
+    }
+
+    /// Opens it: bytes as they are, or decompressed for `*.gz`.
+    pub fn open(&self) -> Result<Box<dyn Read>> {
+        let p = match self {
+            Input::Stdin => return Ok(Box::new(io::stdin())),
+            Input::File(p) => p,
+        };
+        self.check()?;
+        let f = File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+        if is_gz(p) {
+            return Ok(Box::new(flate2::read::MultiGzDecoder::new(f)));
         }
-        Ok((Box::new(f), size))
+        Ok(Box::new(f))
+    }
+}
+
+fn is_gz(p: &Path) -> bool {
+    p.extension().is_some_and(|x| x == "gz")
+}
+
+impl Input {
+    /// A regular file (compressed or not): one that can be read twice.
+    fn is_regular(&self) -> bool {
+        matches!(self, Input::File(p) if p.is_file())
     }
 }
 
@@ -104,12 +124,13 @@ fn rotation_number(p: &Path) -> u64 {
 }
 
 /// The first record time (seconds.millis as ms) of an input, from its first
-/// lines; None for standard input or when none of them parses.
+/// lines; None for standard input and FIFOs (which cannot be read twice) or
+/// when none of them parses.
 pub fn first_time_ms(input: &Input) -> Option<u64> {
-    if *input == Input::Stdin {
+    if !input.is_regular() {
         return None;
     }
-    let (r, _) = input.open().ok()?;
+    let r = input.open().ok()?;
     let mut r = BufReader::new(r);
     let mut line = Vec::new();
     for _ in 0..PEEK_LINES {
@@ -126,9 +147,9 @@ pub fn first_time_ms(input: &Input) -> Option<u64> {
     None
 }
 
-/// Puts the inputs in time order (by first record; standard input and inputs
-/// without a readable first record keep their place after the dated ones in
-/// the order given). Returns the inputs and whether the order changed.
+/// Puts the inputs in time order (by first record; standard input, FIFOs and
+/// inputs without a readable first record come after the dated ones, in the
+/// order given). Returns the inputs and whether the order changed.
 pub fn in_time_order(inputs: Vec<Input>) -> (Vec<Input>, bool) {
     if inputs.len() < 2 {
         return (inputs, false);
@@ -179,7 +200,7 @@ impl Read for Chain {
                 let Some(next) = self.inputs.next() else {
                     return Ok(0);
                 };
-                let (r, _) = next
+                let r = next
                     .open()
                     .map_err(|e| io::Error::other(format!("{e:#}")))?;
                 self.current = Some(r);

@@ -11,7 +11,7 @@ use audex_io::Line;
 use audex_normalize::{NoNames, Normalizer, Options, UserDb};
 use audex_parse::ParseErrorKind;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -31,13 +31,12 @@ struct Summary {
 }
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
-    // Every input is opened once up front, so a missing one stops the replay
+    // Every input is checked up front, so a missing one stops the replay
     // before anything is written.
     let inputs = inputs::expand(&args.files)?;
     let mut size = Some(0u64);
     for i in &inputs {
-        let (_, s) = i.open()?;
-        size = size.zip(s).map(|(a, b)| a + b);
+        size = size.zip(i.check()?).map(|(a, b)| a + b);
     }
     let (inputs, moved) = inputs::in_time_order(inputs);
     if moved && !args.quiet {
@@ -194,7 +193,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     sum.after_lost = st.after_lost;
     // Counted, shown only when they happened.
     let mut extra = Vec::new();
-    for (n, what) in [
+    for (n, label) in [
         (st.duplicates, "duplicate records dropped"),
         (
             st.evicted - st.evicted_for_bytes,
@@ -215,7 +214,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         ),
     ] {
         if n > 0 {
-            extra.push(format!("; {n} {what}"));
+            extra.push(format!("; {n} {label}"));
         }
     }
     drop(writer);
@@ -293,51 +292,32 @@ impl EventWriter for ToOutputs<'_> {
     }
 }
 
-/// Re-emits length-delimited AuditEvents (an archive segment) in the output format.
-fn replay_events(
-    r: &mut impl BufRead,
-    w: &mut dyn EventWriter,
-    sum: &mut Summary,
-) -> io::Result<()> {
+/// Re-emits length-delimited AuditEvents (an archive segment) in the output
+/// format, read with the archive's own segment reader.
+fn replay_events(r: impl Read, w: &mut dyn EventWriter, sum: &mut Summary) -> io::Result<()> {
     use audex_proto::Message;
-    let mut buf = Vec::new();
-    loop {
-        // The varint length prefix, byte by byte.
-        let mut len: u64 = 0;
-        let mut shift = 0;
-        loop {
-            let mut b = [0u8; 1];
-            if r.read(&mut b)? == 0 {
-                if shift == 0 {
-                    return w.finish();
-                }
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "input ends inside a length prefix",
-                ));
+    let mut stream = audex_export::archive::reader::SegmentStream::from_reader(r);
+    while let Some(rec) = stream.next() {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(t) => {
+                return Err(match stream.io_error.take() {
+                    Some(e) => e,
+                    None if t.why.contains("past the end") => io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("input ends inside an event (at byte {})", t.offset),
+                    ),
+                    None => io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{} at byte {}: not a protobuf event stream?",
+                            t.why, t.offset
+                        ),
+                    ),
+                });
             }
-            len |= ((b[0] & 0x7f) as u64) << shift;
-            shift += 7;
-            if b[0] < 0x80 {
-                break;
-            }
-            if shift > 63 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "malformed length prefix: not a protobuf event stream?",
-                ));
-            }
-        }
-        if len > 64 << 20 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("event of {len} bytes: not a protobuf event stream?"),
-            ));
-        }
-        buf.resize(len as usize, 0);
-        r.read_exact(&mut buf)
-            .map_err(|e| io::Error::new(e.kind(), format!("input ends inside an event: {e}")))?;
-        let ev = audex_proto::v1::AuditEvent::decode(buf.as_slice()).map_err(|e| {
+        };
+        let ev = audex_proto::v1::AuditEvent::decode(rec.bytes).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("event {}: {e}", sum.events + 1),
@@ -350,6 +330,7 @@ fn replay_events(
         }
         w.write_owned(ev)?;
     }
+    w.finish()
 }
 
 /// The stages after parsing: correlate, normalize, enrich (from the log itself),

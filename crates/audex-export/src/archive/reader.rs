@@ -2,7 +2,7 @@
 //! segment file, with their offsets, and where the framing breaks. Segments are
 //! streamed ([`SegmentStream`]): memory is one record, never the file.
 use super::chain::read_varint;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// No record of a segment is larger: the biggest event audex writes (a 2 MiB
@@ -71,9 +71,10 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
-/// The records of a segment file, read one at a time.
-pub struct SegmentStream {
-    r: BufReader<std::fs::File>,
+/// The records of a segment file (or of any stream of length-delimited
+/// events), read one at a time.
+pub struct SegmentStream<R = std::fs::File> {
+    r: BufReader<R>,
     at: u64,
     buf: Vec<u8>,
     done: bool,
@@ -84,19 +85,22 @@ pub struct SegmentStream {
 impl SegmentStream {
     /// Opens a segment: a regular file (a FIFO, device or directory is refused).
     pub fn open(path: &Path) -> io::Result<SegmentStream> {
-        let f = audex_io::open_regular(path, "segment")?;
-        Ok(SegmentStream {
-            r: BufReader::with_capacity(256 << 10, f),
+        Ok(SegmentStream::from_reader(audex_io::open_regular(
+            path, "segment",
+        )?))
+    }
+}
+
+impl<R: Read> SegmentStream<R> {
+    /// Reads length-delimited events from `r` (standard input, a pipe).
+    pub fn from_reader(r: R) -> SegmentStream<R> {
+        SegmentStream {
+            r: BufReader::with_capacity(256 << 10, r),
             at: 0,
             buf: Vec::new(),
             done: false,
             io_error: None,
-        })
-    }
-
-    /// Bytes of the file read so far (after the last whole record, once it ends).
-    pub fn position(&self) -> u64 {
-        self.at
+        }
     }
 
     /// The next record, or `Err(Torn)` (once) where the framing breaks.
@@ -161,11 +165,6 @@ impl SegmentStream {
             end: self.at,
             bytes: &self.buf,
         }))
-    }
-
-    /// True when nothing is left to read (for a caller that stopped at a torn record).
-    pub fn at_end(&mut self) -> bool {
-        self.r.fill_buf().map(|b| b.is_empty()).unwrap_or(true)
     }
 }
 

@@ -33,22 +33,53 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     audex_io::escape(&out).into_owned()
 }
 
-/// Reads a response body, at most [`MAX_RESPONSE_BYTES`].
-pub async fn body<B>(b: B) -> Result<(bytes::Bytes, Option<hyper::HeaderMap>), ExportError>
+/// A whole answer: status, headers, body (at most [`MAX_RESPONSE_BYTES`])
+/// and trailers.
+pub struct Answer {
+    pub status: hyper::StatusCode,
+    pub head: hyper::HeaderMap,
+    pub body: bytes::Bytes,
+    pub trailers: hyper::HeaderMap,
+}
+
+/// Sends a request (`request` is the client's response future) and reads the
+/// whole answer, all within `timeout`; a failure to connect names its cause.
+pub async fn exchange<F, B, E>(request: F, timeout: Duration) -> Result<Answer, ExportError>
 where
+    F: std::future::Future<Output = Result<hyper::Response<B>, E>>,
+    E: std::error::Error + 'static,
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let limited = http_body_util::Limited::new(b, MAX_RESPONSE_BYTES);
-    match limited.collect().await {
-        Ok(c) => {
-            let trailers = c.trailers().cloned();
-            Ok((c.to_bytes(), trailers))
-        }
-        Err(e) => Err(ExportError::Retryable {
-            reason: format!("reading the answer: {}", describe(e.as_ref())),
+    let call = async {
+        let resp = request.await.map_err(|e| ExportError::Retryable {
+            reason: format!("connection: {}", describe(&e)),
+            retry_after: None,
+        })?;
+        let status = resp.status();
+        let head = resp.headers().clone();
+        let limited = http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE_BYTES);
+        let c = limited
+            .collect()
+            .await
+            .map_err(|e| ExportError::Retryable {
+                reason: format!("reading the answer: {}", describe(e.as_ref())),
+                retry_after: None,
+            })?;
+        let trailers = c.trailers().cloned().unwrap_or_default();
+        Ok(Answer {
+            status,
+            head,
+            body: c.to_bytes(),
+            trailers,
+        })
+    };
+    match tokio::time::timeout(timeout, call).await {
+        Err(_) => Err(ExportError::Retryable {
+            reason: format!("no whole answer within {timeout:?}"),
             retry_after: None,
         }),
+        Ok(r) => r,
     }
 }
 
@@ -110,18 +141,4 @@ pub fn otlp_accepted(
         rejected: rejected + bad,
         message: audex_io::escape(&message).into_owned(),
     })
-}
-
-/// Deadline for reading a whole answer.
-pub async fn within<T>(
-    timeout: Duration,
-    f: impl std::future::Future<Output = Result<T, ExportError>>,
-) -> Result<T, ExportError> {
-    match tokio::time::timeout(timeout, f).await {
-        Err(_) => Err(ExportError::Retryable {
-            reason: format!("no whole answer within {timeout:?}"),
-            retry_after: None,
-        }),
-        Ok(r) => r,
-    }
 }

@@ -130,22 +130,12 @@ impl OtlpHttp {
             req.headers_mut().insert(k.clone(), v.clone());
         }
         let timeout = self.cfg.timeout.unwrap_or(Duration::from_secs(10));
-        // One deadline for the request and the whole answer.
-        let call = async {
-            let resp = self
-                .client()
-                .request(req)
-                .await
-                .map_err(|e| ExportError::Retryable {
-                    reason: format!("connection: {}", answer::describe(&e)),
-                    retry_after: None,
-                })?;
-            let status = resp.status();
-            let head = resp.headers().clone();
-            let (bytes, _) = answer::body(resp.into_body()).await?;
-            Ok((status, head, bytes))
-        };
-        let (status, head, bytes) = answer::within(timeout, call).await?;
+        let answer::Answer {
+            status,
+            head,
+            body: bytes,
+            ..
+        } = answer::exchange(self.client().request(req), timeout).await?;
         let hint = retry_after(head.get("retry-after"));
         match status.as_u16() {
             200..=299 => answer::otlp_accepted(&bytes, head.get("content-type"), bad),
