@@ -35,6 +35,7 @@ fn a_full_spool_reports_what_it_dropped_in_the_stream() {
         dir: dir.clone(),
         max_bytes: 64 * 1024,
         segment_bytes: 16 * 1024,
+        ..SpoolConfig::new(&dir, 0)
     })
     .unwrap();
     let spool = Arc::new(Mutex::new(spool));
@@ -79,9 +80,10 @@ fn a_full_spool_reports_what_it_dropped_in_the_stream() {
 fn otlp_spooling_keeps_loss_reports_too() {
     let dir = tmp("spooler-otlp");
     let (spool, _) = Spool::open(SpoolConfig {
-        dir,
+        dir: dir.clone(),
         max_bytes: 64 * 1024,
         segment_bytes: 16 * 1024,
+        ..SpoolConfig::new(&dir, 0)
     })
     .unwrap();
     let spool = Arc::new(Mutex::new(spool));

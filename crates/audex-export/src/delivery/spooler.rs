@@ -19,7 +19,8 @@ pub struct Spooler {
     sync_every: Duration,
     last_sync: Instant,
     unsynced: u64,
-    buf: Vec<u8>,
+    /// Size of the last entry encoded.
+    last_len: usize,
     /// Events the bound dropped so far (reported as records-lost events).
     pub dropped: u64,
     /// Loss reports still in the spool: seq → the count they carry. A report the
@@ -50,7 +51,7 @@ impl Spooler {
             sync_every: Duration::from_secs(1),
             last_sync: Instant::now(),
             unsynced: 0,
-            buf: Vec::with_capacity(4096),
+            last_len: 1024,
             dropped: 0,
             reports: std::collections::BTreeMap::new(),
         }
@@ -62,15 +63,18 @@ impl Spooler {
     }
 
     fn put(&mut self, ev: &AuditEvent) -> io::Result<(u64, Option<Dropped>)> {
-        self.buf.clear();
+        // A fresh buffer each time, sized like the last entry: the spool keeps
+        // it as its in-memory copy.
+        let mut buf = Vec::with_capacity(self.last_len + self.last_len / 4 + 64);
         match &self.encoder {
-            Some(e) => e.spool_encode(ev, &mut self.buf),
+            Some(e) => e.spool_encode(ev, &mut buf),
             None => {
                 use prost::Message;
-                let _ = ev.encode(&mut self.buf);
+                let _ = ev.encode(&mut buf);
             }
         }
-        let r = self.spool.lock().unwrap().append(&self.buf)?;
+        self.last_len = buf.len();
+        let r = self.spool.lock().unwrap().append_owned(buf)?;
         self.unsynced += 1;
         Ok(r)
     }
@@ -121,18 +125,20 @@ impl Spooler {
     /// Syncs if something waits and `sync_every` has passed (call on a tick, so an
     /// idle stream is still on disk within the interval).
     pub fn tick(&mut self) -> io::Result<()> {
-        if self.unsynced > 0 && self.last_sync.elapsed() >= self.sync_every {
+        if self.last_sync.elapsed() >= self.sync_every {
             self.sync()?;
         }
         Ok(())
     }
 
-    /// Makes everything appended durable now.
+    /// Makes everything appended (and acknowledged) durable now.
     pub fn sync(&mut self) -> io::Result<()> {
-        if self.unsynced > 0 {
-            self.spool.lock().unwrap().sync()?;
+        let mut spool = self.spool.lock().unwrap();
+        if self.unsynced > 0 || spool.needs_sync() {
+            spool.sync()?;
             self.unsynced = 0;
         }
+        drop(spool);
         self.last_sync = Instant::now();
         Ok(())
     }

@@ -14,6 +14,11 @@
 //! - Above `max_bytes` the oldest segment is dropped; the unacked entries it held
 //!   come back as a [`Dropped`] range, for a `records-lost` event (never silent).
 //! - Acked segments are deleted; after a restart reading resumes after `acked`.
+//! - The newest entries (up to [`TAIL_BYTES`]) are also kept in memory, so a
+//!   delivery that keeps up reads nothing back from disk. The ack is written in
+//!   place on every ack (a killed process keeps it) and made durable with the
+//!   entries by [`Spool::sync`]: a machine crash may cost the acks since the last
+//!   sync, and those entries are delivered again (at least once).
 
 mod segment;
 
@@ -31,6 +36,9 @@ pub struct SpoolConfig {
     pub max_bytes: u64,
     /// A segment is closed at this size (at most a quarter of `max_bytes`).
     pub segment_bytes: u64,
+    /// The newest entries up to this many bytes are also kept in memory
+    /// (default [`TAIL_BYTES`]; 0 reads every batch back from disk).
+    pub tail_bytes: usize,
 }
 
 impl SpoolConfig {
@@ -39,6 +47,7 @@ impl SpoolConfig {
             dir: dir.into(),
             max_bytes,
             segment_bytes: 16 << 20,
+            tail_bytes: TAIL_BYTES,
         }
     }
 }
@@ -92,6 +101,63 @@ struct Cursor {
     offset: u64,
 }
 
+/// Bytes of the newest entries kept in memory as well as on disk. Measured on
+/// the storm bench (`audex run`, jsonl, exec+files at the maximum rate): reading
+/// each batch back from its segment file (open, read, a zeroed buffer per entry)
+/// and an fdatasync per ack were a tenth of the daemon's CPU.
+pub const TAIL_BYTES: usize = 4 << 20;
+
+/// An entry of the in-memory tail, with where it sits on disk.
+#[derive(Debug)]
+struct TailEntry {
+    seq: u64,
+    /// The segment (by first_seq) and offset of its header.
+    segment: u64,
+    offset: u64,
+    payload: Vec<u8>,
+}
+
+/// The newest entries, contiguous in sequence numbers, all after `acked`.
+#[derive(Debug, Default)]
+struct Tail {
+    entries: VecDeque<TailEntry>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Tail {
+    fn get(&self, seq: u64) -> Option<&TailEntry> {
+        let first = self.entries.front()?.seq;
+        self.entries
+            .get(usize::try_from(seq.checked_sub(first)?).ok()?)
+    }
+
+    fn first_seq(&self) -> Option<u64> {
+        self.entries.front().map(|e| e.seq)
+    }
+
+    fn push(&mut self, e: TailEntry) {
+        self.bytes += e.payload.capacity();
+        self.entries.push_back(e);
+        while self.bytes > self.limit {
+            self.pop_front();
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if let Some(e) = self.entries.pop_front() {
+            self.bytes -= e.payload.capacity();
+        }
+    }
+
+    /// Forgets the entries up to `seq` (acknowledged or dropped).
+    fn forget_through(&mut self, seq: u64) {
+        while self.entries.front().is_some_and(|e| e.seq <= seq) {
+            self.pop_front();
+        }
+    }
+}
+
 /// The spool. One writer and one reader (the exporter's delivery), in one process.
 pub struct Spool {
     cfg: SpoolConfig,
@@ -103,6 +169,12 @@ pub struct Spool {
     bytes: u64,
     /// The last ack could not be written to disk.
     ack_unwritten: bool,
+    /// The ack file, kept open; `ack_dirty` when written since the last sync.
+    ack_file: Option<File>,
+    ack_dirty: bool,
+    /// Entries appended since the last sync.
+    dirty: bool,
+    tail: Tail,
 }
 
 fn seg_path(dir: &Path, first: u64) -> PathBuf {
@@ -129,7 +201,10 @@ impl Spool {
             .collect();
         firsts.sort_unstable();
         // Without a trustworthy ack, everything still spooled is pending.
-        let acked = acked.unwrap_or_else(|| firsts.first().map_or(0, |f| f.saturating_sub(1)));
+        let before_first = firsts.first().map_or(0, |f| f.saturating_sub(1));
+        // An ack behind the oldest segment (its sync was cut short by a crash
+        // after acked segments were deleted) counts what is left, not what is gone.
+        let acked = acked.map_or(before_first, |a| a.max(before_first));
         let mut segments = VecDeque::new();
         for (i, &first) in firsts.iter().enumerate() {
             let path = seg_path(&cfg.dir, first);
@@ -215,7 +290,12 @@ impl Spool {
             acked,
             bytes,
             ack_unwritten: false,
+            ack_file: None,
+            ack_dirty: false,
+            dirty: false,
+            tail: Tail::default(),
         };
+        spool.tail.limit = spool.cfg.tail_bytes;
         spool.cursor = spool.cursor_after(acked)?;
         Ok((spool, rec))
     }
@@ -238,11 +318,24 @@ impl Spool {
     /// Appends an entry; returns its sequence number and what the size bound
     /// dropped, if anything.
     pub fn append(&mut self, payload: &[u8]) -> io::Result<(u64, Option<Dropped>)> {
+        self.append_owned(payload.to_vec())
+    }
+
+    /// As [`append`](Spool::append), keeping `payload` itself as the in-memory
+    /// copy (no second copy of each entry).
+    pub fn append_owned(&mut self, payload: Vec<u8>) -> io::Result<(u64, Option<Dropped>)> {
         let seq = self.next_seq;
-        let n = write_entry(&mut self.writer, seq, payload)?;
+        let n = write_entry(&mut self.writer, seq, &payload)?;
+        self.dirty = true;
         self.next_seq += 1;
         self.bytes += n;
         let active = self.segments.back_mut().unwrap();
+        self.tail.push(TailEntry {
+            seq,
+            segment: active.first_seq,
+            offset: active.bytes,
+            payload,
+        });
         active.last_seq = seq;
         active.bytes += n;
         if active.bytes >= self.cfg.segment_bytes {
@@ -251,10 +344,27 @@ impl Spool {
         Ok((seq, self.enforce_bound()?))
     }
 
-    /// Makes everything appended so far durable (flush + fdatasync).
+    /// Makes everything appended and acknowledged so far durable (flush +
+    /// fdatasync of the active segment and of the ack file).
     pub fn sync(&mut self) -> io::Result<()> {
-        self.writer.flush()?;
-        self.writer.get_ref().sync_data()
+        if std::mem::take(&mut self.dirty) {
+            self.writer.flush()?;
+            self.writer.get_ref().sync_data()?;
+        }
+        if std::mem::take(&mut self.ack_dirty) {
+            if let Some(f) = &self.ack_file {
+                if let Err(e) = f.sync_data() {
+                    // Kept in memory, written and synced again with the next ack.
+                    self.note_ack_failure(&e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Something appended or acknowledged is not durable yet.
+    pub fn needs_sync(&self) -> bool {
+        self.dirty || self.ack_dirty
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -300,13 +410,26 @@ impl Spool {
     /// The next entries after the last ones handed out, up to `max` entries or
     /// `max_bytes` of payload (at least one entry when there is one).
     pub fn next_batch(&mut self, max: usize, max_bytes: usize) -> io::Result<Vec<(u64, Vec<u8>)>> {
-        self.writer.flush()?;
         let mut out = Vec::new();
         let mut size = 0;
-        while out.len() < max
-            && (out.is_empty() || size < max_bytes)
-            && self.cursor.seq + 1 < self.next_seq
-        {
+        let room = |out: &Vec<(u64, Vec<u8>)>, size: usize| {
+            out.len() < max && (out.is_empty() || size < max_bytes)
+        };
+        while room(&out, size) && self.cursor.seq + 1 < self.next_seq {
+            // From memory while the entries are there.
+            if let Some(e) = self.tail.get(self.cursor.seq + 1) {
+                self.cursor = Cursor {
+                    seq: e.seq,
+                    segment: e.segment,
+                    offset: e.offset + (ENTRY_HEADER + e.payload.len()) as u64,
+                };
+                size += e.payload.len();
+                out.push((e.seq, e.payload.clone()));
+                continue;
+            }
+            // From disk up to where the tail begins.
+            let stop_at = self.tail.first_seq().unwrap_or(self.next_seq);
+            self.writer.flush()?;
             let Some(idx) = self
                 .segments
                 .iter()
@@ -333,7 +456,8 @@ impl Spool {
             f.seek(SeekFrom::Start(self.cursor.offset))?;
             let mut rd =
                 io::BufReader::with_capacity(64 << 10, f.take(seg.bytes - self.cursor.offset));
-            while out.len() < max && (out.is_empty() || size < max_bytes) {
+            let before = out.len();
+            while room(&out, size) && self.cursor.seq + 1 < stop_at {
                 let mut hdr = [0u8; ENTRY_HEADER];
                 if rd.read_exact(&mut hdr).is_err() {
                     break;
@@ -346,6 +470,10 @@ impl Spool {
                 size += payload.len();
                 out.push((seq, payload));
             }
+            if out.len() == before && self.cursor.offset < seg.bytes {
+                // Nothing more could be read here (a short file): no busy loop.
+                break;
+            }
         }
         Ok(out)
     }
@@ -353,6 +481,7 @@ impl Spool {
     /// Reading starts again right after the last acknowledged entry (after a
     /// failed delivery that gave up on its batch).
     pub fn rewind(&mut self) -> io::Result<()> {
+        self.writer.flush()?;
         self.cursor = self.cursor_after(self.acked)?;
         Ok(())
     }
@@ -381,13 +510,22 @@ impl Spool {
         Ok(())
     }
 
-    /// Records the ack. One that cannot be written (a full disk) is kept in
-    /// memory and written with the next: a restart before then delivers those
-    /// entries again, which at-least-once allows; delivery never stops for it.
+    /// Records the ack, in place in the ack file (durable with the next
+    /// [`sync`](Spool::sync)). One that cannot be written (a full disk) is kept
+    /// in memory and written with the next: a restart before then delivers
+    /// those entries again, which at-least-once allows; delivery never stops for it.
     fn set_acked(&mut self, seq: u64) -> io::Result<()> {
         self.acked = seq;
-        match write_acked(&self.cfg.dir, seq) {
+        self.tail.forget_through(seq);
+        let written = match &self.ack_file {
+            Some(f) => write_acked_in_place(f, seq),
+            None => create_acked(&self.cfg.dir, seq).map(|f| {
+                self.ack_file = Some(f);
+            }),
+        };
+        match written {
             Ok(()) => {
+                self.ack_dirty = true;
                 if self.ack_unwritten {
                     audex_log::info!(
                         "spool {}: the ack file is written again",
@@ -396,21 +534,32 @@ impl Spool {
                     self.ack_unwritten = false;
                 }
             }
-            Err(e) => {
-                if !self.ack_unwritten {
-                    audex_log::warn!(
-                        "spool {}: cannot write the ack file ({e}); delivery goes on, the ack is kept in memory",
-                        self.cfg.dir.join("acked").display()
-                    );
-                }
-                self.ack_unwritten = true;
-            }
+            Err(e) => self.note_ack_failure(&e),
         }
         Ok(())
     }
 
+    fn note_ack_failure(&mut self, e: &io::Error) {
+        if !self.ack_unwritten {
+            audex_log::warn!(
+                "spool {}: cannot write the ack file ({e}); delivery goes on, the ack is kept in memory",
+                self.cfg.dir.join("acked").display()
+            );
+        }
+        self.ack_unwritten = true;
+        // Opened again (or created) with the next ack.
+        self.ack_file = None;
+    }
+
     /// The read position just after `seq`.
     fn cursor_after(&self, seq: u64) -> io::Result<Cursor> {
+        if let Some(e) = self.tail.get(seq + 1) {
+            return Ok(Cursor {
+                seq,
+                segment: e.segment,
+                offset: e.offset,
+            });
+        }
         let Some(seg) = self
             .segments
             .iter()
@@ -473,26 +622,46 @@ fn read_acked(dir: &Path) -> io::Result<u64> {
     }
 }
 
-/// Writes the ack file: 12 bytes (seq + CRC) in place, so that no new block
-/// is needed once it exists (a full disk still takes acks); a torn write is
-/// caught by the CRC on the next open. The first time it is created whole.
-fn write_acked(dir: &Path, seq: u64) -> io::Result<()> {
+impl Drop for Spool {
+    /// What a clean stop acknowledged stays acknowledged (not delivered again).
+    fn drop(&mut self) {
+        let _ = self.sync();
+    }
+}
+
+fn acked_bytes(seq: u64) -> [u8; 12] {
+    let mut b = [0u8; 12];
+    b[..8].copy_from_slice(&seq.to_le_bytes());
+    let crc = crc32fast::hash(&b[..8]);
+    b[8..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Writes the ack: 12 bytes (seq + CRC) in place, so that no new block is
+/// needed (a full disk still takes acks); a torn write is caught by the CRC on
+/// the next open.
+fn write_acked_in_place(f: &File, seq: u64) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
-    let mut b = seq.to_le_bytes().to_vec();
-    b.extend_from_slice(&crc32fast::hash(&b).to_le_bytes());
+    f.write_all_at(&acked_bytes(seq), 0)
+}
+
+/// Opens the ack file for writing in place, creating it whole (synced, then
+/// renamed into place) the first time; writes `seq`.
+fn create_acked(dir: &Path, seq: u64) -> io::Result<File> {
     let path = dir.join("acked");
     match OpenOptions::new().write(true).open(&path) {
         Ok(f) => {
-            f.write_all_at(&b, 0)?;
+            write_acked_in_place(&f, seq)?;
             f.set_len(12)?;
-            f.sync_data()
+            Ok(f)
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let tmp = dir.join("acked.tmp");
             let mut f = crate::private::private_file(&tmp)?;
-            f.write_all(&b)?;
+            f.write_all(&acked_bytes(seq))?;
             f.sync_data()?;
-            fs::rename(&tmp, path)
+            fs::rename(&tmp, path)?;
+            Ok(f)
         }
         Err(e) => Err(e),
     }
