@@ -226,22 +226,33 @@ fn ack_result(payload: &[u8]) -> Result<(), KernelError> {
     }
 }
 
-/// Splits a datagram into netlink messages.
+/// Splits a datagram into its netlink messages, owned.
+pub fn split(b: &[u8], out: &mut Vec<Message>) -> Result<(), KernelError> {
+    for_each_message(b, |kind, seq, payload| {
+        out.push(Message {
+            kind,
+            seq,
+            payload: payload.to_vec(),
+        })
+    })
+}
+
+/// Calls `f(kind, seq, payload)` for each netlink message of a datagram,
+/// borrowing the payloads.
 ///
 /// Kernel quirk: an audit record sent to the unicast daemon has `nlmsg_len` set to
 /// its payload length, without the 16-byte header (audit_log_end; multicast copies
 /// are fixed up in kauditd_send_multicast_skb). Each record travels in its own
 /// datagram, so a datagram that starts with a record is taken whole.
-pub fn split(mut b: &[u8], out: &mut Vec<Message>) -> Result<(), KernelError> {
+pub fn for_each_message(
+    mut b: &[u8],
+    mut f: impl FnMut(u16, u32, &[u8]),
+) -> Result<(), KernelError> {
     if b.len() >= HDR {
         let kind = u16::from_ne_bytes(b[4..6].try_into().unwrap());
         if is_record_type(kind) {
             let seq = u32::from_ne_bytes(b[8..12].try_into().unwrap());
-            out.push(Message {
-                kind,
-                seq,
-                payload: b[HDR..].to_vec(),
-            });
+            f(kind, seq, &b[HDR..]);
             return Ok(());
         }
     }
@@ -255,11 +266,7 @@ pub fn split(mut b: &[u8], out: &mut Vec<Message>) -> Result<(), KernelError> {
         let len = len.min(b.len());
         let kind = u16::from_ne_bytes(b[4..6].try_into().unwrap());
         let seq = u32::from_ne_bytes(b[8..12].try_into().unwrap());
-        out.push(Message {
-            kind,
-            seq,
-            payload: b[HDR..len].to_vec(),
-        });
+        f(kind, seq, &b[HDR..len]);
         let adv = len.next_multiple_of(4).min(b.len());
         b = &b[adv..];
     }

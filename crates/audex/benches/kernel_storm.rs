@@ -2,7 +2,8 @@
 //! same run by
 //! - the floor: a bare netlink reader registered as the audit daemon that
 //!   receives records and notes their serials, nothing else (the cost any
-//!   collector pays). It reads through audex-kernel's reader, as audex does
+//!   collector pays). It reads through audex-kernel's reader, as audex does,
+//!   borrowing each record from the receive buffers
 //!   (one wait, then all that is queued, and a short batching wait after
 //!   emptying the socket); the eager floor skips that wait and so wakes up
 //!   for about every record, as a plain recv loop does;
@@ -29,7 +30,8 @@
 //! reported lost), the kernel's `lost`, the time audited processes were blocked
 //! (`backlog_wait_time_actual`, jiffies), the collector's CPU seconds and CPU per
 //! event, and ratios to auditd and to the floor. Holds the kernel-test lock and
-//! restores audit state. AUDEX_STORM_COLLECTORS picks a subset (see main).
+//! restores audit state. AUDEX_STORM_COLLECTORS picks a subset (see main);
+//! AUDEX_STORM_AUDEX names another audex binary (to compare two builds).
 #![allow(clippy::zombie_processes)] // children are reaped with wait4 (for their rusage)
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -141,7 +143,7 @@ fn floor_reader() {
     let batch_wait_us = std::env::var("AUDEX_STORM_FLOOR_WAIT_US")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(defaults.batch_wait_us);
+        .or(defaults.batch_wait_us);
     let mut src = Source::open(&SourceConfig {
         mode: Mode::Unicast,
         read_timeout_ms: 100,
@@ -153,19 +155,17 @@ fn floor_reader() {
     eprintln!("floor reader watching");
     let mut serials: Vec<u64> = Vec::with_capacity(1 << 20);
     let mut first_storm: Option<u64> = None;
-    let mut raw = Vec::new();
     while !STOP.load(Ordering::SeqCst) {
-        raw.clear();
-        if reader.read(&mut raw).is_err() {
-            break;
-        }
-        for r in &raw {
-            if let Some(s) = serial_of(&r.payload) {
+        let read = reader.read_each(&mut |_, payload| {
+            if let Some(s) = serial_of(payload) {
                 serials.push(s);
-                if first_storm.is_none() && memchr_find(&r.payload, KEY.as_bytes()).is_some() {
+                if first_storm.is_none() && memchr_find(payload, KEY.as_bytes()).is_some() {
                     first_storm = Some(s);
                 }
             }
+        });
+        if read.is_err() {
+            break;
         }
     }
     let set: BTreeSet<u64> = serials.into_iter().collect();
@@ -576,7 +576,10 @@ fn measure(
     dir: &Path,
     exe: &Path,
 ) -> Row {
-    let audex = env!("CARGO_BIN_EXE_audex");
+    // AUDEX_STORM_AUDEX: another audex binary (an A/B comparison of two builds).
+    let audex =
+        std::env::var("AUDEX_STORM_AUDEX").unwrap_or_else(|_| env!("CARGO_BIN_EXE_audex").into());
+    let audex = audex.as_str();
     sh("auditctl", &["-D"]);
     sh("auditctl", &["-b", "8192"]);
     let (lost0, blocked0) = (

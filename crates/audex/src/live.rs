@@ -1,21 +1,29 @@
-//! The live pipeline's front half: the kernel source read on its own thread into a
-//! bounded channel, parsed, correlated (wall-clock timeouts) and normalized; kernel
-//! loss, socket overflows and serial gaps as records-lost events; on stop, a drain
+//! The live pipeline's front half: the kernel source read, parsed, correlated
+//! (wall-clock timeouts), normalized and enriched on one thread; kernel loss,
+//! socket overflows and serial gaps as records-lost events; on stop, a drain
 //! that sends an end marker through the kernel so that loss up to the last record
 //! is counted. Input: a subscribed Source. Output: AuditEvents to a sink.
+//!
+//! One thread reads and processes: records are parsed straight from the receive
+//! buffers. Measured on the storm bench (`audex run`, exec+files): a reader
+//! thread handing batches of owned records over a channel cost a wake-up and a
+//! copy per batch and record, and its allocations were freed on the other thread.
+//! While the pipeline works, records wait in the socket buffer (8 MiB by
+//! default) and the kernel backlog; when both are full the kernel counts loss,
+//! which is reported.
 use crate::metrics::{RecordCounts, METRICS};
 use crate::signals;
 use anyhow::{bail, Result};
 use audex_correlate::{Config, Correlator};
 use audex_enrich::kubernetes::PodIndex;
 use audex_enrich::{EnrichOptions, Enricher, PasswdDb};
-use audex_kernel::source::{RawRecord, Read, Source};
+use audex_kernel::source::{Read, Source};
 use audex_normalize::{Normalizer, Options};
 use audex_proto::v1::{AuditEvent, Lost};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Poll the kernel's `lost` counter this often (AUDIT_GET can stall while the
@@ -31,20 +39,75 @@ pub struct LiveOptions {
     pub pods: Option<Arc<PodIndex>>,
 }
 
-/// What the reader thread hands over.
-enum Batch {
-    Records(Vec<RawRecord>),
-    Overflow,
-    Failed(String),
+/// The end marker: a user message sent through the kernel on stop. It gets the
+/// newest serial; once it is back, every serial lost before it shows as a gap,
+/// so loss at the end is counted too (resent: a congested socket may drop it).
+struct EndMarker {
+    text: String,
+    /// Sending it needs CAP_AUDIT_WRITE, which `run` does not keep (it would let
+    /// audex forge user records): then loss is counted up to the last record read.
+    can_send: bool,
+    sent: u32,
+    last_sent: Instant,
+    seen: bool,
 }
 
-/// Batches in flight between the reader thread and the pipeline. When the
-/// pipeline is slower than the kernel, the reader blocks, the socket buffer
-/// fills, and the kernel reports ENOBUFS: loss is counted, memory stays bounded.
-const CHANNEL_BATCHES: usize = 4096;
+impl EndMarker {
+    const TRIES: u32 = 4;
+    const RESEND: Duration = Duration::from_millis(500);
 
-/// Reads the kernel until a stop is requested, then drains (see below); every
-/// normalized event goes to `sink`, and `tick` runs about every 100 ms.
+    fn new() -> EndMarker {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let can_send = audex_kernel::caps::has(audex_kernel::caps::CAP_AUDIT_WRITE);
+        EndMarker {
+            text: format!(
+                "op=audex-end-marker pid={} nonce={nonce}",
+                std::process::id()
+            ),
+            can_send,
+            sent: if can_send { 0 } else { Self::TRIES },
+            last_sent: Instant::now(),
+            seen: false,
+        }
+    }
+
+    /// Sends (again) while draining, until it is back or the tries run out.
+    fn send_due(&mut self, src: &mut Source) {
+        if self.seen
+            || self.sent >= Self::TRIES
+            || (self.sent > 0 && self.last_sent.elapsed() < Self::RESEND)
+        {
+            return;
+        }
+        self.sent += 1;
+        self.last_sent = Instant::now();
+        if let Err(e) = src.control().send_user_message(&self.text) {
+            audex_log::error!(
+                "could not send the end marker ({e}); loss after the last record may go uncounted"
+            );
+            self.sent = Self::TRIES;
+        }
+    }
+
+    /// Notes the marker among the records read.
+    fn look(&mut self, rtype: u16, payload: &[u8]) {
+        if rtype == 1121 && memchr::memmem::find(payload, self.text.as_bytes()).is_some() {
+            self.seen = true;
+        }
+    }
+
+    /// The drain that began at `since` is over.
+    fn drained(&self, since: Instant) -> bool {
+        let gave_up = self.sent >= Self::TRIES && self.last_sent.elapsed() > Self::RESEND;
+        self.seen || gave_up || since.elapsed() > Duration::from_secs(5)
+    }
+}
+
+/// Reads the kernel until a stop is requested, then drains (see [`EndMarker`]);
+/// every normalized event goes to `sink`, and `tick` runs after every read
+/// (at least every read timeout).
 pub fn read_loop(
     src: &mut Source,
     opts: &LiveOptions,
@@ -66,120 +129,55 @@ pub fn read_loop(
     let mut last_status = Instant::now();
     let mut kernel_lost = src.status().map(|s| s.lost).unwrap_or(0);
     let mut backlog_high = false;
-    let mut batches_since_poll = 0u64;
+    let mut reads_since_poll = 0u64;
     let mut parse_errors = 0u64;
     let m = &*METRICS;
     let mut records_by_type = RecordCounts::default();
     let mut events_by_category: BTreeMap<String, u64> = BTreeMap::new();
     let mut last_merge = Instant::now();
-
     let mut reader = src.take_reader().expect("the source's reader");
-    let done = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
-    let reader_done = done.clone();
-    let reader_thread = std::thread::spawn(move || {
-        let mut enobufs = 0u64;
-        while !reader_done.load(Ordering::SeqCst) {
-            let mut raw = Vec::new();
-            let batch = match reader.read(&mut raw) {
-                Ok(Read::Records) => Batch::Records(raw),
-                Ok(Read::Idle) => continue,
-                Ok(Read::Overflow) => {
-                    enobufs += 1;
-                    METRICS.enobufs.fetch_add(1, Ordering::Relaxed);
-                    Batch::Overflow
-                }
-                Err(e) => Batch::Failed(e.to_string()),
-            };
-            let failed = matches!(batch, Batch::Failed(_));
-            METRICS.queue_depth.fetch_add(1, Ordering::Relaxed);
-            if tx.send(batch).is_err() || failed {
-                break;
-            }
-        }
-        enobufs
-    });
-
-    // After a stop request, keep reading: records already queued and a pending
-    // ENOBUFS must not be abandoned. A marker message sent through the kernel gets
-    // the newest serial; once it is back, every serial lost before it shows as a
-    // gap, so loss at the end is counted too (resent: a congested socket may drop it).
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let marker = format!(
-        "op=audex-end-marker pid={} nonce={nonce}",
-        std::process::id()
-    );
+    let mut enobufs = 0u64;
+    let mut marker = EndMarker::new();
     let mut draining: Option<Instant> = None;
-    let mut marker_seen = false;
-    // Sending it needs CAP_AUDIT_WRITE, which `run` does not keep (it would let
-    // audex forge user records): then loss is counted up to the last record read.
-    let can_mark = audex_kernel::caps::has(audex_kernel::caps::CAP_AUDIT_WRITE);
-    let mut markers_sent = if can_mark { 0u32 } else { 4 };
-    let mut last_marker = Instant::now();
     let mut failure: Option<String> = None;
     loop {
         if draining.is_none() && signals::stop_requested() {
             draining = Some(Instant::now());
         }
-        if draining.is_some()
-            && !marker_seen
-            && markers_sent < 4
-            && (markers_sent == 0 || last_marker.elapsed() >= Duration::from_millis(500))
-        {
-            markers_sent += 1;
-            last_marker = Instant::now();
-            if let Err(e) = src.control().send_user_message(&marker) {
-                audex_log::error!("could not send the end marker ({e}); loss after the last record may go uncounted");
-                markers_sent = 4;
-            }
-        }
-        let batch = rx.recv_timeout(Duration::from_millis(100));
-        if batch.is_ok() {
-            m.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        if draining.is_some() {
+            marker.send_due(src);
         }
         corr.set_now(now_ms());
-        match batch {
-            Ok(Batch::Records(raw)) => {
-                batches_since_poll += 1;
-                for rec in raw {
-                    if rec.rtype == 1121
-                        && rec
-                            .payload
-                            .windows(marker.len())
-                            .any(|w| w == marker.as_bytes())
-                    {
-                        marker_seen = true;
-                    }
-                    records_by_type.bump(rec.rtype);
-                    match audex_parse::parse_netlink_owned(rec.rtype, rec.payload) {
-                        Ok(p) => corr.push(p),
-                        Err(e) => {
-                            parse_errors += 1;
-                            m.parse_errors.fetch_add(1, Ordering::Relaxed);
-                            if parse_errors <= 10 {
-                                audex_log::warn!("unparsable record of type {}: {e}", rec.rtype);
-                            }
-                        }
+        let read = reader.read_each(&mut |rtype, payload| {
+            marker.look(rtype, payload);
+            records_by_type.bump(rtype);
+            match audex_parse::parse_netlink(rtype, payload) {
+                Ok(p) => corr.push(p),
+                Err(e) => {
+                    parse_errors += 1;
+                    m.parse_errors.fetch_add(1, Ordering::Relaxed);
+                    if parse_errors <= 10 {
+                        audex_log::warn!("unparsable record of type {rtype}: {e}");
                     }
                 }
             }
-            Ok(Batch::Overflow) => sink(lost_event("enobufs", 0, &node))?,
-            Ok(Batch::Failed(e)) => {
-                failure = Some(e);
+        });
+        match read {
+            Ok(Read::Records) => reads_since_poll += 1,
+            Ok(Read::Overflow) => {
+                enobufs += 1;
+                m.enobufs.fetch_add(1, Ordering::Relaxed);
+                sink(lost_event("enobufs", 0, &node))?;
+            }
+            Ok(Read::Idle) => {
+                if draining.is_some_and(|since| marker.drained(since)) {
+                    break;
+                }
+            }
+            Err(e) => {
+                failure = Some(e.to_string());
                 break;
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Some(since) = draining {
-                    let gave_up =
-                        markers_sent >= 4 && last_marker.elapsed() > Duration::from_millis(500);
-                    if marker_seen || gave_up || since.elapsed() > Duration::from_secs(5) {
-                        break;
-                    }
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         tick()?;
         corr.expire_wall(now_ms());
@@ -202,11 +200,11 @@ pub fn read_loop(
         }
         // AUDIT_GET sent while the kernel backlog is full can park us among the
         // audited processes for backlog_wait_time: skip a poll while the last one
-        // saw the backlog over half full, or while our own queue is backed up.
-        let busy = backlog_high || batches_since_poll > 10_000;
+        // saw the backlog over half full, or while reads keep finding records.
+        let busy = backlog_high || reads_since_poll > 10_000;
         if draining.is_none() && last_status.elapsed() >= STATUS_EVERY && !busy {
             last_status = Instant::now();
-            batches_since_poll = 0;
+            reads_since_poll = 0;
             if let Ok(st) = src.status() {
                 backlog_high = st.backlog_limit > 0 && st.backlog >= st.backlog_limit / 2;
                 m.backlog.store(st.backlog as u64, Ordering::Relaxed);
@@ -224,22 +222,10 @@ pub fn read_loop(
         } else if busy && last_status.elapsed() >= STATUS_EVERY * 6 {
             // Try again later, once things calmed down.
             backlog_high = false;
-            batches_since_poll = 0;
+            reads_since_poll = 0;
         }
     }
-    done.store(true, Ordering::SeqCst);
-    // Take what the reader still hands over, then let it finish.
-    while let Ok(b) = rx.recv_timeout(Duration::from_millis(300)) {
-        if let Batch::Records(raw) = b {
-            for rec in raw {
-                if let Ok(p) = audex_parse::parse_netlink_owned(rec.rtype, rec.payload) {
-                    corr.push(p);
-                }
-            }
-        }
-    }
-    let enobufs = reader_thread.join().unwrap_or(0);
-    if !marker_seen && can_mark {
+    if !marker.seen && marker.can_send {
         audex_log::warn!(
             "the end marker did not come back; loss after the last record is not counted"
         );

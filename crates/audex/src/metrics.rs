@@ -77,12 +77,6 @@ const SINGLE: &[Single] = &[
         |m| &m.in_flight,
     ),
     (
-        "audex_queue_depth",
-        "gauge",
-        "Record batches waiting between the kernel reader and the pipeline.",
-        |m| &m.queue_depth,
-    ),
-    (
         "audex_events_unrouted_total",
         "counter",
         "Events no tenant took (no `default` tenant).",
@@ -219,8 +213,6 @@ pub struct Metrics {
     pub backlog_high_water: AtomicU64,
     pub rules_restored: AtomicU64,
     pub in_flight: AtomicU64,
-    /// Batches between the reader thread and the pipeline.
-    pub queue_depth: AtomicU64,
     pub unrouted: AtomicU64,
     pub withheld: AtomicU64,
     pub process_cache_hits: AtomicU64,
