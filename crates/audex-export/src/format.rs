@@ -27,16 +27,39 @@ pub trait EventWriter {
     fn finish(&mut self) -> io::Result<()>;
 }
 
+/// Appends `ev` as a JSON line (the event contract): written directly (see
+/// [`audex_proto::json`]), through serde for what that writer declines.
+pub fn json_line(ev: &AuditEvent, out: &mut Vec<u8>) -> io::Result<()> {
+    if !audex_proto::json::write_event(ev, out) {
+        serde_json::to_writer(&mut *out, ev).map_err(io::Error::other)?;
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
 /// One JSON object per line (the event contract).
-pub struct JsonLines<W: Write>(pub W);
+pub struct JsonLines<W: Write> {
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> JsonLines<W> {
+    pub fn new(out: W) -> JsonLines<W> {
+        JsonLines {
+            out,
+            line: Vec::with_capacity(4096),
+        }
+    }
+}
 
 impl<W: Write> EventWriter for JsonLines<W> {
     fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
-        serde_json::to_writer(&mut self.0, ev).map_err(io::Error::other)?;
-        self.0.write_all(b"\n")
+        self.line.clear();
+        json_line(ev, &mut self.line)?;
+        self.out.write_all(&self.line)
     }
     fn finish(&mut self) -> io::Result<()> {
-        self.0.flush()
+        self.out.flush()
     }
 }
 

@@ -22,6 +22,6 @@ mod tls;
 pub use archive::ProtobufFile;
 pub use event_grpc::EventGrpc;
 pub use files::JsonLinesFile;
-pub use format::{EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited};
+pub use format::{json_line, EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited};
 
 pub use audex_proto::v1::AuditEvent;

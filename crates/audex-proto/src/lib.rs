@@ -1,7 +1,8 @@
 //! The audex event schema: `proto/audex/v1/event.proto` compiled to Rust.
 //!
 //! Gives `v1::AuditEvent` (prost message) with serde impls that produce the
-//! proto3 JSON form with the proto field names (the event contract of DESIGN.md).
+//! proto3 JSON form with the proto field names (the event contract of DESIGN.md),
+//! and [`json::write_event`], which writes the same JSON without serde.
 
 /// `audex.v1`: the event and its parts.
 pub mod v1 {
@@ -9,6 +10,8 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/audex.v1.rs"));
     include!(concat!(env!("OUT_DIR"), "/audex.v1.serde.rs"));
 }
+
+pub mod json;
 
 pub use pbjson_types::Timestamp;
 pub use prost::Message;

@@ -89,7 +89,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
     let mut writer: Box<dyn EventWriter + '_> = match (&mut outputs, args.format) {
         (Some(o), _) => Box::new(ToOutputs(o)),
-        (None, OutputFormat::Json) => Box::new(JsonLines(out)),
+        (None, OutputFormat::Json) => Box::new(JsonLines::new(out)),
         (None, OutputFormat::Proto) => Box::new(ProtoDelimited::new(out)),
         (None, OutputFormat::OtlpJson) => Box::new(OtlpJsonLines::new(
             out,

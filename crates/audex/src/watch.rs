@@ -115,9 +115,8 @@ fn flush_out(out: &mut dyn Write) -> Result<()> {
 
 fn emit(out: &mut dyn Write, ev: &AuditEvent, json: bool) -> Result<u64> {
     let r = if json {
-        serde_json::to_writer(&mut *out, ev)
-            .map_err(std::io::Error::other)
-            .and_then(|_| out.write_all(b"\n"))
+        let mut l = Vec::with_capacity(2048);
+        audex_export::json_line(ev, &mut l).and_then(|_| out.write_all(&l))
     } else {
         writeln!(out, "{}", line(ev))
     };
