@@ -141,7 +141,7 @@ proptest! {
                         // written in place at once, so they survive it); then
                         // unsynced bytes of the newest segment may be lost,
                         // from a random point, as a machine crash would lose them.
-                        std::mem::forget(sp);
+                        sp.kill();
                         crash(&dir, synced_len_newest, at);
                     } else {
                         sp.sync().unwrap();

@@ -50,6 +50,20 @@ use auditd::Auditd;
 
 const KEY: &str = "audex-storm";
 
+/// The measurement under way (numbers the rule key).
+static RUN: AtomicU64 = AtomicU64::new(0);
+
+/// This measurement's rule key: `audex-storm-N`. A daemon that registers is
+/// handed the records its predecessor left unread, so the previous
+/// measurement's last storm records can reach the next collector; a key per
+/// measurement keeps them out of its storm (they once counted as a 3-serial
+/// hole: the `auditctl` records between two collectors go to the kernel log).
+/// The floor and the sink get it in AUDEX_STORM_KEY.
+fn key() -> String {
+    std::env::var("AUDEX_STORM_KEY")
+        .unwrap_or_else(|_| format!("{KEY}-{}", RUN.load(Ordering::Relaxed)))
+}
+
 fn sh(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd)
         .args(args)
@@ -155,11 +169,12 @@ fn floor_reader() {
     eprintln!("floor reader watching");
     let mut serials: Vec<u64> = Vec::with_capacity(1 << 20);
     let mut first_storm: Option<u64> = None;
+    let quoted = format!("\"{}\"", key());
     while !STOP.load(Ordering::SeqCst) {
         let read = reader.read_each(&mut |_, payload| {
             if let Some(s) = serial_of(payload) {
                 serials.push(s);
-                if first_storm.is_none() && memchr_find(payload, KEY.as_bytes()).is_some() {
+                if first_storm.is_none() && memchr_find(payload, quoted.as_bytes()).is_some() {
                     first_storm = Some(s);
                 }
             }
@@ -184,7 +199,7 @@ fn otlp_sink() {
         ExportLogsServiceRequest, ExportLogsServiceResponse,
     };
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
-    struct Sink(std::sync::Mutex<std::io::BufWriter<File>>);
+    struct Sink(std::sync::Mutex<std::io::BufWriter<File>>, String);
     #[tonic::async_trait]
     impl LogsService for Sink {
         async fn export(
@@ -233,7 +248,7 @@ fn otlp_sink() {
                     out,
                     "{} {}",
                     text(attr("audit.serial")),
-                    if keys.split(',').any(|k| k == KEY) {
+                    if keys.split(',').any(|k| k == self.1) {
                         "key"
                     } else {
                         "-"
@@ -249,9 +264,11 @@ fn otlp_sink() {
         .parse()
         .unwrap();
     let out = std::env::var("AUDEX_STORM_SINK_OUT").unwrap();
-    let sink = Sink(std::sync::Mutex::new(std::io::BufWriter::new(
-        File::create(out).unwrap(),
-    )));
+    let key = key();
+    let sink = Sink(
+        std::sync::Mutex::new(std::io::BufWriter::new(File::create(out).unwrap())),
+        key,
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -448,6 +465,7 @@ impl Tally {
 
 /// Counts an audex JSON-lines output.
 fn count_jsonl(out: &Path) -> Seen {
+    let key = key();
     let text = std::fs::read_to_string(out).unwrap_or_default();
     let mut t = Tally::default();
     for l in text.lines() {
@@ -466,7 +484,7 @@ fn count_jsonl(out: &Path) -> Seen {
         }
         let storm = v["keys"]
             .as_array()
-            .is_some_and(|k| k.iter().any(|k| k == KEY));
+            .is_some_and(|k| k.iter().any(|k| k.as_str() == Some(key.as_str())));
         t.event(num(&v["serial"]), storm);
     }
     t.seen()
@@ -495,7 +513,7 @@ fn count_sink(out: &Path) -> Seen {
 fn count_auditd(log: &Path) -> Seen {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let mut t = Tally::default();
-    let key = format!("key=\"{KEY}\"");
+    let key = format!("key=\"{}\"", key());
     for l in text.lines().filter(|l| !l.starts_with("type=DAEMON_")) {
         let storm = l.starts_with("type=SYSCALL") && l.contains(&key);
         t.event(serial_of(l.as_bytes()), storm);
@@ -531,13 +549,33 @@ fn audex_run_config(base: &Path, dir: &Path, exporter: &str) -> PathBuf {
     std::fs::write(
         &cfg,
         format!(
-            "source: {{mode: unicast}}\nrules:\n  watch:\n    - {{path: {}, perm: rwxa, key: {KEY}}}\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {exporter}\nspool: {{dir: {}, max_bytes: 1073741824}}\n",
+            "source: {{mode: unicast}}\nrules:\n  watch:\n    - {{path: {}, perm: rwxa, key: {}}}\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {exporter}\nspool: {{dir: {}, max_bytes: 1073741824}}\n",
             dir.display(),
+            key(),
             spool.display()
         ),
     )
     .unwrap();
     cfg
+}
+
+/// Copies a run's output and log where they outlive the bench, to look at the
+/// serials a hole or a false loss names.
+fn keep_evidence(files: &[&Path]) {
+    let dir = std::env::temp_dir().join(format!(
+        "audex-storm-evidence-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    ));
+    let _ = std::fs::create_dir_all(&dir);
+    for f in files {
+        if let Some(name) = f.file_name() {
+            let _ = std::fs::copy(f, dir.join(name));
+        }
+    }
+    eprintln!("  output and log kept in {}", dir.display());
 }
 
 fn free_port() -> u16 {
@@ -587,14 +625,17 @@ fn measure(
         status_field("backlog_wait_time_actual"),
     );
     let d = dir.to_str().unwrap();
-    let watch_rule = ["-w", d, "-p", "rwxa", "-k", KEY];
+    RUN.fetch_add(1, Ordering::Relaxed);
+    let key = key();
+    let watch_rule = ["-w", d, "-p", "rwxa", "-k", &key];
     let out = base.join("out.txt");
     let _ = std::fs::remove_file(&out);
     let (generated, seen, cpu) = match c {
         Collector::Floor | Collector::FloorEager => {
             sh("auditctl", &["-e", "1"]);
             let mut cmd = Command::new(std::env::current_exe().unwrap());
-            cmd.env("AUDEX_STORM_ROLE", "floor");
+            cmd.env("AUDEX_STORM_ROLE", "floor")
+                .env("AUDEX_STORM_KEY", &key);
             if c == Collector::FloorEager {
                 cmd.env("AUDEX_STORM_FLOOR_WAIT_US", "0");
             }
@@ -634,7 +675,7 @@ fn measure(
         Collector::Watch => {
             sh("auditctl", &["-e", "1"]);
             let mut cmd = Command::new(audex);
-            cmd.args(["watch", d, "--json", "--key", KEY, "--mode", "unicast"]);
+            cmd.args(["watch", d, "--json", "--key", &key, "--mode", "unicast"]);
             let child = spawn_ready(cmd, &out, "watching");
             let g = workload(w, dir, exe, rate, secs);
             std::thread::sleep(Duration::from_secs(1));
@@ -656,6 +697,7 @@ fn measure(
                 let port = free_port();
                 let mut cmd = Command::new(std::env::current_exe().unwrap());
                 cmd.env("AUDEX_STORM_ROLE", "otlp-sink")
+                    .env("AUDEX_STORM_KEY", &key)
                     .env("AUDEX_STORM_SINK_PORT", port.to_string())
                     .env("AUDEX_STORM_SINK_OUT", &sink_out);
                 sink = Some(spawn_ready(cmd, &base.join("sink.log"), "watching"));
@@ -679,6 +721,9 @@ fn measure(
                 }
                 None => count_jsonl(&events),
             };
+            if seen.holes.unwrap_or(0) > 0 || seen.false_lost > 0 {
+                keep_evidence(&[&events, &sink_out, &out.with_extension("err")]);
+            }
             (g, seen, cpu)
         }
     };

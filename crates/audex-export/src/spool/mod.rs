@@ -622,6 +622,21 @@ fn read_acked(dir: &Path) -> io::Result<u64> {
     }
 }
 
+impl Spool {
+    /// Drops the spool as a killed process leaves it: bytes still buffered are
+    /// not written, nothing is synced (acks already written stay). For tests
+    /// of crash recovery.
+    pub fn kill(mut self) {
+        if let Ok(f) = self.writer.get_ref().try_clone() {
+            let w = std::mem::replace(&mut self.writer, BufWriter::new(f));
+            // The buffered bytes go with the BufWriter's parts, unwritten.
+            let _ = w.into_parts();
+        }
+        self.dirty = false;
+        self.ack_dirty = false;
+    }
+}
+
 impl Drop for Spool {
     /// What a clean stop acknowledged stays acknowledged (not delivered again).
     fn drop(&mut self) {
