@@ -196,9 +196,17 @@ impl Correlator {
             } else {
                 Seen::Fresh
             };
-            if seen == Seen::Implausible {
-                self.stats.implausible_serials += 1;
-                seen = Seen::Fresh;
+            match seen {
+                Seen::Implausible => {
+                    self.stats.implausible_serials += 1;
+                    seen = Seen::Fresh;
+                }
+                Seen::Restart { went_back } => {
+                    self.stats.new_sequences += 1;
+                    self.stats.went_back += u64::from(went_back);
+                    seen = Seen::Fresh;
+                }
+                _ => {}
             }
             if is_eoe {
                 // EOE of an event already complete (or whose records were lost).

@@ -42,6 +42,10 @@ pub(crate) enum Seen {
     /// the time since (see [`plausible_jump`]): a forged or corrupt serial. The
     /// record is delivered, but the sequence and its gaps are left as they were.
     Implausible,
+    /// The start of a new sequence (a reboot, another log): fresh. `went_back`
+    /// when its record is more than a second older than the node's newest (an
+    /// older log after a newer one: the input is not in time order there).
+    Restart { went_back: bool },
 }
 
 /// The largest serial jump believed for `elapsed_ms` of record time: a million
@@ -189,10 +193,14 @@ impl GapTracker {
                 return Seen::Fresh;
             }
         }
+        let restart = Seen::Restart {
+            went_back: time_ms.saturating_add(1000) < newest_ms,
+        };
         if hi - serial >= self.window {
             // Too far back to be a straggler: a new sequence.
             self.drain_all(done);
-            return self.begin(serial, time_ms);
+            self.begin(serial, time_ms);
+            return restart;
         }
         if serial < self.start {
             // Below the first serial seen: a straggler from just before it (within
@@ -200,7 +208,8 @@ impl GapTracker {
             // blocked carries the time it started.)
             if self.start - serial > self.lim.margin {
                 self.drain_all(done);
-                return self.begin(serial, time_ms);
+                self.begin(serial, time_ms);
+                return restart;
             }
             if serial + 1 < self.start {
                 let open = Open {
@@ -220,7 +229,8 @@ impl GapTracker {
             Some(_) => {
                 // The same serial with another time: a new boot or another log.
                 self.drain_all(done);
-                self.begin(serial, time_ms)
+                self.begin(serial, time_ms);
+                restart
             }
             None => Seen::Late,
         }

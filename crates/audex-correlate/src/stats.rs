@@ -30,6 +30,12 @@ pub struct Stats {
     /// (a forged or corrupt serial): delivered, but neither moving the sequence
     /// nor counted as loss.
     pub implausible_serials: u64,
+    /// New serial sequences after the first of a node (a reboot, another log).
+    pub new_sequences: u64,
+    /// Of `new_sequences`: those that began more than a second before the
+    /// node's newest record (an older log after a newer one: the input was not
+    /// in time order, and its events are delivered in input order).
+    pub went_back: u64,
     /// Lost ranges emitted and the serials they cover.
     pub lost_ranges: u64,
     pub lost_serials: u64,

@@ -212,10 +212,24 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             stages.normalizer.invalid_values(),
             "invalid ids left out (data.invalid_values)",
         ),
+        (
+            st.new_sequences - st.went_back,
+            "new serial sequences (a reboot or another log)",
+        ),
     ] {
         if n > 0 {
             extra.push(format!("; {n} {label}"));
         }
+    }
+    if st.went_back > 0 {
+        eprintln!(
+            "audex: the input went back in time {} (an older log after a newer one, as `cat audit.log audit.log.1` gives): every record was replayed, in input order there, with loss counted per sequence; name the files instead of piping them to replay them in time order",
+            if st.went_back == 1 {
+                "once".to_string()
+            } else {
+                format!("{} times", st.went_back)
+            }
+        );
     }
     drop(writer);
     let mut code = ExitCode::SUCCESS;
