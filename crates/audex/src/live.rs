@@ -107,12 +107,15 @@ impl EndMarker {
 
 /// Reads the kernel until a stop is requested, then drains (see [`EndMarker`]);
 /// every normalized event goes to `sink`, and `tick` runs after every read
-/// (at least every read timeout).
+/// (at least every read timeout). While `paused` says so (the outputs cannot
+/// take more), nothing is read: records wait in the socket buffer and the
+/// kernel backlog, which counts what it cannot hold as lost.
 pub fn read_loop(
     src: &mut Source,
     opts: &LiveOptions,
     sink: &mut dyn FnMut(AuditEvent) -> Result<()>,
     tick: &mut dyn FnMut() -> Result<()>,
+    paused: &mut dyn FnMut() -> bool,
 ) -> Result<()> {
     let start = Instant::now();
     let now_ms = || start.elapsed().as_millis() as u64;
@@ -140,9 +143,27 @@ pub fn read_loop(
     let mut marker = EndMarker::new();
     let mut draining: Option<Instant> = None;
     let mut failure: Option<String> = None;
+    let mut paused_since: Option<Instant> = None;
     loop {
         if draining.is_none() && signals::stop_requested() {
             draining = Some(Instant::now());
+        }
+        if draining.is_none() && paused() {
+            if paused_since.is_none() {
+                paused_since = Some(Instant::now());
+                m.intake_paused.store(1, Ordering::Relaxed);
+                audex_log::error!("intake paused: the spool cannot take more events (see above); records wait in the kernel, which counts what its backlog cannot hold as lost");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            tick()?;
+            continue;
+        }
+        if let Some(since) = paused_since.take() {
+            m.intake_paused.store(0, Ordering::Relaxed);
+            audex_log::info!(
+                "intake resumed after {:.1} s",
+                since.elapsed().as_secs_f64()
+            );
         }
         if draining.is_some() {
             marker.send_due(src);

@@ -77,6 +77,12 @@ const SINGLE: &[Single] = &[
         |m| &m.in_flight,
     ),
     (
+        "audex_intake_paused",
+        "gauge",
+        "1 while reading the kernel is paused because a spool cannot be written (a full disk).",
+        |m| &m.intake_paused,
+    ),
+    (
         "audex_events_unrouted_total",
         "counter",
         "Events no tenant took (no `default` tenant).",
@@ -213,6 +219,7 @@ pub struct Metrics {
     pub backlog_high_water: AtomicU64,
     pub rules_restored: AtomicU64,
     pub in_flight: AtomicU64,
+    pub intake_paused: AtomicU64,
     pub unrouted: AtomicU64,
     pub withheld: AtomicU64,
     pub process_cache_hits: AtomicU64,

@@ -4,8 +4,8 @@
 //! A chained archive's `archive-checkpoint` events are routed the same way to
 //! the other exporters, so the SIEM holds the archive's heads.
 //! Input: AuditEvents. Output: acknowledged deliveries, counters.
-use crate::config::schema::{Config, ExporterCfg, TenantCfg};
 use anyhow::{bail, Context, Result};
+use audex::config::schema::{Config, ExporterCfg, TenantCfg};
 use audex_export::archive::chain::ChainKey;
 use audex_export::delivery::{
     deliver, Control, DeliveryConfig, DeliveryStats, Exporter, Spooler, Stop,
@@ -363,7 +363,14 @@ impl Outputs {
         self.forward_checkpoints()
     }
 
-    /// Keeps spooled events on disk within the sync interval while the stream is idle.
+    /// Intake should pause: an exporter's spool cannot be written and holds
+    /// as much as it may in memory (see `Spooler::paused`).
+    pub fn paused(&self) -> bool {
+        self.outs.iter().any(|o| o.spooler.paused())
+    }
+
+    /// Keeps spooled events on disk within the sync interval while the stream
+    /// is idle, and writes what a spool that could not be written holds.
     pub fn tick(&mut self) -> Result<()> {
         self.forward_checkpoints()?;
         for o in &mut self.outs {
@@ -387,7 +394,7 @@ impl Outputs {
             self.forward_checkpoints()?;
             for &i in &group {
                 let o = &mut self.outs[i];
-                o.spooler.sync()?;
+                o.spooler.finish();
                 o.control.wake();
             }
             while Instant::now() < deadline

@@ -7,7 +7,6 @@
 //! (only while it has rules or settings to undo), before any thread starts; in
 //! multicast mode it runs as a non-root uid holding CAP_AUDIT_READ alone. SIGHUP
 //! reloads rules, tenants and exporters; a bad new config is refused whole.
-use crate::config::schema::Config;
 use crate::daemon_state;
 use crate::drift::Guard;
 use crate::live::{self, LiveOptions};
@@ -16,6 +15,7 @@ use crate::metrics;
 use crate::outputs::{glob, Outputs};
 use crate::signals;
 use anyhow::Result;
+use audex::config::schema::Config;
 use audex_enrich::kubernetes::{watch_pods, KubeOptions, PodIndex};
 use audex_kernel::caps;
 use audex_kernel::netlink::AuditSocket;
@@ -128,7 +128,7 @@ fn prepare(path: &Path) -> Result<(Config, Vec<(String, KernelRule)>), String> {
             audex_log::error!("{e}");
         }
     };
-    let cfg = crate::config::load(path).map_err(|errors| {
+    let cfg = audex::config::load(path).map_err(|errors| {
         log_all(&errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
         format!("{} has {} errors", path.display(), errors.len())
     })?;
@@ -443,6 +443,7 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
             &opts,
             &mut |ev| cell.borrow_mut().send(ev),
             &mut || cell.borrow_mut().tick(),
+            &mut || cell.borrow_mut().outputs().paused(),
         )
     })();
     if running.locked {

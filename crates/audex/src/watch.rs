@@ -92,7 +92,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
             Ok(())
         };
         let mut flush = || -> Result<()> { flush_out(&mut *out.borrow_mut()) };
-        live::read_loop(&mut src, &opts, &mut sink, &mut flush)?;
+        live::read_loop(&mut src, &opts, &mut sink, &mut flush, &mut || false)?;
         flush_out(&mut *out.borrow_mut())?;
         Ok(printed)
     })();

@@ -69,6 +69,14 @@ pub struct Recovery {
     pub ack_damaged: Option<String>,
 }
 
+/// An entry the spool could not write (a full disk, an I/O error), given back
+/// with the reason; nothing of it reached the segment file.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: io::Error,
+    pub payload: Vec<u8>,
+}
+
 /// Unacked entries dropped to stay under `max_bytes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dropped {
@@ -174,6 +182,8 @@ pub struct Spool {
     ack_dirty: bool,
     /// Entries appended since the last sync.
     dirty: bool,
+    /// A write problem was logged (not again until a sync succeeds).
+    troubled: bool,
     tail: Tail,
 }
 
@@ -293,11 +303,17 @@ impl Spool {
             ack_file: None,
             ack_dirty: false,
             dirty: false,
+            troubled: false,
             tail: Tail::default(),
         };
         spool.tail.limit = spool.cfg.tail_bytes;
         spool.cursor = spool.cursor_after(acked)?;
         Ok((spool, rec))
+    }
+
+    /// The spool's directory.
+    pub fn dir(&self) -> &Path {
+        &self.cfg.dir
     }
 
     /// Sequence numbers at or below this are acknowledged (or dropped).
@@ -324,8 +340,38 @@ impl Spool {
     /// As [`append`](Spool::append), keeping `payload` itself as the in-memory
     /// copy (no second copy of each entry).
     pub fn append_owned(&mut self, payload: Vec<u8>) -> io::Result<(u64, Option<Dropped>)> {
+        self.try_append(payload).map_err(|r| r.error)
+    }
+
+    /// Appends an entry, or gives it back when it cannot be written, leaving
+    /// the segment as it was: a frame is either whole in the buffer or file, or
+    /// not there at all (a frame cut by a full disk would read back as damage).
+    /// Entries written before stay buffered until a flush succeeds.
+    pub fn try_append(&mut self, payload: Vec<u8>) -> Result<(u64, Option<Dropped>), Refused> {
         let seq = self.next_seq;
-        let n = write_entry(&mut self.writer, seq, &payload)?;
+        let frame = ENTRY_HEADER + payload.len();
+        let spare = self.writer.capacity() - self.writer.buffer().len();
+        if frame > spare {
+            if let Err(error) = self.writer.flush() {
+                return Err(Refused { error, payload });
+            }
+        }
+        let written = if frame <= self.writer.capacity() {
+            // Into the buffer: no I/O.
+            write_entry(&mut self.writer, seq, &payload)
+        } else {
+            // Larger than the buffer (emptied above): straight to the file, and
+            // whatever part of it got there is cut again on failure.
+            let at = self.segments.back().map_or(0, |s| s.bytes);
+            let f = self.writer.get_mut();
+            write_entry(f, seq, &payload).inspect_err(|_| {
+                let _ = f.set_len(at);
+            })
+        };
+        let n = match written {
+            Ok(n) => n,
+            Err(error) => return Err(Refused { error, payload }),
+        };
         self.dirty = true;
         self.next_seq += 1;
         self.bytes += n;
@@ -339,17 +385,30 @@ impl Spool {
         active.last_seq = seq;
         active.bytes += n;
         if active.bytes >= self.cfg.segment_bytes {
-            self.rotate()?;
+            // A segment that cannot be closed now grows on and is closed later.
+            if let Err(e) = self.rotate() {
+                self.note_trouble("cannot start a new segment", &e);
+            }
         }
-        Ok((seq, self.enforce_bound()?))
+        Ok((seq, self.enforce_bound()))
+    }
+
+    /// Logs a write problem the spool works around (once until writes work again).
+    fn note_trouble(&mut self, what: &str, e: &io::Error) {
+        if !self.troubled {
+            audex_log::warn!("spool {}: {what}: {e}", self.cfg.dir.display());
+            self.troubled = true;
+        }
     }
 
     /// Makes everything appended and acknowledged so far durable (flush +
     /// fdatasync of the active segment and of the ack file).
     pub fn sync(&mut self) -> io::Result<()> {
-        if std::mem::take(&mut self.dirty) {
+        if self.dirty {
             self.writer.flush()?;
             self.writer.get_ref().sync_data()?;
+            self.dirty = false;
+            self.troubled = false;
         }
         if std::mem::take(&mut self.ack_dirty) {
             if let Some(f) = &self.ack_file {
@@ -385,11 +444,11 @@ impl Spool {
         Ok(())
     }
 
-    fn enforce_bound(&mut self) -> io::Result<Option<Dropped>> {
+    fn enforce_bound(&mut self) -> Option<Dropped> {
         let mut dropped: Option<Dropped> = None;
         while self.bytes > self.cfg.max_bytes && self.segments.len() > 1 {
             let s = self.segments.pop_front().unwrap();
-            fs::remove_file(&s.path)?;
+            self.remove_segment(&s.path);
             self.bytes -= s.bytes;
             let first_unacked = (self.acked + 1).max(s.first_seq);
             if s.last_seq >= first_unacked {
@@ -398,13 +457,30 @@ impl Spool {
                     last_seq: s.last_seq,
                 });
                 d.last_seq = s.last_seq;
-                self.set_acked(s.last_seq)?;
+                self.set_acked(s.last_seq);
             }
             if self.cursor.segment == s.first_seq {
-                self.cursor = self.cursor_after(self.acked.max(self.cursor.seq))?;
+                // Read again from where the tail or the next segment begins.
+                let seq = self.acked.max(self.cursor.seq);
+                self.cursor = self.cursor_after(seq).unwrap_or(Cursor {
+                    seq,
+                    segment: self.segments.front().map_or(0, |s| s.first_seq),
+                    offset: 0,
+                });
             }
         }
-        Ok(dropped)
+        dropped
+    }
+
+    /// Deletes a segment no longer needed; one that cannot be deleted stays on
+    /// disk (its entries are acknowledged or reported) and is cleared at the
+    /// next start.
+    fn remove_segment(&mut self, path: &Path) {
+        if let Err(e) = fs::remove_file(path) {
+            if e.kind() != io::ErrorKind::NotFound {
+                self.note_trouble(&format!("cannot delete {}", path.display()), &e);
+            }
+        }
     }
 
     /// The next entries after the last ones handed out, up to `max` entries or
@@ -427,9 +503,12 @@ impl Spool {
                 out.push((e.seq, e.payload.clone()));
                 continue;
             }
-            // From disk up to where the tail begins.
+            // From disk up to where the tail begins (what cannot be flushed now
+            // is read later).
             let stop_at = self.tail.first_seq().unwrap_or(self.next_seq);
-            self.writer.flush()?;
+            if self.writer.flush().is_err() {
+                break;
+            }
             let Some(idx) = self
                 .segments
                 .iter()
@@ -481,7 +560,7 @@ impl Spool {
     /// Reading starts again right after the last acknowledged entry (after a
     /// failed delivery that gave up on its batch).
     pub fn rewind(&mut self) -> io::Result<()> {
-        self.writer.flush()?;
+        let _ = self.writer.flush();
         self.cursor = self.cursor_after(self.acked)?;
         Ok(())
     }
@@ -491,7 +570,7 @@ impl Spool {
         if seq <= self.acked {
             return Ok(());
         }
-        self.set_acked(seq.min(self.next_seq - 1))?;
+        self.set_acked(seq.min(self.next_seq - 1));
         // All caught up with a sizeable active segment: start a fresh one so the
         // acked bytes can go (at most 1 MiB of acked data lingers otherwise).
         if self.pending() == 0
@@ -500,12 +579,14 @@ impl Spool {
                 .back()
                 .is_some_and(|s| s.bytes >= (1 << 20).min(self.cfg.segment_bytes))
         {
-            self.rotate()?;
+            if let Err(e) = self.rotate() {
+                self.note_trouble("cannot start a new segment", &e);
+            }
         }
         while self.segments.len() > 1 && self.segments[0].last_seq <= self.acked {
             let s = self.segments.pop_front().unwrap();
             self.bytes -= s.bytes;
-            fs::remove_file(&s.path)?;
+            self.remove_segment(&s.path);
         }
         Ok(())
     }
@@ -514,7 +595,7 @@ impl Spool {
     /// [`sync`](Spool::sync)). One that cannot be written (a full disk) is kept
     /// in memory and written with the next: a restart before then delivers
     /// those entries again, which at-least-once allows; delivery never stops for it.
-    fn set_acked(&mut self, seq: u64) -> io::Result<()> {
+    fn set_acked(&mut self, seq: u64) {
         self.acked = seq;
         self.tail.forget_through(seq);
         let written = match &self.ack_file {
@@ -536,7 +617,6 @@ impl Spool {
             }
             Err(e) => self.note_ack_failure(&e),
         }
-        Ok(())
     }
 
     fn note_ack_failure(&mut self, e: &io::Error) {
