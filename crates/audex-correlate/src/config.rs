@@ -36,7 +36,7 @@ impl Default for Config {
             max_in_flight: 4096,
             max_records_per_event: 4096,
             max_bytes_per_event: 4 << 20,
-            max_in_flight_bytes: 64 << 20,
+            max_in_flight_bytes: 32 << 20,
             track_gaps: true,
             max_open_gaps: 1024,
             reorder_window: 16384,

@@ -1,7 +1,9 @@
 //! The process cache: what audex knows of each pid — exe, comm, argv, parent,
 //! container — learnt from EXECVE events as they pass and from `/proc` when an
-//! event names a pid it has not seen exec. Bounded: the oldest entry goes first.
-//! Short-lived processes and their parents stay known after they exit.
+//! event names a pid it has not seen exec. Bounded in entries and in bytes (an
+//! argv can be megabytes; a storm of such execs must not grow the cache with
+//! it): the oldest entry goes first. Short-lived processes and their parents
+//! stay known after they exit.
 use crate::cgroup::ContainerRef;
 use crate::fxhash::FxHashMap;
 use std::collections::VecDeque;
@@ -20,11 +22,31 @@ pub struct ProcInfo {
     pub read_at: Option<i64>,
 }
 
-/// pid → ProcInfo, at most `capacity` entries.
+impl ProcInfo {
+    /// Bytes this entry holds (its strings and their headers).
+    pub fn mem_bytes(&self) -> usize {
+        let s = std::mem::size_of::<String>();
+        std::mem::size_of::<ProcInfo>()
+            + self.exe.len()
+            + self.comm.len()
+            + self.args.iter().map(|a| a.len() + s).sum::<usize>()
+            + self.container.as_ref().map_or(0, |c| {
+                c.id.len() + c.pod_uid.as_ref().map_or(0, String::len)
+            })
+    }
+}
+
+/// Bytes of entries the cache keeps at most (with the default capacity of
+/// 16,384 entries, about 2 KiB each on average).
+pub const MAX_BYTES: usize = 24 << 20;
+
+/// pid → ProcInfo, at most `capacity` entries and [`MAX_BYTES`].
 pub struct ProcessCache {
     map: FxHashMap<u32, (u64, Arc<ProcInfo>)>,
     order: VecDeque<(u32, u64)>,
     capacity: usize,
+    bytes: usize,
+    max_bytes: usize,
     stamp: u64,
     pub hits: u64,
     pub misses: u64,
@@ -36,14 +58,27 @@ impl ProcessCache {
             map: FxHashMap::with_capacity_and_hasher(capacity.min(1 << 16), Default::default()),
             order: VecDeque::new(),
             capacity: capacity.max(1),
+            bytes: 0,
+            max_bytes: MAX_BYTES,
             stamp: 0,
             hits: 0,
             misses: 0,
         }
     }
 
+    /// The byte bound (default [`MAX_BYTES`]).
+    pub fn with_max_bytes(mut self, n: usize) -> ProcessCache {
+        self.max_bytes = n;
+        self
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Bytes the entries hold.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -72,15 +107,22 @@ impl ProcessCache {
     pub fn insert(&mut self, pid: u32, info: ProcInfo) -> Arc<ProcInfo> {
         self.stamp += 1;
         let info = Arc::new(info);
-        self.map.insert(pid, (self.stamp, info.clone()));
+        self.bytes += info.mem_bytes();
+        if let Some((_, old)) = self.map.insert(pid, (self.stamp, info.clone())) {
+            self.bytes -= old.mem_bytes();
+        }
         self.order.push_back((pid, self.stamp));
-        while self.map.len() > self.capacity {
+        // The newest entry stays, however large.
+        while self.map.len() > self.capacity || (self.bytes > self.max_bytes && self.map.len() > 1)
+        {
             let Some((old, stamp)) = self.order.pop_front() else {
                 break;
             };
             // Skip queue entries a newer insert of the same pid replaced.
             if self.map.get(&old).is_some_and(|(s, _)| *s == stamp) {
-                self.map.remove(&old);
+                if let Some((_, gone)) = self.map.remove(&old) {
+                    self.bytes -= gone.mem_bytes();
+                }
             }
         }
         // Keep the queue from growing with replaced entries.
@@ -129,5 +171,42 @@ mod tests {
         assert!(c.order.len() <= 6);
         assert!(c.get(9_999).is_some() && c.get(5).is_none());
         assert_eq!((c.hits, c.misses), (1, 1));
+    }
+
+    #[test]
+    fn bounded_in_bytes_too() {
+        let mut c = ProcessCache::new(1000).with_max_bytes(1 << 20);
+        let big = |pid: u32| ProcInfo {
+            args: vec!["x".repeat(100 << 10)],
+            comm: format!("p{pid}"),
+            ..Default::default()
+        };
+        for pid in 1..=50 {
+            c.insert(pid, big(pid));
+            assert!(c.bytes() <= 1 << 20, "{} bytes after pid {pid}", c.bytes());
+        }
+        assert!(
+            c.len() < 11 && c.len() >= 9,
+            "{} entries of 100 KiB",
+            c.len()
+        );
+        assert!(
+            c.peek(50).is_some() && c.peek(1).is_none(),
+            "the oldest went"
+        );
+        // Replacing an entry counts its bytes once.
+        c.insert(50, ProcInfo::default());
+        let sum: usize = c.map.values().map(|(_, p)| p.mem_bytes()).sum();
+        assert_eq!(c.bytes(), sum);
+        // One entry over the bound alone is kept (the newest).
+        c.insert(
+            99,
+            ProcInfo {
+                args: vec!["y".repeat(2 << 20)],
+                ..Default::default()
+            },
+        );
+        assert_eq!(c.len(), 1);
+        assert!(c.peek(99).is_some());
     }
 }
