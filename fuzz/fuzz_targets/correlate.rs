@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let n = Normalizer::new(NoNames, Default::default());
     let mut pushed = 0u64;
     let mut in_events = 0u64;
-    let mut take = |c: &mut Correlator, in_events: &mut u64| {
+    let take = |c: &mut Correlator, in_events: &mut u64| {
         while let Some(o) = c.pop() {
             if let Output::Event(a) = &o {
                 *in_events += a.records.len() as u64;

@@ -1,7 +1,6 @@
 //! The audex binary: command line, then one module per command.
 mod cli;
 mod compliance_cmd;
-mod config;
 mod daemon_state;
 mod drift;
 mod inputs;
@@ -17,6 +16,7 @@ mod signals;
 mod status_cmd;
 mod watch;
 
+use audex::config;
 use clap::Parser;
 
 /// The collector allocates small strings for every event; mimalloc's per-thread

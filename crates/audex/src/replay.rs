@@ -65,7 +65,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     // With --config, events go through the configured tenants and exporters.
     let mut outputs = match &args.config {
         Some(path) => {
-            let cfg = match crate::config::load(path) {
+            let cfg = match audex::config::load(path) {
                 Ok(c) => c,
                 Err(errs) => {
                     for e in &errs {
@@ -297,9 +297,25 @@ impl EventWriter for ToOutputs<'_> {
         self.write_owned(ev.clone())
     }
     fn write_owned(&mut self, ev: audex_proto::v1::AuditEvent) -> io::Result<()> {
-        self.0
-            .send(ev)
-            .map_err(|e| io::Error::other(format!("{e:#}")))
+        let err = |e: anyhow::Error| io::Error::other(format!("{e:#}"));
+        self.0.send(ev).map_err(err)?;
+        // A spool that cannot be written (a full disk) holds what it may; then
+        // the replay waits for it, or for a stop.
+        if self.0.paused() {
+            let since = std::time::Instant::now();
+            eprintln!(
+                "audex: replay paused: a spool cannot take more events (see above); waiting for it"
+            );
+            while self.0.paused() && !crate::signals::stop_requested() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                self.0.tick().map_err(err)?;
+            }
+            eprintln!(
+                "audex: replay resumed after {:.1} s",
+                since.elapsed().as_secs_f64()
+            );
+        }
+        Ok(())
     }
     fn finish(&mut self) -> io::Result<()> {
         Ok(())

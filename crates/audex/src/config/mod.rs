@@ -12,19 +12,29 @@ pub use tree::ConfigError;
 /// Loads and checks a config file; all errors at once.
 pub fn load(path: &std::path::Path) -> Result<Config, Vec<ConfigError>> {
     let file = path.display().to_string();
-    let errs = tree::Errors::new(&file);
-    let bytes = match audex_io::read_limited(path, audex_io::FileKind::Config, "config") {
-        Ok(b) => b,
+    match audex_io::read_limited(path, audex_io::FileKind::Config, "config") {
+        Ok(bytes) => load_bytes(&file, &bytes, |k| std::env::var(k).ok()),
         Err(e) => {
+            let errs = tree::Errors::new(&file);
             errs.at_line(0, 0, format!("cannot read the config: {e}"));
-            return Err(errs.list.into_inner());
+            Err(errs.list.into_inner())
         }
-    };
-    let text = match String::from_utf8(bytes) {
+    }
+}
+
+/// Checks a config's bytes (`file` names it in messages; `env` gives the
+/// values of `${VAR}`); all errors at once.
+pub fn load_bytes(
+    file: &str,
+    bytes: &[u8],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, Vec<ConfigError>> {
+    let errs = tree::Errors::new(file);
+    let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let good = &e.as_bytes()[..at];
+            let at = e.valid_up_to();
+            let good = &bytes[..at];
             let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
             let col = at - good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
             errs.at_line(
@@ -32,13 +42,13 @@ pub fn load(path: &std::path::Path) -> Result<Config, Vec<ConfigError>> {
                 col,
                 format!(
                     "the config is not UTF-8: invalid byte 0x{:02x} at byte offset {at}",
-                    e.as_bytes()[at]
+                    bytes[at]
                 ),
             );
             return Err(errs.list.into_inner());
         }
     };
-    let (text, env_errors) = env::substitute(&text, |k| std::env::var(k).ok());
+    let (text, env_errors) = env::substitute(text, env);
     for (line, m) in env_errors {
         errs.at_line(line, 0, m);
     }
