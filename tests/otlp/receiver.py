@@ -7,7 +7,7 @@ official `opentelemetry-proto` and `grpcio` packages (pip).
 
 Every accepted request is appended to FILE as one JSON line:
   {"transport": "grpc"|"http", "headers": {...}, "gzip": bool,
-   "resources": [{"attributes": {...}, "records": [{"event_name", "time_unix_nano",
+   "resources": [{"attributes": {...}, "scope": {...}, "records": [{"event_name", "time_unix_nano",
    "severity_number", "body", "attributes": {...}}]}]}
 --fail N answers the first N requests with --fail-code (grpc: UNAVAILABLE,
 RESOURCE_EXHAUSTED, INVALID_ARGUMENT; http: 503, 429, 400) instead of accepting.
@@ -41,7 +41,9 @@ def summarize(req, transport, headers, gz):
     resources = []
     for rl in req.resource_logs:
         recs = []
+        scope = {}
         for sl in rl.scope_logs:
+            scope.update({kv.key: any_value(kv.value) for kv in sl.scope.attributes})
             for r in sl.log_records:
                 recs.append({
                     "event_name": r.event_name,
@@ -52,7 +54,8 @@ def summarize(req, transport, headers, gz):
                     "body": any_value(r.body),
                     "attributes": {kv.key: any_value(kv.value) for kv in r.attributes},
                 })
-        resources.append({"attributes": {kv.key: any_value(kv.value) for kv in rl.resource.attributes}, "records": recs})
+        resources.append({"attributes": {kv.key: any_value(kv.value) for kv in rl.resource.attributes},
+                          "scope": scope, "records": recs})
     return {"transport": transport, "headers": headers, "gzip": gz, "resources": resources}
 
 

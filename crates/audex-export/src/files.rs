@@ -16,11 +16,13 @@ fn io_err(what: &str, e: io::Error) -> ExportError {
     }
 }
 
-/// JSON lines of the event contract to a file (appended, fsynced per batch) or `-`.
+/// JSON lines of the event contract (or ECS documents, `format: ecs`) to a
+/// file (appended, fsynced per batch) or `-`.
 pub struct JsonLinesFile {
     name: String,
     path: Option<PathBuf>,
     out: Box<dyn Write + Send>,
+    ecs: bool,
 }
 
 impl JsonLinesFile {
@@ -30,6 +32,7 @@ impl JsonLinesFile {
                 name: name.into(),
                 path: None,
                 out: Box::new(io::stdout()),
+                ecs: false,
             });
         }
         // Exported events name every user's commands and files: 0600, like the archive.
@@ -42,7 +45,23 @@ impl JsonLinesFile {
             name: name.into(),
             path: Some(path.to_path_buf()),
             out: Box::new(BufWriter::with_capacity(256 << 10, f)),
+            ecs: false,
         })
+    }
+
+    /// Writes one ECS document per line instead of the event contract (for
+    /// Elastic Agent or Filebeat shipping the file).
+    pub fn ecs(mut self, ecs: bool) -> JsonLinesFile {
+        self.ecs = ecs;
+        self
+    }
+
+    fn line(&self, ev: &AuditEvent, out: &mut Vec<u8>) -> io::Result<()> {
+        if self.ecs {
+            crate::ecs::ecs_line(ev, out)
+        } else {
+            crate::format::json_line(ev, out)
+        }
     }
 }
 
@@ -66,7 +85,7 @@ impl Exporter for JsonLinesFile {
     /// decoding a protobuf and encoding JSON again (the storm bench's profile
     /// had that at a quarter of `run`'s CPU).
     fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        if crate::format::json_line(ev, out).is_err() {
+        if self.line(ev, out).is_err() {
             out.clear();
             let _ = prost::Message::encode(ev, out);
         }
@@ -109,7 +128,7 @@ impl JsonLinesFile {
     /// One event as a JSON line.
     fn write_event(&mut self, e: &AuditEvent, what: &str) -> Result<(), ExportError> {
         let mut line = Vec::with_capacity(4096);
-        crate::format::json_line(e, &mut line).map_err(|e| io_err(what, e))?;
+        self.line(e, &mut line).map_err(|e| io_err(what, e))?;
         self.out.write_all(&line).map_err(|e| io_err(what, e))
     }
 

@@ -13,6 +13,8 @@ pub enum Format {
     Proto,
     /// One OTLP/JSON `ExportLogsServiceRequest` per line, batches of events.
     OtlpJson,
+    /// One Elastic Common Schema document per line.
+    Ecs,
 }
 
 /// Writes events to a byte sink.
@@ -56,6 +58,32 @@ impl<W: Write> EventWriter for JsonLines<W> {
     fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
         self.line.clear();
         json_line(ev, &mut self.line)?;
+        self.out.write_all(&self.line)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// One ECS document per line (see [`crate::ecs`]).
+pub struct EcsLines<W: Write> {
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> EcsLines<W> {
+    pub fn new(out: W) -> EcsLines<W> {
+        EcsLines {
+            out,
+            line: Vec::with_capacity(4096),
+        }
+    }
+}
+
+impl<W: Write> EventWriter for EcsLines<W> {
+    fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
+        self.line.clear();
+        crate::ecs::ecs_line(ev, &mut self.line)?;
         self.out.write_all(&self.line)
     }
     fn finish(&mut self) -> io::Result<()> {

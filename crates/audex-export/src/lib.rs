@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod delivery;
+pub mod ecs;
 mod event_grpc;
 mod files;
 mod format;
@@ -20,8 +21,11 @@ pub mod spool;
 mod tls;
 
 pub use archive::ProtobufFile;
+pub use ecs::ecs_line;
 pub use event_grpc::EventGrpc;
 pub use files::JsonLinesFile;
-pub use format::{json_line, EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited};
+pub use format::{
+    json_line, EcsLines, EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited,
+};
 
 pub use audex_proto::v1::AuditEvent;

@@ -2,7 +2,9 @@
 //! its bytes decode to the reference `export_request`, for every golden event,
 //! both body modes, several resources, and edge values.
 mod common;
-use audex_export::otlp::{encode_export_request, export_request, Body, Resource};
+use audex_export::otlp::{
+    encode_export_request, export_request, Attributes, Body, Resource, Shape,
+};
 use audex_proto::v1::{Container, Kubernetes};
 use common::*;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -84,15 +86,20 @@ fn bytes_decode_to_the_reference_mapping() {
             k8s_node_name: "k".into(),
             service_version: "1.2".into(),
             extra: vec![("data_stream.namespace".into(), "tenant-a".into())],
+            scope: vec![("elastic.mapping.mode".into(), "ecs".into())],
         },
     ] {
         for body in [Body::Line, Body::Map] {
-            let mut bytes = Vec::new();
-            encode_export_request(&events, &res, 1_700_000_000_000_000_000, body, &mut bytes);
-            let ours = ExportLogsServiceRequest::decode(bytes.as_slice()).expect("valid protobuf");
-            let reference = export_request(&events, &res, 1_700_000_000_000_000_000, body);
-            assert_eq!(ours, reference, "body {body:?}");
-            assert!(ours.resource_logs.len() >= 3);
+            for attributes in [Attributes::Semconv, Attributes::Ecs] {
+                let shape = Shape { body, attributes };
+                let mut bytes = Vec::new();
+                encode_export_request(&events, &res, 1_700_000_000_000_000_000, shape, &mut bytes);
+                let ours =
+                    ExportLogsServiceRequest::decode(bytes.as_slice()).expect("valid protobuf");
+                let reference = export_request(&events, &res, 1_700_000_000_000_000_000, shape);
+                assert_eq!(ours, reference, "{shape:?}");
+                assert!(ours.resource_logs.len() >= 3);
+            }
         }
     }
     // And a batch of one, and none.

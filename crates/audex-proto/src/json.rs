@@ -284,6 +284,16 @@ fn next_special(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// `t` as an RFC 3339 JSON string (as the event contract writes times), or
+/// false (nothing written) for a time outside years 0 to 9999.
+pub fn write_time(t: &Timestamp, out: &mut Vec<u8>) -> bool {
+    if !plain_time(t) {
+        return false;
+    }
+    time(out, t);
+    true
+}
+
 /// Times this writer formats: years 0 to 9999, nanos in range.
 fn plain_time(t: &Timestamp) -> bool {
     // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.

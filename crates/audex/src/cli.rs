@@ -174,6 +174,8 @@ pub enum OutputFormat {
     Proto,
     /// OTLP/JSON ExportLogsServiceRequest lines.
     OtlpJson,
+    /// One Elastic Common Schema document per line.
+    Ecs,
 }
 
 #[derive(Args, Debug)]

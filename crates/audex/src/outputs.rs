@@ -10,7 +10,7 @@ use audex_export::archive::chain::ChainKey;
 use audex_export::delivery::{
     deliver, Control, DeliveryConfig, DeliveryStats, Exporter, Spooler, Stop,
 };
-use audex_export::otlp::{Body, OtlpConfig, OtlpGrpc, OtlpHttp, Resource};
+use audex_export::otlp::{Attributes, Body, OtlpConfig, OtlpGrpc, OtlpHttp, Resource};
 use audex_export::spool::{Spool, SpoolConfig};
 use audex_export::{EventGrpc, JsonLinesFile, ProtobufFile};
 use audex_policy::Policy;
@@ -32,6 +32,7 @@ pub fn node_resource(cfg: &Config, node: &str) -> Resource {
         k8s_node_name: cfg.enrich.node_name.clone(),
         service_version: env!("CARGO_PKG_VERSION").into(),
         extra: Vec::new(),
+        scope: Vec::new(),
     }
 }
 
@@ -55,6 +56,10 @@ pub fn make_exporter(
             .body
             .as_deref()
             .map(|b| if b == "map" { Body::Map } else { Body::Line }),
+        attributes: match e.attributes.as_deref() {
+            Some("ecs") => Attributes::Ecs,
+            _ => Attributes::Semconv,
+        },
         resource: res.clone(),
     };
     let path = || e.path.clone().unwrap_or_default();
@@ -86,7 +91,9 @@ pub fn make_exporter(
                 Box::new(x)
             }
         }
-        "jsonl" => Box::new(JsonLinesFile::new(&e.name, &path())?),
+        "jsonl" => {
+            Box::new(JsonLinesFile::new(&e.name, &path())?.ecs(e.format.as_deref() == Some("ecs")))
+        }
         other => return Err(format!("exporter type {other} is not known")),
     })
 }

@@ -227,3 +227,26 @@ fn hashing_names_without_their_ids_is_valid_with_a_warning() {
     );
     assert!(!ok && err.contains("matches no field"), "{err}");
 }
+
+#[test]
+fn attribute_namings_and_backend_names_are_checked() {
+    let yaml = "tenants:\n  - name: payments\n    resource_attributes: {com.splunk.index: Payments-EU}\n    exporters: [elastic, splunk, file]\n  - name: default\n    resource_attributes: {data_stream.namespace: team-a}\n    exporters: [elastic]\nexporters:\n  - {name: elastic, type: otlp_grpc, endpoint: \"http://otel:4317\", attributes: ecs, format: ecs}\n  - {name: splunk, type: otlp_http, endpoint: \"http://otel:4318\", attributes: cim}\n  - {name: file, type: jsonl, path: \"-\", attributes: ecs}\n";
+    let (ok, _, err) = validate(yaml, &[]);
+    assert!(!ok);
+    for (line, needle) in [
+        (3, "`com.splunk.index: Payments-EU` is not a Splunk index name (lowercase letters"),
+        (6, "`data_stream.namespace: team-a` is not a data stream namespace (`-` is not allowed"),
+        (9, "`format` is for jsonl exporters, not otlp_grpc"),
+        (10, "`exporters[].attributes` is `cim`; it must be one of: semconv, ecs"),
+        (11, "exporter `file`: `attributes` names OTLP log record attributes; jsonl has none (a jsonl exporter takes `format: ecs`)"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("audex.yaml:{line}:")) && l.contains(needle)),
+            "line {line}: {needle}\n{err}"
+        );
+    }
+    let good = "tenants:\n  - name: payments\n    resource_attributes: {com.splunk.index: audex_payments, data_stream.namespace: payments}\n    exporters: [elastic, file]\n  - name: default\n    exporters: [elastic]\nexporters:\n  - {name: elastic, type: otlp_grpc, endpoint: \"http://otel:4317\", attributes: ecs}\n  - {name: file, type: jsonl, path: \"-\", format: ecs}\n";
+    let (ok, _, err) = validate(good, &[]);
+    assert!(ok, "{err}");
+}

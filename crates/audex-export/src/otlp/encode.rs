@@ -4,7 +4,7 @@
 //! which stays the reference (tests decode these bytes and compare).
 use super::body::describe_into;
 use super::mapping::{
-    group_by_resource, json_to_any, visit_attributes, visit_resource, AttrSink, Body, Resource,
+    group_by_resource, json_to_any, visit_record, visit_resource, AttrSink, Body, Resource, Shape,
 };
 use audex_proto::v1::AuditEvent;
 use prost::Message;
@@ -93,7 +93,8 @@ impl AttrSink for Kvs<'_> {
     }
 }
 
-fn log_record(out: &mut Vec<u8>, ev: &AuditEvent, observed: u64, body: Body) {
+fn log_record(out: &mut Vec<u8>, ev: &AuditEvent, observed: u64, shape: Shape) {
+    let Shape { body, attributes } = shape;
     let time = super::mapping::unix_nanos(ev.time.as_ref());
     let warn =
         ev.outcome == "failure" || ev.action == "access-denied" || ev.action == "records-lost";
@@ -117,7 +118,7 @@ fn log_record(out: &mut Vec<u8>, ev: &AuditEvent, observed: u64, body: Body) {
             bytes_field(out, 5, &v.encode_to_vec());
         }
     }
-    visit_attributes(ev, &mut Kvs { out, field: 6 });
+    visit_record(ev, attributes, &mut Kvs { out, field: 6 });
     if observed != 0 {
         key(out, 11, 1);
         out.extend_from_slice(&observed.to_le_bytes());
@@ -148,6 +149,10 @@ fn resource_logs(
                 if !res.service_version.is_empty() {
                     bytes_field(o, 2, res.service_version.as_bytes());
                 }
+                let mut scope = Kvs { out: o, field: 3 };
+                for (k, v) in &res.scope {
+                    scope.str(k, v);
+                }
             });
             records(o);
         });
@@ -159,13 +164,14 @@ pub fn encode_export_request(
     events: &[AuditEvent],
     res: &Resource,
     observed: u64,
-    body: Body,
+    shape: impl Into<Shape>,
     out: &mut Vec<u8>,
 ) {
+    let shape = shape.into();
     for (rkey, idx) in group_by_resource(events) {
         resource_logs(out, res, rkey, |o| {
             for i in idx {
-                nested(o, 2, |o| log_record(o, &events[i], observed, body));
+                nested(o, 2, |o| log_record(o, &events[i], observed, shape));
             }
         });
     }
@@ -173,13 +179,18 @@ pub fn encode_export_request(
 
 /// An OTLP spool entry: the event's resource key (container, pod uid, pod,
 /// namespace), then its finished LogRecord (observed time = when it was spooled).
-pub fn encode_spool_entry(ev: &AuditEvent, observed: u64, body: Body, out: &mut Vec<u8>) {
+pub fn encode_spool_entry(
+    ev: &AuditEvent,
+    observed: u64,
+    shape: impl Into<Shape>,
+    out: &mut Vec<u8>,
+) {
     let (c, uid, pod, ns) = super::mapping::resource_key(ev);
     for part in [c, uid, pod, ns] {
         varint(out, part.len() as u64);
         out.extend_from_slice(part.as_bytes());
     }
-    log_record(out, ev, observed, body);
+    log_record(out, ev, observed, shape.into());
 }
 
 fn read_varint(b: &[u8], at: &mut usize) -> Option<u64> {

@@ -2,7 +2,7 @@
 //! HTTP/2 client): gzip, headers, timeout, TLS and mTLS, retryable or permanent
 //! failures with server hints, partial success.
 use super::encode::{encode_export_request, encode_request_from_spool, encode_spool_entry};
-use super::mapping::{now_unix_nano, Body, Resource};
+use super::mapping::{now_unix_nano, Attributes, Body, Resource, Shape};
 use crate::delivery::{Accepted, ExportFuture, Exporter};
 use crate::grpc_h2::H2Grpc;
 use audex_proto::v1::AuditEvent;
@@ -23,6 +23,8 @@ pub struct OtlpConfig {
     pub client_cert_file: Option<PathBuf>,
     pub client_key_file: Option<PathBuf>,
     pub body: Option<Body>,
+    /// How log record attributes are named (`attributes: semconv | ecs`).
+    pub attributes: Attributes,
     pub resource: Resource,
 }
 
@@ -30,7 +32,25 @@ impl OtlpConfig {
     /// One spool entry for OTLP exporters: the finished LogRecord, so delivery
     /// only concatenates (the same for gRPC and HTTP).
     pub fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        encode_spool_entry(ev, now_unix_nano(), self.body.unwrap_or(Body::Line), out);
+        encode_spool_entry(ev, now_unix_nano(), self.shape(), out);
+    }
+
+    /// The log records' shape.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            body: self.body.unwrap_or(Body::Line),
+            attributes: self.attributes,
+        }
+    }
+
+    /// In ECS mode the scope says so: the Elasticsearch exporter (v0.145+)
+    /// writes ECS documents only for scopes with `elastic.mapping.mode: ecs`.
+    pub(crate) fn mark_scope(&mut self) {
+        let mode = "elastic.mapping.mode";
+        self.resource.scope.retain(|(k, _)| k != mode);
+        if self.attributes == Attributes::Ecs {
+            self.resource.scope.push((mode.into(), "ecs".into()));
+        }
     }
 }
 
@@ -45,7 +65,8 @@ const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Ex
 
 impl OtlpGrpc {
     /// Checks the settings (files are read now; no network I/O, no runtime needed).
-    pub fn new(cfg: OtlpConfig) -> Result<OtlpGrpc, String> {
+    pub fn new(mut cfg: OtlpConfig) -> Result<OtlpGrpc, String> {
+        cfg.mark_scope();
         let channel = H2Grpc::new(&cfg, 4317)?;
         Ok(OtlpGrpc {
             cfg,
@@ -67,7 +88,7 @@ impl Exporter for OtlpGrpc {
                 events,
                 &self.cfg.resource,
                 now_unix_nano(),
-                self.cfg.body.unwrap_or(Body::Line),
+                self.cfg.shape(),
                 &mut self.buf,
             );
             self.send(0).await

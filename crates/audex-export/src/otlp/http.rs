@@ -3,7 +3,7 @@
 //! client errors permanent, partial-success rejections counted.
 use super::encode::{encode_export_request, encode_request_from_spool};
 use super::grpc::OtlpConfig;
-use super::mapping::{now_unix_nano, Body};
+use super::mapping::now_unix_nano;
 use crate::delivery::{answer, parse_endpoint, Accepted, ExportError, ExportFuture, Exporter};
 use audex_proto::v1::AuditEvent;
 use bytes::Bytes;
@@ -28,7 +28,8 @@ pub struct OtlpHttp {
 
 impl OtlpHttp {
     /// Checks the settings and reads TLS files (no network I/O, no runtime needed).
-    pub fn new(cfg: OtlpConfig) -> Result<OtlpHttp, String> {
+    pub fn new(mut cfg: OtlpConfig) -> Result<OtlpHttp, String> {
+        cfg.mark_scope();
         let ep = parse_endpoint(&cfg.endpoint, 4318)?;
         let path = if ep.path.is_empty() {
             "v1/logs".to_string()
@@ -80,7 +81,7 @@ impl Exporter for OtlpHttp {
                 events,
                 &self.cfg.resource,
                 now_unix_nano(),
-                self.cfg.body.unwrap_or(Body::Line),
+                self.cfg.shape(),
                 &mut body,
             );
             self.send(body, 0).await

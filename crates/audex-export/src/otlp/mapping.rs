@@ -1,5 +1,6 @@
 //! AuditEvent → OTLP LogRecord / ResourceLogs / ExportLogsServiceRequest.
 use super::body::describe;
+use crate::ecs::{base_name, permissions, subject_file};
 use audex_proto::v1::AuditEvent;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
@@ -19,6 +20,9 @@ pub struct Resource {
     /// More attributes, e.g. a tenant's `data_stream.namespace` (Elastic) or
     /// `com.splunk.index` (Splunk).
     pub extra: Vec<(String, String)>,
+    /// Attributes of the instrumentation scope (ECS mode sets
+    /// `elastic.mapping.mode: ecs`, which the Elasticsearch exporter reads).
+    pub scope: Vec<(String, String)>,
 }
 
 /// What the LogRecord body holds.
@@ -28,6 +32,40 @@ pub enum Body {
     Line,
     /// The whole event as a map (Elastic `bodymap`).
     Map,
+}
+
+/// How log record attributes are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attributes {
+    /// OpenTelemetry semantic conventions, `audit.*` for the rest (the default).
+    #[default]
+    Semconv,
+    /// Elastic Common Schema, `auditd.*` for the rest (see [`crate::ecs`]).
+    Ecs,
+}
+
+/// The shape of a log record: its body and how its attributes are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub body: Body,
+    pub attributes: Attributes,
+}
+
+impl From<Body> for Shape {
+    fn from(body: Body) -> Shape {
+        Shape {
+            body,
+            attributes: Attributes::Semconv,
+        }
+    }
+}
+
+/// The attributes of a log record in the chosen naming.
+pub fn visit_record(ev: &AuditEvent, attributes: Attributes, sink: &mut impl AttrSink) {
+    match attributes {
+        Attributes::Semconv => visit_attributes(ev, sink),
+        Attributes::Ecs => crate::ecs::visit_ecs(ev, crate::ecs::Context::Record, sink),
+    }
 }
 
 /// Nanoseconds since the epoch, now.
@@ -103,18 +141,30 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
         if let Some(ppid) = p.ppid {
             sink.int("process.parent_pid", ppid as i64);
         }
+        // Semantic conventions: the executable's base name (the kernel's
+        // `comm` may differ: `sh` for /usr/bin/dash); `comm` under audit.*.
         if !p.exe.is_empty() {
             sink.str("process.executable.path", &p.exe);
-        }
-        if !p.comm.is_empty() {
+            sink.str("process.executable.name", base_name(&p.exe));
+        } else if !p.comm.is_empty() {
             sink.str("process.executable.name", &p.comm);
         }
-        if !p.args.is_empty() {
-            sink.strs("process.command_args", &p.args);
+        if !p.comm.is_empty() {
+            sink.str("audit.comm", &p.comm);
         }
-        // Semantic conventions: command_args or command_line, not both (argv can be large).
-        if p.args.is_empty() && !p.command_line.is_empty() {
-            sink.str("process.command_line", &p.command_line);
+        if ev.action == "ran-command" {
+            // sudo's USER_CMD: the command sudo runs, not sudo's own command line.
+            if !p.command_line.is_empty() {
+                sink.str("audit.command", &p.command_line);
+            }
+        } else {
+            if !p.args.is_empty() {
+                sink.strs("process.command_args", &p.args);
+            }
+            // Semantic conventions: command_args or command_line, not both (argv can be large).
+            if p.args.is_empty() && !p.command_line.is_empty() {
+                sink.str("process.command_line", &p.command_line);
+            }
         }
         if !p.title.is_empty() {
             sink.str("process.title", &p.title);
@@ -125,9 +175,12 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
         if let Some(pp) = &p.parent {
             if !pp.exe.is_empty() {
                 sink.str("audit.parent.executable.path", &pp.exe);
+                sink.str("audit.parent.executable.name", base_name(&pp.exe));
+            } else if !pp.comm.is_empty() {
+                sink.str("audit.parent.executable.name", &pp.comm);
             }
             if !pp.comm.is_empty() {
-                sink.str("audit.parent.executable.name", &pp.comm);
+                sink.str("audit.parent.comm", &pp.comm);
             }
             if !pp.args.is_empty() {
                 sink.strs("audit.parent.command_args", &pp.args);
@@ -181,31 +234,31 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
             sink.str("audit.tty", &ac.tty);
         }
     }
+    let errno = ev.syscall.as_ref().map_or("", |s| s.errno.as_str());
     if let Some(sc) = &ev.syscall {
         if !sc.name.is_empty() {
             sink.str("audit.syscall", &sc.name);
-        }
-        if !sc.errno.is_empty() {
-            sink.str("error.type", &sc.errno);
         }
         if let Some(exit) = sc.exit {
             sink.int("audit.exit", exit);
         }
     }
-    if let Some(f) = ev
-        .files
-        .iter()
-        .find(|f| f.nametype != "PARENT")
-        .or(ev.files.first())
-    {
+    // Every failure carries error.type: the errno, else semconv's fallback.
+    if !errno.is_empty() {
+        sink.str("error.type", errno);
+    } else if ev.outcome == "failure" {
+        sink.str("error.type", "_OTHER");
+    }
+    if let Some(f) = subject_file(ev) {
         if !f.path.is_empty() {
             sink.str("file.path", &f.path);
         }
         if let Some(ino) = f.inode {
             sink.str("file.inode", itoa::Buffer::new().format(ino));
         }
-        if !f.mode.is_empty() {
-            sink.str("file.mode", &f.mode);
+        // The permission bits, without the file type (`0100644` → `0644`).
+        if let Some(m) = permissions(&f.mode) {
+            sink.str("file.mode", &m);
         }
         if let Some(o) = f.ouid {
             sink.str("file.owner.id", itoa::Buffer::new().format(o));
@@ -224,11 +277,25 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
         sink.strs("audit.file_paths", &paths);
     }
     if let Some(n) = &ev.network {
+        // A bind's address is the local end; the rest name the peer.
+        let local = matches!(ev.action.as_str(), "bound" | "listened");
         if !n.address.is_empty() {
-            sink.str("network.peer.address", &n.address);
+            let key = if local {
+                "network.local.address"
+            } else {
+                "network.peer.address"
+            };
+            sink.str(key, &n.address);
         }
-        if let Some(p) = n.port {
-            sink.int("network.peer.port", p as i64);
+        // Only IP sockets have ports (a netlink address's "port" is a pid).
+        let ip = matches!(n.family.as_str(), "inet" | "inet6");
+        if let Some(p) = n.port.filter(|_| ip) {
+            let key = if local {
+                "network.local.port"
+            } else {
+                "network.peer.port"
+            };
+            sink.int(key, p as i64);
         }
         if !n.family.is_empty() {
             sink.str("audit.socket.family", &n.family);
@@ -273,12 +340,13 @@ pub fn unix_nanos(t: Option<&audex_proto::Timestamp>) -> u64 {
 }
 
 /// The LogRecord of one event.
-pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, body: Body) -> LogRecord {
+pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, shape: impl Into<Shape>) -> LogRecord {
+    let Shape { body, attributes } = shape.into();
     let time = unix_nanos(ev.time.as_ref());
     let warn =
         ev.outcome == "failure" || ev.action == "access-denied" || ev.action == "records-lost";
     let mut a = KvSink(Vec::with_capacity(24));
-    visit_attributes(ev, &mut a);
+    visit_record(ev, attributes, &mut a);
     let a = a.0;
     let body = match body {
         Body::Line => s(describe(ev)),
@@ -385,8 +453,9 @@ pub fn export_request(
     events: &[AuditEvent],
     res: &Resource,
     observed: u64,
-    body: Body,
+    shape: impl Into<Shape>,
 ) -> ExportLogsServiceRequest {
+    let shape = shape.into();
     let resource_logs = group_by_resource(events)
         .into_iter()
         .map(|(key, idx)| {
@@ -401,11 +470,12 @@ pub fn export_request(
                     scope: Some(InstrumentationScope {
                         name: "audex".into(),
                         version: res.service_version.clone(),
+                        attributes: res.scope.iter().map(|(k, v)| kv(k, s(v.clone()))).collect(),
                         ..Default::default()
                     }),
                     log_records: idx
                         .into_iter()
-                        .map(|i| log_record(&events[i], observed, body))
+                        .map(|i| log_record(&events[i], observed, shape))
                         .collect(),
                     ..Default::default()
                 }],

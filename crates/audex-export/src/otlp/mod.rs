@@ -13,5 +13,6 @@ pub use encode::{encode_export_request, encode_request_from_spool, encode_spool_
 pub use grpc::{OtlpConfig, OtlpGrpc};
 pub use http::OtlpHttp;
 pub use mapping::{
-    export_request, log_record, now_unix_nano, visit_attributes, AttrSink, Body, Resource,
+    export_request, log_record, now_unix_nano, visit_attributes, visit_record, AttrSink,
+    Attributes, Body, Resource, Shape,
 };

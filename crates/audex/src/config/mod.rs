@@ -1,6 +1,7 @@
 //! The config file: `${VAR}` substitution, YAML with positions, the schema.
 //! Input: a path. Output: [`Config`] or every error as `file:line:col: message`.
 
+mod backend_names;
 mod env;
 pub mod schema;
 mod tree;

@@ -172,6 +172,12 @@ pub struct ExporterCfg {
     pub client_cert_file: Option<PathBuf>,
     pub client_key_file: Option<PathBuf>,
     pub body: Option<String>,
+    /// OTLP exporters: how record attributes are named, `semconv` (default) or
+    /// `ecs` (Elastic Common Schema; the scope then says `elastic.mapping.mode: ecs`).
+    pub attributes: Option<String>,
+    /// jsonl exporter: `json` (audex's event JSON, default) or `ecs` (one ECS
+    /// document per line, for Elastic Agent or Filebeat).
+    pub format: Option<String>,
     pub max_segment_bytes: Option<u64>,
     pub max_segment_age_s: Option<u64>,
     /// protobuf_file: chain the archive's events with this key (tamper evidence).
@@ -560,7 +566,12 @@ fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
             "exporters" => t.exporters = strings(v, "tenants[].exporters", errs),
             "headers" => t.headers = string_map(v, "tenants[].headers", errs),
             "resource_attributes" => {
-                t.resource_attributes = string_map(v, "tenants[].resource_attributes", errs)
+                t.resource_attributes = string_map(v, "tenants[].resource_attributes", errs);
+                for (k, val) in &t.resource_attributes {
+                    if let Some(why) = super::backend_names::problem(k, val) {
+                        errs.at(v, format!("`tenants[].resource_attributes`: {why}"));
+                    }
+                }
             }
             "match" => {
                 let keys = ["k8s_namespaces", "pod_labels", "uids", "paths", "keys"];
@@ -764,6 +775,8 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
         "client_cert_file",
         "client_key_file",
         "body",
+        "attributes",
+        "format",
         "max_segment_bytes",
         "max_segment_age_s",
         "chain_key_file",
@@ -772,6 +785,8 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
     let mut endpoint_node = None;
     let mut chain_node = None;
     let mut checkpoint_node = None;
+    let mut attributes_node = None;
+    let mut format_node = None;
     for (k, v) in map(n, "exporters[]", &keys, errs) {
         let path = format!("exporters[].{k}");
         match k {
@@ -810,6 +825,14 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
             "client_cert_file" => e.client_cert_file = tls_file(v, &path, k, errs),
             "client_key_file" => e.client_key_file = tls_file(v, &path, k, errs),
             "body" => e.body = one_of(v, &path, &["line", "map"], errs),
+            "attributes" => {
+                e.attributes = one_of(v, &path, &["semconv", "ecs"], errs);
+                attributes_node = Some(v);
+            }
+            "format" => {
+                e.format = one_of(v, &path, &["json", "ecs"], errs);
+                format_node = Some(v);
+            }
             "max_segment_bytes" => e.max_segment_bytes = uint(v, &path, errs),
             "chain_key_file" => {
                 e.chain_key_file = readable_file(v, &path, errs);
@@ -847,6 +870,28 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
                 node,
                 format!(
                     "exporter `{}`: `chain_key_file` is for protobuf_file archives, not {}",
+                    e.name, e.kind
+                ),
+            );
+        }
+    }
+    if let Some(node) = attributes_node {
+        if !e.kind.is_empty() && !e.kind.starts_with("otlp_") {
+            errs.at(
+                node,
+                format!(
+                    "exporter `{}`: `attributes` names OTLP log record attributes; {} has none (a jsonl exporter takes `format: ecs`)",
+                    e.name, e.kind
+                ),
+            );
+        }
+    }
+    if let Some(node) = format_node {
+        if !e.kind.is_empty() && e.kind != "jsonl" {
+            errs.at(
+                node,
+                format!(
+                    "exporter `{}`: `format` is for jsonl exporters, not {} (OTLP exporters take `attributes: ecs`)",
                     e.name, e.kind
                 ),
             );
