@@ -18,53 +18,11 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use saphyr::{LoadableYamlNode, Yaml};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-/// The golden logs and the peer corpora's logs.
-fn inputs() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    files_under(&repo().join("tests/golden"), &mut files);
-    files_under(&common::corpora(), &mut files);
-    files.retain(|p| {
-        let s = p.to_string_lossy();
-        s.ends_with(".log") || (s.contains("testdata") && s.ends_with(".txt"))
-    });
-    files.sort();
-    files
-}
 
 /// Every event audex makes of the inputs, plus copies placed in a pod (so the
 /// container and Kubernetes resource attributes are checked too).
 fn events() -> Vec<AuditEvent> {
-    let mut events = Vec::new();
-    for (i, f) in inputs().into_iter().enumerate() {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_audex"))
-            .args(["replay", "-q", "--format", "json"])
-            .arg(&f)
-            .output()
-            .unwrap();
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let mut ev = serde_json::from_str::<AuditEvent>(line).unwrap();
-            // Unique over the inputs (two goldens hold one capture).
-            ev.id = format!("{i}/{}", ev.id);
-            events.push(ev);
-        }
-    }
+    let mut events = common::replayed_events();
     assert!(events.len() > 400, "only {} events", events.len());
     let in_pod: Vec<AuditEvent> = events
         .iter()
@@ -151,7 +109,7 @@ fn string(v: &AnyValue) -> Option<&str> {
 /// an enum's type is that of its members' `value:`s.
 fn registry() -> HashMap<String, (String, bool)> {
     let mut files = Vec::new();
-    files_under(
+    common::files_under(
         &common::corpora().join("semantic-conventions/model"),
         &mut files,
     );

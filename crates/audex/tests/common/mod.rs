@@ -151,3 +151,47 @@ pub fn corpora() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"))
 }
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// The golden logs and the peer corpora's logs, sorted.
+pub fn replay_inputs() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    files_under(&repo().join("tests/golden"), &mut files);
+    files_under(&corpora(), &mut files);
+    files.retain(|p| {
+        let s = p.to_string_lossy();
+        s.ends_with(".log") || (s.contains("testdata") && s.ends_with(".txt"))
+    });
+    files.sort();
+    files
+}
+
+/// The events `audex replay` makes of every [`replay_inputs`] file, ids made
+/// unique over the files (`<file index>/<id>`: two goldens hold one capture).
+pub fn replayed_events() -> Vec<audex_proto::v1::AuditEvent> {
+    let mut events = Vec::new();
+    for (i, f) in replay_inputs().into_iter().enumerate() {
+        let out = audex()
+            .args(["replay", "-q", "--format", "json"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut ev: audex_proto::v1::AuditEvent = serde_json::from_str(line).unwrap();
+            ev.id = format!("{i}/{}", ev.id);
+            events.push(ev);
+        }
+    }
+    events
+}
