@@ -1,6 +1,7 @@
 //! Compiles proto/audex/v1/*.proto with protox (pure Rust, no system protoc),
-//! then generates prost types, the tonic EventService (client and server) and
-//! pbjson serde impls (proto3 JSON, proto field names).
+//! then generates prost types, the tonic EventService (client and server, with
+//! the `grpc` feature only) and pbjson serde impls (proto3 JSON, proto field
+//! names).
 use std::path::PathBuf;
 
 fn main() {
@@ -20,9 +21,10 @@ fn main() {
 
     let mut cfg = prost_build::Config::new();
     cfg.btree_map(["."]);
+    let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();
     tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
+        .build_client(grpc)
+        .build_server(grpc)
         .extern_path(".google.protobuf.Timestamp", "::pbjson_types::Timestamp")
         .compile_fds_with_config(fds, cfg)
         .expect("generate prost types and the EventService");

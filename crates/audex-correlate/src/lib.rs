@@ -8,6 +8,7 @@
 //! writes it last), when its type is a single-record type, when a newer
 //! record shows it is stale (record-time timeout), when the wall clock says so
 //! (live mode), when too many are in flight (oldest evicted), or on flush.
+#![forbid(unsafe_code)]
 
 mod assembled;
 mod config;

@@ -103,3 +103,17 @@ fn text_round_trip() {
         assert_eq!(rule.to_text(), line);
     }
 }
+
+#[test]
+fn keys_with_control_characters_are_refused() {
+    // The kernel joins a rule's keys with \x01: such a key would list back as
+    // two (found by fuzz/fuzz_targets/rule_parse.rs).
+    for bad in ["a\u{1}b", "\u{0}", "tab\there", "esc\u{1b}[31m"] {
+        let words = ["-w", "/etc/passwd", "-k", bad];
+        let err = parse_args(&words, &Names::default()).unwrap_err();
+        assert!(err.contains("control character"), "{bad:?}: {err}");
+        let f = format!("key={bad}");
+        let words = ["-a", "always,exit", "-F", "path=/x", "-F", f.as_str()];
+        assert!(parse_args(&words, &Names::default()).is_err(), "{bad:?}");
+    }
+}

@@ -4,6 +4,7 @@
 //!
 //! Knows what records mean: syscall numbers per arch, errno names, the action
 //! vocabulary of DESIGN.md, ids, paths resolved against CWD, EXECVE argv.
+#![forbid(unsafe_code)]
 
 mod actions;
 mod execve;

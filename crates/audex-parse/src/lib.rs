@@ -4,6 +4,7 @@
 //!
 //! Malformed input yields a [`ParseError`] that keeps the offending bytes; the
 //! caller counts it and goes on.
+#![forbid(unsafe_code)]
 
 mod error;
 mod fields;

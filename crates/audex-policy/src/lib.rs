@@ -7,6 +7,7 @@
 //! every change listed in `redacted[]`.
 //!
 //! [`AuditEvent`]: audex_proto::v1::AuditEvent
+#![forbid(unsafe_code)]
 pub mod fields;
 mod matcher;
 mod policy;
