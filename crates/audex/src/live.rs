@@ -214,6 +214,7 @@ pub fn read_loop(
             m.add_events(&mut events_by_category);
             m.in_flight
                 .store(corr.in_flight() as u64, Ordering::Relaxed);
+            m.correlator.lock().unwrap().clone_from(corr.stats());
             let (hits, misses) = enricher.cache_counts();
             m.process_cache_hits.store(hits, Ordering::Relaxed);
             m.process_cache_misses.store(misses, Ordering::Relaxed);

@@ -1,17 +1,20 @@
 //! The collector's own counters, served as Prometheus text on `/metrics`, with
 //! `/healthz` (the pipeline ticked recently) and `/readyz` (source subscribed and
-//! exporters running) from a small HTTP/1.1 listener on a thread of its own.
-//! Takes: counters the pipeline bumps (per batch, or merged on its 100 ms tick).
-//! Gives: a text page; never event contents.
+//! exporters running) by hyper on a thread of its own.
+//! Takes: counters the pipeline bumps in atomics (per batch, or merged on its
+//! 100 ms tick: the per-record path stays a plain add) and the export latency
+//! the delivery loops record through the `metrics` facade. Gives: the text
+//! exposition of metrics-exporter-prometheus (checked by `promtool check
+//! metrics`), the atomics published into its recorder at each scrape; never
+//! event contents.
 use audex_export::delivery::DeliveryStats;
 use audex_export::spool::Spool;
 use audex_parse::RecordType;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// One exporter's view: its delivery counters (kept across reloads) and spool.
@@ -163,16 +166,10 @@ const PER_EXPORTER: &[PerExporter] = &[
         },
     ),
     (
-        "audex_export_latency_seconds_sum",
+        "audex_spool_dropped_events_total",
         "counter",
-        "Time spent in successful export calls.",
-        |v| format!("{:.6}", load(&v.stats.latency_micros) as f64 / 1e6),
-    ),
-    (
-        "audex_export_latency_seconds_count",
-        "counter",
-        "Successful export calls.",
-        |v| load(&v.stats.batches).to_string(),
+        "Events the spool's size bound dropped (reported as records-lost).",
+        |v| load(&v.stats.spool_dropped).to_string(),
     ),
 ];
 
@@ -224,6 +221,8 @@ pub struct Metrics {
     pub withheld: AtomicU64,
     pub process_cache_hits: AtomicU64,
     pub process_cache_misses: AtomicU64,
+    /// The correlator's running counts (see `audex_correlate::Stats`).
+    pub correlator: Mutex<audex_correlate::Stats>,
     pub ready: AtomicBool,
     /// Milliseconds since [`START`] at the pipeline's last tick.
     pub last_tick_ms: AtomicU64,
@@ -285,42 +284,133 @@ impl Metrics {
         START.elapsed().saturating_sub(last) < STUCK_AFTER
     }
 
-    /// The Prometheus text exposition (version 0.0.4).
+    /// What was dropped on the way, as `audex_events_dropped_total{stage,
+    /// reason}` (records for parse and correlate, events after that).
+    fn drops(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let c = self.correlator.lock().unwrap().clone();
+        let spool: u64 = self
+            .exporters
+            .lock()
+            .unwrap()
+            .values()
+            .map(|v| load(&v.stats.spool_dropped))
+            .sum();
+        vec![
+            ("parse", "malformed", load(&self.parse_errors)),
+            ("correlate", "cap", c.dropped_by_cap),
+            ("correlate", "late", c.late - c.after_lost),
+            ("correlate", "after_lost", c.after_lost),
+            ("correlate", "duplicate", c.duplicates),
+            ("correlate", "evicted", c.evicted),
+            ("route", "unrouted", load(&self.unrouted)),
+            ("redact", "withheld", load(&self.withheld)),
+            ("spool", "full", spool),
+        ]
+    }
+
+    /// Publishes the counters into the recorder and renders the Prometheus
+    /// text exposition (version 0.0.4).
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(4096);
-        let _ = writeln!(
-            out,
-            "# HELP audex_records_received_total Audit records read from the kernel, by record type.\n# TYPE audex_records_received_total counter"
-        );
+        let Some(handle) = handle() else {
+            return String::new();
+        };
         for (t, n) in self.records.lock().unwrap().iter() {
             let name = RecordType(*t)
                 .name()
                 .map_or_else(|| format!("UNKNOWN[{t}]"), str::to_string);
-            let _ = writeln!(out, "audex_records_received_total{{type=\"{name}\"}} {n}");
+            metrics::counter!("audex_records_received_total", "type" => name).absolute(*n);
         }
-        for (name, kind, help, counter) in SINGLE {
+        for (name, kind, _, counter) in SINGLE {
             let v = load(counter(self));
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP audex_events_emitted_total Normalized events, by category.\n# TYPE audex_events_emitted_total counter"
-        );
-        for (c, n) in self.events.lock().unwrap().iter() {
-            let _ = writeln!(out, "audex_events_emitted_total{{category=\"{c}\"}} {n}");
-        }
-        let exporters = self.exporters.lock().unwrap();
-        for (name, kind, help, value) in PER_EXPORTER {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (e, v) in exporters.iter() {
-                let _ = writeln!(out, "{name}{{exporter=\"{e}\"}} {}", value(v));
+            if *kind == "counter" {
+                metrics::counter!(*name).absolute(v);
+            } else {
+                metrics::gauge!(*name).set(v as f64);
             }
         }
-        out
+        for (c, n) in self.events.lock().unwrap().iter() {
+            metrics::counter!("audex_events_emitted_total", "category" => c.clone()).absolute(*n);
+        }
+        for (stage, reason, n) in self.drops() {
+            metrics::counter!("audex_events_dropped_total", "stage" => stage, "reason" => reason)
+                .absolute(n);
+        }
+        let exporters = self.exporters.lock().unwrap();
+        for (name, kind, _, value) in PER_EXPORTER {
+            for (e, v) in exporters.iter() {
+                let v: f64 = value(v).parse().unwrap_or(0.0);
+                if *kind == "counter" {
+                    metrics::counter!(*name, "exporter" => e.clone()).absolute(v as u64);
+                } else {
+                    metrics::gauge!(*name, "exporter" => e.clone()).set(v);
+                }
+            }
+        }
+        drop(exporters);
+        handle.render()
     }
+}
+
+/// Export call durations (seconds): the histogram's buckets.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The recorder, installed as the process's `metrics` recorder on first use
+/// (None if another one was installed first).
+fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("audex_export_latency_seconds".into()),
+                    &LATENCY_BUCKETS,
+                )
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// HELP texts.
+fn describe() {
+    metrics::describe_counter!(
+        "audex_records_received_total",
+        "Audit records read from the kernel, by record type."
+    );
+    metrics::describe_counter!(
+        "audex_events_emitted_total",
+        "Normalized events, by category."
+    );
+    metrics::describe_counter!(
+        "audex_events_dropped_total",
+        "What did not go on, by stage and reason: records that did not parse or that the correlator dropped (caps, late, after a loss report, duplicates) or completed early (evicted); events no tenant took (route), that a visibility rule held back (redact), or that the spool bound dropped (spool)."
+    );
+    for (name, kind, help, _) in SINGLE {
+        if *kind == "counter" {
+            metrics::describe_counter!(*name, *help);
+        } else {
+            metrics::describe_gauge!(*name, *help);
+        }
+    }
+    for (name, kind, help, _) in PER_EXPORTER {
+        if *kind == "counter" {
+            metrics::describe_counter!(*name, *help);
+        } else {
+            metrics::describe_gauge!(*name, *help);
+        }
+    }
+    metrics::describe_histogram!(
+        "audex_export_latency_seconds",
+        metrics::Unit::Seconds,
+        "Duration of export calls that succeeded."
+    );
 }
 
 /// Binds `addr` now (so a taken port is an error before the kernel is touched).
@@ -328,57 +418,103 @@ pub fn bind(addr: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|e| format!("metrics.listen {addr}: {e}"))
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz` on `listener`, one request per
-/// connection, on a thread of its own.
+/// Installs the recorder now (the `metrics` handles made before it record
+/// nothing).
+pub fn install() {
+    let _ = handle();
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `listener` (HTTP/1.1,
+/// hyper on a single-threaded runtime of its own thread).
 pub fn serve(listener: TcpListener) {
+    install();
     std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let _ = answer(conn);
-        }
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                audex_log::error!("metrics: cannot start its runtime: {e}");
+                return;
+            }
+        };
+        rt.block_on(accept(listener));
     });
 }
 
-fn answer(mut conn: TcpStream) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut buf = [0u8; 4096];
-    let mut len = 0;
-    while len < buf.len() && !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = conn.read(&mut buf[len..])?;
-        if n == 0 {
-            break;
+async fn accept(listener: TcpListener) {
+    let listener = match listener
+        .set_nonblocking(true)
+        .and_then(|_| tokio::net::TcpListener::from_std(listener))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            audex_log::error!("metrics: {e}");
+            return;
         }
-        len += n;
+    };
+    // Histogram samples wait in the recorder until drained: keep them bounded
+    // between scrapes.
+    tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if let Some(h) = handle() {
+                h.run_upkeep();
+            }
+        }
+    });
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = hyper::service::service_fn(|req| async move {
+                Ok::<_, std::convert::Infallible>(answer(&req))
+            });
+            // One request per connection (scrapes and probes come seconds
+            // apart), headers within 2 s, the whole exchange within 10 s.
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(false)
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(2))
+                .serve_connection(io, service);
+            let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
+        });
     }
-    let head = String::from_utf8_lossy(&buf[..len]);
-    let mut words = head.split_whitespace();
-    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+}
+
+fn answer<B>(req: &hyper::Request<B>) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
     let m = &*METRICS;
-    let (status, kind, body) = match (method, path.split('?').next().unwrap_or("")) {
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", m.render()),
-        ("GET", "/healthz") if m.healthy() => ("200 OK", "text/plain", "ok\n".into()),
-        ("GET", "/healthz") => (
-            "503 Service Unavailable",
+    let (status, kind, body) = match (req.method(), req.uri().path()) {
+        (&hyper::Method::GET, "/metrics") => (200, "text/plain; version=0.0.4", m.render()),
+        (&hyper::Method::GET, "/healthz") if m.healthy() => (200, "text/plain", "ok\n".into()),
+        (&hyper::Method::GET, "/healthz") => (
+            503,
             "text/plain",
             "the pipeline has not ticked for 30 s\n".into(),
         ),
-        ("GET", "/readyz") if m.ready.load(Ordering::Relaxed) => {
-            ("200 OK", "text/plain", "ready\n".into())
+        (&hyper::Method::GET, "/readyz") if m.ready.load(Ordering::Relaxed) => {
+            (200, "text/plain", "ready\n".into())
         }
-        ("GET", "/readyz") => (
-            "503 Service Unavailable",
+        (&hyper::Method::GET, "/readyz") => (
+            503,
             "text/plain",
             "not subscribed to the kernel yet\n".into(),
         ),
-        ("GET", _) => (
-            "404 Not Found",
+        (&hyper::Method::GET, _) => (
+            404,
             "text/plain",
             "try /metrics, /healthz or /readyz\n".into(),
         ),
-        _ => ("405 Method Not Allowed", "text/plain", "GET only\n".into()),
+        _ => (405, "text/plain", "GET only\n".into()),
     };
-    write!(
-        conn,
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
+    let mut resp = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(kind),
+    );
+    resp
 }

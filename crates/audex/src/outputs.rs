@@ -161,6 +161,8 @@ struct Out {
     spooler: Spooler,
     control: Arc<Control>,
     stats: Arc<DeliveryStats>,
+    /// Of the spooler's `dropped`, what is already in `stats`.
+    dropped_counted: u64,
     task: tokio::task::JoinHandle<std::io::Result<u64>>,
 }
 
@@ -274,6 +276,7 @@ impl Outputs {
                 spooler,
                 control,
                 stats,
+                dropped_counted: 0,
                 task,
             });
         }
@@ -384,6 +387,10 @@ impl Outputs {
             o.spooler
                 .tick()
                 .with_context(|| format!("syncing the spool of exporter {}", o.name))?;
+            // The stats outlive a reload's new spooler: add what is new.
+            let new = o.spooler.dropped.saturating_sub(o.dropped_counted);
+            o.dropped_counted = o.spooler.dropped;
+            o.stats.spool_dropped.fetch_add(new, Ordering::Relaxed);
         }
         Ok(())
     }

@@ -282,7 +282,12 @@ pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
             audex_log::error!("{e}; nothing was changed in the kernel");
             return Ok(ExitCode::from(1));
         }
-        Some(Ok(l)) => Some(l),
+        Some(Ok(l)) => {
+            // Before the exporters start: their latency histograms bind to
+            // the recorder installed when they are made.
+            metrics::install();
+            Some(l)
+        }
         None => None,
     };
     let node = if cfg.enrich.node_name.is_empty() {

@@ -92,6 +92,26 @@ fn run_delivers_the_workload_and_cleans_up() {
             "audex_export_latency_seconds_count{exporter=\"siem\"}"
         ) > 0.0
     );
+    assert!(
+        page.contains("# TYPE audex_export_latency_seconds histogram")
+            && page.contains("audex_export_latency_seconds_bucket{exporter=\"siem\",le=\"0.1\"}"),
+        "a real histogram: {page}"
+    );
+    // One drop family, every stage there (zero here: nothing was dropped).
+    for (stage, reason) in [
+        ("parse", "malformed"),
+        ("correlate", "cap"),
+        ("correlate", "evicted"),
+        ("route", "unrouted"),
+        ("redact", "withheld"),
+        ("spool", "full"),
+    ] {
+        let sample =
+            format!("audex_events_dropped_total{{stage=\"{stage}\",reason=\"{reason}\"}} ");
+        assert!(page.contains(&sample), "{sample}: {page}");
+    }
+    // The exposition as Prometheus's own checker reads it.
+    assert_eq!(common::http::promtool_check(&page), "", "{page}");
 
     // SIGHUP with a broken config: refused, the running rule stays.
     // SAFETY: signalling our own child.

@@ -91,7 +91,11 @@ pub struct DeliveryStats {
     pub retries: AtomicU64,
     pub batches: AtomicU64,
     /// Time spent in export calls that succeeded (sum, microseconds; `batches` counts them).
+    /// Each call's time also goes to the `audex_export_latency_seconds`
+    /// histogram of the `metrics` facade (a no-op unless a recorder is installed).
     pub latency_micros: AtomicU64,
+    /// Events the spool bound dropped (reported as `records-lost`, source spool).
+    pub spool_dropped: AtomicU64,
 }
 
 impl DeliveryStats {
@@ -166,6 +170,10 @@ pub async fn deliver(
     control: Arc<Control>,
 ) -> std::io::Result<u64> {
     let mut rng = retry::Jitter::seeded();
+    let latency = metrics::histogram!(
+        "audex_export_latency_seconds",
+        "exporter" => exporter.name().to_string()
+    );
     loop {
         let stop = control.stopping();
         if stop == Some(Stop::Now) {
@@ -201,9 +209,11 @@ pub async fn deliver(
             let began = std::time::Instant::now();
             match exporter.export_spooled(&batch).await {
                 Ok(acc) => {
+                    let took = began.elapsed();
+                    latency.record(took.as_secs_f64());
                     stats
                         .latency_micros
-                        .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
+                        .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
                     let n = batch.len() as u64;
                     stats
                         .exported
