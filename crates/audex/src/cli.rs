@@ -44,6 +44,11 @@ pub enum Command {
     Validate {
         #[arg(long)]
         config: PathBuf,
+        /// Check the config alone, as CI can (no file it names is opened, no
+        /// environment variable read: `${VAR}` takes its default, else stays
+        /// as written); without it, also what this machine must have.
+        #[arg(long)]
+        no_environment: bool,
     },
 }
 

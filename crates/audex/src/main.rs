@@ -25,9 +25,15 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
-/// `audex validate --config FILE`: every error with its line, or a summary.
-fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    match config::load(path) {
+/// `audex validate --config FILE [--no-environment]`: every error with its
+/// line, or a summary.
+fn validate(path: &std::path::Path, no_environment: bool) -> anyhow::Result<ExitCode> {
+    let loaded = if no_environment {
+        config::load_offline(path)
+    } else {
+        config::load(path)
+    };
+    match loaded {
         Ok(c) => {
             for w in c.warnings() {
                 eprintln!("{}: warning: {w}", path.display());
@@ -95,7 +101,10 @@ fn main() -> ExitCode {
         cli::Command::Watch(args) => watch::run(args),
         cli::Command::Rules(cmd) => rules_cmd::run(cmd),
         cli::Command::Status => status_cmd::run(),
-        cli::Command::Validate { config } => validate(&config),
+        cli::Command::Validate {
+            config,
+            no_environment,
+        } => validate(&config, no_environment),
         cli::Command::Verify(args) => compliance_cmd::verify(args),
         cli::Command::Report(args) => compliance_cmd::report(args),
         cli::Command::Run { config, log_format } => {

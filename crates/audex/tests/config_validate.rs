@@ -250,3 +250,68 @@ fn attribute_namings_and_backend_names_are_checked() {
     let (ok, _, err) = validate(good, &[]);
     assert!(ok, "{err}");
 }
+
+/// `audex validate --no-environment` on `yaml` with an empty environment.
+fn validate_offline(yaml: &str) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "audex-cfg-off-{}-{}",
+        std::process::id(),
+        yaml.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("audex.yaml");
+    std::fs::write(&f, yaml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_audex"))
+        .args(["validate", "--no-environment", "--config"])
+        .arg(&f)
+        .env_clear()
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn no_environment_checks_the_config_alone() {
+    // Files that exist only on the node, variables only it has: accepted.
+    let node_only = "enrich: {host_root: /host, kubernetes: {enabled: false, node_name: \"${NODE_NAME}\"}}\ntenants:\n  - name: default\n    redact: {hash: [actor.uid_name], hash_key_file: /etc/audex/keys/k}\n    exporters: [siem, archive]\nexporters:\n  - {name: siem, type: otlp_grpc, endpoint: \"https://otel:4317\", ca_file: /etc/audex/tls/ca.crt, client_cert_file: /etc/audex/tls/c.crt, client_key_file: /etc/audex/tls/c.key}\n  - {name: archive, type: protobuf_file, path: /var/lib/audex/archive, chain_key_file: /etc/audex/keys/chain}\n";
+    let (ok, err) = validate_offline(node_only);
+    assert!(ok, "{err}");
+    // On this machine the same config names what is missing.
+    let (ok, _, err) = validate(node_only, &[]);
+    assert!(
+        !ok && err.contains("/host is not a directory")
+            && err.contains("cannot read /etc/audex/tls/ca.crt"),
+        "{err}"
+    );
+    // Every other mistake is still refused, each on its line.
+    let yaml = "source:\n  mode: sometimes\n  backlog_limt: 8192\nrules:\n  watch: [{path: etc/shadow, perm: wq}]\ntenants:\n  - name: payments\n    match: {uids: [\"2000-1000\"]}\n    redact:\n      hash: [actor.uid_name]\n      hash_key_file: keys/relative\n      mask: [{field: process.command_line, pattern: \"(unclosed\"}]\n      pid: sometimes\n    exporters: [siem, nosuch]\nexporters:\n  - {name: siem, type: otlp_grpc, endpoint: \"otel:4317\", gzip: \"yes\", attributes: cim}\n  - {name: archive, type: protobuf_file}\nspool: {max_bytes: 10}\n";
+    let (ok, err) = validate_offline(yaml);
+    assert!(!ok);
+    for (line, needle) in [
+        (2, "`source.mode` is `sometimes`"),
+        (3, "unknown key `source.backlog_limt`"),
+        (5, "`rules.watch[].path` must be absolute"),
+        (5, "`rules.watch[].perm` is `wq`"),
+        (7, "names exporter `nosuch`, which is not defined"),
+        (8, "`2000-1000` is not a uid or a range"),
+        (11, "must be an absolute path"),
+        (12, "is not a valid regex"),
+        (13, "`tenants[].redact.pid` is `sometimes`"),
+        (16, "give a scheme"),
+        (16, "`exporters[].gzip` must be true or false"),
+        (16, "`exporters[].attributes` is `cim`"),
+        (17, "needs a `path`"),
+        (18, "at least 1 MiB"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("audex.yaml:{line}:")) && l.contains(needle)),
+            "line {line}: {needle}\n{err}"
+        );
+    }
+    assert!(err.contains("has 14 errors"), "{err}");
+}

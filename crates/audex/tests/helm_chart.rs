@@ -175,6 +175,34 @@ fn service_monitor_only_when_asked() {
 }
 
 #[test]
+fn rendered_config_is_accepted_by_validate_no_environment_unchanged() {
+    // What a CI pipeline runs off the node: the ConfigMap as rendered, no
+    // path rewritten, no environment.
+    for v in values_files() {
+        let text = render(&v);
+        let d = docs(&text);
+        let cm = kind(&d, "ConfigMap");
+        let dir = std::env::temp_dir().join(format!("audex-helm-offline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("audex.yaml");
+        std::fs::write(&file, cm[0]["data"]["audex.yaml"].as_str().unwrap()).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_audex"))
+            .args(["validate", "--no-environment", "--config"])
+            .arg(&file)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{v:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
 fn rendered_config_is_accepted_by_audex_validate() {
     for v in values_files() {
         let text = render(&v);

@@ -15,9 +15,12 @@ enum Context {
 
 /// The text with variables substituted, and (line, message) for each variable
 /// that is unset without a default or whose value cannot stay one scalar there.
+/// With `unset_stays` (checking a config away from its node) an unset
+/// variable without a default stays as written (`${NODE_NAME}`), not an error.
 pub fn substitute(
     text: &str,
     get: impl Fn(&str) -> Option<String>,
+    unset_stays: bool,
 ) -> (String, Vec<(usize, String)>) {
     let mut out = String::with_capacity(text.len());
     let mut errors = Vec::new();
@@ -82,6 +85,8 @@ pub fn substitute(
                             format!("environment variable {name} {why}"),
                         )),
                     },
+                    // Kept as written: the YAML reads it as it is in the file.
+                    None if unset_stays => out.push_str(&line[i..i + 2 + end + 1]),
                     None => errors.push((
                         n + 1,
                         format!("environment variable {name} is not set (write ${{{name}:-default}} for a default)"),
@@ -156,10 +161,15 @@ mod tests {
         let (t, e) = substitute(
             "a: ${NODE}\nb: \"${MISSING:-}\"\nc: ${X:-d}\nd: ${GONE}\n",
             get,
+            false,
         );
         assert_eq!(t, "a: n1\nb: \"\"\nc: d\nd: \n");
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].0, 4);
+        // Away from the node: defaults apply, the rest stays as written.
+        let (t, e) = substitute("c: ${X:-d}\nd: ${GONE}\n", |_| None, true);
+        assert_eq!(t, "c: d\nd: ${GONE}\n");
+        assert!(e.is_empty(), "{e:?}");
     }
 
     #[test]
@@ -170,14 +180,14 @@ mod tests {
             _ => None,
         };
         // Quoted: escaped in place, one line still.
-        let (t, e) = substitute("a: \"${EVIL}\"\nb: '${Q}'\nc: \"${Q}\"\n", get);
+        let (t, e) = substitute("a: \"${EVIL}\"\nb: '${Q}'\nc: \"${Q}\"\n", get, false);
         assert!(e.is_empty(), "{e:?}");
         assert_eq!(
             t,
             "a: \"x\\nexporters:\\n  - {name: leak}\"\nb: 'say \"hi\" \\ o''k'\nc: \"say \\\"hi\\\" \\\\ o'k\"\n"
         );
         // Unquoted: refused with the variable's name.
-        let (t, e) = substitute("a: ${EVIL}\n", get);
+        let (t, e) = substitute("a: ${EVIL}\n", get, false);
         assert_eq!(t.lines().count(), 1);
         assert_eq!(e.len(), 1);
         assert!(
@@ -185,13 +195,17 @@ mod tests {
             "{e:?}"
         );
         // Single quotes cannot hold a newline.
-        let (_, e) = substitute("a: '${EVIL}'\n", get);
+        let (_, e) = substitute("a: '${EVIL}'\n", get, false);
         assert_eq!(e.len(), 1);
     }
 
     #[test]
     fn comments_are_not_substituted() {
-        let (t, e) = substitute("a: 1 # ${UNSET}\n# ${ALSO}\nb: \"#${X:-v}\"\n", |_| None);
+        let (t, e) = substitute(
+            "a: 1 # ${UNSET}\n# ${ALSO}\nb: \"#${X:-v}\"\n",
+            |_| None,
+            false,
+        );
         assert!(e.is_empty(), "{e:?}");
         assert_eq!(t, "a: 1 # ${UNSET}\n# ${ALSO}\nb: \"#v\"\n");
     }

@@ -23,6 +23,22 @@ pub fn load(path: &std::path::Path) -> Result<Config, Vec<ConfigError>> {
     }
 }
 
+/// Checks a config without its node (`audex validate --no-environment`, for
+/// CI): no file it names is opened, no environment variable read (`${VAR}`
+/// takes its default, else stays as written). Every other mistake is reported as
+/// [`load`] reports it.
+pub fn load_offline(path: &std::path::Path) -> Result<Config, Vec<ConfigError>> {
+    let file = path.display().to_string();
+    match audex_io::read_limited(path, audex_io::FileKind::Config, "config") {
+        Ok(bytes) => check(&file, &bytes, |_| None, false),
+        Err(e) => {
+            let errs = tree::Errors::new(&file);
+            errs.at_line(0, 0, format!("cannot read the config: {e}"));
+            Err(errs.list.into_inner())
+        }
+    }
+}
+
 /// Checks a config's bytes (`file` names it in messages; `env` gives the
 /// values of `${VAR}`); all errors at once.
 pub fn load_bytes(
@@ -30,7 +46,17 @@ pub fn load_bytes(
     bytes: &[u8],
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, Vec<ConfigError>> {
-    let errs = tree::Errors::new(file);
+    check(file, bytes, env, true)
+}
+
+fn check(
+    file: &str,
+    bytes: &[u8],
+    env: impl Fn(&str) -> Option<String>,
+    environment: bool,
+) -> Result<Config, Vec<ConfigError>> {
+    let mut errs = tree::Errors::new(file);
+    errs.environment = environment;
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -49,7 +75,7 @@ pub fn load_bytes(
             return Err(errs.list.into_inner());
         }
     };
-    let (text, env_errors) = env::substitute(text, env);
+    let (text, env_errors) = env::substitute(text, env, !environment);
     for (line, m) in env_errors {
         errs.at_line(line, 0, m);
     }

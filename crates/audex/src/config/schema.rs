@@ -237,8 +237,19 @@ fn one_of(n: &Node, path: &str, allowed: &[&str], errs: &Errors) -> Option<Strin
     }
 }
 
+/// A file the config names, read-checked unless checks may not look at this
+/// machine (then it must be an absolute path).
 fn readable_file(n: &Node, path: &str, errs: &Errors) -> Option<PathBuf> {
     let p = PathBuf::from(string(n, path, errs)?);
+    if !errs.environment {
+        if !p.is_absolute() {
+            errs.at(
+                n,
+                format!("`{path}` must be an absolute path, not {}", p.display()),
+            );
+        }
+        return Some(p);
+    }
     match std::fs::metadata(&p) {
         Err(e) => errs.at(n, format!("`{path}`: cannot read {}: {e}", p.display())),
         Ok(_) => {
@@ -253,7 +264,7 @@ fn readable_file(n: &Node, path: &str, errs: &Errors) -> Option<PathBuf> {
 /// A TLS file that must hold what its key names (a certificate, a private key).
 fn tls_file(n: &Node, path: &str, key: &str, errs: &Errors) -> Option<PathBuf> {
     let p = readable_file(n, path, errs)?;
-    if p.is_file() {
+    if errs.environment && p.is_file() {
         if let Err(why) = audex_export::pem::check(&p, key) {
             errs.at(n, format!("`{path}`: {why}"));
         }
@@ -470,7 +481,7 @@ fn enrich(n: &Node, errs: &Errors) -> EnrichCfg {
         match k {
             "host_root" => {
                 if let Some(s) = string(v, "enrich.host_root", errs) {
-                    if !std::path::Path::new(&s).is_dir() {
+                    if errs.environment && !std::path::Path::new(&s).is_dir() {
                         errs.at(v, format!("`enrich.host_root`: {s} is not a directory"));
                     }
                     e.host_root = s.into();
@@ -625,7 +636,7 @@ fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
                             if let Some(Err(why)) = t
                                 .hash_key_file
                                 .as_deref()
-                                .filter(|p| p.is_file())
+                                .filter(|p| errs.environment && p.is_file())
                                 .map(|p| read_key(p, "hash key file"))
                             {
                                 errs.at(v, why);
@@ -660,7 +671,17 @@ fn tenant(n: &Node, errs: &Errors) -> TenantCfg {
     } else if errs.list.borrow().len() == errors_before {
         // Nothing wrong in its own keys: then what the pipeline will compile
         // (field paths, masks, visibility) is checked too.
-        if let Err(e) = t.spec().and_then(|s| audex_policy::Policy::new(&[s])) {
+        // Away from the node the key file is not read: a stand-in key.
+        let spec = if errs.environment {
+            t.spec()
+        } else {
+            let stand_in = t
+                .hash_key_file
+                .as_ref()
+                .map(|_| audex_policy::HashKey::new(&[0u8; 32]));
+            Ok(t.spec_with(stand_in))
+        };
+        if let Err(e) = spec.and_then(|s| audex_policy::Policy::new(&[s])) {
             errs.at(n, e);
         }
     }
@@ -721,12 +742,17 @@ pub fn read_key(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
 impl TenantCfg {
     /// The tenant for audex-policy: its matcher and redaction (the hash key read).
     pub fn spec(&self) -> Result<audex_policy::TenantSpec, String> {
-        use audex_policy::{HashKey, MaskSpec, Matcher, PidPolicy, RedactSpec, TenantSpec};
         let hash_key = match &self.hash_key_file {
-            Some(p) => Some(HashKey::new(&read_key(p, "hash key file")?)),
+            Some(p) => Some(audex_policy::HashKey::new(&read_key(p, "hash key file")?)),
             None => None,
         };
-        Ok(TenantSpec {
+        Ok(self.spec_with(hash_key))
+    }
+
+    /// The tenant for audex-policy with this hash key.
+    pub fn spec_with(&self, hash_key: Option<audex_policy::HashKey>) -> audex_policy::TenantSpec {
+        use audex_policy::{MaskSpec, Matcher, PidPolicy, RedactSpec, TenantSpec};
+        TenantSpec {
             name: self.name.clone(),
             matcher: Matcher {
                 keys: self.keys.clone(),
@@ -757,7 +783,7 @@ impl TenantCfg {
                 },
                 visibility_dac: self.visibility.as_deref() == Some("dac"),
             },
-        })
+        }
     }
 }
 
@@ -839,7 +865,7 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
                 if let Some(Err(why)) = e
                     .chain_key_file
                     .as_deref()
-                    .filter(|p| p.is_file())
+                    .filter(|p| errs.environment && p.is_file())
                     .map(audex_export::archive::chain::ChainKey::from_file)
                 {
                     errs.at(v, why);

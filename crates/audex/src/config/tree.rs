@@ -30,6 +30,9 @@ impl fmt::Display for ConfigError {
 pub struct Errors {
     file: String,
     pub list: RefCell<Vec<ConfigError>>,
+    /// Whether checks may look at this machine (files, directories named by
+    /// the config); off for `audex validate --no-environment`.
+    pub environment: bool,
 }
 
 pub type Node<'a> = MarkedYaml<'a>;
@@ -39,6 +42,7 @@ impl Errors {
         Errors {
             file: file.to_string(),
             list: RefCell::new(Vec::new()),
+            environment: true,
         }
     }
 
