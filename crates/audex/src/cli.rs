@@ -32,6 +32,11 @@ pub enum Command {
         /// Its own log lines on stderr: JSON objects (for a log pipeline) or text.
         #[arg(long, value_enum, default_value = "json")]
         log_format: LogFormat,
+        /// The lowest level logged, for audex and its dependencies (default:
+        /// info for audex, warn for dependencies); `AUDEX_LOG` (a tracing
+        /// filter such as `info,kube=debug`) wins over it.
+        #[arg(long, value_enum)]
+        log_level: Option<LogLevel>,
     },
     /// Check a hash-chained archive: every altered, removed, reordered or
     /// truncated event and every replaced segment, by sequence number. Exit 0
@@ -232,6 +237,28 @@ pub struct ReplayArgs {
     /// Print at most this many parse errors (all are counted).
     #[arg(long, default_value_t = 10)]
     pub max_errors_shown: u64,
+}
+
+/// The lowest level `run` logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
 }
 
 /// How `run` writes its own log lines.

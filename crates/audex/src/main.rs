@@ -96,6 +96,22 @@ fn is_closed_pipe(e: &anyhow::Error) -> bool {
 fn main() -> ExitCode {
     quiet_on_closed_pipes();
     let cli = cli::Cli::parse();
+    // One subscriber for the process: JSON lines for the daemon by default,
+    // text for commands run at a terminal.
+    match &cli.command {
+        cli::Command::Run {
+            log_format,
+            log_level,
+            ..
+        } => audex_log::init(
+            match log_format {
+                cli::LogFormat::Json => audex_log::Format::Json,
+                cli::LogFormat::Text => audex_log::Format::Text,
+            },
+            log_level.map(|l| l.as_str()),
+        ),
+        _ => audex_log::init(audex_log::Format::Text, None),
+    }
     let result = match cli.command {
         cli::Command::Replay(args) => replay::run(args),
         cli::Command::Watch(args) => watch::run(args),
@@ -107,9 +123,7 @@ fn main() -> ExitCode {
         } => validate(&config, no_environment),
         cli::Command::Verify(args) => compliance_cmd::verify(args),
         cli::Command::Report(args) => compliance_cmd::report(args),
-        cli::Command::Run { config, log_format } => {
-            run::run(&config, log_format == cli::LogFormat::Json)
-        }
+        cli::Command::Run { config, .. } => run::run(&config),
     };
     match result {
         Ok(code) => code,

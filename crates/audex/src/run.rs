@@ -267,8 +267,7 @@ impl Running<'_> {
     }
 }
 
-pub fn run(path: &Path, json_logs: bool) -> Result<ExitCode> {
-    audex_log::set_json(json_logs);
+pub fn run(path: &Path) -> Result<ExitCode> {
     // Every config error before the kernel is touched.
     let (cfg, want) = match prepare(path) {
         Ok(p) => p,
