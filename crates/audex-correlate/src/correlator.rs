@@ -2,9 +2,9 @@
 use crate::assembled::{Assembled, EndReason, LostRange, Output};
 use crate::config::Config;
 use crate::gaps::{GapTracker, Limits, Missing, Seen};
-use crate::hash::FxBuild;
 use crate::stats::Stats;
 use audex_parse::{AuditTime, Record, RecordType};
+use rustc_hash::FxBuildHasher as FxBuild;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 

@@ -14,7 +14,6 @@ mod assembled;
 mod config;
 mod correlator;
 mod gaps;
-mod hash;
 mod stats;
 
 pub use assembled::{Assembled, EndReason, LostRange, Output};

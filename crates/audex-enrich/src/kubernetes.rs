@@ -30,7 +30,7 @@ impl PodMeta {
 
 #[derive(Default)]
 struct Inner {
-    pods: crate::fxhash::FxHashMap<String, (Arc<PodMeta>, Option<Instant>)>,
+    pods: rustc_hash::FxHashMap<String, (Arc<PodMeta>, Option<Instant>)>,
     /// UIDs seen in the relist in progress.
     relist: Option<HashSet<String>>,
 }

@@ -8,7 +8,6 @@
 
 pub mod cgroup;
 mod enricher;
-mod fxhash;
 pub mod kubernetes;
 pub mod peers;
 pub mod process;

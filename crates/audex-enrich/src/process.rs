@@ -5,7 +5,7 @@
 //! it): the oldest entry goes first. Short-lived processes and their parents
 //! stay known after they exit.
 use crate::cgroup::ContainerRef;
-use crate::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
 

@@ -1,4 +1,6 @@
-//! Capabilities: which one an operation lacks, named in plain words.
+//! Capabilities: which one an operation lacks, named in plain words, and
+//! dropping all but those the daemon keeps (through the `caps` crate).
+use caps::{CapSet, Capability, CapsHashSet};
 
 /// Capability numbers (linux/capability.h).
 pub const CAP_DAC_READ_SEARCH: u32 = 2;
@@ -9,16 +11,18 @@ pub const CAP_AUDIT_WRITE: u32 = 29;
 pub const CAP_AUDIT_CONTROL: u32 = 30;
 pub const CAP_AUDIT_READ: u32 = 37;
 
-/// True when this process has `cap` in its effective set.
+/// The `caps` crate's capability of number `cap`.
+fn capability(cap: u32) -> Option<Capability> {
+    caps::all()
+        .into_iter()
+        .find(|c| u32::from(c.index()) == cap)
+}
+
+/// True when this thread has `cap` in its effective set.
 pub fn has(cap: u32) -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-        .is_some_and(|bits| bits & (1u64 << cap) != 0)
+    capability(cap)
+        .and_then(|c| caps::has_cap(None, CapSet::Effective, c).ok())
+        .unwrap_or(false)
 }
 
 /// The name of a capability.
@@ -48,73 +52,29 @@ pub fn require(needed: &[(u32, &str)]) -> Result<(), String> {
     Ok(())
 }
 
-/// `capget`/`capset` header and data, version 3 (linux/capability.h).
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
-#[repr(C)]
-#[derive(Default, Clone, Copy)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-const CAP_VERSION_3: u32 = 0x2008_0522;
-
 /// Drops every capability but those of `keep` the process holds now, from the
 /// effective, permitted, inheritable, ambient and (when allowed) bounding sets,
 /// so neither this process nor what it starts can get them back. Capabilities
 /// are per thread: call it before starting threads. Returns what it kept.
 pub fn keep_only(keep: &[u32]) -> Result<Vec<&'static str>, String> {
-    let want: u64 = keep.iter().fold(0, |m, &c| m | 1u64 << c);
-    let mut hdr = CapHeader {
-        version: CAP_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: header and two data structs as the v3 ABI defines them.
-    if unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) } != 0 {
-        return Err(format!("capget: {}", std::io::Error::last_os_error()));
-    }
-    let permitted = data[0].permitted as u64 | (data[1].permitted as u64) << 32;
-    if permitted & (1 << CAP_SETPCAP) != 0 {
-        for cap in 0..64u64 {
-            if want & (1 << cap) == 0 {
-                // SAFETY: plain prctl; EINVAL past the kernel's last capability is fine.
-                unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
-            }
+    let err = |what: &str, e: caps::errors::CapsError| format!("{what}: {e}");
+    let want: CapsHashSet = keep.iter().filter_map(|&c| capability(c)).collect();
+    let permitted = caps::read(None, CapSet::Permitted).map_err(|e| err("capget", e))?;
+    if permitted.contains(&Capability::CAP_SETPCAP) {
+        for c in caps::all().difference(&want) {
+            // EINVAL for what this kernel does not have is fine.
+            let _ = caps::drop(None, CapSet::Bounding, *c);
         }
     }
-    // SAFETY: plain prctl.
-    unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    };
-    let kept = permitted & want;
-    for (i, d) in data.iter_mut().enumerate() {
-        let bits = (kept >> (32 * i)) as u32;
-        *d = CapData {
-            effective: bits,
-            permitted: bits,
-            inheritable: 0,
-        };
-    }
-    // SAFETY: as above.
-    if unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) } != 0 {
-        return Err(format!("capset: {}", std::io::Error::last_os_error()));
-    }
+    let _ = caps::clear(None, CapSet::Ambient);
+    let kept: CapsHashSet = permitted.intersection(&want).copied().collect();
+    // Effective first: it may never hold more than the permitted set.
+    caps::set(None, CapSet::Effective, &kept).map_err(|e| err("capset", e))?;
+    caps::set(None, CapSet::Permitted, &kept).map_err(|e| err("capset", e))?;
+    caps::clear(None, CapSet::Inheritable).map_err(|e| err("capset", e))?;
     Ok(keep
         .iter()
-        .filter(|&&c| kept & (1 << c) != 0)
+        .filter(|&&c| capability(c).is_some_and(|c| kept.contains(&c)))
         .map(|&c| name(c))
         .collect())
 }

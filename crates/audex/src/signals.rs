@@ -1,19 +1,16 @@
 //! SIGINT/SIGTERM set a flag the read loops poll (they wake every read timeout);
-//! SIGHUP sets another that `audex run` takes to reload its config.
+//! SIGHUP sets another that `audex run` takes to reload its config. Handlers
+//! by signal-hook (they only store to the atomics).
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 
-static STOP: AtomicBool = AtomicBool::new(false);
-static RELOAD: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_hangup(_: libc::c_int) {
-    RELOAD.store(true, Ordering::SeqCst);
-}
+static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(Default::default);
+static RELOAD: LazyLock<Arc<AtomicBool>> = LazyLock::new(Default::default);
 
 /// Installs the SIGHUP handler (only the daemon reloads; others keep the default).
 pub fn install_reload() {
-    // SAFETY: the handler only stores to an atomic (async-signal-safe).
-    unsafe {
-        libc::signal(libc::SIGHUP, on_hangup as *const () as libc::sighandler_t);
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGHUP, RELOAD.clone()) {
+        audex_log::warn!("cannot handle SIGHUP ({e}): reloads need a restart");
     }
 }
 
@@ -22,16 +19,12 @@ pub fn take_reload() -> bool {
     RELOAD.swap(false, Ordering::SeqCst)
 }
 
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Installs the handlers.
+/// Installs the SIGINT and SIGTERM handlers.
 pub fn install() {
-    // SAFETY: the handler only stores to an atomic (async-signal-safe).
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, STOP.clone()) {
+            audex_log::warn!("cannot handle signal {sig} ({e}): stopping will not drain");
+        }
     }
 }
 
