@@ -111,7 +111,7 @@ impl Correlator {
             cfg,
             nodes: vec![first],
             node_index: HashMap::new(),
-            in_flight: HashMap::with_capacity_and_hasher(1024, FxBuild::default()),
+            in_flight: HashMap::with_capacity_and_hasher(1024, FxBuild),
             order: VecDeque::with_capacity(1024),
             next_gen: 0,
             now_ms: 0,
