@@ -19,6 +19,7 @@ pub mod pem;
 pub mod private;
 pub mod spool;
 mod tls;
+pub mod wire;
 
 pub use archive::ProtobufFile;
 pub use ecs::ecs_line;

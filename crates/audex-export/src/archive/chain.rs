@@ -2,6 +2,8 @@
 //! node, its sequence number and the previous event's MAC (see `audex.v1.Chain`).
 //! Also the few protobuf wire-format steps needed to find the chain field in a
 //! record's bytes without decoding the event.
+pub use crate::wire::read_varint;
+use crate::wire::{put_varint, varint_len};
 use std::path::Path;
 
 /// Length of a MAC (HMAC-SHA256).
@@ -116,28 +118,6 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// A varint at `b[*at..]`, advancing `at`.
-pub fn read_varint(b: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let x = *b.get(*at)?;
-        *at += 1;
-        v |= u64::from(x & 0x7f) << shift;
-        if x < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
-
 /// Bytes of the encoded `chain` field for `sequence` (key, length, body).
 pub fn chain_field_len(sequence: u64) -> usize {
     let inner_len = 1 + varint_len(sequence) + 2 * (2 + MAC_LEN);
@@ -157,10 +137,6 @@ pub fn append_chain(out: &mut Vec<u8>, sequence: u64, mac: &Mac, prev: &Mac) {
     out.push(3 << 3 | 2);
     out.push(MAC_LEN as u8);
     out.extend_from_slice(prev);
-}
-
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// What a record's bytes say about its place in the chain, found by scanning the

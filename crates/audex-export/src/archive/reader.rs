@@ -1,7 +1,7 @@
 //! Reading archive segments: the records (varint length + event bytes) of one
 //! segment file, with their offsets, and where the framing breaks. Segments are
 //! streamed ([`SegmentStream`]): memory is one record, never the file.
-use super::chain::read_varint;
+use crate::wire::read_varint;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 

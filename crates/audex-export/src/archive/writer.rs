@@ -78,7 +78,7 @@ impl Chain {
         };
         let mac = self.key.mac(node, seq, &prev, content);
         let field_len = chain::chain_field_len(seq);
-        chain::put_varint(out, (content.len() + field_len) as u64);
+        crate::wire::put_varint(out, (content.len() + field_len) as u64);
         out.extend_from_slice(content);
         append_chain(out, seq, &mac, &prev);
         match self.heads.get_mut(node) {

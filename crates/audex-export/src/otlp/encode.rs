@@ -9,13 +9,7 @@ use super::mapping::{
 use audex_proto::v1::AuditEvent;
 use prost::Message;
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+use crate::wire::{put_varint as varint, read_varint, varint_len};
 
 fn key(out: &mut Vec<u8>, field: u32, wire: u32) {
     varint(out, ((field << 3) | wire) as u64);
@@ -46,10 +40,6 @@ fn nested(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
 struct Kvs<'a> {
     out: &'a mut Vec<u8>,
     field: u32,
-}
-
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 impl Kvs<'_> {
@@ -191,19 +181,6 @@ pub fn encode_spool_entry(
         out.extend_from_slice(part.as_bytes());
     }
     log_record(out, ev, observed, shape.into());
-}
-
-fn read_varint(b: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *b.get(*at)?;
-        *at += 1;
-        v |= ((byte & 0x7f) as u64) << shift;
-        if byte < 0x80 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 fn read_str<'a>(b: &'a [u8], at: &mut usize) -> Option<&'a str> {

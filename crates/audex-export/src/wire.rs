@@ -1,0 +1,45 @@
+//! Protobuf wire primitives shared by the hand-written encoders and readers
+//! (the OTLP byte encoder, spool entries, the chained archive): prost's
+//! varints, with the call shapes those modules use.
+
+/// Appends `v` as a varint.
+#[inline]
+pub fn put_varint(out: &mut Vec<u8>, v: u64) {
+    prost::encoding::encode_varint(v, out);
+}
+
+/// Bytes of `v` as a varint.
+#[inline]
+pub fn varint_len(v: u64) -> usize {
+    prost::encoding::encoded_len_varint(v)
+}
+
+/// The varint at `b[*at..]`, advancing `at`; None when cut short or too long.
+#[inline]
+pub fn read_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut rest = b.get(*at..)?;
+    let before = rest.len();
+    let v = prost::encoding::decode_varint(&mut rest).ok()?;
+    *at += before - rest.len();
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_cut() {
+        for v in [0, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
+            let mut b = vec![9];
+            put_varint(&mut b, v);
+            assert_eq!(b.len() - 1, varint_len(v));
+            let mut at = 1;
+            assert_eq!(read_varint(&b, &mut at), Some(v));
+            assert_eq!(at, b.len());
+            let mut at = 1;
+            assert_eq!(read_varint(&b[..b.len() - 1], &mut at), None, "{v}");
+        }
+        assert_eq!(read_varint(&[0xff; 11], &mut 0), None);
+    }
+}
