@@ -98,8 +98,6 @@ pub fn make_exporter(
     })
 }
 
-pub(crate) use audex_policy::glob;
-
 /// The tenants of a config as an audex-policy [`Policy`].
 fn policy(cfg: &Config) -> Result<Policy> {
     let specs = cfg

@@ -12,7 +12,7 @@ use crate::drift::Guard;
 use crate::live::{self, LiveOptions};
 use crate::lock;
 use crate::metrics;
-use crate::outputs::{glob, Outputs};
+use crate::outputs::Outputs;
 use crate::signals;
 use anyhow::Result;
 use audex::config::schema::Config;
@@ -30,31 +30,25 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Rule files named by the config, globs (`*` in the file name) expanded, sorted.
+/// Rule files named by the config, glob patterns expanded (the `glob`
+/// crate: `*`, `?`, `[...]` in any component), each pattern's matches sorted;
+/// a name without a pattern stays as written (a missing file is reported
+/// when it is read).
 fn rule_files(cfg: &Config) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for f in &cfg.rules.files {
-        let p = Path::new(f);
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !name.contains('*') {
-            out.push(p.to_path_buf());
+        if !f.contains(['*', '?', '[']) {
+            out.push(PathBuf::from(f));
             continue;
         }
-        let dir = p.parent().unwrap_or(Path::new("/"));
-        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.path())
-                    .filter(|q| {
-                        q.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| glob(name, n))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        found.sort();
-        out.extend(found);
+        match glob::glob(f) {
+            Ok(paths) => {
+                let mut found: Vec<PathBuf> = paths.flatten().filter(|p| p.is_file()).collect();
+                found.sort();
+                out.extend(found);
+            }
+            Err(e) => audex_log::warn!("rules.files: {f} is not a pattern ({e})"),
+        }
     }
     out
 }

@@ -401,7 +401,16 @@ fn rules(n: &Node, errs: &Errors) -> RulesCfg {
     let keys = ["files", "watch", "packs", "controls", "enforce", "lock"];
     for (k, v) in map(n, "rules", &keys, errs) {
         match k {
-            "files" => r.files = strings(v, "rules.files", errs),
+            "files" => {
+                r.files = strings(v, "rules.files", errs);
+                for f in &r.files {
+                    if let Err(e) = glob::Pattern::new(f) {
+                        errs.at(v, format!("`rules.files`: {f} is not a glob pattern ({e})"));
+                    } else if !f.starts_with('/') {
+                        errs.at(v, format!("`rules.files`: {f} must be an absolute path"));
+                    }
+                }
+            }
             "enforce" => r.enforce = boolean(v, "rules.enforce", errs).unwrap_or(true),
             "lock" => r.lock = boolean(v, "rules.lock", errs).unwrap_or(false),
             "packs" => {
