@@ -121,50 +121,9 @@ pub(crate) fn classify(s: &tonic::Status) -> ExportError {
     }
 }
 
-/// google.rpc.RetryInfo in the status details, if the server sent one.
+/// google.rpc.RetryInfo in the status details (tonic-types), if the server
+/// sent one; a negative delay is none.
 fn retry_hint(s: &tonic::Status) -> Option<Duration> {
-    retry_info(s.details())
-}
-
-/// google.rpc.RetryInfo in encoded google.rpc.Status details.
-pub(crate) fn retry_info(details: &[u8]) -> Option<Duration> {
-    use prost::Message;
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct Any {
-        #[prost(string, tag = "1")]
-        type_url: String,
-        #[prost(bytes = "vec", tag = "2")]
-        value: Vec<u8>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-        #[prost(message, repeated, tag = "3")]
-        details: Vec<Any>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct ProtoDuration {
-        #[prost(int64, tag = "1")]
-        seconds: i64,
-        #[prost(int32, tag = "2")]
-        nanos: i32,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RetryInfo {
-        #[prost(message, optional, tag = "1")]
-        retry_delay: Option<ProtoDuration>,
-    }
-    let st = RpcStatus::decode(details).ok()?;
-    let any = st
-        .details
-        .iter()
-        .find(|a| a.type_url.ends_with("google.rpc.RetryInfo"))?;
-    let d = RetryInfo::decode(any.value.as_slice()).ok()?.retry_delay?;
-    Some(Duration::new(
-        d.seconds.max(0) as u64,
-        d.nanos.max(0) as u32,
-    ))
+    use tonic_types::StatusExt;
+    s.get_details_retry_info()?.retry_delay
 }

@@ -154,75 +154,33 @@ impl H2Grpc {
     }
 }
 
-/// gRPC status codes: the ones the OTLP specification retries, else permanent.
+/// A gRPC status the server sent (code, message, `grpc-status-details-bin`)
+/// judged as the tonic channel judges one ([`crate::grpc_channel::classify`]).
 pub(crate) fn classify(code: i32, message: &str, details: Option<&[u8]>) -> ExportError {
-    let name = match code {
-        1 => "Cancelled",
-        2 => "Unknown",
-        3 => "InvalidArgument",
-        4 => "DeadlineExceeded",
-        5 => "NotFound",
-        7 => "PermissionDenied",
-        8 => "ResourceExhausted",
-        10 => "Aborted",
-        11 => "OutOfRange",
-        12 => "Unimplemented",
-        13 => "Internal",
-        14 => "Unavailable",
-        15 => "DataLoss",
-        16 => "Unauthenticated",
-        _ => "Code",
-    };
-    let reason = format!("{name} ({code}): {}", audex_io::escape(message));
-    match code {
-        1 | 4 | 8 | 10 | 11 | 14 | 15 => ExportError::Retryable {
-            reason,
-            retry_after: details.and_then(crate::grpc_channel::retry_info),
-        },
-        _ => ExportError::Permanent { reason },
-    }
+    let status = tonic::Status::with_details(
+        tonic::Code::from_i32(code),
+        message,
+        bytes::Bytes::copy_from_slice(details.unwrap_or_default()),
+    );
+    crate::grpc_channel::classify(&status)
 }
 
+/// `grpc-message` is percent-encoded (gRPC over HTTP/2).
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Base64 (standard alphabet, padding optional) as gRPC's `-bin` headers use.
+/// `grpc-status-details-bin`: base64, padded or not.
 fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' | b'-' => Some(62),
-        b'/' | b'_' => Some(63),
-        _ => None,
-    };
+    use base64::Engine;
     let s: Vec<u8> = s.iter().copied().filter(|&c| c != b'=').collect();
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.chunks(4) {
-        let mut acc = 0u32;
-        for &c in chunk {
-            acc = acc << 6 | val(c)? as u32;
-        }
-        let bits = chunk.len() * 6;
-        acc <<= 24 - bits;
-        out.extend_from_slice(&acc.to_be_bytes()[1..1 + bits / 8]);
-    }
-    Some(out)
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(&s)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&s))
+        .ok()
 }
 
 #[cfg(test)]
