@@ -85,18 +85,18 @@ impl<U: UserDb> Normalizer<U> {
     }
 
     fn lost(&self, l: &LostRange) -> AuditEvent {
-        let mut ev = self.base(l.node.as_deref(), l.time, l.first_serial);
-        ev.id.push_str("-lost");
-        ev.category = "audit".into();
-        ev.action = "records-lost".into();
-        ev.outcome = "failure".into();
-        ev.lost = Some(Lost {
-            count: l.count(),
-            first_serial: l.first_serial,
-            last_serial: l.last_serial,
-            source: "serial-gap".into(),
-        });
-        ev
+        let base = self.base(l.node.as_deref(), l.time, l.first_serial);
+        audex_proto::records_lost(
+            base.id + "-lost",
+            base.node,
+            base.time.unwrap_or_default(),
+            Lost {
+                count: l.count(),
+                first_serial: l.first_serial,
+                last_serial: l.last_serial,
+                source: "serial-gap".into(),
+            },
+        )
     }
 
     fn event(&self, a: &Assembled) -> AuditEvent {

@@ -12,6 +12,9 @@ pub mod v1 {
 }
 
 pub mod json;
+mod lost;
+
+pub use lost::records_lost;
 
 pub use pbjson_types::Timestamp;
 pub use prost::Message;

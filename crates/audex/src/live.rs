@@ -12,6 +12,7 @@
 //! default) and the kernel backlog; when both are full the kernel counts loss,
 //! which is reported.
 use crate::metrics::{RecordCounts, METRICS};
+use crate::pipeline::{Sink, Stages};
 use crate::signals;
 use anyhow::{bail, Result};
 use audex_correlate::{Config, Correlator};
@@ -19,7 +20,7 @@ use audex_enrich::kubernetes::PodIndex;
 use audex_enrich::{EnrichOptions, Enricher, PasswdDb};
 use audex_kernel::source::{Read, Source};
 use audex_normalize::{Normalizer, Options};
-use audex_proto::v1::{AuditEvent, Lost};
+use audex_proto::v1::AuditEvent;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -106,29 +107,26 @@ impl EndMarker {
 }
 
 /// Reads the kernel until a stop is requested, then drains (see [`EndMarker`]);
-/// every normalized event goes to `sink`, and `tick` runs after every read
-/// (at least every read timeout). While `paused` says so (the outputs cannot
-/// take more), nothing is read: records wait in the socket buffer and the
-/// kernel backlog, which counts what it cannot hold as lost.
-pub fn read_loop(
-    src: &mut Source,
-    opts: &LiveOptions,
-    sink: &mut dyn FnMut(AuditEvent) -> Result<()>,
-    tick: &mut dyn FnMut() -> Result<()>,
-    paused: &mut dyn FnMut() -> bool,
-) -> Result<()> {
+/// every event goes through the [`Stages`] to `sink`, whose `tick` runs after
+/// every read (at least every read timeout). While the sink is paused (the
+/// outputs cannot take more), nothing is read: records wait in the socket
+/// buffer and the kernel backlog, which counts what it cannot hold as lost.
+pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> Result<()> {
     let start = Instant::now();
     let now_ms = || start.elapsed().as_millis() as u64;
-    let mut corr = Correlator::new(Config::default());
     let node = opts.node.clone().or_else(hostname).unwrap_or_default();
-    let norm = Normalizer::new(
-        PasswdDb::new(&opts.host_root),
-        Options {
-            default_node: Some(node.clone()),
-            include_records: false,
-        },
+    let mut stages = Stages::new(
+        Correlator::new(Config::default()),
+        Normalizer::new(
+            PasswdDb::new(&opts.host_root),
+            Options {
+                default_node: Some(node.clone()),
+                include_records: false,
+            },
+        ),
+        Enricher::new(opts.enrich.clone(), opts.pods.clone()),
+        None,
     );
-    let mut enricher = Enricher::new(opts.enrich.clone(), opts.pods.clone());
     let mut last_status = Instant::now();
     let mut kernel_lost = src.status().map(|s| s.lost).unwrap_or(0);
     let mut backlog_high = false;
@@ -148,14 +146,14 @@ pub fn read_loop(
         if draining.is_none() && signals::stop_requested() {
             draining = Some(Instant::now());
         }
-        if draining.is_none() && paused() {
+        if draining.is_none() && sink.paused() {
             if paused_since.is_none() {
                 paused_since = Some(Instant::now());
                 m.intake_paused.store(1, Ordering::Relaxed);
                 audex_log::error!("intake paused: the spool cannot take more events (see above); records wait in the kernel, which counts what its backlog cannot hold as lost");
             }
             std::thread::sleep(Duration::from_millis(100));
-            tick()?;
+            sink.tick()?;
             continue;
         }
         if let Some(since) = paused_since.take() {
@@ -168,12 +166,12 @@ pub fn read_loop(
         if draining.is_some() {
             marker.send_due(src);
         }
-        corr.set_now(now_ms());
+        stages.set_now(now_ms());
         let read = reader.read_each(&mut |rtype, payload| {
             marker.look(rtype, payload);
             records_by_type.bump(rtype);
             match audex_parse::parse_netlink(rtype, payload) {
-                Ok(p) => corr.push(p),
+                Ok(p) => stages.push(p),
                 Err(e) => {
                     parse_errors += 1;
                     m.parse_errors.fetch_add(1, Ordering::Relaxed);
@@ -188,7 +186,7 @@ pub fn read_loop(
             Ok(Read::Overflow) => {
                 enobufs += 1;
                 m.enobufs.fetch_add(1, Ordering::Relaxed);
-                sink(lost_event("enobufs", 0, &node))?;
+                sink.send(lost_event("enobufs", 0, &node))?;
             }
             Ok(Read::Idle) => {
                 if draining.is_some_and(|since| marker.drained(since)) {
@@ -200,22 +198,20 @@ pub fn read_loop(
                 break;
             }
         }
-        tick()?;
-        corr.expire_wall(now_ms());
-        while let Some(o) = corr.pop() {
-            let mut ev = norm.normalize(&o);
-            enricher.enrich(&mut ev);
+        sink.tick()?;
+        stages.expire_wall(now_ms());
+        stages.drain_with(&mut |ev| {
             count_event(&mut events_by_category, &ev);
-            sink(ev)?;
-        }
+            sink.send(ev)
+        })?;
         if last_merge.elapsed() >= Duration::from_millis(100) {
             last_merge = Instant::now();
             m.add_records(&mut records_by_type);
             m.add_events(&mut events_by_category);
             m.in_flight
-                .store(corr.in_flight() as u64, Ordering::Relaxed);
-            m.correlator.lock().unwrap().clone_from(corr.stats());
-            let (hits, misses) = enricher.cache_counts();
+                .store(stages.in_flight() as u64, Ordering::Relaxed);
+            m.correlator.lock().unwrap().clone_from(stages.stats());
+            let (hits, misses) = stages.cache_counts();
             m.process_cache_hits.store(hits, Ordering::Relaxed);
             m.process_cache_misses.store(misses, Ordering::Relaxed);
             m.tick();
@@ -237,7 +233,7 @@ pub fn read_loop(
                 if st.lost > kernel_lost {
                     m.kernel_lost
                         .fetch_add((st.lost - kernel_lost) as u64, Ordering::Relaxed);
-                    sink(lost_event("kernel", (st.lost - kernel_lost) as u64, &node))?;
+                    sink.send(lost_event("kernel", (st.lost - kernel_lost) as u64, &node))?;
                 }
                 kernel_lost = kernel_lost.max(st.lost);
             }
@@ -255,12 +251,8 @@ pub fn read_loop(
     if enobufs > 0 {
         audex_log::warn!("the socket overflowed {enobufs} times; lost records are reported as records-lost events");
     }
-    corr.flush();
-    while let Some(o) = corr.pop() {
-        let mut ev = norm.normalize(&o);
-        enricher.enrich(&mut ev);
-        sink(ev)?;
-    }
+    stages.flush();
+    stages.drain(sink)?;
     if let Some(e) = failure {
         bail!("reading the kernel: {e}");
     }
@@ -279,30 +271,7 @@ fn count_event(counts: &mut BTreeMap<String, u64>, ev: &AuditEvent) {
 
 /// A `records-lost` event of this node (loss the kernel or the socket reported).
 pub fn lost_event(source: &str, count: u64, node: &str) -> AuditEvent {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    AuditEvent {
-        id: format!(
-            "{node}:{}.{:03}:lost-{source}",
-            now.as_secs(),
-            now.subsec_millis()
-        ),
-        node: node.to_string(),
-        time: Some(audex_proto::Timestamp {
-            seconds: now.as_secs() as i64,
-            nanos: now.subsec_nanos() as i32,
-        }),
-        category: "audit".into(),
-        action: "records-lost".into(),
-        outcome: "failure".into(),
-        lost: Some(Lost {
-            count,
-            source: source.into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    audex_export::notes::records_lost_now(node, source, count, 0, 0)
 }
 
 pub fn hostname() -> Option<String> {

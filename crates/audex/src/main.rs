@@ -8,6 +8,7 @@ mod live;
 mod lock;
 mod metrics;
 mod outputs;
+mod pipeline;
 mod progress;
 mod replay;
 mod rules_cmd;

@@ -1,6 +1,7 @@
 //! `audex replay [FILE|-]`: a log in, events out, in constant memory.
 use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
 use crate::inputs;
+use crate::pipeline::Stages;
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use audex_correlate::{Config, Correlator};
@@ -107,13 +108,13 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     } else {
         Box::new(PasswdDb::new(&args.host_root))
     };
-    let mut stages = Stages {
-        correlator: Correlator::new(Config {
+    let mut stages = Stages::new(
+        Correlator::new(Config {
             timeout_ms: args.timeout_ms,
             track_gaps: !args.ignore_gaps,
             ..Config::default()
         }),
-        normalizer: Normalizer::new(
+        Normalizer::new(
             users,
             Options {
                 default_node: args.node.clone(),
@@ -122,7 +123,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         ),
         // Parents from the exec events earlier in the log (never /proc: it
         // describes today's processes, not the log's).
-        enricher: Enricher::new(
+        Enricher::new(
             EnrichOptions {
                 live: false,
                 peer_processes: Vec::new(),
@@ -132,12 +133,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         ),
         // Rule keys of the packs become controls[] (with --config, the
         // configured table does it on the way to the exporters).
-        controls: if args.config.is_none() {
-            audex_compliance::controls::ControlMap::builtin()
-        } else {
-            audex_compliance::controls::ControlMap::default()
-        },
-    };
+        args.config
+            .is_none()
+            .then(audex_compliance::controls::ControlMap::builtin),
+    );
 
     let started = Instant::now();
     let mut progress = Progress::new(size);
@@ -165,7 +164,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             match parsed {
                 Ok(rec) => {
                     sum.records += 1;
-                    stages.correlator.push(rec);
+                    stages.push(rec);
                 }
                 Err(e) if e.kind == ParseErrorKind::Empty => {}
                 Err(e) => {
@@ -175,11 +174,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                     }
                 }
             }
-            stages.drain(writer.as_mut(), &mut sum)?;
+            drain(&mut stages, writer.as_mut(), &mut sum)?;
             progress.update(bytes_read, sum.records);
         }
-        stages.correlator.flush();
-        stages.drain(writer.as_mut(), &mut sum)?;
+        stages.flush();
+        drain(&mut stages, writer.as_mut(), &mut sum)?;
         writer.finish()
     })();
     progress.finish();
@@ -189,7 +188,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::from(2)),
         Err(e) => return Err(e).with_context(|| format!("replaying {what}")),
     }
-    let st = stages.correlator.stats();
+    let st = stages.stats().clone();
     sum.late = st.late;
     sum.after_lost = st.after_lost;
     // Counted, shown only when they happened.
@@ -210,7 +209,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             "records with implausible serials (not counted as loss)",
         ),
         (
-            stages.normalizer.invalid_values(),
+            stages.invalid_values(),
             "invalid ids left out (data.invalid_values)",
         ),
         (
@@ -366,30 +365,21 @@ fn replay_events(r: impl Read, w: &mut dyn EventWriter, sum: &mut Summary) -> io
 
 /// The stages after parsing: correlate, normalize, enrich (from the log itself),
 /// controls.
-struct Stages {
-    correlator: Correlator,
-    normalizer: Normalizer<Box<dyn UserDb>>,
-    enricher: Enricher,
-    controls: audex_compliance::controls::ControlMap,
-}
-
-impl Stages {
-    /// Hands every event the correlator completed to `w`.
-    fn drain(&mut self, w: &mut dyn EventWriter, sum: &mut Summary) -> io::Result<()> {
-        while let Some(out) = self.correlator.pop() {
-            let mut ev = self.normalizer.normalize(&out);
-            self.enricher.enrich(&mut ev);
-            self.controls.apply(&mut ev);
-            sum.events += 1;
-            if let Some(l) = &ev.lost {
-                sum.lost_events += 1;
-                sum.lost_serials += l.count;
-            }
-            if ev.truncated {
-                sum.truncated += 1;
-            }
-            w.write_owned(ev)?;
+/// Every event the stages completed to `w`, counted.
+fn drain<U: UserDb>(
+    stages: &mut Stages<U>,
+    w: &mut dyn EventWriter,
+    sum: &mut Summary,
+) -> io::Result<()> {
+    stages.drain_with(&mut |ev| {
+        sum.events += 1;
+        if let Some(l) = &ev.lost {
+            sum.lost_events += 1;
+            sum.lost_serials += l.count;
         }
-        Ok(())
-    }
+        if ev.truncated {
+            sum.truncated += 1;
+        }
+        w.write_owned(ev)
+    })
 }

@@ -13,6 +13,7 @@ use crate::live::{self, LiveOptions};
 use crate::lock;
 use crate::metrics;
 use crate::outputs::Outputs;
+use crate::pipeline::Sink;
 use crate::signals;
 use anyhow::Result;
 use audex::config::schema::Config;
@@ -154,7 +155,16 @@ struct Running<'p> {
     last_state: Instant,
 }
 
-impl Running<'_> {
+/// The daemon as the pipeline's sink: the drift guard sees every event, the
+/// exporters get it; a tick reloads on SIGHUP, runs the guard, writes the
+/// status file and syncs the spools; intake pauses while a spool cannot take
+/// more.
+impl Sink for Running<'_> {
+    fn send(&mut self, ev: AuditEvent) -> Result<()> {
+        self.guard.observe(&ev);
+        self.outputs().send(ev)
+    }
+
     fn tick(&mut self) -> Result<()> {
         if signals::take_reload() {
             self.reload()?;
@@ -169,6 +179,12 @@ impl Running<'_> {
         self.outputs().tick()
     }
 
+    fn paused(&self) -> bool {
+        self.outputs.as_ref().is_some_and(|o| o.paused())
+    }
+}
+
+impl Running<'_> {
     /// What `audex status` shows of this daemon.
     fn write_state(&self) {
         daemon_state::write(&daemon_state::State {
@@ -177,12 +193,6 @@ impl Running<'_> {
             locked: self.locked,
             enforce: self.cfg.rules.enforce,
         });
-    }
-
-    /// One delivered event: the guard looks at it, the exporters get it.
-    fn send(&mut self, ev: AuditEvent) -> Result<()> {
-        self.guard.observe(&ev);
-        self.outputs().send(ev)
     }
 
     /// SIGHUP: the new config replaces rules, tenants and exporters, or is
@@ -435,14 +445,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
             enrich: running.cfg.enrich.options(),
             pods,
         };
-        let cell = std::cell::RefCell::new(&mut running);
-        live::read_loop(
-            &mut src,
-            &opts,
-            &mut |ev| cell.borrow_mut().send(ev),
-            &mut || cell.borrow_mut().tick(),
-            &mut || cell.borrow_mut().outputs().paused(),
-        )
+        live::read_loop(&mut src, &opts, &mut running)
     })();
     if running.locked {
         audex_log::info!(

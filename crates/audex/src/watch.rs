@@ -5,6 +5,7 @@
 //! Ctrl-C or SIGTERM; then removes its rules and puts kernel audit back.
 use crate::cli::WatchArgs;
 use crate::live;
+use crate::pipeline::Sink;
 use crate::signals;
 use anyhow::{bail, Context, Result};
 use audex_kernel::caps;
@@ -70,30 +71,26 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         // batch of records (flushed on the read loop's tick): a write per event
         // was a fifth of `watch`'s CPU on the storm bench.
         let stdout = std::io::stdout();
-        let out: std::cell::RefCell<Box<dyn Write>> = if stdout.is_terminal() {
-            std::cell::RefCell::new(Box::new(std::io::LineWriter::new(stdout.lock())))
+        let out: Box<dyn Write> = if stdout.is_terminal() {
+            Box::new(std::io::LineWriter::new(stdout.lock()))
         } else {
-            std::cell::RefCell::new(Box::new(std::io::BufWriter::with_capacity(
-                256 << 10,
-                stdout.lock(),
-            )))
+            Box::new(std::io::BufWriter::with_capacity(256 << 10, stdout.lock()))
         };
-        let mut printed = 0u64;
         let opts = live::LiveOptions {
             host_root: "/".into(),
             node: None,
             enrich: audex_enrich::EnrichOptions::default(),
             pods: None,
         };
-        let mut sink = |ev: AuditEvent| -> Result<()> {
-            if ev.lost.is_some() || ev.keys.iter().any(|k| k == &key) {
-                printed += emit(&mut *out.borrow_mut(), &ev, args.json)?;
-            }
-            Ok(())
+        let mut terminal = Terminal {
+            out,
+            key: key.clone(),
+            json: args.json,
+            printed: 0,
         };
-        let mut flush = || -> Result<()> { flush_out(&mut *out.borrow_mut()) };
-        live::read_loop(&mut src, &opts, &mut sink, &mut flush, &mut || false)?;
-        flush_out(&mut *out.borrow_mut())?;
+        live::read_loop(&mut src, &opts, &mut terminal)?;
+        flush_out(&mut *terminal.out)?;
+        let printed = terminal.printed;
         Ok(printed)
     })();
     // Always: remove our rules, then restore the kernel.
@@ -106,6 +103,28 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let printed = result?;
     eprintln!("audex: stopped; {printed} events shown; watch rules removed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The watch's sink: its own key's events (and loss) to the terminal, as
+/// lines or JSON; flushed on every tick.
+struct Terminal<'a> {
+    out: Box<dyn Write + 'a>,
+    key: String,
+    json: bool,
+    printed: u64,
+}
+
+impl Sink for Terminal<'_> {
+    fn send(&mut self, ev: AuditEvent) -> Result<()> {
+        if ev.lost.is_some() || ev.keys.iter().any(|k| k == &self.key) {
+            self.printed += emit(&mut *self.out, &ev, self.json)?;
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self) -> Result<()> {
+        flush_out(&mut *self.out)
+    }
 }
 
 /// Flushes what `emit` wrote.

@@ -11,7 +11,7 @@
 //! logged with the spool's directory.
 use super::Exporter;
 use crate::spool::{Dropped, Spool};
-use audex_proto::v1::{AuditEvent, Lost};
+use audex_proto::v1::AuditEvent;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -311,24 +311,5 @@ impl Spooler {
 
 /// The event that stands for `count` events the spool bound dropped.
 pub fn lost_event(node: &str, count: u64) -> AuditEvent {
-    let now = crate::notes::since_epoch();
-    let mut ev = crate::notes::audit_event(
-        node,
-        format!(
-            "{node}:{}.{:09}:spool-lost",
-            now.as_secs(),
-            now.subsec_nanos()
-        ),
-        "records-lost",
-        "failure",
-        Default::default(),
-    );
-    ev.time = Some(crate::notes::timestamp(now));
-    ev.lost = Some(Lost {
-        count,
-        first_serial: 0,
-        last_serial: 0,
-        source: "spool".into(),
-    });
-    ev
+    crate::notes::records_lost_now(node, "spool", count, 0, 0)
 }
