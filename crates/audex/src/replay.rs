@@ -1,6 +1,7 @@
 //! `audex replay [FILE|-]`: a log in, events out, in constant memory.
 use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
 use crate::inputs;
+use crate::outputs::Outputs;
 use crate::pipeline::Stages;
 use crate::progress::Progress;
 use anyhow::{Context, Result};
@@ -32,8 +33,91 @@ struct Summary {
 }
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
-    // Every input is checked up front, so a missing one stops the replay
-    // before anything is written.
+    let (input, what, size) = open_inputs(&args)?;
+    let out: Box<dyn Write> = match &args.output {
+        Some(p) => {
+            Box::new(File::create(p).with_context(|| format!("cannot write {}", p.display()))?)
+        }
+        None => Box::new(io::stdout().lock()),
+    };
+    let out = BufWriter::with_capacity(256 << 10, out);
+    // With --config, events go through the configured tenants and exporters.
+    let mut outputs = match &args.config {
+        Some(path) => match start_outputs(path, &args)? {
+            Ok(o) => Some(o),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    let mut writer = writer(&mut outputs, &args, out);
+    let mut stages = stages(&args);
+    let started = Instant::now();
+    let mut progress = Progress::new(size);
+    let mut sum = Summary::default();
+    let mut reader = BufReader::with_capacity(256 << 10, input);
+    let res = if args.input == InputFormat::Proto {
+        replay_events(&mut reader, writer.as_mut(), &mut sum)
+    } else {
+        replay_records(
+            &args,
+            &mut reader,
+            &mut stages,
+            writer.as_mut(),
+            &mut progress,
+            &mut sum,
+        )
+    };
+    progress.finish();
+    match res {
+        Ok(()) => {}
+        // A closed pipe (`| head`) ends the replay quietly, but not as a success.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::from(2)),
+        Err(e) => return Err(e).with_context(|| format!("replaying {what}")),
+    }
+    let st = stages.stats().clone();
+    sum.late = st.late;
+    sum.after_lost = st.after_lost;
+    let extra = extra_counts(&st, stages.invalid_values());
+    drop(writer);
+    let code = match outputs {
+        Some(o) => finish_outputs(o, args.deadline_s)?,
+        None => ExitCode::SUCCESS,
+    };
+    if !args.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "audex: {} records -> {} events in {:.2}s ({:.0} records/s); {} parse errors; {} lost serials in {} gaps; {} late records{}; {} truncated events{}",
+            sum.records,
+            sum.events,
+            secs,
+            sum.records as f64 / secs.max(1e-9),
+            sum.parse_errors,
+            sum.lost_serials,
+            sum.lost_events,
+            sum.late,
+            if sum.after_lost > 0 {
+                format!(" ({} of serials reported lost before they came: dropped)", sum.after_lost)
+            } else {
+                String::new()
+            },
+            sum.truncated,
+            extra
+        );
+    }
+    if args.input == InputFormat::Audit && sum.records == 0 && sum.lines > 0 {
+        eprintln!(
+            "audex: no audit record in {what} ({} lines, none parsed): is it an audit log?",
+            sum.lines
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(code)
+}
+
+/// The inputs, checked up front (a missing one stops the replay before
+/// anything is written) and chained in time order: the reader, a name for
+/// messages, the total size when known.
+fn open_inputs(args: &ReplayArgs) -> Result<(Box<dyn Read>, String, Option<u64>)> {
     let inputs = inputs::expand(&args.files)?;
     let mut size = Some(0u64);
     for i in &inputs {
@@ -54,41 +138,41 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         [one] => one.name(),
         many => format!("{} inputs", many.len()),
     };
-    let input: Box<dyn Read> =
-        Box::new(inputs::Chain::new(inputs, args.input == InputFormat::Audit));
-    let out: Box<dyn Write> = match &args.output {
-        Some(p) => {
-            Box::new(File::create(p).with_context(|| format!("cannot write {}", p.display()))?)
+    let input = Box::new(inputs::Chain::new(inputs, args.input == InputFormat::Audit));
+    Ok((input, what, size))
+}
+
+/// The configured exporters, running; the exit code when the config is not
+/// valid (its errors printed).
+fn start_outputs(path: &std::path::Path, args: &ReplayArgs) -> Result<Result<Outputs, ExitCode>> {
+    let cfg = match audex::config::load(path) {
+        Ok(c) => c,
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "audex: {} is not a valid config; nothing replayed",
+                path.display()
+            );
+            return Ok(Err(ExitCode::from(1)));
         }
-        None => Box::new(io::stdout().lock()),
     };
-    let out = BufWriter::with_capacity(256 << 10, out);
-    // With --config, events go through the configured tenants and exporters.
-    let mut outputs = match &args.config {
-        Some(path) => {
-            let cfg = match audex::config::load(path) {
-                Ok(c) => c,
-                Err(errs) => {
-                    for e in &errs {
-                        eprintln!("{e}");
-                    }
-                    eprintln!(
-                        "audex: {} is not a valid config; nothing replayed",
-                        path.display()
-                    );
-                    return Ok(ExitCode::from(1));
-                }
-            };
-            let node = args.node.clone().unwrap_or_else(|| {
-                std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .map(|h| h.trim().to_string())
-                    .unwrap_or_default()
-            });
-            Some(crate::outputs::Outputs::start(&cfg, &node)?)
-        }
-        None => None,
-    };
-    let mut writer: Box<dyn EventWriter + '_> = match (&mut outputs, args.format) {
+    let node = args.node.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default()
+    });
+    Ok(Ok(Outputs::start(&cfg, &node)?))
+}
+
+/// Where events go: the exporters, or `out` in the chosen format.
+fn writer<'a>(
+    outputs: &'a mut Option<Outputs>,
+    args: &ReplayArgs,
+    out: BufWriter<Box<dyn Write>>,
+) -> Box<dyn EventWriter + 'a> {
+    match (outputs, args.format) {
         (Some(o), _) => Box::new(ToOutputs(o)),
         (None, OutputFormat::Json) => Box::new(JsonLines::new(out)),
         (None, OutputFormat::Proto) => Box::new(ProtoDelimited::new(out)),
@@ -102,13 +186,19 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             },
             512,
         )),
-    };
+    }
+}
+
+/// The stages after parsing, for a log: names from the host (unless
+/// `--no-names`), parents from the log's own exec events, controls here
+/// without a config.
+fn stages(args: &ReplayArgs) -> Stages<Box<dyn UserDb>> {
     let users: Box<dyn UserDb> = if args.no_names {
         Box::new(NoNames)
     } else {
         Box::new(PasswdDb::new(&args.host_root))
     };
-    let mut stages = Stages::new(
+    Stages::new(
         Correlator::new(Config {
             timeout_ms: args.timeout_ms,
             track_gaps: !args.ignore_gaps,
@@ -136,62 +226,57 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         args.config
             .is_none()
             .then(audex_compliance::controls::ControlMap::builtin),
-    );
+    )
+}
 
-    let started = Instant::now();
-    let mut progress = Progress::new(size);
-    let mut sum = Summary::default();
-    let mut reader = BufReader::with_capacity(256 << 10, input);
+/// Reads audit records to the end, through the stages to `w`.
+fn replay_records<U: UserDb>(
+    args: &ReplayArgs,
+    reader: &mut impl io::BufRead,
+    stages: &mut Stages<U>,
+    w: &mut dyn EventWriter,
+    progress: &mut Progress,
+    sum: &mut Summary,
+) -> io::Result<()> {
     let mut line = Vec::with_capacity(16 << 10);
     let mut bytes_read = 0u64;
-    let res: io::Result<()> = (|| {
-        if args.input == InputFormat::Proto {
-            return replay_events(&mut reader, writer.as_mut(), &mut sum);
-        }
-        loop {
-            let parsed = match audex_io::read_line(&mut reader, &mut line, MAX_LINE)? {
-                Line::Eof => break,
-                Line::Complete { bytes } => {
-                    bytes_read += bytes;
-                    audex_parse::parse_line(&line)
-                }
-                Line::TooLong { bytes } => {
-                    bytes_read += bytes;
-                    Err(audex_parse::ParseError::too_long(&line))
-                }
-            };
-            sum.lines += 1;
-            match parsed {
-                Ok(rec) => {
-                    sum.records += 1;
-                    stages.push(rec);
-                }
-                Err(e) if e.kind == ParseErrorKind::Empty => {}
-                Err(e) => {
-                    sum.parse_errors += 1;
-                    if sum.parse_errors <= args.max_errors_shown {
-                        eprintln!("audex: line {}: {e}", sum.lines);
-                    }
+    loop {
+        let parsed = match audex_io::read_line(reader, &mut line, MAX_LINE)? {
+            Line::Eof => break,
+            Line::Complete { bytes } => {
+                bytes_read += bytes;
+                audex_parse::parse_line(&line)
+            }
+            Line::TooLong { bytes } => {
+                bytes_read += bytes;
+                Err(audex_parse::ParseError::too_long(&line))
+            }
+        };
+        sum.lines += 1;
+        match parsed {
+            Ok(rec) => {
+                sum.records += 1;
+                stages.push(rec);
+            }
+            Err(e) if e.kind == ParseErrorKind::Empty => {}
+            Err(e) => {
+                sum.parse_errors += 1;
+                if sum.parse_errors <= args.max_errors_shown {
+                    eprintln!("audex: line {}: {e}", sum.lines);
                 }
             }
-            drain(&mut stages, writer.as_mut(), &mut sum)?;
-            progress.update(bytes_read, sum.records);
         }
-        stages.flush();
-        drain(&mut stages, writer.as_mut(), &mut sum)?;
-        writer.finish()
-    })();
-    progress.finish();
-    match res {
-        Ok(()) => {}
-        // A closed pipe (`| head`) ends the replay quietly, but not as a success.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::from(2)),
-        Err(e) => return Err(e).with_context(|| format!("replaying {what}")),
+        drain(stages, w, sum)?;
+        progress.update(bytes_read, sum.records);
     }
-    let st = stages.stats().clone();
-    sum.late = st.late;
-    sum.after_lost = st.after_lost;
-    // Counted, shown only when they happened.
+    stages.flush();
+    drain(stages, w, sum)?;
+    w.finish()
+}
+
+/// The summary's counts shown only when they happened, and the warning of
+/// an input that went back in time.
+fn extra_counts(st: &audex_correlate::Stats, invalid_values: u64) -> String {
     let mut extra = Vec::new();
     for (n, label) in [
         (st.duplicates, "duplicate records dropped"),
@@ -208,10 +293,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             st.implausible_serials,
             "records with implausible serials (not counted as loss)",
         ),
-        (
-            stages.invalid_values(),
-            "invalid ids left out (data.invalid_values)",
-        ),
+        (invalid_values, "invalid ids left out (data.invalid_values)"),
         (
             st.new_sequences - st.went_back,
             "new serial sequences (a reboot or another log)",
@@ -231,57 +313,32 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             }
         );
     }
-    drop(writer);
+    extra.concat()
+}
+
+/// Lets the exporters deliver until the deadline; what each did; exit 2 when
+/// events stay spooled.
+fn finish_outputs(o: Outputs, deadline_s: u64) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
-    if let Some(o) = outputs {
-        let unrouted = crate::metrics::METRICS
-            .unrouted
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.deadline_s);
-        for r in o.finish(deadline)? {
+    let unrouted = crate::metrics::METRICS
+        .unrouted
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let deadline = Instant::now() + std::time::Duration::from_secs(deadline_s);
+    for r in o.finish(deadline)? {
+        eprintln!(
+            "audex: exporter {}: {} exported, {} rejected by the receiver, {} refused for good, {} retries, {} dropped by the spool bound, {} not delivered",
+            r.name, r.exported, r.rejected, r.failed, r.retries, r.dropped, r.pending
+        );
+        if r.pending > 0 {
             eprintln!(
-                "audex: exporter {}: {} exported, {} rejected by the receiver, {} refused for good, {} retries, {} dropped by the spool bound, {} not delivered",
-                r.name, r.exported, r.rejected, r.failed, r.retries, r.dropped, r.pending
+                "audex: exporter {}: {} events not acknowledged within {deadline_s} s; they stay in the spool for the next run",
+                r.name, r.pending
             );
-            if r.pending > 0 {
-                eprintln!(
-                    "audex: exporter {}: {} events not acknowledged within {} s; they stay in the spool for the next run",
-                    r.name, r.pending, args.deadline_s
-                );
-                code = ExitCode::from(2);
-            }
-        }
-        if unrouted > 0 {
-            eprintln!("audex: {unrouted} events matched no tenant and there is no `default` tenant: not exported");
+            code = ExitCode::from(2);
         }
     }
-    if !args.quiet {
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "audex: {} records -> {} events in {:.2}s ({:.0} records/s); {} parse errors; {} lost serials in {} gaps; {} late records{}; {} truncated events{}",
-            sum.records,
-            sum.events,
-            secs,
-            sum.records as f64 / secs.max(1e-9),
-            sum.parse_errors,
-            sum.lost_serials,
-            sum.lost_events,
-            sum.late,
-            if sum.after_lost > 0 {
-                format!(" ({} of serials reported lost before they came: dropped)", sum.after_lost)
-            } else {
-                String::new()
-            },
-            sum.truncated,
-            extra.concat()
-        );
-    }
-    if args.input == InputFormat::Audit && sum.records == 0 && sum.lines > 0 {
-        eprintln!(
-            "audex: no audit record in {what} ({} lines, none parsed): is it an audit log?",
-            sum.lines
-        );
-        return Ok(ExitCode::from(1));
+    if unrouted > 0 {
+        eprintln!("audex: {unrouted} events matched no tenant and there is no `default` tenant: not exported");
     }
     Ok(code)
 }
@@ -290,7 +347,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
 const MAX_LINE: usize = audex_parse::MAX_RECORD_BYTES + 2;
 
 /// An EventWriter that hands events to the configured exporters.
-struct ToOutputs<'a>(&'a mut crate::outputs::Outputs);
+struct ToOutputs<'a>(&'a mut Outputs);
 
 impl EventWriter for ToOutputs<'_> {
     fn write(&mut self, ev: &audex_proto::v1::AuditEvent) -> io::Result<()> {
@@ -363,8 +420,6 @@ fn replay_events(r: impl Read, w: &mut dyn EventWriter, sum: &mut Summary) -> io
     w.finish()
 }
 
-/// The stages after parsing: correlate, normalize, enrich (from the log itself),
-/// controls.
 /// Every event the stages completed to `w`, counted.
 fn drain<U: UserDb>(
     stages: &mut Stages<U>,
