@@ -127,41 +127,24 @@ pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> R
         Enricher::new(opts.enrich.clone(), opts.pods.clone()),
         None,
     );
-    let mut last_status = Instant::now();
-    let mut kernel_lost = src.status().map(|s| s.lost).unwrap_or(0);
-    let mut backlog_high = false;
-    let mut reads_since_poll = 0u64;
+    let mut status = StatusPoll::new(src);
+    let mut counts = Counts::default();
+    let mut pause = Pause::default();
     let mut parse_errors = 0u64;
     let m = &*METRICS;
-    let mut records_by_type = RecordCounts::default();
-    let mut events_by_category: BTreeMap<String, u64> = BTreeMap::new();
-    let mut last_merge = Instant::now();
     let mut reader = src.take_reader().expect("the source's reader");
     let mut enobufs = 0u64;
     let mut marker = EndMarker::new();
     let mut draining: Option<Instant> = None;
     let mut failure: Option<String> = None;
-    let mut paused_since: Option<Instant> = None;
     loop {
         if draining.is_none() && signals::stop_requested() {
             draining = Some(Instant::now());
         }
-        if draining.is_none() && sink.paused() {
-            if paused_since.is_none() {
-                paused_since = Some(Instant::now());
-                m.intake_paused.store(1, Ordering::Relaxed);
-                audex_log::error!("intake paused: the spool cannot take more events (see above); records wait in the kernel, which counts what its backlog cannot hold as lost");
-            }
+        if pause.holds(draining.is_none() && sink.paused()) {
             std::thread::sleep(Duration::from_millis(100));
             sink.tick()?;
             continue;
-        }
-        if let Some(since) = paused_since.take() {
-            m.intake_paused.store(0, Ordering::Relaxed);
-            audex_log::info!(
-                "intake resumed after {:.1} s",
-                since.elapsed().as_secs_f64()
-            );
         }
         if draining.is_some() {
             marker.send_due(src);
@@ -169,7 +152,7 @@ pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> R
         stages.set_now(now_ms());
         let read = reader.read_each(&mut |rtype, payload| {
             marker.look(rtype, payload);
-            records_by_type.bump(rtype);
+            counts.records_by_type.bump(rtype);
             match audex_parse::parse_netlink(rtype, payload) {
                 Ok(p) => stages.push(p),
                 Err(e) => {
@@ -182,7 +165,7 @@ pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> R
             }
         });
         match read {
-            Ok(Read::Records) => reads_since_poll += 1,
+            Ok(Read::Records) => status.reads += 1,
             Ok(Read::Overflow) => {
                 enobufs += 1;
                 m.enobufs.fetch_add(1, Ordering::Relaxed);
@@ -201,46 +184,12 @@ pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> R
         sink.tick()?;
         stages.expire_wall(now_ms());
         stages.drain_with(&mut |ev| {
-            count_event(&mut events_by_category, &ev);
+            count_event(&mut counts.events_by_category, &ev);
             sink.send(ev)
         })?;
-        if last_merge.elapsed() >= Duration::from_millis(100) {
-            last_merge = Instant::now();
-            m.add_records(&mut records_by_type);
-            m.add_events(&mut events_by_category);
-            m.in_flight
-                .store(stages.in_flight() as u64, Ordering::Relaxed);
-            m.correlator.lock().unwrap().clone_from(stages.stats());
-            let (hits, misses) = stages.cache_counts();
-            m.process_cache_hits.store(hits, Ordering::Relaxed);
-            m.process_cache_misses.store(misses, Ordering::Relaxed);
-            m.tick();
-        }
-        // AUDIT_GET sent while the kernel backlog is full can park us among the
-        // audited processes for backlog_wait_time: skip a poll while the last one
-        // saw the backlog over half full, or while reads keep finding records.
-        let busy = backlog_high || reads_since_poll > 10_000;
-        if draining.is_none() && last_status.elapsed() >= STATUS_EVERY && !busy {
-            last_status = Instant::now();
-            reads_since_poll = 0;
-            if let Ok(st) = src.status() {
-                backlog_high = st.backlog_limit > 0 && st.backlog >= st.backlog_limit / 2;
-                m.backlog.store(st.backlog as u64, Ordering::Relaxed);
-                m.backlog_limit
-                    .store(st.backlog_limit as u64, Ordering::Relaxed);
-                m.backlog_high_water
-                    .fetch_max(st.backlog as u64, Ordering::Relaxed);
-                if st.lost > kernel_lost {
-                    m.kernel_lost
-                        .fetch_add((st.lost - kernel_lost) as u64, Ordering::Relaxed);
-                    sink.send(lost_event("kernel", (st.lost - kernel_lost) as u64, &node))?;
-                }
-                kernel_lost = kernel_lost.max(st.lost);
-            }
-        } else if busy && last_status.elapsed() >= STATUS_EVERY * 6 {
-            // Try again later, once things calmed down.
-            backlog_high = false;
-            reads_since_poll = 0;
+        counts.merge_due(&stages);
+        if draining.is_none() {
+            status.poll_due(src, sink, &node)?;
         }
     }
     if !marker.seen && marker.can_send {
@@ -257,6 +206,132 @@ pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> R
         bail!("reading the kernel: {e}");
     }
     Ok(())
+}
+
+/// Intake paused while the sink cannot take more (logged when it begins and
+/// ends; `audex_intake_paused`).
+#[derive(Default)]
+struct Pause {
+    since: Option<Instant>,
+}
+
+impl Pause {
+    /// Whether to wait now, given whether the sink asks to.
+    fn holds(&mut self, asked: bool) -> bool {
+        let m = &*METRICS;
+        match (asked, self.since) {
+            (true, None) => {
+                self.since = Some(Instant::now());
+                m.intake_paused.store(1, Ordering::Relaxed);
+                audex_log::error!("intake paused: the spool cannot take more events (see above); records wait in the kernel, which counts what its backlog cannot hold as lost");
+            }
+            (false, Some(since)) => {
+                self.since = None;
+                m.intake_paused.store(0, Ordering::Relaxed);
+                audex_log::info!(
+                    "intake resumed after {:.1} s",
+                    since.elapsed().as_secs_f64()
+                );
+            }
+            _ => {}
+        }
+        asked
+    }
+}
+
+/// Counts kept on the per-record path and merged into `/metrics` every
+/// 100 ms.
+struct Counts {
+    records_by_type: RecordCounts,
+    events_by_category: BTreeMap<String, u64>,
+    last_merge: Instant,
+}
+
+impl Default for Counts {
+    fn default() -> Counts {
+        Counts {
+            records_by_type: RecordCounts::default(),
+            events_by_category: BTreeMap::new(),
+            last_merge: Instant::now(),
+        }
+    }
+}
+
+impl Counts {
+    fn merge_due<U: audex_normalize::UserDb>(&mut self, stages: &Stages<U>) {
+        if self.last_merge.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        self.last_merge = Instant::now();
+        let m = &*METRICS;
+        m.add_records(&mut self.records_by_type);
+        m.add_events(&mut self.events_by_category);
+        m.in_flight
+            .store(stages.in_flight() as u64, Ordering::Relaxed);
+        m.correlator.lock().unwrap().clone_from(stages.stats());
+        let (hits, misses) = stages.cache_counts();
+        m.process_cache_hits.store(hits, Ordering::Relaxed);
+        m.process_cache_misses.store(misses, Ordering::Relaxed);
+        m.tick();
+    }
+}
+
+/// The kernel's status, polled for its backlog and its `lost` counter (each
+/// increase is a `records-lost` event, source kernel).
+struct StatusPoll {
+    last: Instant,
+    kernel_lost: u32,
+    backlog_high: bool,
+    /// Reads that found records since the last poll.
+    reads: u64,
+}
+
+impl StatusPoll {
+    fn new(src: &mut Source) -> StatusPoll {
+        StatusPoll {
+            last: Instant::now(),
+            kernel_lost: src.status().map(|s| s.lost).unwrap_or(0),
+            backlog_high: false,
+            reads: 0,
+        }
+    }
+
+    fn poll_due(&mut self, src: &mut Source, sink: &mut dyn Sink, node: &str) -> Result<()> {
+        // AUDIT_GET sent while the kernel backlog is full can park us among the
+        // audited processes for backlog_wait_time: skip a poll while the last one
+        // saw the backlog over half full, or while reads keep finding records.
+        let busy = self.backlog_high || self.reads > 10_000;
+        if busy {
+            if self.last.elapsed() >= STATUS_EVERY * 6 {
+                // Try again later, once things calmed down.
+                self.backlog_high = false;
+                self.reads = 0;
+            }
+            return Ok(());
+        }
+        if self.last.elapsed() < STATUS_EVERY {
+            return Ok(());
+        }
+        self.last = Instant::now();
+        self.reads = 0;
+        let Ok(st) = src.status() else {
+            return Ok(());
+        };
+        let m = &*METRICS;
+        self.backlog_high = st.backlog_limit > 0 && st.backlog >= st.backlog_limit / 2;
+        m.backlog.store(st.backlog as u64, Ordering::Relaxed);
+        m.backlog_limit
+            .store(st.backlog_limit as u64, Ordering::Relaxed);
+        m.backlog_high_water
+            .fetch_max(st.backlog as u64, Ordering::Relaxed);
+        if st.lost > self.kernel_lost {
+            let n = u64::from(st.lost - self.kernel_lost);
+            m.kernel_lost.fetch_add(n, Ordering::Relaxed);
+            sink.send(lost_event("kernel", n, node))?;
+        }
+        self.kernel_lost = self.kernel_lost.max(st.lost);
+        Ok(())
+    }
 }
 
 /// Counts an event by category for `/metrics` (merged on the tick).
