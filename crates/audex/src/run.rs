@@ -300,27 +300,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     };
     signals::install();
     signals::install_reload();
-    let mode: Mode = cfg
-        .source
-        .mode
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!(e))?;
-    if !want.is_empty() {
-        caps::require(&[(caps::CAP_AUDIT_CONTROL, "install the configured rules")])
-            .map_err(anyhow::Error::msg)?;
-    }
-    let mut src = Source::open(&SourceConfig {
-        mode,
-        recv_buffer_bytes: cfg.source.recv_buffer_bytes.unwrap_or(8 << 20) as usize,
-        backlog_limit: cfg.source.backlog_limit,
-        rate_limit: cfg.source.rate_limit,
-        backlog_wait_time: cfg.source.backlog_wait_time,
-        failure: cfg.source.failure,
-        ..Default::default()
-    })?;
-    if !src.status_readable {
-        audex_log::warn!("without CAP_AUDIT_CONTROL the kernel's status is unreadable: no lost-record counts, and kernel audit must be enabled by the host");
-    }
+    let mut src = open_source(&cfg, &want)?;
     // Rules go through a control socket of their own, so a reload can change them
     // while the source is being read.
     let ctl = AuditSocket::open()?;
@@ -336,117 +316,180 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         locked: false,
         last_state: Instant::now(),
     };
-    let result = (|| -> Result<()> {
-        let kernel_enabled = running.ctl.status().map(|s| s.enabled).unwrap_or(0);
-        match lock::at_start(running.cfg.rules.lock, kernel_enabled) {
-            lock::AtStart::AlreadyLocked => {
-                running.locked = true;
-                src.keep_enabled_at_close();
-                if !want.is_empty() {
-                    audex_log::error!("the kernel's audit rules were locked before audex started (enabled 2, `auditctl -e 2`): its {} rule(s) cannot be installed until reboot", want.len());
-                }
-            }
-            lock::AtStart::Lock | lock::AtStart::Nothing => {
-                for e in running.rules.change_to(&mut running.ctl, &want) {
-                    audex_log::error!("{e}");
-                }
-            }
-        }
-        if lock::at_start(running.cfg.rules.lock, kernel_enabled) == lock::AtStart::Lock {
-            running.ctl.set_enabled(lock::LOCKED).map_err(|e| {
-                anyhow::anyhow!("rules.lock: setting the kernel's immutable flag: {e}")
-            })?;
+    let result = serve(&mut running, &mut src, &want, listener);
+    shut_down(running, src, result)
+}
+
+/// The kernel source the config asks for (multicast beside a daemon, else
+/// the daemon), with the capability it needs named when missing.
+fn open_source(cfg: &Config, want: &[(String, KernelRule)]) -> Result<Source> {
+    let mode: Mode = cfg
+        .source
+        .mode
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
+    if !want.is_empty() {
+        caps::require(&[(caps::CAP_AUDIT_CONTROL, "install the configured rules")])
+            .map_err(anyhow::Error::msg)?;
+    }
+    let src = Source::open(&SourceConfig {
+        mode,
+        recv_buffer_bytes: cfg.source.recv_buffer_bytes.unwrap_or(8 << 20) as usize,
+        backlog_limit: cfg.source.backlog_limit,
+        rate_limit: cfg.source.rate_limit,
+        backlog_wait_time: cfg.source.backlog_wait_time,
+        failure: cfg.source.failure,
+        ..Default::default()
+    })?;
+    if !src.status_readable {
+        audex_log::warn!("without CAP_AUDIT_CONTROL the kernel's status is unreadable: no lost-record counts, and kernel audit must be enabled by the host");
+    }
+    Ok(src)
+}
+
+/// Rules installed (and the kernel locked when asked), capabilities dropped,
+/// exporters and the pod watch started, then the live loop until a stop.
+fn serve(
+    running: &mut Running,
+    src: &mut Source,
+    want: &[(String, KernelRule)],
+    listener: Option<std::net::TcpListener>,
+) -> Result<()> {
+    install_rules(running, src, want)?;
+    drop_capabilities(running, src)?;
+    running.outputs = Some(Outputs::start(&running.cfg, &running.node)?);
+    // Restoring rules and audit needs CAP_AUDIT_CONTROL, kept above when
+    // audex owns rules or registered as the daemon.
+    running.guard = Guard::new(
+        running.cfg.rules.enforce && caps::has(caps::CAP_AUDIT_CONTROL),
+        src.enabled_audit() || src.is_daemon(),
+        src.is_daemon(),
+    );
+    if let Some(l) = listener {
+        metrics::serve(l);
+    }
+    metrics::METRICS.ready.store(true, Ordering::Relaxed);
+    audex_log::info!(
+        "running, watching with {} rules ({} mode, {} tenants, {} exporters)",
+        running.rules.rules().len(),
+        if src.mode == Mode::Multicast {
+            "multicast"
+        } else {
+            "unicast"
+        },
+        running.cfg.tenants.len(),
+        running.cfg.exporters.len()
+    );
+    // The pod watch runs on its own small runtime for as long as `run` does.
+    let (pods, _kube_rt) = start_pod_watch(&running.cfg)?;
+    let opts = LiveOptions {
+        host_root: running.cfg.enrich.host_root.clone(),
+        node: Some(running.node.clone()),
+        enrich: running.cfg.enrich.options(),
+        pods,
+    };
+    live::read_loop(src, &opts, running)
+}
+
+/// The configured rules into the kernel, unless it was locked before audex;
+/// then the lock, when `rules.lock` asks for it.
+fn install_rules(
+    running: &mut Running,
+    src: &mut Source,
+    want: &[(String, KernelRule)],
+) -> Result<()> {
+    let kernel_enabled = running.ctl.status().map(|s| s.enabled).unwrap_or(0);
+    match lock::at_start(running.cfg.rules.lock, kernel_enabled) {
+        lock::AtStart::AlreadyLocked => {
             running.locked = true;
             src.keep_enabled_at_close();
-            audex_log::warn!(
-                "rules.lock: the kernel's audit rules and settings are immutable until reboot"
-            );
-        }
-        // Threads inherit capabilities, so drop before any starts.
-        let mut keep = Vec::new();
-        if src.mode == Mode::Multicast {
-            keep.push(caps::CAP_AUDIT_READ);
-        }
-        if src.needs_control() || !running.rules.rules().is_empty() {
-            keep.push(caps::CAP_AUDIT_CONTROL);
-        }
-        // Session peers read other users' /proc/<pid>/fd: ptrace read access.
-        if !running.cfg.enrich.peer_processes.is_empty() {
-            if caps::has(caps::CAP_SYS_PTRACE) {
-                keep.push(caps::CAP_SYS_PTRACE);
-            } else {
-                audex_log::warn!("without CAP_SYS_PTRACE, session peers (enrich.peer_processes) are found only for processes of audex's own uid");
+            if !want.is_empty() {
+                audex_log::error!("the kernel's audit rules were locked before audex started (enabled 2, `auditctl -e 2`): its {} rule(s) cannot be installed until reboot", want.len());
             }
         }
-        let kept =
-            caps::keep_only(&keep).map_err(|e| anyhow::anyhow!("dropping capabilities: {e}"))?;
-        audex_log::info!(
-            "capabilities kept: {}",
-            if kept.is_empty() {
-                "none".to_string()
-            } else {
-                kept.join(", ")
+        lock::AtStart::Lock | lock::AtStart::Nothing => {
+            for e in running.rules.change_to(&mut running.ctl, want) {
+                audex_log::error!("{e}");
             }
-        );
-        running.outputs = Some(Outputs::start(&running.cfg, &running.node)?);
-        // Restoring rules and audit needs CAP_AUDIT_CONTROL, kept above when
-        // audex owns rules or registered as the daemon.
-        running.guard = Guard::new(
-            running.cfg.rules.enforce && caps::has(caps::CAP_AUDIT_CONTROL),
-            src.enabled_audit() || src.is_daemon(),
-            src.is_daemon(),
-        );
-        if let Some(l) = listener {
-            metrics::serve(l);
         }
-        metrics::METRICS.ready.store(true, Ordering::Relaxed);
-        audex_log::info!(
-            "running, watching with {} rules ({} mode, {} tenants, {} exporters)",
-            running.rules.rules().len(),
-            if src.mode == Mode::Multicast {
-                "multicast"
-            } else {
-                "unicast"
-            },
-            running.cfg.tenants.len(),
-            running.cfg.exporters.len()
+    }
+    if lock::at_start(running.cfg.rules.lock, kernel_enabled) == lock::AtStart::Lock {
+        running
+            .ctl
+            .set_enabled(lock::LOCKED)
+            .map_err(|e| anyhow::anyhow!("rules.lock: setting the kernel's immutable flag: {e}"))?;
+        running.locked = true;
+        src.keep_enabled_at_close();
+        audex_log::warn!(
+            "rules.lock: the kernel's audit rules and settings are immutable until reboot"
         );
-        let pods = running.cfg.enrich.kubernetes_enabled.then(|| {
-            Arc::new(PodIndex::new(Duration::from_secs(
-                running.cfg.enrich.deletion_grace_s,
-            )))
-        });
-        // The pod watch runs on its own small runtime for as long as `run` does.
-        let _kube_rt = match &pods {
-            Some(index) => {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("audex-kube")
-                    .enable_all()
-                    .build()?;
-                let opts = KubeOptions {
-                    node_name: running.cfg.enrich.node_name.clone(),
-                    api_server: running.cfg.enrich.api_server.clone(),
-                };
-                let index = index.clone();
-                rt.spawn(async move {
-                    if let Err(e) = watch_pods(opts, index).await {
-                        audex_log::error!("{e}; events get no pod names");
-                    }
-                });
-                audex_log::info!("watching the pods of node {}", running.cfg.enrich.node_name);
-                Some(rt)
-            }
-            None => None,
-        };
-        let opts = LiveOptions {
-            host_root: running.cfg.enrich.host_root.clone(),
-            node: Some(running.node.clone()),
-            enrich: running.cfg.enrich.options(),
-            pods,
-        };
-        live::read_loop(&mut src, &opts, &mut running)
-    })();
+    }
+    Ok(())
+}
+
+/// Every capability but those the daemon needs from now on, before any
+/// thread starts (threads inherit them).
+fn drop_capabilities(running: &Running, src: &Source) -> Result<()> {
+    let mut keep = Vec::new();
+    if src.mode == Mode::Multicast {
+        keep.push(caps::CAP_AUDIT_READ);
+    }
+    if src.needs_control() || !running.rules.rules().is_empty() {
+        keep.push(caps::CAP_AUDIT_CONTROL);
+    }
+    // Session peers read other users' /proc/<pid>/fd: ptrace read access.
+    if !running.cfg.enrich.peer_processes.is_empty() {
+        if caps::has(caps::CAP_SYS_PTRACE) {
+            keep.push(caps::CAP_SYS_PTRACE);
+        } else {
+            audex_log::warn!("without CAP_SYS_PTRACE, session peers (enrich.peer_processes) are found only for processes of audex's own uid");
+        }
+    }
+    let kept = caps::keep_only(&keep).map_err(|e| anyhow::anyhow!("dropping capabilities: {e}"))?;
+    audex_log::info!(
+        "capabilities kept: {}",
+        if kept.is_empty() {
+            "none".to_string()
+        } else {
+            kept.join(", ")
+        }
+    );
+    Ok(())
+}
+
+/// With `enrich.kubernetes`: the pod index and the runtime its watch runs on.
+fn start_pod_watch(
+    cfg: &Config,
+) -> Result<(Option<Arc<PodIndex>>, Option<tokio::runtime::Runtime>)> {
+    let Some(index) = cfg.enrich.kubernetes_enabled.then(|| {
+        Arc::new(PodIndex::new(Duration::from_secs(
+            cfg.enrich.deletion_grace_s,
+        )))
+    }) else {
+        return Ok((None, None));
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("audex-kube")
+        .enable_all()
+        .build()?;
+    let opts = KubeOptions {
+        node_name: cfg.enrich.node_name.clone(),
+        api_server: cfg.enrich.api_server.clone(),
+    };
+    let watched = index.clone();
+    rt.spawn(async move {
+        if let Err(e) = watch_pods(opts, watched).await {
+            audex_log::error!("{e}; events get no pod names");
+        }
+    });
+    audex_log::info!("watching the pods of node {}", cfg.enrich.node_name);
+    Ok((Some(index), Some(rt)))
+}
+
+/// Rules removed (unless the kernel is locked), kernel audit restored, the
+/// exporters drained for up to 10 s; exit 2 when the run failed.
+fn shut_down(mut running: Running, mut src: Source, result: Result<()>) -> Result<ExitCode> {
     if running.locked {
         audex_log::info!(
             "the kernel is locked: audex's {} rule(s) stay until reboot",
