@@ -5,6 +5,8 @@
 //!   line and for its netlink form (`raw_msg`);
 //! - auparse_test.ref's event grouping (and each record's fields) agrees for tests
 //!   4, 5, 10 and 11.
+mod common;
+
 use audex_correlate::{Config, Correlator, Output};
 use audex_normalize::tables::{errno_name, Arch};
 use audex_parse::{parse_line, parse_netlink, Origin, Record, RecordType, ValueKind};
@@ -23,21 +25,10 @@ fn corpora() -> PathBuf {
     p
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn every_corpus_line_parses_or_is_rejected() {
     let mut files = Vec::new();
-    files_under(&corpora(), &mut files);
+    common::files_under(&corpora(), &mut files);
     let logs: Vec<PathBuf> = files
         .into_iter()
         .filter(|p| {
