@@ -99,6 +99,15 @@ impl EndMarker {
         }
     }
 
+    /// Says when loss after the last record could not be counted.
+    fn report(&self) {
+        if !self.seen && self.can_send {
+            audex_log::warn!(
+                "the end marker did not come back; loss after the last record is not counted"
+            );
+        }
+    }
+
     /// The drain that began at `since` is over.
     fn drained(&self, since: Instant) -> bool {
         let gave_up = self.sent >= Self::TRIES && self.last_sent.elapsed() > Self::RESEND;
@@ -115,25 +124,13 @@ pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> R
     let start = Instant::now();
     let now_ms = || start.elapsed().as_millis() as u64;
     let node = opts.node.clone().or_else(hostname).unwrap_or_default();
-    let mut stages = Stages::new(
-        Correlator::new(Config::default()),
-        Normalizer::new(
-            PasswdDb::new(&opts.host_root),
-            Options {
-                default_node: Some(node.clone()),
-                include_records: false,
-            },
-        ),
-        Enricher::new(opts.enrich.clone(), opts.pods.clone()),
-        None,
-    );
+    let mut stages = live_stages(opts, &node);
     let mut status = StatusPoll::new(src);
     let mut counts = Counts::default();
     let mut pause = Pause::default();
-    let mut parse_errors = 0u64;
+    let (mut parse_errors, mut enobufs) = (0u64, 0u64);
     let m = &*METRICS;
     let mut reader = src.take_reader().expect("the source's reader");
-    let mut enobufs = 0u64;
     let mut marker = EndMarker::new();
     let mut draining: Option<Instant> = None;
     let mut failure: Option<String> = None;
@@ -192,11 +189,7 @@ pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> R
             status.poll_due(src, sink, &node)?;
         }
     }
-    if !marker.seen && marker.can_send {
-        audex_log::warn!(
-            "the end marker did not come back; loss after the last record is not counted"
-        );
-    }
+    marker.report();
     if enobufs > 0 {
         audex_log::warn!("the socket overflowed {enobufs} times; lost records are reported as records-lost events");
     }
@@ -206,6 +199,23 @@ pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> R
         bail!("reading the kernel: {e}");
     }
     Ok(())
+}
+
+/// The stages of a live source: names from the host root's passwd and
+/// group, wall-clock timeouts, the enrichment `opts` asks for.
+fn live_stages(opts: &LiveOptions, node: &str) -> Stages<PasswdDb> {
+    Stages::new(
+        Correlator::new(Config::default()),
+        Normalizer::new(
+            PasswdDb::new(&opts.host_root),
+            Options {
+                default_node: Some(node.to_string()),
+                include_records: false,
+            },
+        ),
+        Enricher::new(opts.enrich.clone(), opts.pods.clone()),
+        None,
+    )
 }
 
 /// Intake paused while the sink cannot take more (logged when it begins and

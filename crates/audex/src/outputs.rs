@@ -180,6 +180,78 @@ pub struct Outputs {
     archives: Vec<usize>,
 }
 
+/// One exporter instance running: its spool (recovered, damage reported as
+/// records-lost), its delivery task on `rt`, and the spooler that encodes
+/// for it.
+fn start_one(
+    w: &Instance,
+    res: &Resource,
+    cfg: &Config,
+    node: &str,
+    per: u64,
+    rt: &tokio::runtime::Runtime,
+    checkpoint_tx: &SyncSender<AuditEvent>,
+) -> Result<Out> {
+    let exporter = make_exporter(&w.cfg, res, checkpoint_tx)
+        .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
+    let dir = cfg.spool.dir.join(&w.name);
+    let (spool, rec) = Spool::open(SpoolConfig::new(&dir, per))
+        .with_context(|| format!("spool {}", dir.display()))?;
+    if rec.pending > 0 || rec.truncated_bytes > 0 {
+        audex_log::warn!(
+            "exporter {}: {} events waiting from before; {} damaged bytes cut",
+            w.name,
+            rec.pending,
+            rec.truncated_bytes
+        );
+    }
+    if let Some(why) = &rec.ack_damaged {
+        audex_log::warn!(
+            "exporter {}: {why}; every spooled event is delivered again (at least once)",
+            w.name
+        );
+    }
+    let spool = Arc::new(Mutex::new(spool));
+    let control = Arc::new(Control::default());
+    let stats = crate::metrics::METRICS.exporter(&w.name, spool.clone());
+    let task = rt.spawn(deliver(
+        spool.clone(),
+        exporter,
+        DeliveryConfig::default(),
+        stats.clone(),
+        control.clone(),
+    ));
+    // An archive keeps the default encoding, and must not be opened
+    // twice (a second writer would recover the live segment).
+    let mut spooler = if w.cfg.kind == "protobuf_file" {
+        Spooler::plain(spool.clone(), node)
+    } else {
+        let encoder = make_exporter(&w.cfg, res, checkpoint_tx)
+            .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
+        Spooler::new(spool.clone(), encoder, node)
+    };
+    for (d, exact) in &rec.lost {
+        audex_log::warn!(
+                "exporter {}: {}{} spooled events were damaged on disk and are lost; reported as records-lost (source spool)",
+                w.name,
+                if *exact { "" } else { "about " },
+                d.count()
+            );
+        spooler
+            .report_lost(d.count())
+            .with_context(|| format!("spooling for exporter {}", w.name))?;
+    }
+    Ok(Out {
+        name: w.name.clone(),
+        spool,
+        spooler,
+        control,
+        stats,
+        dropped_counted: 0,
+        task,
+    })
+}
+
 /// What each exporter did by the end.
 pub struct Report {
     pub name: String,
@@ -218,65 +290,7 @@ impl Outputs {
         for w in &wanted {
             let mut res = base.clone();
             res.extra = w.resource.clone();
-            let exporter = make_exporter(&w.cfg, &res, &checkpoint_tx)
-                .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
-            let dir = cfg.spool.dir.join(&w.name);
-            let (spool, rec) = Spool::open(SpoolConfig::new(&dir, per))
-                .with_context(|| format!("spool {}", dir.display()))?;
-            if rec.pending > 0 || rec.truncated_bytes > 0 {
-                audex_log::warn!(
-                    "exporter {}: {} events waiting from before; {} damaged bytes cut",
-                    w.name,
-                    rec.pending,
-                    rec.truncated_bytes
-                );
-            }
-            if let Some(why) = &rec.ack_damaged {
-                audex_log::warn!(
-                    "exporter {}: {why}; every spooled event is delivered again (at least once)",
-                    w.name
-                );
-            }
-            let spool = Arc::new(Mutex::new(spool));
-            let control = Arc::new(Control::default());
-            let stats = crate::metrics::METRICS.exporter(&w.name, spool.clone());
-            let task = rt.spawn(deliver(
-                spool.clone(),
-                exporter,
-                DeliveryConfig::default(),
-                stats.clone(),
-                control.clone(),
-            ));
-            // An archive keeps the default encoding, and must not be opened
-            // twice (a second writer would recover the live segment).
-            let spooler = if w.cfg.kind == "protobuf_file" {
-                Spooler::plain(spool.clone(), node)
-            } else {
-                let encoder = make_exporter(&w.cfg, &res, &checkpoint_tx)
-                    .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
-                Spooler::new(spool.clone(), encoder, node)
-            };
-            let mut spooler = spooler;
-            for (d, exact) in &rec.lost {
-                audex_log::warn!(
-                    "exporter {}: {}{} spooled events were damaged on disk and are lost; reported as records-lost (source spool)",
-                    w.name,
-                    if *exact { "" } else { "about " },
-                    d.count()
-                );
-                spooler
-                    .report_lost(d.count())
-                    .with_context(|| format!("spooling for exporter {}", w.name))?;
-            }
-            outs.push(Out {
-                name: w.name.clone(),
-                spool,
-                spooler,
-                control,
-                stats,
-                dropped_counted: 0,
-                task,
-            });
+            outs.push(start_one(w, &res, cfg, node, per, &rt, &checkpoint_tx)?);
         }
         let routes = cfg
             .tenants

@@ -84,25 +84,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         None => ExitCode::SUCCESS,
     };
     if !args.quiet {
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "audex: {} records -> {} events in {:.2}s ({:.0} records/s); {} parse errors; {} lost serials in {} gaps; {} late records{}; {} truncated events{}",
-            sum.records,
-            sum.events,
-            secs,
-            sum.records as f64 / secs.max(1e-9),
-            sum.parse_errors,
-            sum.lost_serials,
-            sum.lost_events,
-            sum.late,
-            if sum.after_lost > 0 {
-                format!(" ({} of serials reported lost before they came: dropped)", sum.after_lost)
-            } else {
-                String::new()
-            },
-            sum.truncated,
-            extra
-        );
+        print_summary(&sum, started.elapsed().as_secs_f64(), &extra);
     }
     if args.input == InputFormat::Audit && sum.records == 0 && sum.lines > 0 {
         eprintln!(
@@ -112,6 +94,28 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(code)
+}
+
+/// The closing line on standard error.
+fn print_summary(sum: &Summary, secs: f64, extra: &str) {
+    eprintln!(
+        "audex: {} records -> {} events in {:.2}s ({:.0} records/s); {} parse errors; {} lost serials in {} gaps; {} late records{}; {} truncated events{}",
+        sum.records,
+        sum.events,
+        secs,
+        sum.records as f64 / secs.max(1e-9),
+        sum.parse_errors,
+        sum.lost_serials,
+        sum.lost_events,
+        sum.late,
+        if sum.after_lost > 0 {
+            format!(" ({} of serials reported lost before they came: dropped)", sum.after_lost)
+        } else {
+            String::new()
+        },
+        sum.truncated,
+        extra
+    );
 }
 
 /// The inputs, checked up front (a missing one stops the replay before

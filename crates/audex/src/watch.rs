@@ -45,54 +45,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         ..Default::default()
     })?;
     let mut rules = RuleSet::default();
-    let result = (|| -> Result<u64> {
-        for p in &paths {
-            let ps = p.to_string_lossy();
-            let rule =
-                watch_rule(&ps, &args.perm, &key).map_err(|e| anyhow::anyhow!("{ps}: {e}"))?;
-            src.control()
-                .add_rule(&rule)
-                .map_err(|e| anyhow::anyhow!("adding the watch rule for {ps}: {e}"))?;
-            rules.track(rule);
-        }
-        eprintln!(
-            "audex: watching {} ({} mode, key {key}); Ctrl-C to stop",
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            match src.mode {
-                Mode::Multicast => "multicast",
-                _ => "unicast",
-            }
-        );
-        // A line at a time on a terminal; into a file or a pipe, a write per
-        // batch of records (flushed on the read loop's tick): a write per event
-        // was a fifth of `watch`'s CPU on the storm bench.
-        let stdout = std::io::stdout();
-        let out: Box<dyn Write> = if stdout.is_terminal() {
-            Box::new(std::io::LineWriter::new(stdout.lock()))
-        } else {
-            Box::new(std::io::BufWriter::with_capacity(256 << 10, stdout.lock()))
-        };
-        let opts = live::LiveOptions {
-            host_root: "/".into(),
-            node: None,
-            enrich: audex_enrich::EnrichOptions::default(),
-            pods: None,
-        };
-        let mut terminal = Terminal {
-            out,
-            key: key.clone(),
-            json: args.json,
-            printed: 0,
-        };
-        live::read_loop(&mut src, &opts, &mut terminal)?;
-        flush_out(&mut *terminal.out)?;
-        let printed = terminal.printed;
-        Ok(printed)
-    })();
+    let result = watch(&mut src, &mut rules, &paths, &key, &args);
     // Always: remove our rules, then restore the kernel.
     for e in rules.remove_all(src.control()) {
         eprintln!("audex: removing a watch rule: {e}");
@@ -103,6 +56,61 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let printed = result?;
     eprintln!("audex: stopped; {printed} events shown; watch rules removed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The watch rules in, then the live loop to the terminal until a stop; the
+/// number of events shown.
+fn watch(
+    src: &mut Source,
+    rules: &mut RuleSet,
+    paths: &[std::path::PathBuf],
+    key: &str,
+    args: &WatchArgs,
+) -> Result<u64> {
+    for p in paths {
+        let ps = p.to_string_lossy();
+        let rule = watch_rule(&ps, &args.perm, key).map_err(|e| anyhow::anyhow!("{ps}: {e}"))?;
+        src.control()
+            .add_rule(&rule)
+            .map_err(|e| anyhow::anyhow!("adding the watch rule for {ps}: {e}"))?;
+        rules.track(rule);
+    }
+    eprintln!(
+        "audex: watching {} ({} mode, key {key}); Ctrl-C to stop",
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        match src.mode {
+            Mode::Multicast => "multicast",
+            _ => "unicast",
+        }
+    );
+    // A line at a time on a terminal; into a file or a pipe, a write per
+    // batch of records (flushed on the read loop's tick): a write per event
+    // was a fifth of `watch`'s CPU on the storm bench.
+    let stdout = std::io::stdout();
+    let out: Box<dyn Write> = if stdout.is_terminal() {
+        Box::new(std::io::LineWriter::new(stdout.lock()))
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(256 << 10, stdout.lock()))
+    };
+    let opts = live::LiveOptions {
+        host_root: "/".into(),
+        node: None,
+        enrich: audex_enrich::EnrichOptions::default(),
+        pods: None,
+    };
+    let mut terminal = Terminal {
+        out,
+        key: key.to_string(),
+        json: args.json,
+        printed: 0,
+    };
+    live::read_loop(src, &opts, &mut terminal)?;
+    flush_out(&mut *terminal.out)?;
+    Ok(terminal.printed)
 }
 
 /// The watch's sink: its own key's events (and loss) to the terminal, as
