@@ -12,8 +12,7 @@
 //! default) and the kernel backlog; when both are full the kernel counts loss,
 //! which is reported.
 use crate::metrics::{RecordCounts, METRICS};
-use crate::pipeline::{Sink, Stages};
-use crate::signals;
+use crate::pipeline::{Shutdown, Sink, Stages};
 use anyhow::{bail, Result};
 use audex_correlate::{Config, Correlator};
 use audex_enrich::kubernetes::PodIndex;
@@ -115,12 +114,17 @@ impl EndMarker {
     }
 }
 
-/// Reads the kernel until a stop is requested, then drains (see [`EndMarker`]);
+/// Reads the kernel until `shutdown` is requested, then drains (see [`EndMarker`]);
 /// every event goes through the [`Stages`] to `sink`, whose `tick` runs after
 /// every read (at least every read timeout). While the sink is paused (the
 /// outputs cannot take more), nothing is read: records wait in the socket
 /// buffer and the kernel backlog, which counts what it cannot hold as lost.
-pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> Result<()> {
+pub fn read_loop(
+    src: &mut Source,
+    opts: &LiveOptions,
+    sink: &mut dyn Sink,
+    shutdown: &Shutdown,
+) -> Result<()> {
     let start = Instant::now();
     let now_ms = || start.elapsed().as_millis() as u64;
     let node = opts.node.clone().or_else(hostname).unwrap_or_default();
@@ -135,7 +139,7 @@ pub fn read_loop(src: &mut Source, opts: &LiveOptions, sink: &mut dyn Sink) -> R
     let mut draining: Option<Instant> = None;
     let mut failure: Option<String> = None;
     loop {
-        if draining.is_none() && signals::stop_requested() {
+        if draining.is_none() && shutdown.requested() {
             draining = Some(Instant::now());
         }
         if pause.holds(draining.is_none() && sink.paused()) {

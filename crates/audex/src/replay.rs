@@ -367,7 +367,9 @@ impl EventWriter for ToOutputs<'_> {
             eprintln!(
                 "audex: replay paused: a spool cannot take more events (see above); waiting for it"
             );
-            while self.0.paused() && !crate::signals::stop_requested() {
+            // Ctrl-C ends the process meanwhile, as anywhere in a replay
+            // (it installs no handler; what is spooled stays for the next run).
+            while self.0.paused() {
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 self.0.tick().map_err(err)?;
             }

@@ -13,7 +13,7 @@ use crate::live::{self, LiveOptions};
 use crate::lock;
 use crate::metrics;
 use crate::outputs::Outputs;
-use crate::pipeline::Sink;
+use crate::pipeline::{Shutdown, Sink};
 use crate::signals;
 use anyhow::Result;
 use audex::config::schema::Config;
@@ -298,7 +298,8 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     } else {
         cfg.enrich.node_name.clone()
     };
-    signals::install();
+    let shutdown = Shutdown::new();
+    signals::install(&shutdown);
     signals::install_reload();
     let mut src = open_source(&cfg, &want)?;
     // Rules go through a control socket of their own, so a reload can change them
@@ -316,7 +317,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         locked: false,
         last_state: Instant::now(),
     };
-    let result = serve(&mut running, &mut src, &want, listener);
+    let result = serve(&mut running, &mut src, &want, listener, &shutdown);
     shut_down(running, src, result)
 }
 
@@ -354,6 +355,7 @@ fn serve(
     src: &mut Source,
     want: &[(String, KernelRule)],
     listener: Option<std::net::TcpListener>,
+    shutdown: &Shutdown,
 ) -> Result<()> {
     install_rules(running, src, want)?;
     drop_capabilities(running, src)?;
@@ -388,7 +390,7 @@ fn serve(
         enrich: running.cfg.enrich.options(),
         pods,
     };
-    live::read_loop(src, &opts, running)
+    live::read_loop(src, &opts, running, shutdown)
 }
 
 /// The configured rules into the kernel, unless it was locked before audex;

@@ -1,10 +1,10 @@
-//! SIGINT/SIGTERM set a flag the read loops poll (they wake every read timeout);
-//! SIGHUP sets another that `audex run` takes to reload its config. Handlers
-//! by signal-hook (they only store to the atomics).
+//! SIGINT/SIGTERM request a [`Shutdown`] the read loops poll (they wake every
+//! read timeout); SIGHUP sets a flag that `audex run` takes to reload its
+//! config. Handlers by signal-hook (they only store to atomics).
+use crate::pipeline::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
-static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(Default::default);
 static RELOAD: LazyLock<Arc<AtomicBool>> = LazyLock::new(Default::default);
 
 /// Installs the SIGHUP handler (only the daemon reloads; others keep the default).
@@ -19,15 +19,11 @@ pub fn take_reload() -> bool {
     RELOAD.swap(false, Ordering::SeqCst)
 }
 
-/// Installs the SIGINT and SIGTERM handlers.
-pub fn install() {
+/// SIGINT and SIGTERM request `shutdown`.
+pub fn install(shutdown: &Shutdown) {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, STOP.clone()) {
+        if let Err(e) = signal_hook::flag::register(sig, shutdown.flag()) {
             audex_log::warn!("cannot handle signal {sig} ({e}): stopping will not drain");
         }
     }
-}
-
-pub fn stop_requested() -> bool {
-    STOP.load(Ordering::SeqCst)
 }

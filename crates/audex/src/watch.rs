@@ -5,7 +5,7 @@
 //! Ctrl-C or SIGTERM; then removes its rules and puts kernel audit back.
 use crate::cli::WatchArgs;
 use crate::live;
-use crate::pipeline::Sink;
+use crate::pipeline::{Shutdown, Sink};
 use crate::signals;
 use anyhow::{bail, Context, Result};
 use audex_kernel::caps;
@@ -34,7 +34,8 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| format!("audex-watch-{}", std::process::id()));
 
-    signals::install();
+    let shutdown = Shutdown::new();
+    signals::install(&shutdown);
     let mut src = Source::open(&SourceConfig {
         mode,
         recv_buffer_bytes: args.recv_buffer_bytes,
@@ -45,7 +46,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         ..Default::default()
     })?;
     let mut rules = RuleSet::default();
-    let result = watch(&mut src, &mut rules, &paths, &key, &args);
+    let result = watch(&mut src, &mut rules, &paths, &key, &args, &shutdown);
     // Always: remove our rules, then restore the kernel.
     for e in rules.remove_all(src.control()) {
         eprintln!("audex: removing a watch rule: {e}");
@@ -66,6 +67,7 @@ fn watch(
     paths: &[std::path::PathBuf],
     key: &str,
     args: &WatchArgs,
+    shutdown: &Shutdown,
 ) -> Result<u64> {
     for p in paths {
         let ps = p.to_string_lossy();
@@ -107,9 +109,10 @@ fn watch(
         key: key.to_string(),
         json: args.json,
         printed: 0,
+        shutdown: shutdown.clone(),
     };
-    live::read_loop(src, &opts, &mut terminal)?;
-    flush_out(&mut *terminal.out)?;
+    live::read_loop(src, &opts, &mut terminal, shutdown)?;
+    flush_out(&mut *terminal.out, shutdown)?;
     Ok(terminal.printed)
 }
 
@@ -120,43 +123,45 @@ struct Terminal<'a> {
     key: String,
     json: bool,
     printed: u64,
+    /// Requested when the reader of the output goes away.
+    shutdown: Shutdown,
 }
 
 impl Sink for Terminal<'_> {
     fn send(&mut self, ev: AuditEvent) -> Result<()> {
         if ev.lost.is_some() || ev.keys.iter().any(|k| k == &self.key) {
-            self.printed += emit(&mut *self.out, &ev, self.json)?;
+            self.printed += emit(&mut *self.out, &ev, self.json, &self.shutdown)?;
         }
         Ok(())
     }
 
     fn tick(&mut self) -> Result<()> {
-        flush_out(&mut *self.out)
+        flush_out(&mut *self.out, &self.shutdown)
     }
 }
 
 /// Flushes what `emit` wrote.
-fn flush_out(out: &mut dyn Write) -> Result<()> {
-    written(out.flush()).map(|_| ())
+fn flush_out(out: &mut dyn Write, shutdown: &Shutdown) -> Result<()> {
+    written(out.flush(), shutdown).map(|_| ())
 }
 
-fn emit(out: &mut dyn Write, ev: &AuditEvent, json: bool) -> Result<u64> {
+fn emit(out: &mut dyn Write, ev: &AuditEvent, json: bool, shutdown: &Shutdown) -> Result<u64> {
     let r = if json {
         let mut l = Vec::with_capacity(2048);
         audex_export::json_line(ev, &mut l).and_then(|_| out.write_all(&l))
     } else {
         writeln!(out, "{}", line(ev))
     };
-    Ok(u64::from(written(r)?))
+    Ok(u64::from(written(r, shutdown)?))
 }
 
 /// Whether a write went out; a reader that went away (`| head`) stops the watch
 /// like Ctrl-C would.
-fn written(r: std::io::Result<()>) -> Result<bool> {
+fn written(r: std::io::Result<()>, shutdown: &Shutdown) -> Result<bool> {
     match r {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            unsafe { libc::raise(libc::SIGTERM) };
+            shutdown.request();
             Ok(false)
         }
         Err(e) => Err(e.into()),
