@@ -91,10 +91,22 @@ pub fn base_name(path: &str) -> &str {
 
 /// A file mode's permission bits (and setuid, setgid, sticky) as four octal
 /// digits, without the file type: `0100644` → `0644` (ECS and semantic
-/// conventions); None for a mode that is not octal.
-pub fn permissions(mode: &str) -> Option<String> {
+/// conventions); None for a mode that is not octal. On the per-event export
+/// path: no allocation.
+pub fn permissions(mode: &str) -> Option<Permissions> {
     let m = u32::from_str_radix(mode, 8).ok()?;
-    Some(format!("{:04o}", m & 0o7777))
+    let digit = |shift: u32| b'0' + ((m >> shift) & 7) as u8;
+    Some(Permissions([digit(9), digit(6), digit(3), digit(0)]))
+}
+
+/// Four octal digits (see [`permissions`]).
+pub struct Permissions([u8; 4]);
+
+impl Permissions {
+    pub fn as_str(&self) -> &str {
+        // Octal digits only: always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
 }
 
 /// ECS `file.type` of a mode's type bits.
@@ -334,7 +346,7 @@ fn files(ev: &AuditEvent, sink: &mut impl AttrSink) {
             sink.str("file.inode", itoa::Buffer::new().format(ino));
         }
         if let Some(m) = permissions(&f.mode) {
-            sink.str("file.mode", &m);
+            sink.str("file.mode", m.as_str());
         }
         if let Some(t) = file_type(&f.mode) {
             sink.str("file.type", t);
@@ -476,5 +488,19 @@ fn audit(ev: &AuditEvent, sink: &mut impl AttrSink) {
     for (k, v) in &ev.data {
         let key = format!("auditd.data.{}", k.replace('.', "_"));
         sink.str(&key, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permissions;
+
+    #[test]
+    fn permission_bits_without_the_file_type() {
+        let p = |m: &str| permissions(m).map(|p| p.as_str().to_string());
+        assert_eq!(p("0100644").as_deref(), Some("0644"));
+        assert_eq!(p("0104755").as_deref(), Some("4755"));
+        assert_eq!(p("040700").as_deref(), Some("0700"));
+        assert_eq!(p("rw-r--r--"), None);
     }
 }

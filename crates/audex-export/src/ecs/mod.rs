@@ -6,5 +6,6 @@ mod fields;
 
 pub use document::{ecs_document, ecs_line};
 pub use fields::{
-    base_name, category_and_type, permissions, subject_file, visit_ecs, Context, ECS_VERSION,
+    base_name, category_and_type, permissions, subject_file, visit_ecs, Context, Permissions,
+    ECS_VERSION,
 };

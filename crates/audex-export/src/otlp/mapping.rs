@@ -258,7 +258,7 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
         }
         // The permission bits, without the file type (`0100644` → `0644`).
         if let Some(m) = permissions(&f.mode) {
-            sink.str("file.mode", &m);
+            sink.str("file.mode", m.as_str());
         }
         if let Some(o) = f.ouid {
             sink.str("file.owner.id", itoa::Buffer::new().format(o));
