@@ -284,14 +284,16 @@ fn next_special(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// `t` as an RFC 3339 JSON string (as the event contract writes times), or
-/// false (nothing written) for a time outside years 0 to 9999.
-pub fn write_time(t: &Timestamp, out: &mut Vec<u8>) -> bool {
+/// `t` in RFC 3339 as the event contract writes times (`time` of the event
+/// JSON), or None for a time outside years 0 to 9999.
+pub fn rfc3339(t: &Timestamp) -> Option<String> {
     if !plain_time(t) {
-        return false;
+        return None;
     }
-    time(out, t);
-    true
+    let mut quoted = Vec::with_capacity(40);
+    time(&mut quoted, t);
+    // `time` writes a JSON string of ASCII: the text between the quotes.
+    String::from_utf8(quoted[1..quoted.len() - 1].to_vec()).ok()
 }
 
 /// Times this writer formats: years 0 to 9999, nanos in range.

@@ -53,13 +53,9 @@ impl AttrSink for Nest {
 pub fn ecs_document(ev: &AuditEvent) -> Value {
     let mut doc = Nest(Map::new());
     if let Some(t) = &ev.time {
-        let mut b = Vec::with_capacity(40);
-        if audex_proto::json::write_time(t, &mut b) {
-            if let Ok(Value::String(s)) = serde_json::from_slice::<Value>(&b) {
-                doc.put("@timestamp", Value::String(s));
-            }
-        } else {
-            doc.put("auditd.time_seconds", Value::from(t.seconds));
+        match audex_proto::json::rfc3339(t) {
+            Some(s) => doc.put("@timestamp", Value::String(s)),
+            None => doc.put("auditd.time_seconds", Value::from(t.seconds)),
         }
     }
     doc.put("message", Value::String(describe(ev)));
