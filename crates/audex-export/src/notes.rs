@@ -41,15 +41,9 @@ pub fn audit_event(
 }
 
 /// A `records-lost` event stamped now: `count` events or records lost at
-/// `source` (`kernel`, `enobufs`, `spool`), serials when known (else 0).
-/// Its id is `<node>:<seconds>.<nanoseconds>:lost-<source>`.
-pub fn records_lost_now(
-    node: &str,
-    source: &str,
-    count: u64,
-    first_serial: u64,
-    last_serial: u64,
-) -> AuditEvent {
+/// `source` (`kernel`, `enobufs`, `spool`), whose serials audex cannot know
+/// (0). Its id is `<node>:<seconds>.<nanoseconds>:lost-<source>`.
+pub fn records_lost_now(node: &str, source: &str, count: u64) -> AuditEvent {
     let now = since_epoch();
     audex_proto::records_lost(
         format!(
@@ -61,9 +55,8 @@ pub fn records_lost_now(
         timestamp(now),
         audex_proto::v1::Lost {
             count,
-            first_serial,
-            last_serial,
             source: source.into(),
+            ..Default::default()
         },
     )
 }

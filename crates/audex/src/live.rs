@@ -17,6 +17,7 @@ use anyhow::{bail, Result};
 use audex_correlate::{Config, Correlator};
 use audex_enrich::kubernetes::PodIndex;
 use audex_enrich::{EnrichOptions, Enricher, PasswdDb};
+use audex_export::notes::records_lost_now;
 use audex_kernel::source::{Read, Source};
 use audex_normalize::{Normalizer, Options};
 use audex_proto::v1::AuditEvent;
@@ -170,7 +171,7 @@ pub fn read_loop(
             Ok(Read::Overflow) => {
                 enobufs += 1;
                 m.enobufs.fetch_add(1, Ordering::Relaxed);
-                sink.send(lost_event("enobufs", 0, &node))?;
+                sink.send(records_lost_now(&node, "enobufs", 0))?;
             }
             Ok(Read::Idle) => {
                 if draining.is_some_and(|since| marker.drained(since)) {
@@ -341,7 +342,7 @@ impl StatusPoll {
         if st.lost > self.kernel_lost {
             let n = u64::from(st.lost - self.kernel_lost);
             m.kernel_lost.fetch_add(n, Ordering::Relaxed);
-            sink.send(lost_event("kernel", n, node))?;
+            sink.send(records_lost_now(node, "kernel", n))?;
         }
         self.kernel_lost = self.kernel_lost.max(st.lost);
         Ok(())
@@ -356,11 +357,6 @@ fn count_event(counts: &mut BTreeMap<String, u64>, ev: &AuditEvent) {
             counts.insert(ev.category.clone(), 1);
         }
     }
-}
-
-/// A `records-lost` event of this node (loss the kernel or the socket reported).
-pub fn lost_event(source: &str, count: u64, node: &str) -> AuditEvent {
-    audex_export::notes::records_lost_now(node, source, count, 0, 0)
 }
 
 pub fn hostname() -> Option<String> {

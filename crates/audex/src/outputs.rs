@@ -159,8 +159,6 @@ struct Out {
     spooler: Spooler,
     control: Arc<Control>,
     stats: Arc<DeliveryStats>,
-    /// Of the spooler's `dropped`, what is already in `stats`.
-    dropped_counted: u64,
     task: tokio::task::JoinHandle<std::io::Result<u64>>,
 }
 
@@ -229,7 +227,8 @@ fn start_one(
         let encoder = make_exporter(&w.cfg, res, checkpoint_tx)
             .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
         Spooler::new(spool.clone(), encoder, node)
-    };
+    }
+    .with_stats(stats.clone());
     for (d, exact) in &rec.lost {
         audex_log::warn!(
                 "exporter {}: {}{} spooled events were damaged on disk and are lost; reported as records-lost (source spool)",
@@ -247,7 +246,6 @@ fn start_one(
         spooler,
         control,
         stats,
-        dropped_counted: 0,
         task,
     })
 }
@@ -399,10 +397,6 @@ impl Outputs {
             o.spooler
                 .tick()
                 .with_context(|| format!("syncing the spool of exporter {}", o.name))?;
-            // The stats outlive a reload's new spooler: add what is new.
-            let new = o.spooler.dropped.saturating_sub(o.dropped_counted);
-            o.dropped_counted = o.spooler.dropped;
-            o.stats.spool_dropped.fetch_add(new, Ordering::Relaxed);
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ mod spooler;
 
 pub use endpoint::{parse_endpoint, Endpoint, Scheme};
 pub use retry::RetryPolicy;
-pub use spooler::{lost_event, Spooler};
+pub use spooler::Spooler;
 
 use crate::spool::Spool;
 use audex_proto::v1::AuditEvent;

@@ -9,7 +9,8 @@
 //! intake to pause ([`paused`](Spooler::paused)), so records wait in the
 //! kernel, whose backlog counts what it cannot hold as lost. Every step is
 //! logged with the spool's directory.
-use super::Exporter;
+use super::{DeliveryStats, Exporter};
+use crate::notes::records_lost_now;
 use crate::spool::{Dropped, Spool};
 use audex_proto::v1::AuditEvent;
 use std::collections::VecDeque;
@@ -38,6 +39,8 @@ pub struct Spooler {
     last_len: usize,
     /// Events the bound dropped so far (reported as records-lost events).
     pub dropped: u64,
+    /// Where the drops are counted too, across this spooler's life (metrics).
+    stats: Option<Arc<DeliveryStats>>,
     /// Loss reports still in the spool: seq → the count they carry. A report the
     /// bound drops in turn hands its count on to the next report.
     reports: std::collections::BTreeMap<u64, u64>,
@@ -80,6 +83,7 @@ impl Spooler {
             unsynced: 0,
             last_len: 1024,
             dropped: 0,
+            stats: None,
             reports: std::collections::BTreeMap::new(),
             held: VecDeque::new(),
             held_bytes: 0,
@@ -93,6 +97,22 @@ impl Spooler {
     pub fn with_sync_every(mut self, d: Duration) -> Spooler {
         self.sync_every = d;
         self
+    }
+
+    /// Counts what the bound drops in `stats.spool_dropped` too (the stats
+    /// outlive a reload's new spooler).
+    pub fn with_stats(mut self, stats: Arc<DeliveryStats>) -> Spooler {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// `n` events more that the spool did not keep.
+    fn count_dropped(&mut self, n: u64) {
+        self.dropped += n;
+        if let Some(s) = &self.stats {
+            s.spool_dropped
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Bytes held in memory before intake pauses (default [`HOLD_BYTES`]).
@@ -144,7 +164,7 @@ impl Spooler {
                 }
                 if let Some(d) = dropped {
                     let n = self.loss_in(d);
-                    let b = self.encode(&lost_event(&self.node, n));
+                    let b = self.encode(&records_lost_now(&self.node, "spool", n));
                     if let Err((b, r)) = self.write_one(b, Some(n)) {
                         self.held_bytes += b.len();
                         self.held.push_front((b, r));
@@ -172,7 +192,7 @@ impl Spooler {
             .map(|s| self.reports.remove(s).unwrap_or(0))
             .sum();
         let events_lost = d.count() - inside.len() as u64;
-        self.dropped += events_lost;
+        self.count_dropped(events_lost);
         events_lost + carried
     }
 
@@ -234,8 +254,8 @@ impl Spooler {
     /// Puts a `records-lost` event (source `spool`) for `count` events that
     /// damage to the spool cost (see `Recovery::lost`) into the stream.
     pub fn report_lost(&mut self, count: u64) -> io::Result<()> {
-        self.dropped += count;
-        let buf = self.encode(&lost_event(&self.node, count));
+        self.count_dropped(count);
+        let buf = self.encode(&records_lost_now(&self.node, "spool", count));
         self.put(buf, Some(count));
         self.sync()
     }
@@ -303,13 +323,8 @@ impl Spooler {
                 "spool {}: {left} events could not be written and are lost",
                 self.dir()
             );
-            self.dropped += left;
+            self.count_dropped(left);
         }
         left
     }
-}
-
-/// The event that stands for `count` events the spool bound dropped.
-pub fn lost_event(node: &str, count: u64) -> AuditEvent {
-    crate::notes::records_lost_now(node, "spool", count, 0, 0)
 }
