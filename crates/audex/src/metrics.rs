@@ -23,153 +23,141 @@ struct ExporterView {
     spool: Option<Arc<Mutex<Spool>>>,
 }
 
+/// Whether a metric only grows or goes up and down.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+use Kind::{Counter, Gauge};
+
 /// Name, type, help and counter of each single-valued metric.
-type Single = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&Metrics) -> &AtomicU64,
-);
+type Single = (&'static str, Kind, &'static str, fn(&Metrics) -> &AtomicU64);
 const SINGLE: &[Single] = &[
     (
         "audex_parse_errors_total",
-        "counter",
+        Counter,
         "Records that could not be parsed.",
         |m| &m.parse_errors,
     ),
     (
         "audex_kernel_lost_total",
-        "counter",
+        Counter,
         "Records the kernel reports lost since audex started.",
         |m| &m.kernel_lost,
     ),
     (
         "audex_enobufs_total",
-        "counter",
+        Counter,
         "Times the netlink socket overflowed (ENOBUFS).",
         |m| &m.enobufs,
     ),
     (
         "audex_kernel_backlog",
-        "gauge",
+        Gauge,
         "Kernel audit backlog at the last status poll.",
         |m| &m.backlog,
     ),
     (
         "audex_kernel_backlog_limit",
-        "gauge",
+        Gauge,
         "Kernel audit backlog limit at the last status poll.",
         |m| &m.backlog_limit,
     ),
     (
         "audex_kernel_backlog_high_water",
-        "gauge",
+        Gauge,
         "Highest kernel audit backlog seen at a status poll since audex started.",
         |m| &m.backlog_high_water,
     ),
     (
         "audex_rules_restored_total",
-        "counter",
+        Counter,
         "Rules audex owns that were removed by someone else and put back.",
         |m| &m.rules_restored,
     ),
     (
         "audex_correlator_in_flight",
-        "gauge",
+        Gauge,
         "Events being assembled from their records.",
         |m| &m.in_flight,
     ),
     (
         "audex_intake_paused",
-        "gauge",
+        Gauge,
         "1 while reading the kernel is paused because a spool cannot be written (a full disk).",
         |m| &m.intake_paused,
     ),
     (
         "audex_events_unrouted_total",
-        "counter",
+        Counter,
         "Events no tenant took (no `default` tenant).",
         |m| &m.unrouted,
     ),
     (
         "audex_process_cache_hits_total",
-        "counter",
+        Counter,
         "Events whose process (or parent) the process cache knew.",
         |m| &m.process_cache_hits,
     ),
     (
         "audex_process_cache_misses_total",
-        "counter",
+        Counter,
         "Process lookups the cache did not know (then read from /proc).",
         |m| &m.process_cache_misses,
     ),
     (
         "audex_events_withheld_total",
-        "counter",
+        Counter,
         "Events a tenant's visibility rule (`visibility: dac`) held back.",
         |m| &m.withheld,
     ),
 ];
 
 /// Name, type, help and value of each per-exporter metric.
-type PerExporter = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&ExporterView) -> String,
-);
+type PerExporter = (&'static str, Kind, &'static str, fn(&ExporterView) -> u64);
 const PER_EXPORTER: &[PerExporter] = &[
     (
         "audex_exported_total",
-        "counter",
+        Counter,
         "Events the exporter's destination acknowledged.",
-        |v| load(&v.stats.exported).to_string(),
+        |v| load(&v.stats.exported),
     ),
     (
         "audex_export_rejected_total",
-        "counter",
+        Counter,
         "Events the destination acknowledged but rejected (partial success).",
-        |v| load(&v.stats.rejected).to_string(),
+        |v| load(&v.stats.rejected),
     ),
     (
         "audex_export_failed_total",
-        "counter",
+        Counter,
         "Events refused for good (permanent errors).",
-        |v| load(&v.stats.failed).to_string(),
+        |v| load(&v.stats.failed),
     ),
     (
         "audex_export_retries_total",
-        "counter",
+        Counter,
         "Retried export attempts.",
-        |v| load(&v.stats.retries).to_string(),
+        |v| load(&v.stats.retries),
     ),
     (
         "audex_spool_bytes",
-        "gauge",
+        Gauge,
         "Bytes in the exporter's disk spool.",
-        |v| {
-            v.spool
-                .as_ref()
-                .map_or(0, |s| s.lock().unwrap().bytes())
-                .to_string()
-        },
+        |v| v.spool.as_ref().map_or(0, |s| s.lock().unwrap().bytes()),
     ),
     (
         "audex_spool_pending_events",
-        "gauge",
+        Gauge,
         "Events spooled, not yet acknowledged.",
-        |v| {
-            v.spool
-                .as_ref()
-                .map_or(0, |s| s.lock().unwrap().pending())
-                .to_string()
-        },
+        |v| v.spool.as_ref().map_or(0, |s| s.lock().unwrap().pending()),
     ),
     (
         "audex_spool_dropped_events_total",
-        "counter",
+        Counter,
         "Events the spool's size bound dropped (reported as records-lost).",
-        |v| load(&v.stats.spool_dropped).to_string(),
+        |v| load(&v.stats.spool_dropped),
     ),
 ];
 
@@ -321,12 +309,7 @@ impl Metrics {
             metrics::counter!("audex_records_received_total", "type" => name).absolute(*n);
         }
         for (name, kind, _, counter) in SINGLE {
-            let v = load(counter(self));
-            if *kind == "counter" {
-                metrics::counter!(*name).absolute(v);
-            } else {
-                metrics::gauge!(*name).set(v as f64);
-            }
+            publish(name, *kind, load(counter(self)), None);
         }
         for (c, n) in self.events.lock().unwrap().iter() {
             metrics::counter!("audex_events_emitted_total", "category" => c.clone()).absolute(*n);
@@ -338,16 +321,23 @@ impl Metrics {
         let exporters = self.exporters.lock().unwrap();
         for (name, kind, _, value) in PER_EXPORTER {
             for (e, v) in exporters.iter() {
-                let v: f64 = value(v).parse().unwrap_or(0.0);
-                if *kind == "counter" {
-                    metrics::counter!(*name, "exporter" => e.clone()).absolute(v as u64);
-                } else {
-                    metrics::gauge!(*name, "exporter" => e.clone()).set(v);
-                }
+                publish(name, *kind, value(v), Some(e));
             }
         }
         drop(exporters);
         handle.render()
+    }
+}
+
+/// One value into the recorder, labelled with its exporter when it has one.
+fn publish(name: &'static str, kind: Kind, v: u64, exporter: Option<&String>) {
+    let labels: Vec<(&'static str, String)> = exporter
+        .map(|e| ("exporter", e.clone()))
+        .into_iter()
+        .collect();
+    match kind {
+        Counter => metrics::counter!(name, &labels).absolute(v),
+        Gauge => metrics::gauge!(name, &labels).set(v as f64),
     }
 }
 
@@ -392,18 +382,11 @@ fn describe() {
         "audex_events_dropped_total",
         "What did not go on, by stage and reason: records that did not parse or that the correlator dropped (caps, late, after a loss report, duplicates) or completed early (evicted); events no tenant took (route), that a visibility rule held back (redact), or that the spool bound dropped (spool)."
     );
-    for (name, kind, help, _) in SINGLE {
-        if *kind == "counter" {
-            metrics::describe_counter!(*name, *help);
-        } else {
-            metrics::describe_gauge!(*name, *help);
-        }
-    }
-    for (name, kind, help, _) in PER_EXPORTER {
-        if *kind == "counter" {
-            metrics::describe_counter!(*name, *help);
-        } else {
-            metrics::describe_gauge!(*name, *help);
+    let tables = SINGLE.iter().map(|(n, k, h, _)| (n, k, h));
+    for (name, kind, help) in tables.chain(PER_EXPORTER.iter().map(|(n, k, h, _)| (n, k, h))) {
+        match kind {
+            Counter => metrics::describe_counter!(*name, *help),
+            Gauge => metrics::describe_gauge!(*name, *help),
         }
     }
     metrics::describe_histogram!(
