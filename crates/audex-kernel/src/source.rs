@@ -84,17 +84,10 @@ pub const SHORT_BATCH_WAIT_US: u64 = 2_000;
 /// The buffer from which the long wait is used.
 pub const BATCH_WAIT_MIN_BUFFER: usize = 4 << 20;
 
-/// One audit record as the kernel sent it.
-#[derive(Debug, Clone)]
-pub struct RawRecord {
-    pub rtype: u16,
-    pub payload: Vec<u8>,
-}
-
 /// What one read gave.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Read {
-    /// Records were appended.
+    /// Records were handed over.
     Records,
     /// Nothing within the read timeout.
     Idle,
@@ -178,16 +171,6 @@ impl Reader {
             }
         }
         Ok(if got > 0 { Read::Records } else { Read::Idle })
-    }
-
-    /// As [`read_each`](Reader::read_each), appending owned records to `out`.
-    pub fn read(&mut self, out: &mut Vec<RawRecord>) -> Result<Read, KernelError> {
-        self.read_each(&mut |rtype, payload| {
-            out.push(RawRecord {
-                rtype,
-                payload: payload.to_vec(),
-            })
-        })
     }
 }
 
@@ -353,17 +336,10 @@ impl Source {
         &mut self.ctl
     }
 
-    /// Moves the reading half out (to a thread of its own). `None` if taken already.
+    /// Moves the reading half out (the live loop reads while it uses the
+    /// control half). `None` if taken already.
     pub fn take_reader(&mut self) -> Option<Reader> {
         self.reader.take()
-    }
-
-    /// Reads through the reader (when it was not taken).
-    pub fn read(&mut self, out: &mut Vec<RawRecord>) -> Result<Read, KernelError> {
-        match self.reader.as_mut() {
-            Some(r) => r.read(out),
-            None => Ok(Read::Idle),
-        }
     }
 
     /// Puts the kernel back: unregisters as daemon, restores every setting audex
