@@ -899,37 +899,27 @@ fn exporter(n: &Node, errs: &Errors) -> ExporterCfg {
             );
         }
     }
-    if let Some(node) = chain_node {
-        if e.kind != "protobuf_file" && !e.kind.is_empty() {
-            errs.at(
-                node,
-                format!(
-                    "exporter `{}`: `chain_key_file` is for protobuf_file archives, not {}",
-                    e.name, e.kind
-                ),
-            );
-        }
-    }
-    if let Some(node) = attributes_node {
-        if !e.kind.is_empty() && !e.kind.starts_with("otlp_") {
-            errs.at(
-                node,
-                format!(
-                    "exporter `{}`: `attributes` names OTLP log record attributes; {} has none (a jsonl exporter takes `format: ecs`)",
-                    e.name, e.kind
-                ),
-            );
-        }
-    }
-    if let Some(node) = format_node {
-        if !e.kind.is_empty() && e.kind != "jsonl" {
-            errs.at(
-                node,
-                format!(
-                    "exporter `{}`: `format` is for jsonl exporters, not {} (OTLP exporters take `attributes: ecs`)",
-                    e.name, e.kind
-                ),
-            );
+    // Keys only some exporter types take.
+    let kind = e.kind.as_str();
+    for (node, fits, why) in [
+        (
+            chain_node,
+            kind == "protobuf_file",
+            format!("`chain_key_file` is for protobuf_file archives, not {kind}"),
+        ),
+        (
+            attributes_node,
+            kind.starts_with("otlp_"),
+            format!("`attributes` names OTLP log record attributes; {kind} has none (a jsonl exporter takes `format: ecs`)"),
+        ),
+        (
+            format_node,
+            kind == "jsonl",
+            format!("`format` is for jsonl exporters, not {kind} (OTLP exporters take `attributes: ecs`)"),
+        ),
+    ] {
+        if let Some(node) = node.filter(|_| !fits && !kind.is_empty()) {
+            errs.at(node, format!("exporter `{}`: {why}", e.name));
         }
     }
     if e.name.is_empty() {
