@@ -53,6 +53,40 @@ enum Stdin {
     Feed(Feeder),
 }
 
+/// `audex report --input ARCH [--format F] -o OUT` under the watchdog.
+fn report(dir: &Path, arch: &Path, format: Option<&str>, out: &Path, limit: Duration) -> Ran {
+    let mut args = vec!["report", "--input", arch.to_str().unwrap()];
+    if let Some(f) = format {
+        args.extend(["--format", f]);
+    }
+    args.extend(["-o", out.to_str().unwrap()]);
+    run_in(dir, &args, Stdin::Null, limit)
+}
+
+/// An unchained archive (`dir/name`) of `log`, replayed from standard input
+/// through a config that exports only to it; the replay must succeed.
+fn archive_of(dir: &Path, name: &str, log: Vec<u8>, limit: Duration) -> PathBuf {
+    let arch = dir.join(name);
+    let cfg = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "tenants:\n  - name: default\n    exporters: [a]\nexporters:\n  - {{name: a, type: protobuf_file, path: {}}}\nspool: {{dir: {}}}\n",
+            arch.display(),
+            dir.join(format!("{name}-spool")).display()
+        ),
+    )
+    .unwrap();
+    let r = run_in(
+        dir,
+        &["replay", "-", "--config", cfg.to_str().unwrap()],
+        Stdin::Bytes(log),
+        limit,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    arch
+}
+
 /// Runs `audex args` with a watchdog: past `limit` the child is killed and the
 /// test fails (a hang). Output goes through files in `dir`.
 fn run_in(dir: &Path, args: &[&str], stdin: Stdin, limit: Duration) -> Ran {
@@ -303,20 +337,7 @@ fn memory_stays_bounded() {
     );
     assert_eq!(r.code, Some(2), "verify of a device segment: {}", r.stderr);
     assert_small(&r, "verify of a /dev/zero segment");
-    let r = run_in(
-        &dir,
-        &[
-            "report",
-            "--input",
-            arch.to_str().unwrap(),
-            "--format",
-            "json",
-            "-o",
-            dir.join("r.json").to_str().unwrap(),
-        ],
-        Stdin::Null,
-        limit,
-    );
+    let r = report(&dir, &arch, Some("json"), &dir.join("r.json"), limit);
     assert_ne!(r.code, Some(0), "report of a device segment: {}", r.stderr);
     assert_small(&r, "report of a /dev/zero segment");
     // A link to /dev/zero left behind would trap whatever copies target/tmp.
@@ -367,20 +388,7 @@ fn memory_stays_bounded() {
     );
     assert_small(&r, "verify of a 160 MiB segment");
     let out = dir.join("big.json");
-    let r = run_in(
-        &dir,
-        &[
-            "report",
-            "--input",
-            arch.to_str().unwrap(),
-            "--format",
-            "json",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        Stdin::Null,
-        limit,
-    );
+    let r = report(&dir, &arch, Some("json"), &out, limit);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_small(&r, "report of a 160 MiB segment");
     let rep: serde_json::Value =
@@ -511,18 +519,7 @@ fn nothing_hangs() {
         r.out(),
         r.stderr
     );
-    let r = run_in(
-        &dir,
-        &[
-            "report",
-            "--input",
-            arch.to_str().unwrap(),
-            "-o",
-            dir.join("r.html").to_str().unwrap(),
-        ],
-        Stdin::Null,
-        limit,
-    );
+    let r = report(&dir, &arch, None, &dir.join("r.html"), limit);
     assert_ne!(r.code, Some(0), "report of a FIFO segment: {}", r.stderr);
 
     // A receiver asking to wait 31 years: the deadline holds.
@@ -609,41 +606,11 @@ fn one_bad_value_spoils_nothing() {
     assert!(r.stderr.contains("implausible"), "{}", r.stderr);
 
     // Events at the ends of time in an archive: the report copes.
-    let arch = dir.join("archive");
-    let cfg = dir.join("archive.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tenants:\n  - name: default\n    exporters: [a]\nexporters:\n  - {{name: a, type: protobuf_file, path: {}}}\nspool: {{dir: {}}}\n",
-            arch.display(),
-            dir.join("spool").display()
-        ),
-    )
-    .unwrap();
     let mut log = open_event(1, 0);
     log.push_str(&open_event(2, 253_402_300_799));
-    let r = run_in(
-        &dir,
-        &["replay", "-", "--config", cfg.to_str().unwrap()],
-        Stdin::Bytes(log.into_bytes()),
-        limit,
-    );
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let arch = archive_of(&dir, "archive", log.into_bytes(), limit);
     let out = dir.join("r.json");
-    let r = run_in(
-        &dir,
-        &[
-            "report",
-            "--input",
-            arch.to_str().unwrap(),
-            "--format",
-            "json",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        Stdin::Null,
-        limit,
-    );
+    let r = report(&dir, &arch, Some("json"), &out, limit);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_small(&r, "report over 8,000 years");
 }
@@ -1006,45 +973,15 @@ fn no_lies_and_no_injections() {
     );
 
     // Names in a Markdown report are escaped (a table cell cannot be broken).
-    let arch = dir.join("md-archive");
-    let cfg = dir.join("md.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tenants:\n  - name: default\n    exporters: [a]\nexporters:\n  - {{name: a, type: protobuf_file, path: {}}}\nspool: {{dir: {}}}\n",
-            arch.display(),
-            dir.join("md-spool").display()
-        ),
-    )
-    .unwrap();
     // The ENRICHED part carries the login name (auditd's format, after 0x1d).
     let ev = open_event(1, 1_700_000_000).replacen(
         " key=\"hostile\"\n",
         " key=\"hostile\"\x1dAUID=\"ev|il<b>`x`\" UID=\"ev|il\"\n",
         1,
     );
-    let r = run_in(
-        &dir,
-        &["replay", "-", "--config", cfg.to_str().unwrap()],
-        Stdin::Bytes(ev.into_bytes()),
-        limit,
-    );
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let arch = archive_of(&dir, "md-archive", ev.into_bytes(), limit);
     let md = dir.join("r.md");
-    let r = run_in(
-        &dir,
-        &[
-            "report",
-            "--input",
-            arch.to_str().unwrap(),
-            "--format",
-            "md",
-            "-o",
-            md.to_str().unwrap(),
-        ],
-        Stdin::Null,
-        limit,
-    );
+    let r = report(&dir, &arch, Some("md"), &md, limit);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let text = std::fs::read_to_string(&md).unwrap();
     assert!(text.contains("ev\\|il"), "the pipe is escaped: {text}");
