@@ -4,19 +4,6 @@ use audex_proto::v1::AuditEvent;
 use prost::Message;
 use std::io::{self, Write};
 
-/// Output formats of `audex replay`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// One proto3-JSON `AuditEvent` per line.
-    Json,
-    /// Length-delimited (varint prefix) protobuf `AuditEvent`s.
-    Proto,
-    /// One OTLP/JSON `ExportLogsServiceRequest` per line, batches of events.
-    OtlpJson,
-    /// One Elastic Common Schema document per line.
-    Ecs,
-}
-
 /// Writes events to a byte sink.
 pub trait EventWriter {
     fn write(&mut self, ev: &AuditEvent) -> io::Result<()>;
@@ -39,17 +26,29 @@ pub fn json_line(ev: &AuditEvent, out: &mut Vec<u8>) -> io::Result<()> {
     Ok(())
 }
 
-/// One JSON object per line (the event contract).
+/// One JSON object per line: the event contract ([`JsonLines::new`]) or an
+/// ECS document ([`JsonLines::ecs`]).
 pub struct JsonLines<W: Write> {
     out: W,
     line: Vec<u8>,
+    encode: fn(&AuditEvent, &mut Vec<u8>) -> io::Result<()>,
 }
 
 impl<W: Write> JsonLines<W> {
     pub fn new(out: W) -> JsonLines<W> {
+        JsonLines::with(out, json_line)
+    }
+
+    /// One ECS document per line (see [`crate::ecs`]).
+    pub fn ecs(out: W) -> JsonLines<W> {
+        JsonLines::with(out, crate::ecs::ecs_line)
+    }
+
+    fn with(out: W, encode: fn(&AuditEvent, &mut Vec<u8>) -> io::Result<()>) -> JsonLines<W> {
         JsonLines {
             out,
             line: Vec::with_capacity(4096),
+            encode,
         }
     }
 }
@@ -57,33 +56,7 @@ impl<W: Write> JsonLines<W> {
 impl<W: Write> EventWriter for JsonLines<W> {
     fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
         self.line.clear();
-        json_line(ev, &mut self.line)?;
-        self.out.write_all(&self.line)
-    }
-    fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
-
-/// One ECS document per line (see [`crate::ecs`]).
-pub struct EcsLines<W: Write> {
-    out: W,
-    line: Vec<u8>,
-}
-
-impl<W: Write> EcsLines<W> {
-    pub fn new(out: W) -> EcsLines<W> {
-        EcsLines {
-            out,
-            line: Vec::with_capacity(4096),
-        }
-    }
-}
-
-impl<W: Write> EventWriter for EcsLines<W> {
-    fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
-        self.line.clear();
-        crate::ecs::ecs_line(ev, &mut self.line)?;
+        (self.encode)(ev, &mut self.line)?;
         self.out.write_all(&self.line)
     }
     fn finish(&mut self) -> io::Result<()> {

@@ -25,8 +25,6 @@ pub use archive::ProtobufFile;
 pub use ecs::ecs_line;
 pub use event_grpc::EventGrpc;
 pub use files::JsonLinesFile;
-pub use format::{
-    json_line, EcsLines, EventWriter, Format, JsonLines, OtlpJsonLines, ProtoDelimited,
-};
+pub use format::{json_line, EventWriter, JsonLines, OtlpJsonLines, ProtoDelimited};
 
 pub use audex_proto::v1::AuditEvent;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use audex_correlate::{Config, Correlator};
 use audex_enrich::{EnrichOptions, Enricher, PasswdDb};
 use audex_export::otlp::Resource;
-use audex_export::{EcsLines, EventWriter, JsonLines, OtlpJsonLines, ProtoDelimited};
+use audex_export::{EventWriter, JsonLines, OtlpJsonLines, ProtoDelimited};
 use audex_io::Line;
 use audex_normalize::{NoNames, Normalizer, Options, UserDb};
 use audex_parse::ParseErrorKind;
@@ -180,7 +180,7 @@ fn writer<'a>(
         (Some(o), _) => Box::new(ToOutputs(o)),
         (None, OutputFormat::Json) => Box::new(JsonLines::new(out)),
         (None, OutputFormat::Proto) => Box::new(ProtoDelimited::new(out)),
-        (None, OutputFormat::Ecs) => Box::new(EcsLines::new(out)),
+        (None, OutputFormat::Ecs) => Box::new(JsonLines::ecs(out)),
         (None, OutputFormat::OtlpJson) => Box::new(OtlpJsonLines::new(
             out,
             Resource {
