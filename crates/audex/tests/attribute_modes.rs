@@ -14,19 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn golden() -> PathBuf {
-    repo().join("tests/golden/kernel-enriched.log")
-}
-
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("audex-modes-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::repo().join("tests/golden/kernel-enriched.log")
 }
 
 fn replay_config(dir: &Path, yaml: &str, args: &[&str]) {
@@ -132,7 +121,7 @@ fn records(rx: &Receiver, mode: &str, id_key: &str) -> BTreeMap<String, (Value, 
 
 #[test]
 fn otlp_carries_the_same_records_in_both_attribute_modes() {
-    let dir = tmp("otlp");
+    let dir = common::out_dir("modes-otlp");
     let port = free_port();
     let rx = Receiver::start(&dir, port);
     let exporter = |name: &str, extra: &str| {
@@ -196,7 +185,7 @@ fn otlp_carries_the_same_records_in_both_attribute_modes() {
 
 #[test]
 fn jsonl_ecs_documents_round_trip() {
-    let dir = tmp("jsonl");
+    let dir = common::out_dir("modes-jsonl");
     let file = dir.join("events.ecs.jsonl");
     let yaml = format!(
         "tenants:\n  - name: default\n    exporters: [elastic_agent]\nexporters:\n  - {{name: elastic_agent, type: jsonl, format: ecs, path: {}}}\nspool: {{dir: {}/spool}}\n",
