@@ -292,12 +292,7 @@ fn main() {
             ..Default::default()
         })
         .unwrap();
-        let encoder = OtlpGrpc::new(OtlpConfig {
-            name: "spooled".into(),
-            endpoint: format!("http://{otlp_addr}"),
-            ..Default::default()
-        })
-        .unwrap();
+        let encoder = ex.encoder();
         let (t, c) = (Instant::now(), thread_cpu());
         rt.block_on(async {
             let cfg = DeliveryConfig {
@@ -316,7 +311,7 @@ fn main() {
             let mut buf = Vec::new();
             for (i, e) in evs2.iter().enumerate() {
                 buf.clear();
-                encoder.spool_encode(e, &mut buf);
+                encoder.encode(e, &mut buf);
                 spool.lock().unwrap().append(&buf).unwrap();
                 if last_sync.elapsed() >= Duration::from_millis(100) {
                     spool.lock().unwrap().sync().unwrap();

@@ -1,28 +1,66 @@
 //! `audex.v1.EventService/Export`: batches of whole AuditEvents over gRPC, for
-//! SIEM pipelines that want the full event (gzip, headers, TLS as for OTLP).
-use crate::delivery::{Accepted, ExportFuture, Exporter};
-use crate::grpc_channel::{classify, GrpcTarget};
+//! SIEM pipelines that want the full event (gzip, headers, TLS as for OTLP, on
+//! the same HTTP/2 transport). The spool keeps each event's protobuf, so a
+//! request is those entries as its repeated field 1 (checked, not re-encoded).
+use crate::delivery::{Accepted, ExportError, ExportFuture, Exporter};
+use crate::grpc_h2::H2Grpc;
 use crate::otlp::OtlpConfig;
-use audex_proto::v1::event_service_client::EventServiceClient;
-use audex_proto::v1::{AuditEvent, ExportRequest};
-use tonic::codec::CompressionEncoding;
-use tonic::transport::Channel;
+use crate::wire::put_varint;
+use audex_proto::v1::{AuditEvent, ExportResponse};
+use prost::Message;
+
+const EXPORT_PATH: &str = "/audex.v1.EventService/Export";
 
 /// The protobuf gRPC exporter.
 pub struct EventGrpc {
     cfg: OtlpConfig,
-    target: GrpcTarget,
-    client: Option<EventServiceClient<Channel>>,
+    channel: H2Grpc,
+    buf: Vec<u8>,
 }
 
 impl EventGrpc {
+    /// Checks the settings (files are read now; no network I/O, no runtime needed).
     pub fn new(cfg: OtlpConfig) -> Result<EventGrpc, String> {
-        let target = GrpcTarget::new(&cfg, 4317)?;
+        let channel = H2Grpc::new(&cfg, 4317)?;
         Ok(EventGrpc {
             cfg,
-            target,
-            client: None,
+            channel,
+            buf: Vec::new(),
         })
+    }
+
+    /// One `ExportRequest.events` entry from an event's protobuf bytes.
+    fn put_event(&mut self, event: &[u8]) {
+        self.buf.push((1 << 3) | 2);
+        put_varint(&mut self.buf, event.len() as u64);
+        self.buf.extend_from_slice(event);
+    }
+
+    /// Ends the request with the node, sends it; `bad` damaged spool entries
+    /// count as rejected.
+    async fn send(&mut self, bad: u64) -> Result<Accepted, ExportError> {
+        let node = self.cfg.resource.host_name.as_bytes();
+        if !node.is_empty() {
+            self.buf.push((2 << 3) | 2);
+            put_varint(&mut self.buf, node.len() as u64);
+            self.buf.extend_from_slice(node);
+        }
+        let resp = self
+            .channel
+            .unary(EXPORT_PATH, &self.buf, self.cfg.gzip)
+            .await?;
+        let r = ExportResponse::decode(resp.as_slice()).map_err(|e| ExportError::Retryable {
+            reason: format!("the EventService answer does not decode: {e}; not acknowledged"),
+            retry_after: None,
+        })?;
+        let mut acc = Accepted {
+            rejected: r.rejected + bad,
+            message: r.error_message,
+        };
+        if bad > 0 {
+            acc.message = format!("{bad} spool entries did not decode; {}", acc.message);
+        }
+        Ok(acc)
     }
 }
 
@@ -33,31 +71,31 @@ impl Exporter for EventGrpc {
 
     fn export<'a>(&'a mut self, events: &'a [AuditEvent]) -> ExportFuture<'a> {
         Box::pin(async move {
-            let body = ExportRequest {
-                events: events.to_vec(),
-                node: self.cfg.resource.host_name.clone(),
-            };
-            let req = self.target.request(body, self.cfg.timeout);
-            let (gzip, endpoint) = (self.cfg.gzip, &self.target.endpoint);
-            let client = self.client.get_or_insert_with(|| {
-                let c = EventServiceClient::new(endpoint.connect_lazy());
-                if gzip {
-                    c.send_compressed(CompressionEncoding::Gzip)
-                        .accept_compressed(CompressionEncoding::Gzip)
-                } else {
-                    c
-                }
-            });
-            match client.export(req).await {
-                Ok(r) => {
-                    let r = r.into_inner();
-                    Ok(Accepted {
-                        rejected: r.rejected,
-                        message: r.error_message,
-                    })
-                }
-                Err(status) => Err(classify(&status)),
+            self.buf.clear();
+            let mut one = Vec::new();
+            for e in events {
+                one.clear();
+                let _ = e.encode(&mut one);
+                self.put_event(&one);
             }
+            self.send(0).await
+        })
+    }
+
+    /// The entries are AuditEvent protobufs (the default encoding); one that
+    /// does not decode (spool damage) is left out and counted as rejected.
+    fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
+        Box::pin(async move {
+            self.buf.clear();
+            let mut bad = 0u64;
+            for (_, b) in entries {
+                if AuditEvent::decode(b.as_slice()).is_ok() {
+                    self.put_event(b);
+                } else {
+                    bad += 1;
+                }
+            }
+            self.send(bad).await
         })
     }
 }

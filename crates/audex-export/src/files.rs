@@ -2,6 +2,7 @@
 //! archive is in [`crate::archive`]. A batch is acknowledged only once it is
 //! written and fsynced.
 use crate::delivery::{Accepted, ExportError, ExportFuture, Exporter};
+use crate::encoding::{Encoder, JsonLineEncoding};
 use audex_proto::v1::AuditEvent;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -22,7 +23,7 @@ pub struct JsonLinesFile {
     name: String,
     path: Option<PathBuf>,
     out: Box<dyn Write + Send>,
-    ecs: bool,
+    encoding: JsonLineEncoding,
 }
 
 impl JsonLinesFile {
@@ -32,7 +33,7 @@ impl JsonLinesFile {
                 name: name.into(),
                 path: None,
                 out: Box::new(io::stdout()),
-                ecs: false,
+                encoding: JsonLineEncoding::default(),
             });
         }
         // Exported events name every user's commands and files: 0600, like the archive.
@@ -45,23 +46,15 @@ impl JsonLinesFile {
             name: name.into(),
             path: Some(path.to_path_buf()),
             out: Box::new(BufWriter::with_capacity(256 << 10, f)),
-            ecs: false,
+            encoding: JsonLineEncoding::default(),
         })
     }
 
     /// Writes one ECS document per line instead of the event contract (for
     /// Elastic Agent or Filebeat shipping the file).
     pub fn ecs(mut self, ecs: bool) -> JsonLinesFile {
-        self.ecs = ecs;
+        self.encoding.ecs = ecs;
         self
-    }
-
-    fn line(&self, ev: &AuditEvent, out: &mut Vec<u8>) -> io::Result<()> {
-        if self.ecs {
-            crate::ecs::ecs_line(ev, out)
-        } else {
-            crate::format::json_line(ev, out)
-        }
     }
 }
 
@@ -81,14 +74,9 @@ impl Exporter for JsonLinesFile {
         })
     }
 
-    /// The spool keeps the finished line, so delivery writes bytes instead of
-    /// decoding a protobuf and encoding JSON again (the storm bench's profile
-    /// had that at a quarter of `run`'s CPU).
-    fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        if self.line(ev, out).is_err() {
-            out.clear();
-            let _ = prost::Message::encode(ev, out);
-        }
+    /// The spool keeps the finished line (see [`JsonLineEncoding`]).
+    fn encoder(&self) -> Box<dyn Encoder> {
+        Box::new(self.encoding)
     }
 
     fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
@@ -128,7 +116,9 @@ impl JsonLinesFile {
     /// One event as a JSON line.
     fn write_event(&mut self, e: &AuditEvent, what: &str) -> Result<(), ExportError> {
         let mut line = Vec::with_capacity(4096);
-        self.line(e, &mut line).map_err(|e| io_err(what, e))?;
+        self.encoding
+            .line(e, &mut line)
+            .map_err(|e| io_err(what, e))?;
         self.out.write_all(&line).map_err(|e| io_err(what, e))
     }
 

@@ -2,7 +2,9 @@
 //! gzip level (tonic compresses at a fixed level 6, which capped OTLP/gRPC with
 //! gzip near 180k events/s per core). Frames: 1-byte compressed flag, 4-byte
 //! big-endian length, message. Status comes in trailers (or trailers-only
-//! headers) as grpc-status / grpc-message / grpc-status-details-bin.
+//! headers) as grpc-status / grpc-message / grpc-status-details-bin, judged
+//! retryable or permanent as the OTLP specification says. OTLP/gRPC and
+//! `audex.v1.EventService` both travel on it.
 use crate::delivery::{answer, parse_endpoint, ExportError};
 use crate::otlp::OtlpConfig;
 use bytes::Bytes;
@@ -155,14 +157,63 @@ impl H2Grpc {
 }
 
 /// A gRPC status the server sent (code, message, `grpc-status-details-bin`)
-/// judged as the tonic channel judges one ([`crate::grpc_channel::classify`]).
-pub(crate) fn classify(code: i32, message: &str, details: Option<&[u8]>) -> ExportError {
+/// as retryable or permanent.
+fn classify(code: i32, message: &str, details: Option<&[u8]>) -> ExportError {
     let status = tonic::Status::with_details(
         tonic::Code::from_i32(code),
         message,
         bytes::Bytes::copy_from_slice(details.unwrap_or_default()),
     );
-    crate::grpc_channel::classify(&status)
+    classify_status(&status)
+}
+
+/// gRPC codes the OTLP specification calls retryable; the rest are permanent.
+fn classify_status(s: &tonic::Status) -> ExportError {
+    let reason = format!("{:?}: {}", s.code(), audex_io::escape(s.message()));
+    match s.code() {
+        tonic::Code::Unavailable
+        | tonic::Code::Cancelled
+        | tonic::Code::DeadlineExceeded
+        | tonic::Code::Aborted
+        | tonic::Code::OutOfRange
+        | tonic::Code::DataLoss => ExportError::Retryable {
+            reason,
+            retry_after: retry_hint(s),
+        },
+        // Throttled: retryable only when the server says when.
+        tonic::Code::ResourceExhausted => match retry_hint(s) {
+            Some(h) => ExportError::Retryable {
+                reason,
+                retry_after: Some(h),
+            },
+            None => ExportError::Retryable {
+                reason,
+                retry_after: None,
+            },
+        },
+        // A failure below gRPC (connection, TLS handshake) is not the server's
+        // verdict: keep the events and retry; the reason is logged each time.
+        // No grpc-status at all (a stream cut off, a proxy's page): nothing
+        // was acknowledged.
+        tonic::Code::Unknown | tonic::Code::Internal
+            if std::error::Error::source(s).is_some()
+                || s.message().contains("transport error")
+                || s.message().contains("grpc-status") =>
+        {
+            ExportError::Retryable {
+                reason,
+                retry_after: None,
+            }
+        }
+        _ => ExportError::Permanent { reason },
+    }
+}
+
+/// google.rpc.RetryInfo in the status details (tonic-types), if the server
+/// sent one; a negative delay is none.
+fn retry_hint(s: &tonic::Status) -> Option<Duration> {
+    use tonic_types::StatusExt;
+    s.get_details_retry_info()?.retry_delay
 }
 
 /// `grpc-message` is percent-encoded (gRPC over HTTP/2).

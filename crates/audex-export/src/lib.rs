@@ -1,17 +1,25 @@
-//! Input: [`AuditEvent`]s. Output: bytes in a SIEM's format.
+//! Input: [`AuditEvent`]s. Output: the events at a SIEM, in a file or in the
+//! archive, at least once. One module per job:
+//! - [`encoding`]: how an exporter keeps events in its spool (protobuf, JSON
+//!   line, OTLP LogRecord), apart from the transport;
+//! - [`spool`]: the disk queue; [`delivery`]: the spooler (intake side) and
+//!   the loop that sends batches with retries (the [`Exporter`] transport trait);
+//! - the transports: OTLP gRPC and HTTP ([`otlp`]), `audex.v1.EventService`
+//!   ([`EventGrpc`]) both on one HTTP/2 gRPC client, the JSON-lines file, the
+//!   [`archive`] (writer, reader and hash chain, also read by `verify` and the
+//!   compliance report);
+//! - [`format`]'s synchronous writers for `audex replay`, [`ecs`] and the OTLP
+//!   mapping of DESIGN.md; [`wire`]: protobuf varints.
 //!
-//! Also the disk [`spool`] that holds events until their exporter acknowledges
-//! them. Now: synchronous encoders used by `audex replay` ([`EventWriter`]: JSON
-//! lines, length-delimited protobuf, OTLP/JSON) and the OTLP logs mapping of
-//! DESIGN.md ([`otlp`]).
+//! [`Exporter`]: delivery::Exporter
 
 pub mod archive;
 pub mod delivery;
 pub mod ecs;
+pub mod encoding;
 mod event_grpc;
 mod files;
-mod format;
-mod grpc_channel;
+pub mod format;
 mod grpc_h2;
 pub mod notes;
 pub mod otlp;

@@ -109,7 +109,7 @@ fn jsonl_spooled_lines_equal_exported_lines() {
         .enumerate()
         .map(|(i, e)| {
             let mut b = Vec::new();
-            j.spool_encode(e, &mut b);
+            j.encoder().encode(e, &mut b);
             assert_eq!(b.first(), Some(&b'{'), "a JSON line is spooled");
             (i as u64, b)
         })

@@ -3,9 +3,7 @@
 //! retries; a new process on the same spool delivers every event once the
 //! receiver is up. Nothing synced is lost.
 mod common;
-use audex_export::delivery::{
-    deliver, Control, DeliveryConfig, DeliveryStats, Exporter, RetryPolicy, Stop,
-};
+use audex_export::delivery::{deliver, Control, DeliveryConfig, DeliveryStats, RetryPolicy, Stop};
 use audex_export::spool::{Spool, SpoolConfig};
 use common::*;
 use std::collections::HashSet;
@@ -53,7 +51,7 @@ fn collector(dir: &Path) {
         let mut e = base[(i % base.len() as u64) as usize].clone();
         e.id = format!("kill:{i:06}");
         let mut b = Vec::new();
-        encoder.spool_encode(&e, &mut b);
+        encoder.encode(&e, &mut b);
         spool.lock().unwrap().append(&b).unwrap();
         if i % 100 == 99 || i + 1 == produce {
             spool.lock().unwrap().sync().unwrap();

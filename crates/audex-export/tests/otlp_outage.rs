@@ -3,9 +3,7 @@
 //! order; the events wait on disk, not in memory (peak RSS grows by far less than
 //! they weigh); the spool empties.
 mod common;
-use audex_export::delivery::{
-    deliver, Control, DeliveryConfig, DeliveryStats, Exporter, RetryPolicy, Stop,
-};
+use audex_export::delivery::{deliver, Control, DeliveryConfig, DeliveryStats, RetryPolicy, Stop};
 use audex_export::spool::{Spool, SpoolConfig};
 use common::*;
 use std::sync::{Arc, Mutex};
@@ -79,7 +77,7 @@ fn outage_then_recovery_delivers_everything_in_order() {
                 e.id = format!("outage:{produced:08}");
                 e.serial = produced;
                 let mut b = Vec::new();
-                encoder.spool_encode(&e, &mut b);
+                encoder.encode(&e, &mut b);
                 bytes += b.len() as u64;
                 sp.append(&b).unwrap();
                 produced += 1;

@@ -74,7 +74,12 @@ fn a_full_disk_holds_events_then_writes_them_all_in_order() {
     let dir = fs.0.join("spool");
     let (spool, _) = Spool::open(SpoolConfig::new(&dir, 1 << 30)).unwrap();
     let spool = Arc::new(Mutex::new(spool));
-    let mut sp = Spooler::plain(spool.clone(), "node-1").with_hold_bytes(256 << 10);
+    let mut sp = Spooler::new(
+        spool.clone(),
+        Box::new(audex_export::encoding::ProtobufEncoding),
+        "node-1",
+    )
+    .with_hold_bytes(256 << 10);
     let base = golden_events();
     let mut sent = Vec::new();
     let mut i = 0;

@@ -2,7 +2,8 @@
 //! stream (records-lost, source spool, counts adding up); events are durable
 //! within the sync interval.
 mod common;
-use audex_export::delivery::{Accepted, ExportFuture, Exporter, Spooler};
+use audex_export::delivery::{Exporter, Spooler};
+use audex_export::encoding::{Encoder, ProtobufEncoding};
 use audex_export::otlp::{encode_request_from_spool, OtlpConfig, OtlpGrpc, Resource};
 use audex_export::spool::{Spool, SpoolConfig};
 use audex_proto::v1::AuditEvent;
@@ -12,20 +13,9 @@ use prost::Message;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// An exporter that keeps the default spool encoding (AuditEvent protobuf).
-struct DefaultEncoding;
-
-impl Exporter for DefaultEncoding {
-    fn name(&self) -> &str {
-        "x"
-    }
-    fn export<'a>(&'a mut self, _: &'a [AuditEvent]) -> ExportFuture<'a> {
-        Box::pin(async { Ok(Accepted::default()) })
-    }
-}
-
-fn default_encoder() -> Box<dyn Exporter> {
-    Box::new(DefaultEncoding)
+/// The default spool encoding (AuditEvent protobuf).
+fn default_encoder() -> Box<dyn Encoder> {
+    Box::new(ProtobufEncoding)
 }
 
 #[test]
@@ -92,7 +82,7 @@ fn otlp_spooling_keeps_loss_reports_too() {
         ..Default::default()
     })
     .unwrap();
-    let mut sp = Spooler::new(spool.clone(), Box::new(enc), "node-1")
+    let mut sp = Spooler::new(spool.clone(), enc.encoder(), "node-1")
         .with_sync_every(Duration::from_millis(10));
     let base = golden_events();
     for i in 0..1000 {

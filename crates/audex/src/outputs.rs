@@ -212,6 +212,9 @@ fn start_one(
     let spool = Arc::new(Mutex::new(spool));
     let control = Arc::new(Control::default());
     let stats = crate::metrics::METRICS.exporter(&w.name, spool.clone());
+    // Built once: its encoder to the spooler (intake), its transport to
+    // the delivery task.
+    let spooler = Spooler::new(spool.clone(), exporter.encoder(), node);
     let task = rt.spawn(deliver(
         spool.clone(),
         exporter,
@@ -219,16 +222,7 @@ fn start_one(
         stats.clone(),
         control.clone(),
     ));
-    // An archive keeps the default encoding, and must not be opened
-    // twice (a second writer would recover the live segment).
-    let mut spooler = if w.cfg.kind == "protobuf_file" {
-        Spooler::plain(spool.clone(), node)
-    } else {
-        let encoder = make_exporter(&w.cfg, res, checkpoint_tx)
-            .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
-        Spooler::new(spool.clone(), encoder, node)
-    }
-    .with_stats(stats.clone());
+    let mut spooler = spooler.with_stats(stats.clone());
     for (d, exact) in &rec.lost {
         audex_log::warn!(
                 "exporter {}: {}{} spooled events were damaged on disk and are lost; reported as records-lost (source spool)",

@@ -13,6 +13,7 @@ pub use endpoint::{parse_endpoint, Endpoint, Scheme};
 pub use retry::RetryPolicy;
 pub use spooler::Spooler;
 
+use crate::encoding::{Encoder, ProtobufEncoding};
 use crate::spool::Spool;
 use audex_proto::v1::AuditEvent;
 use prost::Message;
@@ -46,20 +47,21 @@ pub enum ExportError {
 pub type ExportFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Accepted, ExportError>> + Send + 'a>>;
 
-/// Sends batches of events somewhere.
+/// Sends batches of events somewhere: the transport of one exporter.
 pub trait Exporter: Send {
     fn name(&self) -> &str;
 
     fn export<'a>(&'a mut self, events: &'a [AuditEvent]) -> ExportFuture<'a>;
 
-    /// How an event is kept in this exporter's spool. The default keeps the
-    /// AuditEvent protobuf; an exporter may keep what its wire needs instead, so
-    /// that delivery does not decode and re-encode every event.
-    fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        let _ = ev.encode(out);
+    /// How this exporter's events are kept in its spool, for the intake side.
+    /// The default keeps the AuditEvent protobuf; an exporter may keep what its
+    /// wire needs instead, so that delivery does not decode and re-encode
+    /// every event.
+    fn encoder(&self) -> Box<dyn Encoder> {
+        Box::new(ProtobufEncoding)
     }
 
-    /// Sends entries written by [`spool_encode`](Exporter::spool_encode). The
+    /// Sends entries written by its [`encoder`](Exporter::encoder). The
     /// default decodes them and calls [`export`](Exporter::export); entries that do
     /// not decode (spool damage) are reported as rejected.
     fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {

@@ -9,7 +9,8 @@
 //! intake to pause ([`paused`](Spooler::paused)), so records wait in the
 //! kernel, whose backlog counts what it cannot hold as lost. Every step is
 //! logged with the spool's directory.
-use super::{DeliveryStats, Exporter};
+use super::DeliveryStats;
+use crate::encoding::Encoder;
 use crate::notes::records_lost_now;
 use crate::spool::{Dropped, Spool};
 use audex_proto::v1::AuditEvent;
@@ -28,9 +29,8 @@ type Held = (Vec<u8>, Option<u64>);
 /// Appends events to a spool shared with a delivery loop.
 pub struct Spooler {
     spool: Arc<Mutex<Spool>>,
-    /// Encodes like the exporter (its `spool_encode`), without owning it; none
-    /// for the default encoding (the AuditEvent protobuf).
-    encoder: Option<Box<dyn Exporter>>,
+    /// The exporter's spool encoding (its transport reads these entries).
+    encoder: Box<dyn Encoder>,
     node: String,
     sync_every: Duration,
     last_sync: Instant,
@@ -59,21 +59,9 @@ pub struct Spooler {
 }
 
 impl Spooler {
-    pub fn new(spool: Arc<Mutex<Spool>>, encoder: Box<dyn Exporter>, node: &str) -> Spooler {
-        Spooler::encoding(spool, Some(encoder), node)
-    }
-
-    /// A spooler that keeps the AuditEvent protobuf, for exporters that do not
-    /// change the spool encoding (and must not be opened twice, as an archive).
-    pub fn plain(spool: Arc<Mutex<Spool>>, node: &str) -> Spooler {
-        Spooler::encoding(spool, None, node)
-    }
-
-    fn encoding(
-        spool: Arc<Mutex<Spool>>,
-        encoder: Option<Box<dyn Exporter>>,
-        node: &str,
-    ) -> Spooler {
+    /// A spooler writing `encoder`'s entries (the exporter's
+    /// [`encoder`](super::Exporter::encoder)).
+    pub fn new(spool: Arc<Mutex<Spool>>, encoder: Box<dyn Encoder>, node: &str) -> Spooler {
         Spooler {
             spool,
             encoder,
@@ -130,13 +118,7 @@ impl Spooler {
     /// entry (the spool keeps it as its in-memory copy).
     fn encode(&mut self, ev: &AuditEvent) -> Vec<u8> {
         let mut buf = Vec::with_capacity(self.last_len + self.last_len / 4 + 64);
-        match &self.encoder {
-            Some(e) => e.spool_encode(ev, &mut buf),
-            None => {
-                use prost::Message;
-                let _ = ev.encode(&mut buf);
-            }
-        }
+        self.encoder.encode(ev, &mut buf);
         self.last_len = buf.len();
         buf
     }

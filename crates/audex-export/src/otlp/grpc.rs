@@ -1,9 +1,10 @@
 //! OTLP logs over gRPC (the opentelemetry-proto LogsService, framed by our own
 //! HTTP/2 client): gzip, headers, timeout, TLS and mTLS, retryable or permanent
 //! failures with server hints, partial success.
-use super::encode::{encode_export_request, encode_request_from_spool, encode_spool_entry};
+use super::encode::{encode_export_request, encode_request_from_spool};
 use super::mapping::{now_unix_nano, Attributes, Body, Resource, Shape};
 use crate::delivery::{Accepted, ExportFuture, Exporter};
+use crate::encoding::{Encoder, LogRecordEncoding};
 use crate::grpc_h2::H2Grpc;
 use audex_proto::v1::AuditEvent;
 use std::path::PathBuf;
@@ -29,10 +30,12 @@ pub struct OtlpConfig {
 }
 
 impl OtlpConfig {
-    /// One spool entry for OTLP exporters: the finished LogRecord, so delivery
-    /// only concatenates (the same for gRPC and HTTP).
-    pub fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        encode_spool_entry(ev, now_unix_nano(), self.shape(), out);
+    /// The spool encoding of OTLP exporters: the finished LogRecord, so
+    /// delivery only concatenates (the same for gRPC and HTTP).
+    pub fn encoder(&self) -> Box<dyn Encoder> {
+        Box::new(LogRecordEncoding {
+            shape: self.shape(),
+        })
     }
 
     /// The log records' shape.
@@ -95,8 +98,8 @@ impl Exporter for OtlpGrpc {
         })
     }
 
-    fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        self.cfg.spool_encode(ev, out);
+    fn encoder(&self) -> Box<dyn Encoder> {
+        self.cfg.encoder()
     }
 
     fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {

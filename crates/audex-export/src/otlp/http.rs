@@ -5,6 +5,7 @@ use super::encode::{encode_export_request, encode_request_from_spool};
 use super::grpc::OtlpConfig;
 use super::mapping::now_unix_nano;
 use crate::delivery::{answer, parse_endpoint, Accepted, ExportError, ExportFuture, Exporter};
+use crate::encoding::Encoder;
 use audex_proto::v1::AuditEvent;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -88,8 +89,8 @@ impl Exporter for OtlpHttp {
         })
     }
 
-    fn spool_encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        self.cfg.spool_encode(ev, out);
+    fn encoder(&self) -> Box<dyn Encoder> {
+        self.cfg.encoder()
     }
 
     fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {

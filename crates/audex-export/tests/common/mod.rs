@@ -14,21 +14,24 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// An OTLP gRPC exporter to `port` (2 s timeout) and its twin that only encodes
-/// spool entries (what a Spooler needs).
-pub fn otlp_grpc_pair(port: u16) -> (audex_export::otlp::OtlpGrpc, audex_export::otlp::OtlpGrpc) {
+/// An OTLP gRPC exporter to `port` (2 s timeout) and its spool encoder (what a
+/// Spooler needs).
+pub fn otlp_grpc_pair(
+    port: u16,
+) -> (
+    audex_export::otlp::OtlpGrpc,
+    Box<dyn audex_export::encoding::Encoder>,
+) {
     use audex_export::otlp::{OtlpConfig, OtlpGrpc};
-    let cfg = OtlpConfig {
+    let exporter = OtlpGrpc::new(OtlpConfig {
         name: "siem".into(),
         endpoint: format!("http://127.0.0.1:{port}"),
-        ..Default::default()
-    };
-    let exporter = OtlpGrpc::new(OtlpConfig {
         timeout: Some(Duration::from_secs(2)),
-        ..cfg.clone()
+        ..Default::default()
     })
     .unwrap();
-    (exporter, OtlpGrpc::new(cfg).unwrap())
+    let encoder = exporter.encoder();
+    (exporter, encoder)
 }
 
 pub fn repo() -> PathBuf {
@@ -138,9 +141,10 @@ pub fn deliver_within(
     let (mut spool, _) = Spool::open(SpoolConfig::new(tmp(tag).join("spool"), 1 << 30)).unwrap();
     // Spooled the exporter's way (OTLP keeps finished LogRecords).
     let mut buf = Vec::new();
+    let encoder = exporter.encoder();
     for e in events {
         buf.clear();
-        exporter.spool_encode(e, &mut buf);
+        encoder.encode(e, &mut buf);
         spool.append(&buf).unwrap();
     }
     spool.sync().unwrap();
