@@ -7,9 +7,11 @@
 //! - [`rules`]: auditctl syntax → `audit_rule_data` and back; load, list, delete.
 //! - [`source`]: the live reader (multicast beside auditd, or unicast as the daemon).
 //! - [`recv_many`]: many datagrams per system call, for the record stream.
+//! - [`end_marker`]: the drain on stop, so loss up to the end is counted.
 //! - [`caps`]: which capability an operation lacks, in plain words.
 
 pub mod caps;
+pub mod end_marker;
 pub mod netlink;
 pub mod recv_many;
 pub mod rules;

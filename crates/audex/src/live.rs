@@ -1,8 +1,8 @@
 //! The live pipeline's front half: the kernel source read, parsed, correlated
 //! (wall-clock timeouts), normalized and enriched on one thread; kernel loss,
-//! socket overflows and serial gaps as records-lost events; on stop, a drain
-//! that sends an end marker through the kernel so that loss up to the last record
-//! is counted. Input: a subscribed Source. Output: AuditEvents to a sink.
+//! socket overflows and serial gaps as records-lost events; on stop, the
+//! source's drain (audex-kernel's end marker) so that loss up to the last
+//! record is counted. Input: a subscribed Source. Output: events to a sink.
 //!
 //! One thread reads and processes: records are parsed straight from the receive
 //! buffers. Measured on the storm bench (`audex run`, exec+files): a reader
@@ -12,12 +12,13 @@
 //! default) and the kernel backlog; when both are full the kernel counts loss,
 //! which is reported.
 use crate::metrics::{RecordCounts, METRICS};
-use crate::pipeline::{Shutdown, Sink, Stages};
+use crate::pipeline::{Enriched, Shutdown, Sink, Stages};
 use anyhow::{bail, Result};
 use audex_correlate::{Config, Correlator};
 use audex_enrich::kubernetes::PodIndex;
 use audex_enrich::{EnrichOptions, Enricher, PasswdDb};
 use audex_export::notes::records_lost_now;
+use audex_kernel::end_marker::Drain;
 use audex_kernel::source::{Read, Source};
 use audex_normalize::{Normalizer, Options};
 use audex_proto::v1::AuditEvent;
@@ -40,82 +41,7 @@ pub struct LiveOptions {
     pub pods: Option<Arc<PodIndex>>,
 }
 
-/// The end marker: a user message sent through the kernel on stop. It gets the
-/// newest serial; once it is back, every serial lost before it shows as a gap,
-/// so loss at the end is counted too (resent: a congested socket may drop it).
-struct EndMarker {
-    text: String,
-    /// Sending it needs CAP_AUDIT_WRITE, which `run` does not keep (it would let
-    /// audex forge user records): then loss is counted up to the last record read.
-    can_send: bool,
-    sent: u32,
-    last_sent: Instant,
-    seen: bool,
-}
-
-impl EndMarker {
-    const TRIES: u32 = 4;
-    const RESEND: Duration = Duration::from_millis(500);
-
-    fn new() -> EndMarker {
-        let nonce = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let can_send = audex_kernel::caps::has(audex_kernel::caps::CAP_AUDIT_WRITE);
-        EndMarker {
-            text: format!(
-                "op=audex-end-marker pid={} nonce={nonce}",
-                std::process::id()
-            ),
-            can_send,
-            sent: if can_send { 0 } else { Self::TRIES },
-            last_sent: Instant::now(),
-            seen: false,
-        }
-    }
-
-    /// Sends (again) while draining, until it is back or the tries run out.
-    fn send_due(&mut self, src: &mut Source) {
-        if self.seen
-            || self.sent >= Self::TRIES
-            || (self.sent > 0 && self.last_sent.elapsed() < Self::RESEND)
-        {
-            return;
-        }
-        self.sent += 1;
-        self.last_sent = Instant::now();
-        if let Err(e) = src.control().send_user_message(&self.text) {
-            audex_log::error!(
-                "could not send the end marker ({e}); loss after the last record may go uncounted"
-            );
-            self.sent = Self::TRIES;
-        }
-    }
-
-    /// Notes the marker among the records read.
-    fn look(&mut self, rtype: u16, payload: &[u8]) {
-        if rtype == 1121 && memchr::memmem::find(payload, self.text.as_bytes()).is_some() {
-            self.seen = true;
-        }
-    }
-
-    /// Says when loss after the last record could not be counted.
-    fn report(&self) {
-        if !self.seen && self.can_send {
-            audex_log::warn!(
-                "the end marker did not come back; loss after the last record is not counted"
-            );
-        }
-    }
-
-    /// The drain that began at `since` is over.
-    fn drained(&self, since: Instant) -> bool {
-        let gave_up = self.sent >= Self::TRIES && self.last_sent.elapsed() > Self::RESEND;
-        self.seen || gave_up || since.elapsed() > Duration::from_secs(5)
-    }
-}
-
-/// Reads the kernel until `shutdown` is requested, then drains (see [`EndMarker`]);
+/// Reads the kernel until `shutdown` is requested, then drains (see [`Drain`]);
 /// every event goes through the [`Stages`] to `sink`, whose `tick` runs after
 /// every read (at least every read timeout). While the sink is paused (the
 /// outputs cannot take more), nothing is read: records wait in the socket
@@ -136,24 +62,25 @@ pub fn read_loop(
     let (mut parse_errors, mut enobufs) = (0u64, 0u64);
     let m = &*METRICS;
     let mut reader = src.take_reader().expect("the source's reader");
-    let mut marker = EndMarker::new();
-    let mut draining: Option<Instant> = None;
+    let mut draining: Option<Drain> = None;
     let mut failure: Option<String> = None;
     loop {
         if draining.is_none() && shutdown.requested() {
-            draining = Some(Instant::now());
+            draining = Some(Drain::begin());
         }
         if pause.holds(draining.is_none() && sink.paused()) {
             std::thread::sleep(Duration::from_millis(100));
             sink.tick()?;
             continue;
         }
-        if draining.is_some() {
-            marker.send_due(src);
+        if let Some(d) = &mut draining {
+            d.send_due(src);
         }
         stages.set_now(now_ms());
         let read = reader.read_each(&mut |rtype, payload| {
-            marker.look(rtype, payload);
+            if let Some(d) = &mut draining {
+                d.look(rtype, payload);
+            }
             counts.records_by_type.bump(rtype);
             match audex_parse::parse_netlink(rtype, payload) {
                 Ok(p) => stages.push(p),
@@ -171,10 +98,10 @@ pub fn read_loop(
             Ok(Read::Overflow) => {
                 enobufs += 1;
                 m.enobufs.fetch_add(1, Ordering::Relaxed);
-                sink.send(records_lost_now(&node, "enobufs", 0))?;
+                sink.send(Enriched::note(records_lost_now(&node, "enobufs", 0)))?;
             }
             Ok(Read::Idle) => {
-                if draining.is_some_and(|since| marker.drained(since)) {
+                if draining.as_ref().is_some_and(Drain::done) {
                     break;
                 }
             }
@@ -186,7 +113,7 @@ pub fn read_loop(
         sink.tick()?;
         stages.expire_wall(now_ms());
         stages.drain_with(&mut |ev| {
-            count_event(&mut counts.events_by_category, &ev);
+            count_event(&mut counts.events_by_category, ev.event());
             sink.send(ev)
         })?;
         counts.merge_due(&stages);
@@ -194,7 +121,9 @@ pub fn read_loop(
             status.poll_due(src, sink, &node)?;
         }
     }
-    marker.report();
+    if let Some(d) = &draining {
+        d.report();
+    }
     if enobufs > 0 {
         audex_log::warn!("the socket overflowed {enobufs} times; lost records are reported as records-lost events");
     }
@@ -342,7 +271,7 @@ impl StatusPoll {
         if st.lost > self.kernel_lost {
             let n = u64::from(st.lost - self.kernel_lost);
             m.kernel_lost.fetch_add(n, Ordering::Relaxed);
-            sink.send(records_lost_now(node, "kernel", n))?;
+            sink.send(Enriched::note(records_lost_now(node, "kernel", n)))?;
         }
         self.kernel_lost = self.kernel_lost.max(st.lost);
         Ok(())

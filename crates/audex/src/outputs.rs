@@ -4,6 +4,7 @@
 //! A chained archive's `archive-checkpoint` events are routed the same way to
 //! the other exporters, so the SIEM holds the archive's heads.
 //! Input: AuditEvents. Output: acknowledged deliveries, counters.
+use crate::pipeline::{Enriched, Outbound, Router, Sink};
 use anyhow::{bail, Context, Result};
 use audex::config::schema::{Config, ExporterCfg, TenantCfg};
 use audex_export::archive::chain::ChainKey;
@@ -166,12 +167,10 @@ struct Out {
 pub struct Outputs {
     rt: tokio::runtime::Runtime,
     outs: Vec<Out>,
-    /// Tenants in config order: routing and redaction.
-    policy: Policy,
+    /// Controls, then tenants in config order: routing and redaction.
+    router: Router,
     /// Per tenant (policy index), the indices of its exporter instances in `outs`.
     routes: Vec<Vec<usize>>,
-    /// Rule key -> compliance controls, put on each event as `controls[]`.
-    controls: audex_compliance::controls::ControlMap,
     /// Checkpoints from the chained archives, for the other exporters.
     checkpoints: Receiver<AuditEvent>,
     /// Indices in `outs` of the archives (never sent checkpoints).
@@ -244,6 +243,15 @@ fn start_one(
     })
 }
 
+/// One exporter's copy of an event into its spool; its delivery is woken.
+fn spool_one(o: &mut Out, ev: &Outbound) -> Result<()> {
+    o.spooler
+        .append(ev.event())
+        .with_context(|| format!("spooling for exporter {}", o.name))?;
+    o.control.wake();
+    Ok(())
+}
+
 /// What each exporter did by the end.
 pub struct Report {
     pub name: String,
@@ -314,9 +322,8 @@ impl Outputs {
         Ok(Outputs {
             rt,
             outs,
-            policy,
+            router: Router::new(policy, cfg.rules.control_map()),
             routes,
-            controls: cfg.rules.control_map(),
             checkpoints,
             archives,
         })
@@ -326,24 +333,13 @@ impl Outputs {
     /// their tenant.
     fn forward_checkpoints(&mut self) -> Result<()> {
         while let Ok(ev) = self.checkpoints.try_recv() {
-            let Some(t) = self.policy.route(&ev) else {
-                crate::metrics::METRICS
-                    .unrouted
-                    .fetch_add(1, Ordering::Relaxed);
+            let Some(out) = self.router.route_and_redact(Enriched::note(ev)) else {
                 continue;
             };
-            let Some(copy) = self.policy.redact(t, ev) else {
-                continue;
-            };
-            for &i in &self.routes[t] {
-                if self.archives.contains(&i) {
-                    continue;
+            for &i in &self.routes[out.tenant()] {
+                if !self.archives.contains(&i) {
+                    spool_one(&mut self.outs[i], &out)?;
                 }
-                let o = &mut self.outs[i];
-                o.spooler
-                    .append(&copy)
-                    .with_context(|| format!("spooling for exporter {}", o.name))?;
-                o.control.wake();
             }
         }
         Ok(())
@@ -351,28 +347,11 @@ impl Outputs {
 
     /// Routes one event, redacts it for its tenant and spools that copy for each
     /// of the tenant's exporters.
-    pub fn send(&mut self, mut ev: AuditEvent) -> Result<()> {
-        // Controls come from the rule keys as the kernel gave them, before a
-        // tenant's redaction may hash or drop the keys.
-        self.controls.apply(&mut ev);
-        let Some(t) = self.policy.route(&ev) else {
-            crate::metrics::METRICS
-                .unrouted
-                .fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        };
-        let Some(copy) = self.policy.redact(t, ev) else {
-            crate::metrics::METRICS
-                .withheld
-                .fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        };
-        for &i in &self.routes[t] {
-            let o = &mut self.outs[i];
-            o.spooler
-                .append(&copy)
-                .with_context(|| format!("spooling for exporter {}", o.name))?;
-            o.control.wake();
+    pub fn send(&mut self, ev: Enriched) -> Result<()> {
+        if let Some(out) = self.router.route_and_redact(ev) {
+            for &i in &self.routes[out.tenant()] {
+                spool_one(&mut self.outs[i], &out)?;
+            }
         }
         self.forward_checkpoints()
     }
@@ -439,5 +418,21 @@ impl Outputs {
             pending,
             dropped: o.spooler.dropped,
         })
+    }
+}
+
+/// The exporters as the pipeline's sink (`replay --config`; `run` wraps them
+/// with its drift guard and reloads).
+impl Sink for Outputs {
+    fn send(&mut self, ev: Enriched) -> Result<()> {
+        Outputs::send(self, ev)
+    }
+
+    fn tick(&mut self) -> Result<()> {
+        Outputs::tick(self)
+    }
+
+    fn paused(&self) -> bool {
+        Outputs::paused(self)
     }
 }

@@ -2,7 +2,7 @@
 use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
 use crate::inputs;
 use crate::outputs::Outputs;
-use crate::pipeline::Stages;
+use crate::pipeline::{Enriched, Sink, Stages};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use audex_correlate::{Config, Correlator};
@@ -49,36 +49,42 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         },
         None => None,
     };
-    let mut writer = writer(&mut outputs, &args, out);
+    let mut local = outputs.is_none().then(|| Local(writer(&args, out)));
+    let sink: &mut dyn Sink = match (&mut outputs, &mut local) {
+        (Some(o), _) => o,
+        (None, Some(l)) => l,
+        (None, None) => unreachable!("one of the two is set"),
+    };
     let mut stages = stages(&args);
     let started = Instant::now();
     let mut progress = Progress::new(size);
     let mut sum = Summary::default();
     let mut reader = BufReader::with_capacity(256 << 10, input);
     let res = if args.input == InputFormat::Proto {
-        replay_events(&mut reader, writer.as_mut(), &mut sum)
+        replay_events(&mut reader, sink, &mut sum)
     } else {
         replay_records(
             &args,
             &mut reader,
             &mut stages,
-            writer.as_mut(),
+            sink,
             &mut progress,
             &mut sum,
         )
-    };
+    }
+    .and_then(|()| local.as_mut().map_or(Ok(()), Local::finish));
     progress.finish();
     match res {
         Ok(()) => {}
         // A closed pipe (`| head`) ends the replay quietly, but not as a success.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::from(2)),
+        Err(e) if broken_pipe(&e) => return Ok(ExitCode::from(2)),
         Err(e) => return Err(e).with_context(|| format!("replaying {what}")),
     }
     let st = stages.stats().clone();
     sum.late = st.late;
     sum.after_lost = st.after_lost;
     let extra = extra_counts(&st, stages.invalid_values());
-    drop(writer);
+    drop(local);
     let code = match outputs {
         Some(o) => finish_outputs(o, args.deadline_s)?,
         None => ExitCode::SUCCESS,
@@ -170,18 +176,13 @@ fn start_outputs(path: &std::path::Path, args: &ReplayArgs) -> Result<Result<Out
     Ok(Ok(Outputs::start(&cfg, &node)?))
 }
 
-/// Where events go: the exporters, or `out` in the chosen format.
-fn writer<'a>(
-    outputs: &'a mut Option<Outputs>,
-    args: &ReplayArgs,
-    out: BufWriter<Box<dyn Write>>,
-) -> Box<dyn EventWriter + 'a> {
-    match (outputs, args.format) {
-        (Some(o), _) => Box::new(ToOutputs(o)),
-        (None, OutputFormat::Json) => Box::new(JsonLines::new(out)),
-        (None, OutputFormat::Proto) => Box::new(ProtoDelimited::new(out)),
-        (None, OutputFormat::Ecs) => Box::new(JsonLines::ecs(out)),
-        (None, OutputFormat::OtlpJson) => Box::new(OtlpJsonLines::new(
+/// `out` in the chosen format (without a config).
+fn writer<'a>(args: &ReplayArgs, out: BufWriter<Box<dyn Write + 'a>>) -> Box<dyn EventWriter + 'a> {
+    match args.format {
+        OutputFormat::Json => Box::new(JsonLines::new(out)),
+        OutputFormat::Proto => Box::new(ProtoDelimited::new(out)),
+        OutputFormat::Ecs => Box::new(JsonLines::ecs(out)),
+        OutputFormat::OtlpJson => Box::new(OtlpJsonLines::new(
             out,
             Resource {
                 host_name: args.node.clone().unwrap_or_default(),
@@ -238,10 +239,10 @@ fn replay_records<U: UserDb>(
     args: &ReplayArgs,
     reader: &mut impl io::BufRead,
     stages: &mut Stages<U>,
-    w: &mut dyn EventWriter,
+    sink: &mut dyn Sink,
     progress: &mut Progress,
     sum: &mut Summary,
-) -> io::Result<()> {
+) -> Result<()> {
     let mut line = Vec::with_capacity(16 << 10);
     let mut bytes_read = 0u64;
     loop {
@@ -270,12 +271,11 @@ fn replay_records<U: UserDb>(
                 }
             }
         }
-        drain(stages, w, sum)?;
+        drain(stages, sink, sum)?;
         progress.update(bytes_read, sum.records);
     }
     stages.flush();
-    drain(stages, w, sum)?;
-    w.finish()
+    drain(stages, sink, sum)
 }
 
 /// The summary's counts shown only when they happened, and the warning of
@@ -350,51 +350,58 @@ fn finish_outputs(o: Outputs, deadline_s: u64) -> Result<ExitCode> {
 /// Lines longer than a record can be are cut here and skipped to their end.
 const MAX_LINE: usize = audex_parse::MAX_RECORD_BYTES + 2;
 
-/// An EventWriter that hands events to the configured exporters.
-struct ToOutputs<'a>(&'a mut Outputs);
+/// Replay's own output without a config: events in the chosen format.
+struct Local<'a>(Box<dyn EventWriter + 'a>);
 
-impl EventWriter for ToOutputs<'_> {
-    fn write(&mut self, ev: &audex_proto::v1::AuditEvent) -> io::Result<()> {
-        self.write_owned(ev.clone())
+impl Local<'_> {
+    fn finish(&mut self) -> Result<()> {
+        Ok(self.0.finish()?)
     }
-    fn write_owned(&mut self, ev: audex_proto::v1::AuditEvent) -> io::Result<()> {
-        let err = |e: anyhow::Error| io::Error::other(format!("{e:#}"));
-        self.0.send(ev).map_err(err)?;
-        // A spool that cannot be written (a full disk) holds what it may; then
-        // the replay waits for it, or for a stop.
-        if self.0.paused() {
-            let since = std::time::Instant::now();
-            eprintln!(
-                "audex: replay paused: a spool cannot take more events (see above); waiting for it"
-            );
-            // Ctrl-C ends the process meanwhile, as anywhere in a replay
-            // (it installs no handler; what is spooled stays for the next run).
-            while self.0.paused() {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                self.0.tick().map_err(err)?;
-            }
-            eprintln!(
-                "audex: replay resumed after {:.1} s",
-                since.elapsed().as_secs_f64()
-            );
-        }
-        Ok(())
+}
+
+impl Sink for Local<'_> {
+    fn send(&mut self, ev: Enriched) -> Result<()> {
+        Ok(self.0.write_owned(ev.into_local())?)
     }
-    fn finish(&mut self) -> io::Result<()> {
-        Ok(())
+}
+
+/// A write to a reader that went away (`| head`).
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// A spool that cannot be written (a full disk) holds what it may; then the
+/// replay waits for it. Ctrl-C ends the process meanwhile, as anywhere in a
+/// replay (it installs no handler; what is spooled stays for the next run).
+fn wait_while_paused(sink: &mut dyn Sink) -> Result<()> {
+    if !sink.paused() {
+        return Ok(());
     }
+    let since = Instant::now();
+    eprintln!("audex: replay paused: a spool cannot take more events (see above); waiting for it");
+    while sink.paused() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        sink.tick()?;
+    }
+    eprintln!(
+        "audex: replay resumed after {:.1} s",
+        since.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Re-emits length-delimited AuditEvents (an archive segment) in the output
 /// format, read with the archive's own segment reader.
-fn replay_events(r: impl Read, w: &mut dyn EventWriter, sum: &mut Summary) -> io::Result<()> {
+fn replay_events(r: impl Read, sink: &mut dyn Sink, sum: &mut Summary) -> Result<()> {
     use audex_proto::Message;
     let mut stream = audex_export::archive::reader::SegmentStream::from_reader(r);
     while let Some(rec) = stream.next() {
         let rec = match rec {
             Ok(rec) => rec,
             Err(t) => {
-                return Err(match stream.io_error.take() {
+                return Err(anyhow::Error::from(match stream.io_error.take() {
                     Some(e) => e,
                     None if t.why.contains("past the end") => io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -407,7 +414,7 @@ fn replay_events(r: impl Read, w: &mut dyn EventWriter, sum: &mut Summary) -> io
                             t.why, t.offset
                         ),
                     ),
-                });
+                }));
             }
         };
         let ev = audex_proto::v1::AuditEvent::decode(rec.bytes).map_err(|e| {
@@ -421,26 +428,25 @@ fn replay_events(r: impl Read, w: &mut dyn EventWriter, sum: &mut Summary) -> io
             sum.lost_events += 1;
             sum.lost_serials += l.count;
         }
-        w.write_owned(ev)?;
+        sink.send(Enriched::replayed(ev))?;
+        wait_while_paused(sink)?;
     }
-    w.finish()
+    Ok(())
 }
 
-/// Every event the stages completed to `w`, counted.
-fn drain<U: UserDb>(
-    stages: &mut Stages<U>,
-    w: &mut dyn EventWriter,
-    sum: &mut Summary,
-) -> io::Result<()> {
+/// Every event the stages completed to `sink`, counted.
+fn drain<U: UserDb>(stages: &mut Stages<U>, sink: &mut dyn Sink, sum: &mut Summary) -> Result<()> {
     stages.drain_with(&mut |ev| {
+        let e = ev.event();
         sum.events += 1;
-        if let Some(l) = &ev.lost {
+        if let Some(l) = &e.lost {
             sum.lost_events += 1;
             sum.lost_serials += l.count;
         }
-        if ev.truncated {
+        if e.truncated {
             sum.truncated += 1;
         }
-        w.write_owned(ev)
+        sink.send(ev)?;
+        wait_while_paused(sink)
     })
 }

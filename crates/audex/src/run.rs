@@ -13,7 +13,7 @@ use crate::live::{self, LiveOptions};
 use crate::lock;
 use crate::metrics;
 use crate::outputs::Outputs;
-use crate::pipeline::{Shutdown, Sink};
+use crate::pipeline::{Enriched, Shutdown, Sink};
 use crate::signals;
 use anyhow::Result;
 use audex::config::schema::Config;
@@ -24,7 +24,6 @@ use audex_kernel::rules::kernel_rule::KernelRule;
 use audex_kernel::rules::syntax::{parse_file_text, watch_rule, Directive, Names};
 use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
-use audex_proto::v1::AuditEvent;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -160,8 +159,8 @@ struct Running<'p> {
 /// status file and syncs the spools; intake pauses while a spool cannot take
 /// more.
 impl Sink for Running<'_> {
-    fn send(&mut self, ev: AuditEvent) -> Result<()> {
-        self.guard.observe(&ev);
+    fn send(&mut self, ev: Enriched) -> Result<()> {
+        self.guard.observe(ev.event());
         self.outputs().send(ev)
     }
 
@@ -170,7 +169,7 @@ impl Sink for Running<'_> {
             self.reload()?;
         }
         if let Some(ev) = self.guard.tick(&mut self.ctl, &self.rules, &self.node) {
-            self.outputs().send(ev)?;
+            self.outputs().send(Enriched::note(ev))?;
         }
         if self.last_state.elapsed() >= Duration::from_secs(1) {
             self.last_state = Instant::now();

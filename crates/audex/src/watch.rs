@@ -5,7 +5,7 @@
 //! Ctrl-C or SIGTERM; then removes its rules and puts kernel audit back.
 use crate::cli::WatchArgs;
 use crate::live;
-use crate::pipeline::{Shutdown, Sink};
+use crate::pipeline::{Enriched, Shutdown, Sink};
 use crate::signals;
 use anyhow::{bail, Context, Result};
 use audex_kernel::caps;
@@ -128,7 +128,8 @@ struct Terminal<'a> {
 }
 
 impl Sink for Terminal<'_> {
-    fn send(&mut self, ev: AuditEvent) -> Result<()> {
+    fn send(&mut self, ev: Enriched) -> Result<()> {
+        let ev = ev.into_local();
         if ev.lost.is_some() || ev.keys.iter().any(|k| k == &self.key) {
             self.printed += emit(&mut *self.out, &ev, self.json, &self.shutdown)?;
         }

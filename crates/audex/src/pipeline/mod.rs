@@ -1,13 +1,18 @@
 //! The pipeline after the source, one for `run`, `watch` and `replay`:
 //! records in ([`Stages::push`]), correlated, normalized, enriched and (in
-//! replay without a config) tagged with compliance controls, then handed to a
-//! [`Sink`]: the exporters of `run` and `replay --config` (which route,
-//! redact and spool), `watch`'s terminal, replay's writer. The live source
-//! loop (the kernel read, loss, drain) is in [`crate::live`].
+//! replay without a config) tagged with compliance controls, then handed as
+//! [`Enriched`] events to a [`Sink`]: the exporters of `run` and `replay
+//! --config` (which route, redact and spool through a [`Router`]), `watch`'s
+//! terminal, replay's writer. The live source loop (the kernel read, loss) is
+//! in [`crate::live`]; the end-of-stream drain in the kernel source.
+mod event;
+mod route;
 mod shutdown;
 mod sink;
 mod stages;
 
+pub use event::{Enriched, Outbound};
+pub use route::Router;
 pub use shutdown::Shutdown;
 pub use sink::Sink;
 pub use stages::Stages;

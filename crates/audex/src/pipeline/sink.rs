@@ -1,11 +1,11 @@
 //! Where events go, and what the read loops ask of it: one trait instead of
 //! a closure per question.
+use super::Enriched;
 use anyhow::Result;
-use audex_proto::v1::AuditEvent;
 
 pub trait Sink {
     /// Takes one event.
-    fn send(&mut self, ev: AuditEvent) -> Result<()>;
+    fn send(&mut self, ev: Enriched) -> Result<()>;
     /// Runs after every read (at least every read timeout): flush, sync,
     /// reload, periodic work.
     fn tick(&mut self) -> Result<()> {

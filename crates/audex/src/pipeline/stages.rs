@@ -1,14 +1,13 @@
 //! Correlate → normalize → enrich (→ controls), as one value. Takes parsed
 //! records and the clock; gives events, in the order the correlator completes
 //! them, to a [`Sink`] or a callback. The per-record path is a plain call.
-use super::Sink;
+use super::{Enriched, Sink};
 use anyhow::Result;
 use audex_compliance::controls::ControlMap;
 use audex_correlate::{Correlator, Stats};
 use audex_enrich::Enricher;
 use audex_normalize::{Normalizer, UserDb};
 use audex_parse::Record;
-use audex_proto::v1::AuditEvent;
 
 pub struct Stages<U: UserDb> {
     correlator: Correlator,
@@ -58,7 +57,7 @@ impl<U: UserDb> Stages<U> {
     /// Every completed event, through the later stages, to `each`.
     pub fn drain_with<E>(
         &mut self,
-        each: &mut dyn FnMut(AuditEvent) -> Result<(), E>,
+        each: &mut dyn FnMut(Enriched) -> Result<(), E>,
     ) -> Result<(), E> {
         while let Some(out) = self.correlator.pop() {
             let mut ev = self.normalizer.normalize(&out);
@@ -66,7 +65,7 @@ impl<U: UserDb> Stages<U> {
             if let Some(c) = &self.controls {
                 c.apply(&mut ev);
             }
-            each(ev)?;
+            each(Enriched::new(ev))?;
         }
         Ok(())
     }
