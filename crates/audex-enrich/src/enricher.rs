@@ -9,6 +9,7 @@ use crate::peers::Peers;
 use crate::process::{ProcInfo, ProcessCache};
 use crate::procfs::ProcFs;
 use audex_proto::v1::{AuditEvent, Container, Kubernetes, Parent, Peer};
+use audex_proto::Action;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -113,7 +114,7 @@ impl Enricher {
         let now_s = ev.time.as_ref().map_or(0, |t| t.seconds);
         let ppid = p.ppid;
         let parent = ppid.and_then(|pp| self.known(pp, now_s));
-        let me = if ev.action == "executed" && ev.outcome != "failure" {
+        let me = if ev.is(Action::Executed) && !ev.failed() {
             // A new program in this pid: learn it from the event; its container
             // now (it may exit at once: then its parent's).
             let container = self

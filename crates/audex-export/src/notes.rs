@@ -3,6 +3,7 @@
 //! node, id, action, outcome, `data`. Output: an [`AuditEvent`] the caller may
 //! fill further.
 use audex_proto::v1::AuditEvent;
+use audex_proto::{Action, Category, Outcome};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,17 +25,17 @@ pub fn timestamp(t: Duration) -> audex_proto::Timestamp {
 pub fn audit_event(
     node: &str,
     id: String,
-    action: &str,
-    outcome: &str,
+    action: Action,
+    outcome: Outcome,
     data: BTreeMap<String, String>,
 ) -> AuditEvent {
     AuditEvent {
         id,
         time: Some(timestamp(since_epoch())),
         node: node.to_string(),
-        category: "audit".into(),
-        action: action.into(),
-        outcome: outcome.into(),
+        category: Category::Audit.as_str().into(),
+        action: action.as_str().into(),
+        outcome: outcome.as_str().into(),
         data,
         ..Default::default()
     }

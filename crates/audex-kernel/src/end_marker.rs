@@ -1,14 +1,12 @@
 //! The end of a live stream: on stop, a user message sent through the kernel
-//! (AUDIT_USER, type 1121) gets the newest serial; once it is read back, every
+//! (type 1121, as `send_user_message` sends it) gets the newest serial; once it is read back, every
 //! serial lost before it shows as a gap, so loss up to the very end is counted.
 //! Resent while draining (a congested socket may drop it), given up after a
 //! few tries or 5 s. Takes the [`Source`] (to send) and the records read (to
 //! see it come back); gives "the drain is over".
 use crate::source::Source;
+use crate::status::AUDIT_TRUSTED_APP;
 use std::time::{Duration, Instant};
-
-/// AUDIT_USER: the record type the marker comes back as.
-const AUDIT_USER: u16 = 1121;
 
 /// A drain in progress.
 pub struct Drain {
@@ -66,7 +64,9 @@ impl Drain {
 
     /// Notes the marker among the records read.
     pub fn look(&mut self, rtype: u16, payload: &[u8]) {
-        if rtype == AUDIT_USER && memchr::memmem::find(payload, self.text.as_bytes()).is_some() {
+        if rtype == AUDIT_TRUSTED_APP
+            && memchr::memmem::find(payload, self.text.as_bytes()).is_some()
+        {
             self.seen = true;
         }
     }

@@ -8,7 +8,7 @@ use crate::{execve, sockaddr};
 use audex_correlate::{Assembled, LostRange, Output};
 use audex_parse::{AuditTime, Origin, Record, RecordType, ValueKind};
 use audex_proto::v1::{Actor, AuditEvent, File, Lost, Process, RawRecord, Syscall};
-use audex_proto::Timestamp;
+use audex_proto::{Action, Category, Outcome, Timestamp};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Normalizer options.
@@ -106,9 +106,8 @@ impl<U: UserDb> Normalizer<U> {
         let syscall = a.records.iter().find(|r| r.rtype == RecordType::SYSCALL);
         let primary = syscall.or(a.records.first());
         let Some(primary) = primary else {
-            ev.category = "other".into();
-            ev.action = "other".into();
-            ev.outcome = "unknown".into();
+            ev.set_kind(Category::Other, Action::Other);
+            ev.set_outcome(Outcome::Unknown);
             return ev;
         };
         ev.record_type = primary
@@ -189,12 +188,11 @@ impl<U: UserDb> Normalizer<U> {
         .unwrap_or_default();
         s.exit = v.exit.and_then(|v| v.as_i64());
         let success = v.success.map(|v| v.raw == b"yes");
-        ev.outcome = match success {
-            Some(true) => "success",
-            Some(false) => "failure",
-            None => "unknown",
-        }
-        .into();
+        ev.set_outcome(match success {
+            Some(true) => Outcome::Success,
+            Some(false) => Outcome::Failure,
+            None => Outcome::Unknown,
+        });
         if success == Some(false) {
             if let Some(e) = s.exit.filter(|e| *e < 0) {
                 s.errno = errno_name((-e) as u32)
@@ -211,9 +209,8 @@ impl<U: UserDb> Normalizer<U> {
         let has_paths = !ev.files.is_empty();
         match act {
             Some(act) => {
-                ev.category = act.category.into();
-                ev.action = act.action.into();
-                if act.action == "opened" {
+                ev.set_kind(act.category, act.action);
+                if act.action == Action::Opened {
                     let flags = match act.open_flags {
                         OpenFlagsArg::Arg(i) => args[i].and_then(|v| v.as_hex_u64()),
                         OpenFlagsArg::None => a
@@ -225,21 +222,15 @@ impl<U: UserDb> Normalizer<U> {
                     };
                     let created = ev.files.iter().any(|f| f.nametype == "CREATE");
                     if created && flags.is_none_or(|f| f & O_CREAT != 0) {
-                        ev.action = "created".into();
+                        ev.set_action(Action::Created);
                     }
                     if let Some(f) = flags {
                         ev.access = access_of_flags(f).into();
                     }
                 }
             }
-            None if has_paths => {
-                ev.category = "file".into();
-                ev.action = "other".into();
-            }
-            None => {
-                ev.category = "process".into();
-                ev.action = "other".into();
-            }
+            None if has_paths => ev.set_kind(Category::File, Action::Other),
+            None => ev.set_kind(Category::Process, Action::Other),
         }
         ev.syscall = Some(s);
     }
@@ -248,26 +239,22 @@ impl<U: UserDb> Normalizer<U> {
     fn refine_by_secondary(&self, r: &Record, ev: &mut AuditEvent) {
         match r.rtype.name() {
             Some("CONFIG_CHANGE") => {
-                ev.category = "audit".into();
                 let op = r.text("op").unwrap_or_default();
-                ev.action = if op.contains("rule") || r.get("list").is_some() {
-                    "changed-audit-rules"
+                let action = if op.contains("rule") || r.get("list").is_some() {
+                    Action::ChangedAuditRules
                 } else {
-                    "changed-audit-config"
-                }
-                .into();
+                    Action::ChangedAuditConfig
+                };
+                ev.set_kind(Category::Audit, action);
             }
             Some("KERN_MODULE") => {
-                ev.category = "system".into();
-                ev.action = "loaded-module".into();
+                ev.set_kind(Category::System, Action::LoadedModule);
             }
             Some("AVC") if r.text("seresult").as_deref() == Some("denied") => {
-                ev.category = "mac".into();
-                ev.action = "access-denied".into();
+                ev.set_kind(Category::Mac, Action::AccessDenied);
             }
-            Some("LOGIN") if ev.action == "other" => {
-                ev.category = "authentication".into();
-                ev.action = "changed-login-id".into();
+            Some("LOGIN") if ev.is(Action::Other) => {
+                ev.set_kind(Category::Authentication, Action::ChangedLoginId);
             }
             _ => {}
         }
@@ -276,41 +263,40 @@ impl<U: UserDb> Normalizer<U> {
     fn record_event(&self, r: &Record, ev: &mut AuditEvent) {
         let name = r.rtype.to_string();
         let (category, mut action) = record_action(&name, r.rtype.0);
-        ev.category = category.into();
         // Outcome from user-space `res=` or AVC result.
         let res = r.text("res");
         let outcome = match res.as_deref() {
-            Some("success" | "1" | "yes") => "success",
-            Some("failed" | "0" | "no" | "failure") => "failure",
+            Some("success" | "1" | "yes") => Outcome::Success,
+            Some("failed" | "0" | "no" | "failure") => Outcome::Failure,
             _ => match r.text("seresult").as_deref() {
-                Some("denied") => "failure",
-                Some("granted") => "success",
-                _ => "unknown",
+                Some("denied") => Outcome::Failure,
+                Some("granted") => Outcome::Success,
+                _ => Outcome::Unknown,
             },
         };
-        ev.outcome = outcome.into();
-        if category == "mac" {
+        ev.set_outcome(outcome);
+        if category == Category::Mac {
             let denied = r.text("seresult").as_deref() == Some("denied")
                 || r.text("apparmor")
                     .as_deref()
                     .is_some_and(|s| s.eq_ignore_ascii_case("denied"))
                 || name == "SELINUX_ERR";
             if denied {
-                action = "access-denied";
+                action = Action::AccessDenied;
             } else if r.text("seresult").as_deref() == Some("granted") {
-                action = "access-granted"; // ext
+                action = Action::AccessGranted;
             }
         }
         if name == "CONFIG_CHANGE" {
             let op = r.text("op").unwrap_or_default();
             if op.contains("rule") || r.get("list").is_some() {
-                action = "changed-audit-rules";
+                action = Action::ChangedAuditRules;
             }
-            if outcome == "unknown" {
-                ev.outcome = "success".into();
+            if outcome == Outcome::Unknown {
+                ev.set_outcome(Outcome::Success);
             }
         }
-        ev.action = action.into();
+        ev.set_kind(category, action);
         add_data(r, None, ev);
         if name == "USER_CMD" {
             if let Some(cmd) = r.text("cmd") {
@@ -458,7 +444,16 @@ impl<U: UserDb> Normalizer<U> {
 
 /// Records whose content goes to dedicated fields.
 fn is_plumbing(t: RecordType) -> bool {
-    matches!(t.0, 1300 | 1302 | 1306 | 1307 | 1309 | 1320 | 1327)
+    matches!(
+        t,
+        RecordType::SYSCALL
+            | RecordType::PATH
+            | RecordType::SOCKADDR
+            | RecordType::CWD
+            | RecordType::EXECVE
+            | RecordType::EOE
+            | RecordType::PROCTITLE
+    )
 }
 
 /// Fields with a dedicated place in the event are not repeated in `data`.

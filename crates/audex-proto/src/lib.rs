@@ -13,8 +13,10 @@ pub mod v1 {
 
 pub mod json;
 mod lost;
+pub mod vocabulary;
 
 pub use lost::records_lost;
+pub use vocabulary::{Action, Category, Outcome};
 
 pub use pbjson_types::Timestamp;
 pub use prost::Message;

@@ -4,6 +4,7 @@
 //! first_serial, last_serial, source}`.
 use crate::v1::{AuditEvent, Lost};
 use crate::Timestamp;
+use crate::{Action, Category, Outcome};
 
 /// A `records-lost` event with this id, node and time.
 pub fn records_lost(id: String, node: String, time: Timestamp, lost: Lost) -> AuditEvent {
@@ -12,9 +13,9 @@ pub fn records_lost(id: String, node: String, time: Timestamp, lost: Lost) -> Au
         node,
         time: Some(time),
         serial: lost.first_serial,
-        category: "audit".into(),
-        action: "records-lost".into(),
-        outcome: "failure".into(),
+        category: Category::Audit.as_str().into(),
+        action: Action::RecordsLost.as_str().into(),
+        outcome: Outcome::Failure.as_str().into(),
         lost: Some(lost),
         ..Default::default()
     }

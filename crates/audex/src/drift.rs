@@ -10,11 +10,10 @@
 use audex_kernel::netlink::AuditSocket;
 use audex_kernel::rules::{KernelRule, RuleSet};
 use audex_proto::v1::{Actor, AuditEvent, Process};
+use audex_proto::{Action, Category};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-pub const RESTORED_ACTION: &str = "rules-restored";
 
 /// How long after the last change record to look (a `-D` removes rules one
 /// by one, each with its record).
@@ -41,7 +40,7 @@ pub struct Changer {
 /// What a delivered event says about someone else changing audit rules or
 /// settings; None for anything else (and for audex's own changes).
 pub fn change_of(ev: &AuditEvent, own_pid: u32) -> Option<Changer> {
-    if ev.category != "audit" {
+    if !ev.in_category(Category::Audit) {
         return None;
     }
     let pid = ev.process.as_ref().and_then(|p| p.pid);
@@ -285,11 +284,11 @@ fn restored_event(
             "{node}:rules-restored:{}",
             audex_export::notes::since_epoch().as_millis()
         ),
-        RESTORED_ACTION,
+        Action::RulesRestored,
         if o.failed.is_empty() {
-            "success"
+            audex_proto::Outcome::Success
         } else {
-            "failure"
+            audex_proto::Outcome::Failure
         },
         data,
     );
@@ -313,7 +312,7 @@ mod tests {
     fn change(pid: u32, data: &[(&str, &str)]) -> AuditEvent {
         AuditEvent {
             category: "audit".into(),
-            action: "changed-audit-rules".into(),
+            action: audex_proto::Action::ChangedAuditRules.as_str().into(),
             actor: Some(Actor {
                 auid: Some(1000),
                 uid: Some(0),

@@ -192,7 +192,7 @@ pub fn line(ev: &AuditEvent) -> String {
         .filter(|f| f.nametype != "PARENT")
         .map(|f| f.path.as_str())
         .collect();
-    let paths = if ev.action == "renamed" && paths.len() >= 2 {
+    let paths = if ev.is(audex_proto::Action::Renamed) && paths.len() >= 2 {
         format!("{} -> {}", paths[0], paths[paths.len() - 1])
     } else {
         paths.first().copied().unwrap_or("-").to_string()

@@ -13,6 +13,7 @@ use crate::time::rfc3339;
 use audex_export::archive::reader::SegmentStream;
 use audex_export::archive::SEAL_ACTION;
 use audex_proto::v1::AuditEvent;
+use audex_proto::{Action, Category, Outcome};
 use prost::Message;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -327,7 +328,7 @@ struct SectionAcc {
 impl SectionAcc {
     fn add(&mut self, ev: &AuditEvent, secs: i64, top_key: String, keep: usize) {
         self.events += 1;
-        let failed = ev.outcome == "failure";
+        let failed = ev.failed();
         self.failures += u64::from(failed);
         *self.top.entry(top_key).or_default() += 1;
         *self.users.entry(user_of(ev)).or_default() += 1;
@@ -335,7 +336,11 @@ impl SectionAcc {
         if self.examples.len() < keep {
             self.examples.push(example(ev, secs));
         } else if failed {
-            if let Some(i) = self.examples.iter().position(|e| e.outcome != "failure") {
+            if let Some(i) = self
+                .examples
+                .iter()
+                .position(|e| e.outcome != Outcome::Failure.as_str())
+            {
                 self.examples[i] = example(ev, secs);
             }
         }
@@ -400,7 +405,7 @@ impl Acc {
             return;
         }
         let keep = self.opts.examples;
-        let failed = ev.outcome == "failure";
+        let failed = ev.failed();
         self.summary.events += 1;
         self.summary.failures += u64::from(failed);
         self.first = Some(self.first.map_or(secs, |f| f.min(secs)));
@@ -493,7 +498,7 @@ impl Acc {
         }
 
         let a = ev.actor.as_ref();
-        let exec = ev.action == "executed";
+        let exec = ev.is(Action::Executed);
         let cmd = || {
             ev.process
                 .as_ref()
@@ -507,7 +512,7 @@ impl Acc {
                 .or_else(|| ev.data.get("cmd").cloned())
                 .unwrap_or_default()
         };
-        let sudo = ev.action == "ran-command";
+        let sudo = ev.is(Action::RanCommand);
         let setuid =
             exec && a.is_some_and(|a| a.uid.is_some() && a.euid.is_some() && a.uid != a.euid);
         let as_root =
@@ -522,15 +527,15 @@ impl Acc {
             }
         }
 
-        let modifies = ev.category == "file"
-            && (ev.action != "opened" || ev.access == "write" || ev.access == "read-write");
-        if modifies || ev.category == "account" {
+        let modifies = ev.in_category(Category::File)
+            && (!ev.is(Action::Opened) || ev.access == "write" || ev.access == "read-write");
+        if modifies || ev.in_category(Category::Account) {
             let hit = ev.files.iter().find(|f| {
                 IDENTITY_FILES.contains(&f.path.as_str()) || f.path.starts_with("/etc/sudoers.d/")
             });
             if let Some(f) = hit {
                 self.identity.add(ev, secs, f.path.clone(), keep);
-            } else if ev.category == "account" {
+            } else if ev.in_category(Category::Account) {
                 self.identity.add(ev, secs, ev.action.clone(), keep);
             }
             if let Some(f) = ev
@@ -541,7 +546,7 @@ impl Acc {
                 self.audit.add(ev, secs, f.path.clone(), keep);
             }
         }
-        if ev.category == "file" && failed {
+        if ev.in_category(Category::File) && failed {
             let path = ev
                 .files
                 .iter()
@@ -701,7 +706,7 @@ pub fn build(files: &[PathBuf], opts: Options, title: &str) -> Result<Report, St
                 continue;
             };
             let secs = ev.time.as_ref().map_or(0, |t| t.seconds);
-            if ev.action == SEAL_ACTION && ev.category == "audit" {
+            if ev.action == SEAL_ACTION && ev.in_category(Category::Audit) {
                 if ev.data.get("recovered").is_some_and(|v| v == "true") {
                     let from = last_in_segment.get(&ev.node).copied().unwrap_or(secs);
                     acc.unclean.push(Silence {

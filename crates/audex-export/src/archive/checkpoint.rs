@@ -9,7 +9,6 @@
 //! `archive` (exporter name), `segment` (file it is written to), `sequence`,
 //! `head` (hex MAC of that event) and `mac` (hex tag over node, sequence, head).
 use super::chain::{hex, unhex, ChainKey, Mac};
-use super::CHECKPOINT_ACTION;
 use audex_proto::v1::AuditEvent;
 use std::collections::BTreeMap;
 
@@ -38,8 +37,8 @@ pub fn event(
     crate::notes::audit_event(
         node,
         format!("{node}:checkpoint:{sequence}"),
-        CHECKPOINT_ACTION,
-        "success",
+        audex_proto::Action::ArchiveCheckpoint,
+        audex_proto::Outcome::Success,
         data,
     )
 }

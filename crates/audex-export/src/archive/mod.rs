@@ -16,7 +16,7 @@ pub use writer::ProtobufFile;
 /// MAC of the last event before it) and, when sealed at the next start after the
 /// collector died with the segment open, `recovered` and `cut_bytes` (the bytes
 /// of a torn last record cut off).
-pub const SEAL_ACTION: &str = "archive-sealed";
+pub const SEAL_ACTION: &str = audex_proto::Action::ArchiveSealed.as_str();
 
 /// `action` of the chained event a writer puts first when it starts without
 /// trusting its chain-heads file (missing, garbled, or behind the segments): the
@@ -24,7 +24,7 @@ pub const SEAL_ACTION: &str = "archive-sealed";
 /// (`heads-missing`, `heads-garbled`, `heads-behind`), `continued_from` (the
 /// sequence number the chain was taken up from, 0 for a new chain) and `segment`
 /// (the segment it was taken from).
-pub const RESUMED_ACTION: &str = "archive-resumed";
+pub const RESUMED_ACTION: &str = audex_proto::Action::ArchiveResumed.as_str();
 
 /// `action` of a checkpoint event (see [`checkpoint`]).
-pub const CHECKPOINT_ACTION: &str = "archive-checkpoint";
+pub const CHECKPOINT_ACTION: &str = audex_proto::Action::ArchiveCheckpoint.as_str();

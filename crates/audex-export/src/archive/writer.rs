@@ -9,7 +9,7 @@
 use super::chain::{self, append_chain, hex, view, ChainKey, Mac};
 use super::heads::{self, Heads};
 use super::reader::{is_open_segment, is_segment, records};
-use super::{checkpoint, RESUMED_ACTION, SEAL_ACTION};
+use super::{checkpoint, SEAL_ACTION};
 use crate::delivery::{Accepted, ExportError, ExportFuture, Exporter};
 use audex_proto::v1::AuditEvent;
 use prost::Message;
@@ -144,8 +144,8 @@ impl Chain {
             let seal = crate::notes::audit_event(
                 node,
                 format!("{node}:seal:{}", span.last + 1),
-                SEAL_ACTION,
-                "success",
+                audex_proto::Action::ArchiveSealed,
+                audex_proto::Outcome::Success,
                 data,
             );
             self.append(node, &seal.encode_to_vec(), &mut out);
@@ -164,8 +164,8 @@ fn resumed_event(node: &str, reason: &str, continued_from: u64, segment: &str) -
     crate::notes::audit_event(
         node,
         format!("{node}:resumed:{}", continued_from + 1),
-        RESUMED_ACTION,
-        "failure",
+        audex_proto::Action::ArchiveResumed,
+        audex_proto::Outcome::Failure,
         data,
     )
 }

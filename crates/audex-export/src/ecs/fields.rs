@@ -8,6 +8,7 @@
 //! the `jsonl` exporter's `format: ecs`.
 use crate::otlp::AttrSink;
 use audex_proto::v1::{AuditEvent, File};
+use audex_proto::{Action, Category};
 
 /// The ECS version the documents follow (every field they use is checked
 /// against ECS's own field list by crates/audex/tests/schemas.rs).
@@ -29,56 +30,68 @@ pub fn category_and_type(
     category: &str,
     action: &str,
 ) -> (&'static [&'static str], &'static [&'static str]) {
-    match action {
-        "opened" => (&["file"], &["access"]),
-        "created" | "linked" => (&["file"], &["creation"]),
-        "deleted" => (&["file"], &["deletion"]),
-        "renamed" | "changed-mode" | "changed-owner" | "changed-attributes"
-        | "changed-timestamps" | "truncated" => (&["file"], &["change"]),
-        "mounted" | "unmounted" | "changed-hostname" | "changed-time" | "changed-config"
-        | "changed-runlevel" => (&["host"], &["change"]),
-        "booted" | "started-service" => (&["host"], &["start"]),
-        "rebooted" | "shut-down" | "stopped-service" => (&["host"], &["end"]),
-        "executed" | "ran-command" => (&["process"], &["start"]),
-        "sent-signal" | "traced" | "changed-identity" => (&["process"], &["change"]),
-        "connected" | "accepted" => (&["network"], &["connection", "start"]),
-        "bound" | "listened" => (&["network"], &["start"]),
-        "changed-firewall" => (&["configuration"], &["change"]),
-        "logged-in" => (&["authentication", "session"], &["start"]),
-        "logged-out" => (&["authentication", "session"], &["end"]),
-        "started-session" => (&["session"], &["start"]),
-        "ended-session" => (&["session"], &["end"]),
-        "authenticated"
-        | "authorized"
-        | "failed"
-        | "acquired-credentials"
-        | "disposed-credentials"
-        | "refreshed-credentials"
-        | "changed-login-id"
-        | "used-crypto" => (&["authentication"], &["info"]),
-        "changed-password" | "changed-user" | "locked-account" | "unlocked-account"
-        | "changed-role" => (&["iam"], &["user", "change"]),
-        "changed-group-password" | "changed-group" => (&["iam"], &["group", "change"]),
-        "added-user" => (&["iam"], &["user", "creation"]),
-        "deleted-user" => (&["iam"], &["user", "deletion"]),
-        "added-group" => (&["iam"], &["group", "creation"]),
-        "deleted-group" => (&["iam"], &["group", "deletion"]),
-        "changed-audit-config" | "changed-audit-rules" | "rules-restored" => {
+    use Action as A;
+    match Action::parse(action).unwrap_or(A::Other) {
+        A::Opened => (&["file"], &["access"]),
+        A::Created | A::Linked => (&["file"], &["creation"]),
+        A::Deleted => (&["file"], &["deletion"]),
+        A::Renamed
+        | A::ChangedMode
+        | A::ChangedOwner
+        | A::ChangedAttributes
+        | A::ChangedTimestamps
+        | A::Truncated => (&["file"], &["change"]),
+        A::Mounted
+        | A::Unmounted
+        | A::ChangedHostname
+        | A::ChangedTime
+        | A::ChangedConfig
+        | A::ChangedRunlevel => (&["host"], &["change"]),
+        A::Booted | A::StartedService => (&["host"], &["start"]),
+        A::Rebooted | A::ShutDown | A::StoppedService => (&["host"], &["end"]),
+        A::Executed | A::RanCommand => (&["process"], &["start"]),
+        A::SentSignal | A::Traced | A::ChangedIdentity => (&["process"], &["change"]),
+        A::Connected | A::Accepted => (&["network"], &["connection", "start"]),
+        A::Bound | A::Listened => (&["network"], &["start"]),
+        A::ChangedFirewall => (&["configuration"], &["change"]),
+        A::LoggedIn => (&["authentication", "session"], &["start"]),
+        A::LoggedOut => (&["authentication", "session"], &["end"]),
+        A::StartedSession => (&["session"], &["start"]),
+        A::EndedSession => (&["session"], &["end"]),
+        A::Authenticated
+        | A::Authorized
+        | A::Failed
+        | A::AcquiredCredentials
+        | A::DisposedCredentials
+        | A::RefreshedCredentials
+        | A::ChangedLoginId
+        | A::UsedCrypto => (&["authentication"], &["info"]),
+        A::ChangedPassword
+        | A::ChangedUser
+        | A::LockedAccount
+        | A::UnlockedAccount
+        | A::ChangedRole => (&["iam"], &["user", "change"]),
+        A::ChangedGroupPassword | A::ChangedGroup => (&["iam"], &["group", "change"]),
+        A::AddedUser => (&["iam"], &["user", "creation"]),
+        A::DeletedUser => (&["iam"], &["user", "deletion"]),
+        A::AddedGroup => (&["iam"], &["group", "creation"]),
+        A::DeletedGroup => (&["iam"], &["group", "deletion"]),
+        A::ChangedAuditConfig | A::ChangedAuditRules | A::RulesRestored => {
             (&["configuration"], &["change"])
         }
-        "loaded-module" => (&["driver"], &["start"]),
-        "unloaded-module" => (&["driver"], &["end"]),
-        "updated-software" => (&["package"], &["change"]),
-        "access-denied" => (&["intrusion_detection"], &["denied"]),
-        "access-granted" => (&["intrusion_detection"], &["allowed"]),
-        _ => match category {
-            "file" => (&["file"], &["info"]),
-            "process" => (&["process"], &["info"]),
-            "network" => (&["network"], &["info"]),
-            "authentication" => (&["authentication"], &["info"]),
-            "account" => (&["iam"], &["info"]),
-            "audit" => (&["configuration"], &["info"]),
-            "mac" | "anomaly" => (&["intrusion_detection"], &["info"]),
+        A::LoadedModule => (&["driver"], &["start"]),
+        A::UnloadedModule => (&["driver"], &["end"]),
+        A::UpdatedSoftware => (&["package"], &["change"]),
+        A::AccessDenied => (&["intrusion_detection"], &["denied"]),
+        A::AccessGranted => (&["intrusion_detection"], &["allowed"]),
+        _ => match Category::parse(category).unwrap_or(Category::Other) {
+            Category::File => (&["file"], &["info"]),
+            Category::Process => (&["process"], &["info"]),
+            Category::Network => (&["network"], &["info"]),
+            Category::Authentication => (&["authentication"], &["info"]),
+            Category::Account => (&["iam"], &["info"]),
+            Category::Audit => (&["configuration"], &["info"]),
+            Category::Mac | Category::Anomaly => (&["intrusion_detection"], &["info"]),
             _ => (&["host"], &["info"]),
         },
     }
@@ -209,7 +222,7 @@ fn process(ev: &AuditEvent, sink: &mut impl AttrSink) {
     if !p.comm.is_empty() {
         sink.str("auditd.comm", &p.comm);
     }
-    if ev.action == "ran-command" {
+    if ev.is(Action::RanCommand) {
         // sudo's USER_CMD: the command sudo runs, not sudo's own command line.
         if !p.command_line.is_empty() {
             sink.str("auditd.command", &p.command_line);

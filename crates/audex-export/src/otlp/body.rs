@@ -1,5 +1,6 @@
 //! The one-line human summary used as the OTLP body and by `audex watch`.
 use audex_proto::v1::AuditEvent;
+use audex_proto::Action;
 use std::fmt::Write;
 
 /// `rm[2283] root (login alice) deleted /srv/www/index.html`.
@@ -62,7 +63,7 @@ pub fn describe_into(ev: &AuditEvent, s: &mut String) {
         .filter(|f| f.nametype != "PARENT" && !f.path.is_empty())
         .map(|f| f.path.as_str())
         .collect();
-    if ev.action == "renamed" && paths.len() >= 2 {
+    if ev.is(Action::Renamed) && paths.len() >= 2 {
         let _ = write!(s, " {} -> {}", paths[0], paths[paths.len() - 1]);
     } else if let Some(path) = paths.first() {
         let _ = write!(s, " {path}");
@@ -72,14 +73,14 @@ pub fn describe_into(ev: &AuditEvent, s: &mut String) {
         } else if !n.path.is_empty() {
             let _ = write!(s, " {}", n.path);
         }
-    } else if ev.action == "executed" || ev.action == "ran-command" {
+    } else if ev.is(Action::Executed) || ev.is(Action::RanCommand) {
         if let Some(p) = p.filter(|p| !p.command_line.is_empty()) {
             let _ = write!(s, " {}", p.command_line);
         }
     } else if let Some(acct) = ev.data.get("acct") {
         let _ = write!(s, " {acct}");
     }
-    if ev.outcome == "failure" {
+    if ev.failed() {
         match ev.syscall.as_ref().filter(|c| !c.errno.is_empty()) {
             Some(c) => {
                 let _ = write!(s, " (failed: {})", c.errno);

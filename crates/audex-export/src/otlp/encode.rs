@@ -7,6 +7,7 @@ use super::mapping::{
     group_by_resource, json_to_any, visit_record, visit_resource, AttrSink, Body, Resource, Shape,
 };
 use audex_proto::v1::AuditEvent;
+use audex_proto::Action;
 use prost::Message;
 
 use crate::wire::{put_varint as varint, read_varint, varint_len};
@@ -86,8 +87,7 @@ impl AttrSink for Kvs<'_> {
 fn log_record(out: &mut Vec<u8>, ev: &AuditEvent, observed: u64, shape: Shape) {
     let Shape { body, attributes } = shape;
     let time = super::mapping::unix_nanos(ev.time.as_ref());
-    let warn =
-        ev.outcome == "failure" || ev.action == "access-denied" || ev.action == "records-lost";
+    let warn = ev.failed() || ev.is(Action::AccessDenied) || ev.is(Action::RecordsLost);
     if time != 0 {
         key(out, 1, 1);
         out.extend_from_slice(&time.to_le_bytes());

@@ -2,6 +2,7 @@
 use super::body::describe;
 use crate::ecs::{base_name, permissions, subject_file};
 use audex_proto::v1::AuditEvent;
+use audex_proto::Action;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     any_value::Value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
@@ -152,7 +153,7 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
         if !p.comm.is_empty() {
             sink.str("audit.comm", &p.comm);
         }
-        if ev.action == "ran-command" {
+        if ev.is(Action::RanCommand) {
             // sudo's USER_CMD: the command sudo runs, not sudo's own command line.
             if !p.command_line.is_empty() {
                 sink.str("audit.command", &p.command_line);
@@ -246,7 +247,7 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
     // Every failure carries error.type: the errno, else semconv's fallback.
     if !errno.is_empty() {
         sink.str("error.type", errno);
-    } else if ev.outcome == "failure" {
+    } else if ev.failed() {
         sink.str("error.type", "_OTHER");
     }
     if let Some(f) = subject_file(ev) {
@@ -343,8 +344,7 @@ pub fn unix_nanos(t: Option<&audex_proto::Timestamp>) -> u64 {
 pub fn log_record(ev: &AuditEvent, observed_unix_nano: u64, shape: impl Into<Shape>) -> LogRecord {
     let Shape { body, attributes } = shape.into();
     let time = unix_nanos(ev.time.as_ref());
-    let warn =
-        ev.outcome == "failure" || ev.action == "access-denied" || ev.action == "records-lost";
+    let warn = ev.failed() || ev.is(Action::AccessDenied) || ev.is(Action::RecordsLost);
     let mut a = KvSink(Vec::with_capacity(24));
     visit_record(ev, attributes, &mut a);
     let a = a.0;
