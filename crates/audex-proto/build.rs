@@ -1,8 +1,11 @@
 //! Compiles proto/audex/v1/*.proto with protox (pure Rust, no system protoc),
 //! then generates prost types, the tonic EventService (client and server, with
 //! the `grpc` feature only) and pbjson serde impls (proto3 JSON, proto field
-//! names).
+//! names), and the event's field paths for redaction (`build/field_paths.rs`).
 use std::path::PathBuf;
+
+#[path = "build/field_paths.rs"]
+mod field_paths;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
@@ -17,6 +20,8 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let descriptor_path = out.join("audex_descriptor.bin");
     let bytes = prost::Message::encode_to_vec(&fds);
+    println!("cargo:rerun-if-changed=build/field_paths.rs");
+    std::fs::write(out.join("field_paths.rs"), field_paths::generate(&fds)).unwrap();
     std::fs::write(&descriptor_path, &bytes).unwrap();
 
     let mut cfg = prost_build::Config::new();

@@ -12,6 +12,14 @@ pub mod v1 {
 }
 
 pub mod json;
+
+/// The event contract's field paths (`process.args`, `files.path`), generated
+/// from event.proto: which hold text, visiting and emptying them. `files.path`
+/// names the `path` of every element of `files`.
+pub mod field_paths {
+    use crate::v1::AuditEvent;
+    include!(concat!(env!("OUT_DIR"), "/field_paths.rs"));
+}
 mod lost;
 pub mod vocabulary;
 
