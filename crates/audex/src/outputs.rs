@@ -5,8 +5,11 @@
 //! the other exporters, so the SIEM holds the archive's heads.
 //! Input: AuditEvents. Output: acknowledged deliveries, counters.
 use crate::pipeline::{Enriched, Outbound, Router, Sink};
-use anyhow::{bail, Context, Result};
-use audex::config::schema::{Config, ExporterCfg, TenantCfg};
+use anyhow::{Context, Result};
+use audex::config::schema::{
+    AttributesCfg, BodyCfg, Config, ExporterCfg, ExporterKind, LineFormat, TenantCfg,
+};
+use audex::config::{Plan, Spanned};
 use audex_export::archive::chain::ChainKey;
 use audex_export::delivery::{
     deliver, Control, DeliveryConfig, DeliveryStats, Exporter, Spooler, Stop,
@@ -14,8 +17,8 @@ use audex_export::delivery::{
 use audex_export::otlp::{Attributes, Body, OtlpConfig, OtlpGrpc, OtlpHttp, Resource};
 use audex_export::spool::{Spool, SpoolConfig};
 use audex_export::{EventGrpc, JsonLinesFile, ProtobufFile};
-use audex_policy::Policy;
 use audex_proto::v1::AuditEvent;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -30,60 +33,66 @@ pub fn node_resource(cfg: &Config, node: &str) -> Resource {
     Resource {
         host_name: node.to_string(),
         host_id,
-        k8s_node_name: cfg.enrich.node_name.clone(),
+        k8s_node_name: cfg.enrich.kubernetes.node_name.clone(),
         service_version: env!("CARGO_PKG_VERSION").into(),
         extra: Vec::new(),
         scope: Vec::new(),
     }
 }
 
-/// One exporter, as a config entry describes it; a chained archive sends its
-/// checkpoints to `checkpoints`.
+/// One exporter, as a config entry describes it; a chained archive (with
+/// `chain_key`, read when the plan was built) sends its checkpoints to
+/// `checkpoints`.
 pub fn make_exporter(
     e: &ExporterCfg,
     res: &Resource,
     checkpoints: &SyncSender<AuditEvent>,
+    chain_key: Option<ChainKey>,
 ) -> Result<Box<dyn Exporter>, String> {
+    let file = |f: &Option<Spanned<PathBuf>>| f.as_ref().map(|p| p.value.clone());
     let otlp = || OtlpConfig {
         name: e.name.clone(),
-        endpoint: e.endpoint.clone().unwrap_or_default(),
-        headers: e.headers.clone(),
+        endpoint: e
+            .endpoint
+            .as_ref()
+            .map(|p| p.value.clone())
+            .unwrap_or_default(),
+        headers: e.headers.0.clone(),
         gzip: e.gzip,
         timeout: e.timeout_ms.map(Duration::from_millis),
-        ca_file: e.ca_file.clone(),
-        client_cert_file: e.client_cert_file.clone(),
-        client_key_file: e.client_key_file.clone(),
-        body: e
-            .body
-            .as_deref()
-            .map(|b| if b == "map" { Body::Map } else { Body::Line }),
+        ca_file: file(&e.ca_file),
+        client_cert_file: file(&e.client_cert_file),
+        client_key_file: file(&e.client_key_file),
+        body: e.body.map(|b| match b {
+            BodyCfg::Map => Body::Map,
+            BodyCfg::Line => Body::Line,
+        }),
         attributes: match e.attributes.as_deref() {
-            Some("ecs") => Attributes::Ecs,
+            Some(AttributesCfg::Ecs) => Attributes::Ecs,
             _ => Attributes::Semconv,
         },
         resource: res.clone(),
     };
     let path = || e.path.clone().unwrap_or_default();
-    Ok(match e.kind.as_str() {
-        "otlp_grpc" => Box::new(OtlpGrpc::new(otlp())?),
-        "otlp_http" => Box::new(OtlpHttp::new(otlp())?),
-        "protobuf_grpc" => Box::new(EventGrpc::new(otlp())?),
-        "protobuf_file" => {
-            let key = e
-                .chain_key_file
-                .as_deref()
-                .map(ChainKey::from_file)
-                .transpose()?;
+    let Some(kind) = e.kind else {
+        return Err("no exporter type".into());
+    };
+    Ok(match kind {
+        ExporterKind::OtlpGrpc => Box::new(OtlpGrpc::new(otlp())?),
+        ExporterKind::OtlpHttp => Box::new(OtlpHttp::new(otlp())?),
+        ExporterKind::ProtobufGrpc => Box::new(EventGrpc::new(otlp())?),
+        ExporterKind::ProtobufFile => {
+            let key = chain_key;
             let chained = key.is_some();
             let x = ProtobufFile::new(
                 &e.name,
                 path(),
-                e.max_segment_bytes.unwrap_or(64 << 20),
-                Duration::from_secs(e.max_segment_age_s.unwrap_or(3600)),
+                e.segment_bytes(),
+                Duration::from_secs(e.segment_age_s()),
                 key,
             )?;
             if chained {
-                let every = match e.checkpoint_interval_s.unwrap_or(60) {
+                let every = match e.checkpoint_every_s() {
                     0 => Duration::MAX,
                     s => Duration::from_secs(s),
                 };
@@ -92,22 +101,11 @@ pub fn make_exporter(
                 Box::new(x)
             }
         }
-        "jsonl" => {
-            Box::new(JsonLinesFile::new(&e.name, &path())?.ecs(e.format.as_deref() == Some("ecs")))
-        }
-        other => return Err(format!("exporter type {other} is not known")),
+        ExporterKind::Jsonl => Box::new(
+            JsonLinesFile::new(&e.name, &path())?
+                .ecs(e.format.as_deref() == Some(&LineFormat::Ecs)),
+        ),
     })
-}
-
-/// The tenants of a config as an audex-policy [`Policy`].
-fn policy(cfg: &Config) -> Result<Policy> {
-    let specs = cfg
-        .tenants
-        .iter()
-        .map(|t| t.spec())
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(anyhow::Error::msg)?;
-    Policy::new(&specs).map_err(anyhow::Error::msg)
 }
 
 /// A tenant with its own headers or resource attributes gets its own instance
@@ -139,15 +137,15 @@ fn instances(cfg: &Config) -> Vec<Instance> {
             if out.iter().any(|i| i.name == name) {
                 continue;
             }
-            let mut c = base.clone();
-            for (k, v) in &t.headers {
+            let mut c = base.value.clone();
+            for (k, v) in t.headers.iter() {
                 c.headers.retain(|(hk, _)| !hk.eq_ignore_ascii_case(k));
                 c.headers.push((k.clone(), v.clone()));
             }
             out.push(Instance {
                 name,
                 cfg: c,
-                resource: t.resource_attributes.clone(),
+                resource: t.resource_attributes.0.clone(),
             });
         }
     }
@@ -183,15 +181,15 @@ pub struct Outputs {
 fn start_one(
     w: &Instance,
     res: &Resource,
-    cfg: &Config,
+    plan: &Plan,
     node: &str,
     per: u64,
     rt: &tokio::runtime::Runtime,
     checkpoint_tx: &SyncSender<AuditEvent>,
 ) -> Result<Out> {
-    let exporter = make_exporter(&w.cfg, res, checkpoint_tx)
+    let exporter = make_exporter(&w.cfg, res, checkpoint_tx, plan.chain_key(&w.cfg))
         .map_err(|m| anyhow::anyhow!("exporter `{}`: {m}", w.cfg.name))?;
-    let dir = cfg.spool.dir.join(&w.name);
+    let dir = plan.config.spool.dir.join(&w.name);
     let (spool, rec) = Spool::open(SpoolConfig::new(&dir, per))
         .with_context(|| format!("spool {}", dir.display()))?;
     if rec.pending > 0 || rec.truncated_bytes > 0 {
@@ -264,19 +262,11 @@ pub struct Report {
 }
 
 impl Outputs {
-    /// What would make [`start`](Outputs::start) refuse a valid config.
-    pub fn check(cfg: &Config) -> Result<()> {
-        if cfg.tenants.is_empty() {
-            bail!(
-                "the config has no tenants: name a `default` tenant with the exporters to send to"
-            );
-        }
-        policy(cfg)?;
-        Ok(())
-    }
-
-    pub fn start(cfg: &Config, node: &str) -> Result<Outputs> {
-        let policy = policy(cfg)?;
+    /// The plan's exporters, started (their spools recovered), and its
+    /// tenants' routing and redaction.
+    pub fn start(plan: &Plan, node: &str) -> Result<Outputs> {
+        let cfg = &plan.config;
+        let policy = plan.policy();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .worker_threads(2)
@@ -284,13 +274,13 @@ impl Outputs {
         let wanted = instances(cfg);
         let base = node_resource(cfg, node);
         let mut outs = Vec::new();
-        let per = (cfg.spool.max_bytes / wanted.len().max(1) as u64).max(1 << 20);
+        let per = (*cfg.spool.max_bytes / wanted.len().max(1) as u64).max(1 << 20);
         // Bounded: a checkpoint that finds it full is dropped (the next supersedes it).
         let (checkpoint_tx, checkpoints) = std::sync::mpsc::sync_channel(4096);
         for w in &wanted {
             let mut res = base.clone();
             res.extra = w.resource.clone();
-            outs.push(start_one(w, &res, cfg, node, per, &rt, &checkpoint_tx)?);
+            outs.push(start_one(w, &res, plan, node, per, &rt, &checkpoint_tx)?);
         }
         let routes = cfg
             .tenants
@@ -308,12 +298,12 @@ impl Outputs {
         let archives: Vec<usize> = wanted
             .iter()
             .enumerate()
-            .filter(|(_, w)| w.cfg.kind == "protobuf_file")
+            .filter(|(_, w)| w.cfg.kind == Some(ExporterKind::ProtobufFile))
             .map(|(i, _)| i)
             .collect();
-        let chained = wanted
-            .iter()
-            .any(|w| w.cfg.kind == "protobuf_file" && w.cfg.chain_key_file.is_some());
+        let chained = wanted.iter().any(|w| {
+            w.cfg.kind == Some(ExporterKind::ProtobufFile) && w.cfg.chain_key_file.is_some()
+        });
         if chained && archives.len() == outs.len() {
             audex_log::warn!(
                 "the chained archive's checkpoints have no other exporter to go to: a cut of its newest events could only be found from its chain-heads file"

@@ -155,8 +155,12 @@ fn open_inputs(args: &ReplayArgs) -> Result<(Box<dyn Read>, String, Option<u64>)
 /// The configured exporters, running; the exit code when the config is not
 /// valid (its errors printed).
 fn start_outputs(path: &std::path::Path, args: &ReplayArgs) -> Result<Result<Outputs, ExitCode>> {
-    let cfg = match audex::config::load(path) {
-        Ok(c) => c,
+    let plan = match audex::config::load(path).map(|c| c.build()) {
+        Ok(Ok(plan)) => plan,
+        Ok(Err(why)) => {
+            eprintln!("audex: {}: {why}; nothing replayed", path.display());
+            return Ok(Err(ExitCode::from(1)));
+        }
         Err(errs) => {
             for e in &errs {
                 eprintln!("{e}");
@@ -173,7 +177,7 @@ fn start_outputs(path: &std::path::Path, args: &ReplayArgs) -> Result<Result<Out
             .map(|h| h.trim().to_string())
             .unwrap_or_default()
     });
-    Ok(Ok(Outputs::start(&cfg, &node)?))
+    Ok(Ok(Outputs::start(&plan, &node)?))
 }
 
 /// `out` in the chosen format (without a config).

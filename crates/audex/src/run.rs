@@ -16,7 +16,8 @@ use crate::outputs::Outputs;
 use crate::pipeline::{Enriched, Shutdown, Sink};
 use crate::signals;
 use anyhow::Result;
-use audex::config::schema::Config;
+use audex::config::schema::{Config, SourceMode};
+use audex::config::Plan;
 use audex_enrich::kubernetes::{watch_pods, KubeOptions, PodIndex};
 use audex_kernel::caps;
 use audex_kernel::netlink::AuditSocket;
@@ -38,7 +39,7 @@ fn rule_files(cfg: &Config) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for f in &cfg.rules.files {
         if !f.contains(['*', '?', '[']) {
-            out.push(PathBuf::from(f));
+            out.push(PathBuf::from(&f.value));
             continue;
         }
         match glob::glob(f) {
@@ -105,18 +106,9 @@ fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<Strin
     }
 }
 
-/// A setting this build accepts in the schema but does not carry out yet: refused,
-/// never silently ignored.
-fn not_built(cfg: &Config) -> Option<String> {
-    let mut why = Vec::new();
-    if let Err(e) = Outputs::check(cfg) {
-        why.push(e.to_string());
-    }
-    (!why.is_empty()).then(|| why.join("; "))
-}
-
-/// The config at `path` and the rules it asks for, or (each error logged) why not.
-fn prepare(path: &Path) -> Result<(Config, Vec<(String, KernelRule)>), String> {
+/// The config at `path` built into a plan (each key file read once), and the
+/// rules it asks for; or (each error logged) why not.
+fn prepare(path: &Path) -> Result<(Plan, Vec<(String, KernelRule)>), String> {
     let log_all = |errors: &[String]| {
         for e in errors {
             audex_log::error!("{e}");
@@ -126,9 +118,9 @@ fn prepare(path: &Path) -> Result<(Config, Vec<(String, KernelRule)>), String> {
         log_all(&errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
         format!("{} has {} errors", path.display(), errors.len())
     })?;
-    if let Some(why) = not_built(&cfg) {
-        return Err(format!("{}: {why}", path.display()));
-    }
+    let plan = cfg
+        .build()
+        .map_err(|why| format!("{}: {why}", path.display()))?;
     for w in cfg.warnings() {
         audex_log::warn!("{}: {w}", path.display());
     }
@@ -136,14 +128,15 @@ fn prepare(path: &Path) -> Result<(Config, Vec<(String, KernelRule)>), String> {
         log_all(&errors);
         format!("{} rule errors", errors.len())
     })?;
-    Ok((cfg, want))
+    Ok((plan, want))
 }
 
 /// What `run` changes while it runs: the config in force, its exporters, its rules.
 struct Running<'p> {
     path: &'p Path,
     node: String,
-    cfg: Config,
+    /// The config in force, built.
+    plan: Plan,
     outputs: Option<Outputs>,
     rules: RuleSet,
     ctl: AuditSocket,
@@ -190,7 +183,7 @@ impl Running<'_> {
             node: self.node.clone(),
             rules_owned: self.rules.rules().len(),
             locked: self.locked,
-            enforce: self.cfg.rules.enforce,
+            enforce: self.plan.config.rules.enforce,
         });
     }
 
@@ -202,7 +195,7 @@ impl Running<'_> {
             audex_log::error!("reload refused: {why}; the running config stays");
         };
         audex_log::info!("SIGHUP: reloading {}", self.path.display());
-        let (new, want) = match prepare(self.path) {
+        let (plan, want) = match prepare(self.path) {
             Ok(p) => p,
             Err(why) => {
                 refuse(why);
@@ -213,7 +206,7 @@ impl Running<'_> {
             refuse(why);
             return Ok(());
         }
-        if self.locked && !new.rules.lock {
+        if self.locked && !plan.config.rules.lock {
             audex_log::warn!("`rules.lock: false` cannot unlock the kernel: its rules stay immutable until reboot");
         }
         if (!want.is_empty() || !self.rules.rules().is_empty())
@@ -222,37 +215,24 @@ impl Running<'_> {
             refuse("changing rules needs CAP_AUDIT_CONTROL, which audex dropped because it started without rules; restart it to load rules".into());
             return Ok(());
         }
-        let old = self.outputs.take().expect("outputs run between reloads");
-        for r in old.finish(Instant::now())? {
-            if r.pending > 0 && !new.exporters.iter().any(|e| e.name == r.name) {
-                audex_log::warn!(
-                    "exporter {} is no longer configured; {} events stay in its spool under {}",
-                    r.name,
-                    r.pending,
-                    self.cfg.spool.dir.display()
-                );
-            }
-        }
-        match Outputs::start(&new, &self.node) {
-            Ok(o) => self.outputs = Some(o),
-            Err(e) => {
-                refuse(format!("{e:#}"));
-                self.outputs = Some(Outputs::start(&self.cfg, &self.node)?);
-                return Ok(());
-            }
+        if plan.same_outputs(&self.plan) {
+            audex_log::info!("tenants and exporters unchanged: delivery goes on");
+        } else if !self.restart_outputs(&plan)? {
+            return Ok(());
         }
         for e in self.rules.change_to(&mut self.ctl, &want) {
             audex_log::error!("{e}");
         }
-        if new.source != self.cfg.source {
+        let (new, old) = (&plan.config, &self.plan.config);
+        if new.source != old.source {
             audex_log::warn!("`source` settings take effect at the next start");
         }
-        if new.enrich != self.cfg.enrich {
+        if new.enrich != old.enrich {
             audex_log::warn!(
                 "`enrich` settings (host root, process cache, peers, Kubernetes) take effect at the next start"
             );
         }
-        if new.metrics.listen != self.cfg.metrics.listen {
+        if new.metrics.listen != old.metrics.listen {
             audex_log::warn!("`metrics.listen` takes effect at the next start");
         }
         audex_log::info!(
@@ -261,8 +241,36 @@ impl Running<'_> {
             new.tenants.len(),
             new.exporters.len()
         );
-        self.cfg = new;
+        self.plan = plan;
         Ok(())
+    }
+
+    /// Stops the running exporters (what they hold stays spooled) and starts
+    /// the plan's; false (refused, logged, the old ones started again) when
+    /// they cannot start.
+    fn restart_outputs(&mut self, plan: &Plan) -> Result<bool> {
+        let old = self.outputs.take().expect("outputs run between reloads");
+        for r in old.finish(Instant::now())? {
+            if r.pending > 0 && !plan.config.exporters.iter().any(|e| e.name == r.name) {
+                audex_log::warn!(
+                    "exporter {} is no longer configured; {} events stay in its spool under {}",
+                    r.name,
+                    r.pending,
+                    self.plan.config.spool.dir.display()
+                );
+            }
+        }
+        match Outputs::start(plan, &self.node) {
+            Ok(o) => {
+                self.outputs = Some(o);
+                Ok(true)
+            }
+            Err(e) => {
+                audex_log::error!("reload refused: {e:#}; the running config stays");
+                self.outputs = Some(Outputs::start(&self.plan, &self.node)?);
+                Ok(false)
+            }
+        }
     }
 
     fn outputs(&mut self) -> &mut Outputs {
@@ -272,14 +280,15 @@ impl Running<'_> {
 
 pub fn run(path: &Path) -> Result<ExitCode> {
     // Every config error before the kernel is touched.
-    let (cfg, want) = match prepare(path) {
+    let (plan, want) = match prepare(path) {
         Ok(p) => p,
         Err(why) => {
             audex_log::error!("{why}; nothing was changed in the kernel");
             return Ok(ExitCode::from(1));
         }
     };
-    let listener = match cfg.metrics.listen.as_deref().map(metrics::bind) {
+    let cfg = &plan.config;
+    let listener = match cfg.metrics.listen.as_deref().map(|l| metrics::bind(l)) {
         Some(Err(e)) => {
             audex_log::error!("{e}; nothing was changed in the kernel");
             return Ok(ExitCode::from(1));
@@ -292,15 +301,15 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         }
         None => None,
     };
-    let node = if cfg.enrich.node_name.is_empty() {
+    let node = if cfg.enrich.kubernetes.node_name.is_empty() {
         live::hostname().unwrap_or_default()
     } else {
-        cfg.enrich.node_name.clone()
+        cfg.enrich.kubernetes.node_name.clone()
     };
     let shutdown = Shutdown::new();
     signals::install(&shutdown);
     signals::install_reload();
-    let mut src = open_source(&cfg, &want)?;
+    let mut src = open_source(cfg, &want)?;
     // Rules go through a control socket of their own, so a reload can change them
     // while the source is being read.
     let ctl = AuditSocket::open()?;
@@ -308,7 +317,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     let mut running = Running {
         path,
         node,
-        cfg,
+        plan,
         outputs: None,
         rules: RuleSet::default(),
         ctl,
@@ -323,11 +332,11 @@ pub fn run(path: &Path) -> Result<ExitCode> {
 /// The kernel source the config asks for (multicast beside a daemon, else
 /// the daemon), with the capability it needs named when missing.
 fn open_source(cfg: &Config, want: &[(String, KernelRule)]) -> Result<Source> {
-    let mode: Mode = cfg
-        .source
-        .mode
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!(e))?;
+    let mode = match cfg.source.mode {
+        SourceMode::Auto => Mode::Auto,
+        SourceMode::Multicast => Mode::Multicast,
+        SourceMode::Unicast => Mode::Unicast,
+    };
     if !want.is_empty() {
         caps::require(&[(caps::CAP_AUDIT_CONTROL, "install the configured rules")])
             .map_err(anyhow::Error::msg)?;
@@ -338,7 +347,7 @@ fn open_source(cfg: &Config, want: &[(String, KernelRule)]) -> Result<Source> {
         backlog_limit: cfg.source.backlog_limit,
         rate_limit: cfg.source.rate_limit,
         backlog_wait_time: cfg.source.backlog_wait_time,
-        failure: cfg.source.failure,
+        failure: cfg.source.failure.as_deref().copied(),
         ..Default::default()
     })?;
     if !src.status_readable {
@@ -358,11 +367,11 @@ fn serve(
 ) -> Result<()> {
     install_rules(running, src, want)?;
     drop_capabilities(running, src)?;
-    running.outputs = Some(Outputs::start(&running.cfg, &running.node)?);
+    running.outputs = Some(Outputs::start(&running.plan, &running.node)?);
     // Restoring rules and audit needs CAP_AUDIT_CONTROL, kept above when
     // audex owns rules or registered as the daemon.
     running.guard = Guard::new(
-        running.cfg.rules.enforce && caps::has(caps::CAP_AUDIT_CONTROL),
+        running.plan.config.rules.enforce && caps::has(caps::CAP_AUDIT_CONTROL),
         src.enabled_audit() || src.is_daemon(),
         src.is_daemon(),
     );
@@ -378,15 +387,15 @@ fn serve(
         } else {
             "unicast"
         },
-        running.cfg.tenants.len(),
-        running.cfg.exporters.len()
+        running.plan.config.tenants.len(),
+        running.plan.config.exporters.len()
     );
     // The pod watch runs on its own small runtime for as long as `run` does.
-    let (pods, _kube_rt) = start_pod_watch(&running.cfg)?;
+    let (pods, _kube_rt) = start_pod_watch(&running.plan.config)?;
     let opts = LiveOptions {
-        host_root: running.cfg.enrich.host_root.clone(),
+        host_root: running.plan.config.enrich.host_root.value.clone(),
         node: Some(running.node.clone()),
-        enrich: running.cfg.enrich.options(),
+        enrich: running.plan.config.enrich.options(),
         pods,
     };
     live::read_loop(src, &opts, running, shutdown)
@@ -400,7 +409,7 @@ fn install_rules(
     want: &[(String, KernelRule)],
 ) -> Result<()> {
     let kernel_enabled = running.ctl.status().map(|s| s.enabled).unwrap_or(0);
-    match lock::at_start(running.cfg.rules.lock, kernel_enabled) {
+    match lock::at_start(running.plan.config.rules.lock, kernel_enabled) {
         lock::AtStart::AlreadyLocked => {
             running.locked = true;
             src.keep_enabled_at_close();
@@ -414,7 +423,7 @@ fn install_rules(
             }
         }
     }
-    if lock::at_start(running.cfg.rules.lock, kernel_enabled) == lock::AtStart::Lock {
+    if lock::at_start(running.plan.config.rules.lock, kernel_enabled) == lock::AtStart::Lock {
         running
             .ctl
             .set_enabled(lock::LOCKED)
@@ -439,7 +448,7 @@ fn drop_capabilities(running: &Running, src: &Source) -> Result<()> {
         keep.push(caps::CAP_AUDIT_CONTROL);
     }
     // Session peers read other users' /proc/<pid>/fd: ptrace read access.
-    if !running.cfg.enrich.peer_processes.is_empty() {
+    if !running.plan.config.enrich.peer_processes.is_empty() {
         if caps::has(caps::CAP_SYS_PTRACE) {
             keep.push(caps::CAP_SYS_PTRACE);
         } else {
@@ -462,11 +471,11 @@ fn drop_capabilities(running: &Running, src: &Source) -> Result<()> {
 fn start_pod_watch(
     cfg: &Config,
 ) -> Result<(Option<Arc<PodIndex>>, Option<tokio::runtime::Runtime>)> {
-    let Some(index) = cfg.enrich.kubernetes_enabled.then(|| {
-        Arc::new(PodIndex::new(Duration::from_secs(
-            cfg.enrich.deletion_grace_s,
-        )))
-    }) else {
+    let k = &cfg.enrich.kubernetes;
+    let Some(index) = k
+        .enabled
+        .then(|| Arc::new(PodIndex::new(Duration::from_secs(k.deletion_grace_s))))
+    else {
         return Ok((None, None));
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -475,8 +484,8 @@ fn start_pod_watch(
         .enable_all()
         .build()?;
     let opts = KubeOptions {
-        node_name: cfg.enrich.node_name.clone(),
-        api_server: cfg.enrich.api_server.clone(),
+        node_name: k.node_name.clone(),
+        api_server: k.api_server.as_ref().map(|a| a.value.clone()),
     };
     let watched = index.clone();
     rt.spawn(async move {
@@ -484,7 +493,7 @@ fn start_pod_watch(
             audex_log::error!("{e}; events get no pod names");
         }
     });
-    audex_log::info!("watching the pods of node {}", cfg.enrich.node_name);
+    audex_log::info!("watching the pods of node {}", k.node_name);
     Ok((Some(index), Some(rt)))
 }
 

@@ -1,12 +1,20 @@
-//! The config file: `${VAR}` substitution, YAML with positions, the schema.
+//! The config file: `${VAR}` substitution, YAML with positions, read into
+//! typed data ([`schema`], by [`de`]), checked (`validate`: nothing read from
+//! disk; `node_checks`: what the node must have).
 //! Input: a path. Output: [`Config`] or every error as `file:line:col: message`.
 
 mod backend_names;
+mod de;
 mod env;
+mod node_checks;
+mod plan;
 pub mod schema;
 mod tree;
+mod validate;
 mod warnings;
 
+pub use de::Spanned;
+pub use plan::Plan;
 pub use schema::Config;
 pub use tree::ConfigError;
 
@@ -79,10 +87,19 @@ fn check(
     for (line, m) in env_errors {
         errs.at_line(line, 0, m);
     }
-    let cfg = match tree::parse(&text, &errs) {
-        Some(root) => schema::read(&root, &errs),
+    let root = tree::parse(&text, &errs);
+    // A file that is not YAML gives its syntax error alone.
+    let tree_read = root.is_some();
+    let cfg: Config = match root {
+        Some(root) => de::from_node(&root, &errs),
         None => Config::default(),
     };
+    if errs.is_empty() || tree_read {
+        cfg.validate(&errs);
+        if environment {
+            cfg.check_node(&errs);
+        }
+    }
     if errs.is_empty() {
         Ok(cfg)
     } else {

@@ -1,4 +1,4 @@
-//! The YAML tree with positions, and a reader that collects every error with
+//! The YAML tree with positions, and the list that collects every error with
 //! its file, line and column instead of stopping at the first.
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use std::cell::RefCell;
@@ -62,6 +62,10 @@ impl Errors {
     pub fn is_empty(&self) -> bool {
         self.list.borrow().is_empty()
     }
+
+    pub fn len(&self) -> usize {
+        self.list.borrow().len()
+    }
 }
 
 /// Parses the text; a syntax error is returned as the only error.
@@ -104,95 +108,4 @@ pub fn kind(n: &Node) -> &'static str {
         YamlData::Mapping(_) => "a mapping",
         _ => "something else",
     }
-}
-
-/// The entries of a mapping with string keys; reports unknown keys against `known`.
-pub fn map<'n, 'a>(
-    n: &'n Node<'a>,
-    path: &str,
-    known: &[&str],
-    errs: &Errors,
-) -> Vec<(&'n str, &'n Node<'a>)> {
-    let YamlData::Mapping(m) = &n.data else {
-        if !matches!(n.data, YamlData::Value(Scalar::Null)) {
-            errs.at(n, format!("`{path}` must be a mapping, not {}", kind(n)));
-        }
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (k, v) in m.iter() {
-        let Some(key) = k.data.as_str() else {
-            errs.at(k, format!("keys of `{path}` must be strings"));
-            continue;
-        };
-        if !known.contains(&key) {
-            let p = if path.is_empty() {
-                key.to_string()
-            } else {
-                format!("{path}.{key}")
-            };
-            errs.at(
-                k,
-                format!("unknown key `{p}` (known here: {})", known.join(", ")),
-            );
-            continue;
-        }
-        out.push((key, v));
-    }
-    out
-}
-
-pub fn string(n: &Node, path: &str, errs: &Errors) -> Option<String> {
-    match &n.data {
-        YamlData::Value(Scalar::String(s)) => Some(s.to_string()),
-        YamlData::Value(Scalar::Integer(i)) => Some(i.to_string()),
-        _ => {
-            errs.at(n, format!("`{path}` must be a string, not {}", kind(n)));
-            None
-        }
-    }
-}
-
-pub fn uint(n: &Node, path: &str, errs: &Errors) -> Option<u64> {
-    match &n.data {
-        YamlData::Value(Scalar::Integer(i)) if *i >= 0 => Some(*i as u64),
-        _ => {
-            errs.at(
-                n,
-                format!("`{path}` must be a whole number ≥ 0, not {}", kind(n)),
-            );
-            None
-        }
-    }
-}
-
-pub fn boolean(n: &Node, path: &str, errs: &Errors) -> Option<bool> {
-    match &n.data {
-        YamlData::Value(Scalar::Boolean(b)) => Some(*b),
-        _ => {
-            errs.at(
-                n,
-                format!("`{path}` must be true or false, not {}", kind(n)),
-            );
-            None
-        }
-    }
-}
-
-pub fn seq<'n, 'a>(n: &'n Node<'a>, path: &str, errs: &Errors) -> Vec<&'n Node<'a>> {
-    match &n.data {
-        YamlData::Sequence(s) => s.iter().collect(),
-        YamlData::Value(Scalar::Null) => Vec::new(),
-        _ => {
-            errs.at(n, format!("`{path}` must be a list, not {}", kind(n)));
-            Vec::new()
-        }
-    }
-}
-
-pub fn strings(n: &Node, path: &str, errs: &Errors) -> Vec<String> {
-    seq(n, path, errs)
-        .into_iter()
-        .filter_map(|x| string(x, &format!("{path}[]"), errs))
-        .collect()
 }

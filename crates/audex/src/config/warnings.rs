@@ -11,11 +11,16 @@ impl Config {
         let mut out = Vec::new();
         for t in &self.tenants {
             let names = t
+                .redact
                 .hash
                 .iter()
                 .any(|h| h.ends_with("_name") || h.contains('*'));
-            let ids_dropped = t.drop.iter().any(|d| d == "actor" || d == "actor.uid");
-            if names && !t.hash_ids && !ids_dropped {
+            let ids_dropped = t
+                .redact
+                .drop
+                .iter()
+                .any(|d| d == "actor" || d == "actor.uid");
+            if names && !t.redact.hash_ids && !ids_dropped {
                 out.push(format!(
                     "tenant `{}` hashes user or group names but leaves their numeric ids (actor.uid, files[].ouid...): an id names the user as well as the name does; set `redact.hash_ids: true`",
                     t.name
@@ -24,7 +29,7 @@ impl Config {
         }
         let mut key_files: Vec<(String, &Path)> = Vec::new();
         for t in &self.tenants {
-            if let Some(p) = &t.hash_key_file {
+            if let Some(p) = &t.redact.hash_key_file {
                 key_files.push((format!("tenant `{}`: hash key file", t.name), p));
             }
         }

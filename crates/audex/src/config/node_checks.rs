@@ -1,0 +1,68 @@
+//! What the node must have for a valid config to run: the files it names
+//! readable (key files long enough, TLS files holding a certificate or a
+//! key), the host root a directory. Plain `audex validate` and every start run
+//! these; `--no-environment` does not. Input: a [`Config`]. Output: errors in
+//! [`Errors`].
+use super::de::Spanned;
+use super::schema::{read_key, Config};
+use super::tree::Errors;
+use std::path::{Path, PathBuf};
+
+impl Config {
+    pub fn check_node(&self, errs: &Errors) {
+        let root = &self.enrich.host_root;
+        if !root.is_dir() {
+            errs.at_value(
+                root,
+                format!("`enrich.host_root`: {} is not a directory", root.display()),
+            );
+        }
+        for t in &self.tenants {
+            if let Some(p) = &t.redact.hash_key_file {
+                if readable(p, "tenants[].redact.hash_key_file", errs) {
+                    if let Err(why) = read_key(p, "hash key file") {
+                        errs.at_value(p, why);
+                    }
+                }
+            }
+        }
+        for e in &self.exporters {
+            for (key, f) in [
+                ("ca_file", &e.ca_file),
+                ("client_cert_file", &e.client_cert_file),
+                ("client_key_file", &e.client_key_file),
+            ] {
+                if let Some(p) = f {
+                    let path = format!("exporters[].{key}");
+                    if readable(p, &path, errs) {
+                        if let Err(why) = audex_export::pem::check(p, key) {
+                            errs.at_value(p, format!("`{path}`: {why}"));
+                        }
+                    }
+                }
+            }
+            if let Some(p) = &e.chain_key_file {
+                if readable(p, "exporters[].chain_key_file", errs) {
+                    if let Err(why) = audex_export::archive::chain::ChainKey::from_file(p) {
+                        errs.at_value(p, why);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether the file `p` can be opened for reading (a regular file); if not,
+/// why, at its value.
+fn readable(p: &Spanned<PathBuf>, key: &str, errs: &Errors) -> bool {
+    let path: &Path = p;
+    if let Err(e) = std::fs::metadata(path) {
+        errs.at_value(p, format!("`{key}`: cannot read {}: {e}", path.display()));
+        return false;
+    }
+    if let Err(e) = audex_io::open_regular(path, "file") {
+        errs.at_value(p, format!("`{key}`: cannot read: {e}"));
+        return false;
+    }
+    path.is_file()
+}

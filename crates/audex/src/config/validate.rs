@@ -1,0 +1,335 @@
+//! The checks a read config must pass, none of which looks at this machine
+//! (so `validate --no-environment` runs them in CI): values in range,
+//! patterns and regexes that compile, endpoints and addresses that parse,
+//! names defined once and every exporter a tenant names defined, keys only
+//! the right exporter types take, tenants audex-policy can compile. Input: a
+//! [`Config`] with its positions. Output: errors in [`Errors`].
+use super::de::Spanned;
+use super::schema::{Config, ExporterCfg, ExporterKind, MaskCfg, TenantCfg};
+use super::tree::Errors;
+use std::collections::HashSet;
+
+impl Errors {
+    /// An error at a value's position.
+    pub fn at_value<T>(&self, v: &Spanned<T>, message: impl Into<String>) {
+        self.at_line(v.line, v.col, message);
+    }
+}
+
+impl Config {
+    /// Every mistake in the config's values; nothing is read from disk.
+    pub fn validate(&self, errs: &Errors) {
+        self.validate_source(errs);
+        self.validate_rules(errs);
+        self.validate_enrich(errs);
+        for e in &self.exporters {
+            validate_exporter(e, errs);
+        }
+        for t in &self.tenants {
+            let before = errs.len();
+            validate_tenant(t, errs);
+            if errs.len() == before {
+                // Nothing wrong in its own keys: then what the pipeline will
+                // compile (field paths, masks, visibility) is checked too, with
+                // a stand-in key (key files are not read here).
+                let stand_in = t
+                    .redact
+                    .hash_key_file
+                    .as_ref()
+                    .map(|_| audex_policy::HashKey::new(&[0u8; 32]));
+                if let Err(e) = audex_policy::Policy::new(&[t.spec_with(stand_in)]) {
+                    errs.at_value(t, e);
+                }
+            }
+        }
+        self.validate_names(errs);
+        if *self.spool.max_bytes < 1 << 20 {
+            errs.at_value(
+                &self.spool.max_bytes,
+                "`spool.max_bytes` must be at least 1 MiB (1048576)",
+            );
+        }
+        if let Some(l) = &self.metrics.listen {
+            if l.parse::<std::net::SocketAddr>().is_err() {
+                errs.at_value(
+                    l,
+                    format!(
+                        "`metrics.listen` is `{}`; give an address and port, e.g. 127.0.0.1:9464",
+                        l.value
+                    ),
+                );
+            }
+        }
+    }
+
+    fn validate_source(&self, errs: &Errors) {
+        if let Some(f) = self.source.failure.as_ref().filter(|f| f.value > 2) {
+            errs.at_value(f, "`source.failure` is 0 (silent), 1 (printk) or 2 (panic)");
+        }
+    }
+
+    fn validate_rules(&self, errs: &Errors) {
+        for f in &self.rules.files {
+            if let Err(e) = glob::Pattern::new(f) {
+                errs.at_value(
+                    f,
+                    format!("`rules.files`: {} is not a glob pattern ({e})", f.value),
+                );
+            } else if !f.starts_with('/') {
+                errs.at_value(
+                    f,
+                    format!("`rules.files`: {} must be an absolute path", f.value),
+                );
+            }
+        }
+        for name in &self.rules.packs {
+            if let Err(e) = audex_compliance::packs::pack(name) {
+                errs.at_value(name, format!("`rules.packs`: {e}"));
+            }
+        }
+        for (key, cs) in &self.rules.controls {
+            if cs.is_empty() {
+                errs.at_value(cs, format!("`rules.controls.{key}` names no control"));
+            }
+        }
+        for w in &self.rules.watch {
+            if w.path.is_empty() {
+                errs.at_value(w, "a watch needs a `path`");
+            } else if !w.path.starts_with('/') {
+                errs.at_value(
+                    &w.path,
+                    format!(
+                        "`rules.watch[].path` must be absolute, not `{}`",
+                        w.path.value
+                    ),
+                );
+            }
+            let perm = &w.perm;
+            if perm.is_empty() || !perm.chars().all(|c| "rwxa".contains(c)) {
+                errs.at_value(
+                    perm,
+                    format!(
+                        "`rules.watch[].perm` is `{}`; use letters of r, w, x, a",
+                        perm.value
+                    ),
+                );
+            }
+        }
+    }
+
+    fn validate_enrich(&self, errs: &Errors) {
+        let e = &self.enrich;
+        if *e.process_cache_size == 0 {
+            errs.at_value(
+                &e.process_cache_size,
+                "`enrich.process_cache_size` must be at least 1",
+            );
+        }
+        let k = &e.kubernetes;
+        if let Some(u) = &k.api_server {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                errs.at_value(
+                    u,
+                    format!(
+                        "`enrich.kubernetes.api_server` is `{}`; give a URL like https://10.0.0.1:6443",
+                        u.value
+                    ),
+                );
+            }
+        }
+        if k.enabled && k.node_name.is_empty() {
+            errs.at_value(
+                k,
+                "`enrich.kubernetes.enabled` needs `node_name` (e.g. \"${NODE_NAME}\" from the downward API)",
+            );
+        }
+    }
+
+    /// Names unique, and every tenant's exporters defined.
+    fn validate_names(&self, errs: &Errors) {
+        let mut names = HashSet::new();
+        for e in &self.exporters {
+            if !e.name.is_empty() && !names.insert(e.name.as_str()) {
+                errs.at_value(e, format!("exporter `{}` is defined twice", e.name));
+            }
+        }
+        let mut tenants = HashSet::new();
+        for t in &self.tenants {
+            if !t.name.is_empty() && !tenants.insert(t.name.as_str()) {
+                errs.at_value(t, format!("tenant `{}` is defined twice", t.name));
+            }
+            for x in &t.exporters {
+                if !names.contains(x.as_str()) {
+                    let known: Vec<&str> = self.exporters.iter().map(|e| e.name.as_str()).collect();
+                    errs.at_value(
+                        t,
+                        format!(
+                            "tenant `{}` names exporter `{x}`, which is not defined (exporters: {})",
+                            t.name,
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn validate_tenant(t: &Spanned<TenantCfg>, errs: &Errors) {
+    if t.name.is_empty() {
+        errs.at_value(t, "a tenant needs a `name`");
+    }
+    for u in &t.matches.uids {
+        if super::schema::uid_range(u).is_none() {
+            errs.at_value(
+                u,
+                format!(
+                    "`tenants[].match.uids`: `{}` is not a uid or a range like 1000-1999",
+                    u.value
+                ),
+            );
+        }
+    }
+    for (k, val) in &t.resource_attributes.0 {
+        if let Some(why) = super::backend_names::problem(k, val) {
+            errs.at_value(
+                &t.resource_attributes,
+                format!("`tenants[].resource_attributes`: {why}"),
+            );
+        }
+    }
+    for m in &t.redact.mask {
+        validate_mask(m, errs);
+    }
+    let r = &t.redact;
+    if (!r.hash.is_empty() || r.hash_ids) && r.hash_key_file.is_none() {
+        errs.at_value(
+            t,
+            format!(
+                "tenant `{}` hashes fields but has no `redact.hash_key_file`",
+                t.name
+            ),
+        );
+    }
+    if let Some(p) = &r.hash_key_file {
+        absolute(p, "tenants[].redact.hash_key_file", errs);
+    }
+}
+
+fn validate_mask(m: &Spanned<MaskCfg>, errs: &Errors) {
+    let pattern = m.pattern.as_ref().filter(|p| !p.is_empty());
+    let builtin = m.builtin.as_ref().filter(|b| !b.is_empty());
+    if let Some(p) = pattern {
+        if let Err(e) = regex::Regex::new(p) {
+            let first = e.to_string();
+            let first = first.lines().last().unwrap_or("").trim();
+            errs.at_value(
+                p,
+                format!("`tenants[].redact.mask[].pattern` is not a valid regex: {first}"),
+            );
+        }
+    }
+    if let Some(b) = builtin {
+        let names = audex_policy::secrets::names();
+        if !names.contains(&b.as_str()) {
+            errs.at_value(
+                b,
+                format!(
+                    "`tenants[].redact.mask[].builtin` is `{}`; it must be one of: {}",
+                    b.value,
+                    names.join(", ")
+                ),
+            );
+        }
+    }
+    if m.field.is_empty() || pattern.is_some() == builtin.is_some() {
+        errs.at_value(
+            m,
+            "a mask needs a `field` and either a `pattern` or a `builtin`",
+        );
+    }
+}
+
+/// A file named in the config, away from the node (`--no-environment`):
+/// it must be an absolute path (on the node it is read, see `node_checks`).
+fn absolute(p: &Spanned<std::path::PathBuf>, key: &str, errs: &Errors) {
+    if !errs.environment && !p.is_absolute() {
+        errs.at_value(
+            p,
+            format!("`{key}` must be an absolute path, not {}", p.display()),
+        );
+    }
+}
+
+fn validate_exporter(e: &Spanned<ExporterCfg>, errs: &Errors) {
+    if e.name.is_empty() {
+        errs.at_value(e, "an exporter needs a `name`");
+    }
+    if let Some(c) = &e.checkpoint_interval_s {
+        if e.chain_key_file.is_none() {
+            errs.at_value(
+                c,
+                format!(
+                    "exporter `{}`: `checkpoint_interval_s` needs a `chain_key_file` (checkpoints are of the chain's heads)",
+                    e.name
+                ),
+            );
+        }
+    }
+    let Some(kind) = e.kind else {
+        if !e.name.is_empty() {
+            errs.at_value(e, format!("exporter `{}` needs a `type`", e.name));
+        }
+        return;
+    };
+    let k = kind.as_str();
+    // Keys only some exporter types take.
+    let only = |at: Option<(usize, usize)>, fits: bool, why: String| {
+        if let Some((line, col)) = at.filter(|_| !fits) {
+            errs.at_line(line, col, format!("exporter `{}`: {why}", e.name));
+        }
+    };
+    only(
+        e.chain_key_file.as_ref().map(|v| (v.line, v.col)),
+        kind == ExporterKind::ProtobufFile,
+        format!("`chain_key_file` is for protobuf_file archives, not {k}"),
+    );
+    only(
+        e.attributes.as_ref().map(|v| (v.line, v.col)),
+        matches!(kind, ExporterKind::OtlpGrpc | ExporterKind::OtlpHttp),
+        format!("`attributes` names OTLP log record attributes; {k} has none (a jsonl exporter takes `format: ecs`)"),
+    );
+    only(
+        e.format.as_ref().map(|v| (v.line, v.col)),
+        kind == ExporterKind::Jsonl,
+        format!("`format` is for jsonl exporters, not {k} (OTLP exporters take `attributes: ecs`)"),
+    );
+    if kind.is_network() {
+        match &e.endpoint {
+            Some(ep) => {
+                if let Err(why) = audex_export::delivery::parse_endpoint(ep, 4317) {
+                    errs.at_value(ep, format!("exporter `{}`: {why}", e.name));
+                }
+            }
+            None => errs.at_value(
+                e,
+                format!("exporter `{}` of type {k} needs an `endpoint`", e.name),
+            ),
+        }
+    } else if e.path.is_none() {
+        errs.at_value(
+            e,
+            format!("exporter `{}` of type {k} needs a `path`", e.name),
+        );
+    }
+    for (key, f) in [
+        ("ca_file", &e.ca_file),
+        ("client_cert_file", &e.client_cert_file),
+        ("client_key_file", &e.client_key_file),
+        ("chain_key_file", &e.chain_key_file),
+    ] {
+        if let Some(p) = f {
+            absolute(p, &format!("exporters[].{key}"), errs);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! A config is read into typed data and built into a plan that reads each
+//! key file once; a reload compares plans: moving lines or changing rules
+//! keeps the exporters, changing an exporter, a tenant or a key's content
+//! does not.
+use audex::config::{load_bytes, Plan};
+use std::path::PathBuf;
+
+fn dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("audex-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn plan(yaml: &str) -> Plan {
+    let d = dir();
+    let text = yaml.replace("@DIR@", d.to_str().unwrap());
+    let cfg =
+        load_bytes("audex.yaml", text.as_bytes(), |_| None).unwrap_or_else(|e| panic!("{e:?}"));
+    cfg.build().expect("a plan")
+}
+
+const BASE: &str = "rules:\n  watch: [{path: /etc/shadow, perm: wa, key: identity}]\ntenants:\n  - name: default\n    redact: {hash: [actor.uid_name], hash_key_file: @DIR@/hash.key}\n    exporters: [archive]\nexporters:\n  - {name: archive, type: protobuf_file, path: /var/lib/audex/archive, chain_key_file: @DIR@/chain.key}\n";
+
+#[test]
+fn reload_compares_plans() {
+    let d = dir();
+    std::fs::write(d.join("hash.key"), "a key of thirty-two bytes length").unwrap();
+    std::fs::write(d.join("chain.key"), "another key of thirty-two bytes.").unwrap();
+    let base = plan(BASE);
+    assert_eq!(base.tenants.len(), 1);
+    assert!(base.chain_keys.contains_key("archive"));
+    assert_eq!(base.config.rules.watch[0].perm.as_str(), "wa");
+
+    // Lines moved (positions differ), rules changed: same exporters.
+    let moved = plan(&format!(
+        "# a comment\n\n{}",
+        BASE.replace("perm: wa", "perm: w")
+    ));
+    assert!(moved.same_outputs(&base));
+    assert_ne!(moved.config.rules, base.config.rules);
+
+    // An exporter or a tenant changed: not the same.
+    assert!(!plan(&BASE.replace("/var/lib/audex/archive", "/srv/archive")).same_outputs(&base));
+    assert!(!plan(&BASE.replace("actor.uid_name", "actor.auid_name")).same_outputs(&base));
+
+    // The same paths, a rotated key: not the same.
+    std::fs::write(d.join("hash.key"), "a rotated key, thirty-two bytes.").unwrap();
+    assert!(!plan(BASE).same_outputs(&base));
+}
+
+#[test]
+fn a_plan_needs_its_key_files_and_a_tenant() {
+    let d = dir().join("nokeys");
+    std::fs::create_dir_all(&d).unwrap();
+    let yaml = BASE.replace("@DIR@", d.to_str().unwrap());
+    // On the node, a key file that is not there is named.
+    let cfg = audex::config::load_bytes("audex.yaml", yaml.as_bytes(), |_| None);
+    let errors = cfg.expect_err("the node check reads the key files");
+    assert!(
+        errors.iter().any(|e| e.message.contains("hash_key_file")),
+        "{errors:?}"
+    );
+    let no_tenants = load_bytes("audex.yaml", b"exporters: []\n", |_| None).unwrap();
+    let why = no_tenants.build().err().expect("no tenants, no plan");
+    assert!(why.contains("no tenants"), "{why}");
+}
