@@ -59,8 +59,6 @@ pub fn read_loop(
     let mut status = StatusPoll::new(src);
     let mut counts = Counts::default();
     let mut pause = Pause::default();
-    let (mut parse_errors, mut enobufs) = (0u64, 0u64);
-    let m = &*METRICS;
     let mut reader = src.take_reader().expect("the source's reader");
     let mut draining: Option<Drain> = None;
     let mut failure: Option<String> = None;
@@ -81,23 +79,13 @@ pub fn read_loop(
             if let Some(d) = &mut draining {
                 d.look(rtype, payload);
             }
-            counts.records_by_type.bump(rtype);
-            match audex_parse::parse_netlink(rtype, payload) {
-                Ok(p) => stages.push(p),
-                Err(e) => {
-                    parse_errors += 1;
-                    m.parse_errors.fetch_add(1, Ordering::Relaxed);
-                    if parse_errors <= 10 {
-                        audex_log::warn!("unparsable record of type {rtype}: {e}");
-                    }
-                }
-            }
+            counts.take(rtype, payload, &mut stages);
         });
         match read {
             Ok(Read::Records) => status.reads += 1,
             Ok(Read::Overflow) => {
-                enobufs += 1;
-                m.enobufs.fetch_add(1, Ordering::Relaxed);
+                counts.enobufs += 1;
+                METRICS.enobufs.fetch_add(1, Ordering::Relaxed);
                 sink.send(Enriched::note(records_lost_now(&node, "enobufs", 0)))?;
             }
             Ok(Read::Idle) => {
@@ -124,8 +112,11 @@ pub fn read_loop(
     if let Some(d) = &draining {
         d.report();
     }
-    if enobufs > 0 {
-        audex_log::warn!("the socket overflowed {enobufs} times; lost records are reported as records-lost events");
+    if counts.enobufs > 0 {
+        audex_log::warn!(
+            "the socket overflowed {} times; lost records are reported as records-lost events",
+            counts.enobufs
+        );
     }
     stages.flush();
     stages.drain(sink)?;
@@ -189,6 +180,9 @@ struct Counts {
     records_by_type: RecordCounts,
     events_by_category: BTreeMap<String, u64>,
     last_merge: Instant,
+    parse_errors: u64,
+    /// Socket overflows (each an unknown number of records).
+    enobufs: u64,
 }
 
 impl Default for Counts {
@@ -197,11 +191,35 @@ impl Default for Counts {
             records_by_type: RecordCounts::default(),
             events_by_category: BTreeMap::new(),
             last_merge: Instant::now(),
+            parse_errors: 0,
+            enobufs: 0,
         }
     }
 }
 
 impl Counts {
+    /// One record read: counted, parsed, into the stages (or logged, the
+    /// first ten, when it does not parse).
+    #[inline]
+    fn take<U: audex_normalize::UserDb>(
+        &mut self,
+        rtype: u16,
+        payload: &[u8],
+        stages: &mut Stages<U>,
+    ) {
+        self.records_by_type.bump(rtype);
+        match audex_parse::parse_netlink(rtype, payload) {
+            Ok(p) => stages.push(p),
+            Err(e) => {
+                self.parse_errors += 1;
+                METRICS.parse_errors.fetch_add(1, Ordering::Relaxed);
+                if self.parse_errors <= 10 {
+                    audex_log::warn!("unparsable record of type {rtype}: {e}");
+                }
+            }
+        }
+    }
+
     fn merge_due<U: audex_normalize::UserDb>(&mut self, stages: &Stages<U>) {
         if self.last_merge.elapsed() < Duration::from_millis(100) {
             return;

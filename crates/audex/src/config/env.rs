@@ -66,41 +66,60 @@ pub fn substitute(
             }
             if c == b'$' && b.get(i + 1) == Some(&b'{') {
                 out.push_str(&line[copied..i]);
-                let after = &line[i + 2..];
-                let Some(end) = after.find('}') else {
-                    errors.push((n + 1, "`${` without a closing `}`".to_string()));
-                    copied = i;
-                    break;
-                };
-                let expr = &after[..end];
-                let (name, default) = match expr.split_once(":-") {
-                    Some((n, d)) => (n, Some(d.to_string())),
-                    None => (expr, None),
-                };
-                match get(name).or(default) {
-                    Some(v) => match render(&v, ctx) {
-                        Ok(r) => out.push_str(&r),
-                        Err(why) => errors.push((
-                            n + 1,
-                            format!("environment variable {name} {why}"),
-                        )),
-                    },
-                    // Kept as written: the YAML reads it as it is in the file.
-                    None if unset_stays => out.push_str(&line[i..i + 2 + end + 1]),
-                    None => errors.push((
-                        n + 1,
-                        format!("environment variable {name} is not set (write ${{{name}:-default}} for a default)"),
-                    )),
+                let mut report = |m: String| errors.push((n + 1, m));
+                match expand(&line[i..], ctx, &get, unset_stays, &mut out, &mut report) {
+                    Some(len) => {
+                        i += len;
+                        copied = i;
+                        continue;
+                    }
+                    None => {
+                        copied = i;
+                        break;
+                    }
                 }
-                i += 2 + end + 1;
-                copied = i;
-                continue;
             }
             i += 1;
         }
         out.push_str(&line[copied..]);
     }
     (out, errors)
+}
+
+/// One `${NAME}` or `${NAME:-default}` at the start of `at`, written to
+/// `out` as `ctx` needs it (or as written when unset and `unset_stays`); its
+/// length in the text, or None when it has no closing `}`. Problems go to
+/// `report`.
+fn expand(
+    at: &str,
+    ctx: Context,
+    get: &impl Fn(&str) -> Option<String>,
+    unset_stays: bool,
+    out: &mut String,
+    report: &mut dyn FnMut(String),
+) -> Option<usize> {
+    let after = &at[2..];
+    let Some(end) = after.find('}') else {
+        report("`${` without a closing `}`".to_string());
+        return None;
+    };
+    let expr = &after[..end];
+    let (name, default) = match expr.split_once(":-") {
+        Some((n, d)) => (n, Some(d.to_string())),
+        None => (expr, None),
+    };
+    match get(name).or(default) {
+        Some(v) => match render(&v, ctx) {
+            Ok(r) => out.push_str(&r),
+            Err(why) => report(format!("environment variable {name} {why}")),
+        },
+        // Kept as written: the YAML reads it as it is in the file.
+        None if unset_stays => out.push_str(&at[..2 + end + 1]),
+        None => report(format!(
+            "environment variable {name} is not set (write ${{{name}:-default}} for a default)"
+        )),
+    }
+    Some(2 + end + 1)
 }
 
 /// A quote opens a quoted scalar only where a scalar starts.
