@@ -29,10 +29,11 @@ use std::process::ExitCode;
 /// `audex validate --config FILE [--no-environment]`: every error with its
 /// line, or a summary.
 fn validate(path: &std::path::Path, no_environment: bool) -> anyhow::Result<ExitCode> {
+    // On the node the plan is built too: key files are read as `run` reads them.
     let loaded = if no_environment {
         config::load_offline(path)
     } else {
-        config::load(path)
+        config::load_plan(path).map(|p| p.config)
     };
     match loaded {
         Ok(c) => {

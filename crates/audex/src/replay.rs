@@ -155,12 +155,8 @@ fn open_inputs(args: &ReplayArgs) -> Result<(Box<dyn Read>, String, Option<u64>)
 /// The configured exporters, running; the exit code when the config is not
 /// valid (its errors printed).
 fn start_outputs(path: &std::path::Path, args: &ReplayArgs) -> Result<Result<Outputs, ExitCode>> {
-    let plan = match audex::config::load(path).map(|c| c.build()) {
-        Ok(Ok(plan)) => plan,
-        Ok(Err(why)) => {
-            eprintln!("audex: {}: {why}; nothing replayed", path.display());
-            return Ok(Err(ExitCode::from(1)));
-        }
+    let plan = match audex::config::load_plan(path) {
+        Ok(plan) => plan,
         Err(errs) => {
             for e in &errs {
                 eprintln!("{e}");

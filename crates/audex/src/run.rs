@@ -114,17 +114,21 @@ fn prepare(path: &Path) -> Result<(Plan, Vec<(String, KernelRule)>), String> {
             audex_log::error!("{e}");
         }
     };
-    let cfg = audex::config::load(path).map_err(|errors| {
+    let plan = audex::config::load_plan(path).map_err(|errors| {
         log_all(&errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
         format!("{} has {} errors", path.display(), errors.len())
     })?;
-    let plan = cfg
-        .build()
-        .map_err(|why| format!("{}: {why}", path.display()))?;
+    let cfg = &plan.config;
+    if cfg.tenants.is_empty() {
+        return Err(format!(
+            "{}: the config has no tenants: name a `default` tenant with the exporters to send to",
+            path.display()
+        ));
+    }
     for w in cfg.warnings() {
         audex_log::warn!("{}: {w}", path.display());
     }
-    let want = configured_rules(&cfg).map_err(|errors| {
+    let want = configured_rules(cfg).map_err(|errors| {
         log_all(&errors);
         format!("{} rule errors", errors.len())
     })?;

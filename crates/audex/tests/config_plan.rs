@@ -2,7 +2,7 @@
 //! key file once; a reload compares plans: moving lines or changing rules
 //! keeps the exporters, changing an exporter, a tenant or a key's content
 //! does not.
-use audex::config::{load_bytes, Plan};
+use audex::config::{load_bytes, plan_bytes, Plan};
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
@@ -14,9 +14,7 @@ fn dir() -> PathBuf {
 fn plan(yaml: &str) -> Plan {
     let d = dir();
     let text = yaml.replace("@DIR@", d.to_str().unwrap());
-    let cfg =
-        load_bytes("audex.yaml", text.as_bytes(), |_| None).unwrap_or_else(|e| panic!("{e:?}"));
-    cfg.build().expect("a plan")
+    plan_bytes("audex.yaml", text.as_bytes(), |_| None).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 const BASE: &str = "rules:\n  watch: [{path: /etc/shadow, perm: wa, key: identity}]\ntenants:\n  - name: default\n    redact: {hash: [actor.uid_name], hash_key_file: @DIR@/hash.key}\n    exporters: [archive]\nexporters:\n  - {name: archive, type: protobuf_file, path: /var/lib/audex/archive, chain_key_file: @DIR@/chain.key}\n";
@@ -49,18 +47,29 @@ fn reload_compares_plans() {
 }
 
 #[test]
-fn a_plan_needs_its_key_files_and_a_tenant() {
-    let d = dir().join("nokeys");
+fn key_files_are_checked_where_they_are_named() {
+    let d = dir().join("keys");
     std::fs::create_dir_all(&d).unwrap();
     let yaml = BASE.replace("@DIR@", d.to_str().unwrap());
-    // On the node, a key file that is not there is named.
-    let cfg = audex::config::load_bytes("audex.yaml", yaml.as_bytes(), |_| None);
-    let errors = cfg.expect_err("the node check reads the key files");
+    // On the node, a key file that is not there is named at its line.
+    let errors = load_bytes("audex.yaml", yaml.as_bytes(), |_| None).expect_err("no key files");
     assert!(
-        errors.iter().any(|e| e.message.contains("hash_key_file")),
+        errors
+            .iter()
+            .any(|e| e.line == 5 && e.message.contains("hash_key_file")),
         "{errors:?}"
     );
-    let no_tenants = load_bytes("audex.yaml", b"exporters: []\n", |_| None).unwrap();
-    let why = no_tenants.build().err().expect("no tenants, no plan");
-    assert!(why.contains("no tenants"), "{why}");
+    // A key too short: the config is fine, its plan is not, at the key's line.
+    std::fs::write(d.join("hash.key"), "short").unwrap();
+    std::fs::write(d.join("chain.key"), "another key of thirty-two bytes.").unwrap();
+    assert!(load_bytes("audex.yaml", yaml.as_bytes(), |_| None).is_ok());
+    let errors = plan_bytes("audex.yaml", yaml.as_bytes(), |_| None)
+        .err()
+        .expect("a short key");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].line, 5);
+    assert!(
+        errors[0].message.contains("a key needs at least 16"),
+        "{errors:?}"
+    );
 }

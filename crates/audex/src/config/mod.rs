@@ -18,17 +18,20 @@ pub use plan::Plan;
 pub use schema::Config;
 pub use tree::ConfigError;
 
-/// Loads and checks a config file; all errors at once.
+/// Loads and checks a config file on its node; all errors at once.
 pub fn load(path: &std::path::Path) -> Result<Config, Vec<ConfigError>> {
-    let file = path.display().to_string();
-    match audex_io::read_limited(path, audex_io::FileKind::Config, "config") {
-        Ok(bytes) => load_bytes(&file, &bytes, |k| std::env::var(k).ok()),
-        Err(e) => {
-            let errs = tree::Errors::new(&file);
-            errs.at_line(0, 0, format!("cannot read the config: {e}"));
-            Err(errs.list.into_inner())
-        }
-    }
+    read_then(path, |file, bytes| {
+        load_bytes(file, bytes, |k| std::env::var(k).ok())
+    })
+}
+
+/// Loads, checks and builds a config on its node: the [`Plan`] `run` and
+/// `replay --config` start from (each key file read once, a key that cannot
+/// be used reported with its line); all errors at once.
+pub fn load_plan(path: &std::path::Path) -> Result<Plan, Vec<ConfigError>> {
+    read_then(path, |file, bytes| {
+        plan_bytes(file, bytes, |k| std::env::var(k).ok())
+    })
 }
 
 /// Checks a config without its node (`audex validate --no-environment`, for
@@ -36,9 +39,20 @@ pub fn load(path: &std::path::Path) -> Result<Config, Vec<ConfigError>> {
 /// takes its default, else stays as written). Every other mistake is reported as
 /// [`load`] reports it.
 pub fn load_offline(path: &std::path::Path) -> Result<Config, Vec<ConfigError>> {
+    read_then(path, |file, bytes| {
+        let (cfg, errs) = check(file, bytes, |_| None, false);
+        errs.finish().map(|()| cfg)
+    })
+}
+
+/// The config file's bytes given to `then`, or why they cannot be read.
+fn read_then<T>(
+    path: &std::path::Path,
+    then: impl FnOnce(&str, &[u8]) -> Result<T, Vec<ConfigError>>,
+) -> Result<T, Vec<ConfigError>> {
     let file = path.display().to_string();
     match audex_io::read_limited(path, audex_io::FileKind::Config, "config") {
-        Ok(bytes) => check(&file, &bytes, |_| None, false),
+        Ok(bytes) => then(&file, &bytes),
         Err(e) => {
             let errs = tree::Errors::new(&file);
             errs.at_line(0, 0, format!("cannot read the config: {e}"));
@@ -47,14 +61,27 @@ pub fn load_offline(path: &std::path::Path) -> Result<Config, Vec<ConfigError>> 
     }
 }
 
-/// Checks a config's bytes (`file` names it in messages; `env` gives the
-/// values of `${VAR}`); all errors at once.
+/// Checks a config's bytes on its node (`file` names it in messages; `env`
+/// gives the values of `${VAR}`); all errors at once.
 pub fn load_bytes(
     file: &str,
     bytes: &[u8],
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, Vec<ConfigError>> {
-    check(file, bytes, env, true)
+    let (cfg, errs) = check(file, bytes, env, true);
+    errs.finish().map(|()| cfg)
+}
+
+/// [`load_bytes`], then the plan built.
+pub fn plan_bytes(
+    file: &str,
+    bytes: &[u8],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Plan, Vec<ConfigError>> {
+    let (cfg, errs) = check(file, bytes, env, true);
+    let plan = cfg.build(&errs);
+    errs.finish()?;
+    Ok(plan.expect("a plan when nothing went wrong"))
 }
 
 fn check(
@@ -62,7 +89,7 @@ fn check(
     bytes: &[u8],
     env: impl Fn(&str) -> Option<String>,
     environment: bool,
-) -> Result<Config, Vec<ConfigError>> {
+) -> (Config, tree::Errors) {
     let mut errs = tree::Errors::new(file);
     errs.environment = environment;
     let text = match std::str::from_utf8(bytes) {
@@ -80,7 +107,7 @@ fn check(
                     bytes[at]
                 ),
             );
-            return Err(errs.list.into_inner());
+            return (Config::default(), errs);
         }
     };
     let (text, env_errors) = env::substitute(text, env, !environment);
@@ -100,11 +127,5 @@ fn check(
             cfg.check_node(&errs);
         }
     }
-    if errs.is_empty() {
-        Ok(cfg)
-    } else {
-        let mut list = errs.list.into_inner();
-        list.sort_by_key(|e| (e.line, e.col));
-        Err(list)
-    }
+    (cfg, errs)
 }

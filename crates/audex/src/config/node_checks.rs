@@ -1,10 +1,11 @@
 //! What the node must have for a valid config to run: the files it names
-//! readable (key files long enough, TLS files holding a certificate or a
-//! key), the host root a directory. Plain `audex validate` and every start run
-//! these; `--no-environment` does not. Input: a [`Config`]. Output: errors in
-//! [`Errors`].
+//! readable (TLS files holding a certificate or a key), the host root a
+//! directory. Key files are only opened here: their content is read once,
+//! when the plan is built (`plan`). Plain `audex validate` and every start
+//! run these; `--no-environment` does not. Input: a [`Config`]. Output:
+//! errors in [`Errors`].
 use super::de::Spanned;
-use super::schema::{read_key, Config};
+use super::schema::Config;
 use super::tree::Errors;
 use std::path::{Path, PathBuf};
 
@@ -19,11 +20,7 @@ impl Config {
         }
         for t in &self.tenants {
             if let Some(p) = &t.redact.hash_key_file {
-                if readable(p, "tenants[].redact.hash_key_file", errs) {
-                    if let Err(why) = read_key(p, "hash key file") {
-                        errs.at_value(p, why);
-                    }
-                }
+                readable(p, "tenants[].redact.hash_key_file", errs);
             }
         }
         for e in &self.exporters {
@@ -42,11 +39,7 @@ impl Config {
                 }
             }
             if let Some(p) = &e.chain_key_file {
-                if readable(p, "exporters[].chain_key_file", errs) {
-                    if let Err(why) = audex_export::archive::chain::ChainKey::from_file(p) {
-                        errs.at_value(p, why);
-                    }
-                }
+                readable(p, "exporters[].chain_key_file", errs);
             }
         }
     }

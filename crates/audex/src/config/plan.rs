@@ -1,12 +1,15 @@
-//! A valid config turned into what the daemon runs, with every file it names
-//! read once: the tenants for audex-policy (hash keys read), the archives'
-//! chain keys, the live enrichment options. `run` starts from a plan, and a
+//! A valid config turned into what the daemon runs, with every key file it
+//! names read once: the tenants for audex-policy (hash keys read), the
+//! archives' chain keys, the live enrichment options. `run` starts from a plan, and a
 //! reload builds a new one and compares it part by part with the running one
 //! (exporters that did not change keep running). Input: a [`Config`].
-//! Output: a [`Plan`], or what could not be read.
+//! Output: a [`Plan`], or what could not be read, at the value that names it.
+use super::de::Spanned;
 use super::schema::{read_key, Config, ExporterCfg};
+use super::tree::Errors;
 use audex_export::archive::chain::ChainKey;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 pub struct Plan {
     pub config: Config,
@@ -22,37 +25,39 @@ pub struct Plan {
 }
 
 impl Config {
-    /// The plan of this (valid) config; each key file is read here, once.
-    pub fn build(&self) -> Result<Plan, String> {
-        if self.tenants.is_empty() {
-            return Err(
-                "the config has no tenants: name a `default` tenant with the exporters to send to"
-                    .into(),
-            );
-        }
+    /// The plan of this config, checked on its node (`node_checks`); each
+    /// key file is read here, once, and a key that cannot be used is reported
+    /// at the value that names it (beside the config's other mistakes: a plan
+    /// comes only when there is none).
+    pub fn build(&self, errs: &Errors) -> Option<Plan> {
         let mut keys = Vec::new();
+        let read = |p: &Option<Spanned<PathBuf>>, what: &str| -> Option<Vec<u8>> {
+            // A file that is not there was reported by the node checks.
+            let p = p.as_ref().filter(|p| p.is_file())?;
+            read_key(p, what).map_err(|why| errs.at_value(p, why)).ok()
+        };
         let mut tenants = Vec::new();
         for t in &self.tenants {
-            let key = match &t.redact.hash_key_file {
-                Some(p) => Some(read_key(p, "hash key file")?),
-                None => None,
-            };
+            let key = read(&t.redact.hash_key_file, "hash key file");
             tenants.push(t.spec_with(key.as_deref().map(audex_policy::HashKey::new)));
             keys.push(key);
         }
-        audex_policy::Policy::new(&tenants)?;
         let mut chain_keys = BTreeMap::new();
         for e in &self.exporters {
-            let key = match &e.chain_key_file {
-                Some(p) => Some(read_key(p, "chain key file")?),
-                None => None,
-            };
+            let key = read(&e.chain_key_file, "chain key file");
             if let Some(k) = &key {
                 chain_keys.insert(e.name.clone(), ChainKey::from_bytes(k));
             }
             keys.push(key);
         }
-        Ok(Plan {
+        if !errs.is_empty() {
+            return None;
+        }
+        if let Err(why) = audex_policy::Policy::new(&tenants) {
+            errs.at_line(1, 0, why);
+            return None;
+        }
+        Some(Plan {
             config: self.clone(),
             tenants,
             chain_keys,

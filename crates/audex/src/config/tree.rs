@@ -63,6 +63,16 @@ impl Errors {
         self.list.borrow().is_empty()
     }
 
+    /// Every error, sorted by position; Ok when there is none.
+    pub fn finish(self) -> Result<(), Vec<ConfigError>> {
+        let mut list = self.list.into_inner();
+        if list.is_empty() {
+            return Ok(());
+        }
+        list.sort_by_key(|e| (e.line, e.col));
+        Err(list)
+    }
+
     pub fn len(&self) -> usize {
         self.list.borrow().len()
     }
