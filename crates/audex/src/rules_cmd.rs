@@ -16,7 +16,7 @@ fn parse_files(src: &RuleSources) -> Result<(Vec<Parsed>, Vec<RuleError>)> {
     let names = Names::from_host();
     let (mut all, mut errs) = (Vec::new(), Vec::new());
     for f in &src.files {
-        let text = read_rules_file(f)?;
+        let text = audex::config::kernel_rules::read_rules_file(f)?;
         let (p, e) = parse_file_text(&f.display().to_string(), &text, &names);
         all.extend(p);
         errs.extend(e);
@@ -142,17 +142,5 @@ fn apply(src: &RuleSources, delete: bool) -> Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
-}
-
-/// A rules file: a regular file of at most 16 MiB, UTF-8.
-pub fn read_rules_file(f: &std::path::Path) -> Result<String> {
-    let bytes = audex_io::read_limited(f, audex_io::FileKind::Rules, "rules file")?;
-    String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "rules file {}: not UTF-8 at byte offset {}",
-            f.display(),
-            e.utf8_error().valid_up_to()
-        )
     })
 }

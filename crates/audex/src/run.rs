@@ -22,93 +22,17 @@ use audex_enrich::kubernetes::{watch_pods, KubeOptions, PodIndex};
 use audex_kernel::caps;
 use audex_kernel::netlink::AuditSocket;
 use audex_kernel::rules::kernel_rule::KernelRule;
-use audex_kernel::rules::syntax::{parse_file_text, watch_rule, Directive, Names};
 use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Rule files named by the config, glob patterns expanded (the `glob`
-/// crate: `*`, `?`, `[...]` in any component), each pattern's matches sorted;
-/// a name without a pattern stays as written (a missing file is reported
-/// when it is read).
-fn rule_files(cfg: &Config) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for f in &cfg.rules.files {
-        if !f.contains(['*', '?', '[']) {
-            out.push(PathBuf::from(&f.value));
-            continue;
-        }
-        match glob::glob(f) {
-            Ok(paths) => {
-                let mut found: Vec<PathBuf> = paths.flatten().filter(|p| p.is_file()).collect();
-                found.sort();
-                out.extend(found);
-            }
-            Err(e) => audex_log::warn!("rules.files: {f} is not a pattern ({e})"),
-        }
-    }
-    out
-}
-
-/// The kernel rules a config asks for (rule files, then watches), each with where
-/// it came from; every file or syntax error, so nothing is half-applied.
-fn configured_rules(cfg: &Config) -> Result<Vec<(String, KernelRule)>, Vec<String>> {
-    let names = Names::from_host();
-    let mut want = Vec::new();
-    let mut errors = Vec::new();
-    for f in rule_files(cfg) {
-        let text = match crate::rules_cmd::read_rules_file(&f) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!("{e:#}"));
-                continue;
-            }
-        };
-        let (parsed, errs) = parse_file_text(&f.display().to_string(), &text, &names);
-        errors.extend(errs.into_iter().map(|e| e.to_string()));
-        for p in parsed {
-            if let Directive::Rule { rule, .. } = p.directive {
-                want.push((format!("{}:{}: `{}`", p.file, p.line, p.text), rule));
-            }
-        }
-    }
-    for name in &cfg.rules.packs {
-        let pack = match audex_compliance::packs::pack(name) {
-            Ok(p) => p,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let file = format!("pack:{name}");
-        let (parsed, errs) = parse_file_text(&file, pack.rules, &names);
-        errors.extend(errs.into_iter().map(|e| e.to_string()));
-        for p in parsed {
-            if let Directive::Rule { rule, .. } = p.directive {
-                want.push((format!("{}:{}: `{}`", p.file, p.line, p.text), rule));
-            }
-        }
-    }
-    for w in &cfg.rules.watch {
-        match watch_rule(&w.path, &w.perm, &w.key) {
-            Ok(rule) => want.push((format!("watch {}", w.path), rule)),
-            Err(e) => errors.push(format!("watch {}: {e}", w.path)),
-        }
-    }
-    if errors.is_empty() {
-        Ok(want)
-    } else {
-        Err(errors)
-    }
-}
-
-/// The config at `path` built into a plan (each key file read once), and the
-/// rules it asks for; or (each error logged) why not.
-fn prepare(path: &Path) -> Result<(Plan, Vec<(String, KernelRule)>), String> {
+/// The config at `path` built into a plan (its rules parsed, each key file
+/// read once); or (each error logged) why not.
+fn prepare(path: &Path) -> Result<Plan, String> {
     let log_all = |errors: &[String]| {
         for e in errors {
             audex_log::error!("{e}");
@@ -128,11 +52,7 @@ fn prepare(path: &Path) -> Result<(Plan, Vec<(String, KernelRule)>), String> {
     for w in cfg.warnings() {
         audex_log::warn!("{}: {w}", path.display());
     }
-    let want = configured_rules(cfg).map_err(|errors| {
-        log_all(&errors);
-        format!("{} rule errors", errors.len())
-    })?;
-    Ok((plan, want))
+    Ok(plan)
 }
 
 /// What `run` changes while it runs: the config in force, its exporters, its rules.
@@ -199,14 +119,15 @@ impl Running<'_> {
             audex_log::error!("reload refused: {why}; the running config stays");
         };
         audex_log::info!("SIGHUP: reloading {}", self.path.display());
-        let (plan, want) = match prepare(self.path) {
+        let plan = match prepare(self.path) {
             Ok(p) => p,
             Err(why) => {
                 refuse(why);
                 return Ok(());
             }
         };
-        if let Err(why) = lock::reload_allowed(self.locked, self.rules.rules(), &want) {
+        let want = &plan.rules;
+        if let Err(why) = lock::reload_allowed(self.locked, self.rules.rules(), want) {
             refuse(why);
             return Ok(());
         }
@@ -224,7 +145,7 @@ impl Running<'_> {
         } else if !self.restart_outputs(&plan)? {
             return Ok(());
         }
-        for e in self.rules.change_to(&mut self.ctl, &want) {
+        for e in self.rules.change_to(&mut self.ctl, want) {
             audex_log::error!("{e}");
         }
         let (new, old) = (&plan.config, &self.plan.config);
@@ -284,13 +205,14 @@ impl Running<'_> {
 
 pub fn run(path: &Path) -> Result<ExitCode> {
     // Every config error before the kernel is touched.
-    let (plan, want) = match prepare(path) {
+    let plan = match prepare(path) {
         Ok(p) => p,
         Err(why) => {
             audex_log::error!("{why}; nothing was changed in the kernel");
             return Ok(ExitCode::from(1));
         }
     };
+    let want = plan.rules.clone();
     let cfg = &plan.config;
     let listener = match cfg.metrics.listen.as_deref().map(|l| metrics::bind(l)) {
         Some(Err(e)) => {

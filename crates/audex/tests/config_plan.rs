@@ -73,3 +73,29 @@ fn key_files_are_checked_where_they_are_named() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn the_plan_holds_the_kernel_rules_and_names_a_bad_rules_file_at_its_line() {
+    let d = dir().join("rules");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("good.rules"), "-w /etc/passwd -p wa -k identity\n").unwrap();
+    let yaml = format!(
+        "rules:\n  files: [\"{0}/*.rules\"]\n  watch: [{{path: /etc/shadow, perm: wa, key: identity}}]\ntenants:\n  - {{name: default, exporters: [x]}}\nexporters:\n  - {{name: x, type: jsonl, path: \"-\"}}\n",
+        d.display()
+    );
+    let plan = plan(&yaml);
+    let from: Vec<&str> = plan.rules.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(from.len(), 2, "{from:?}");
+    assert!(from[0].contains("good.rules:1:"), "{from:?}");
+    assert_eq!(from[1], "watch /etc/shadow");
+    std::fs::write(d.join("more.rules"), "-w /etc/group -p wq\n").unwrap();
+    let errors = plan_bytes("audex.yaml", yaml.as_bytes(), |_| None)
+        .err()
+        .expect("a bad rule");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.line == 2 && e.message.contains("more.rules:1")),
+        "{errors:?}"
+    );
+}

@@ -6,6 +6,7 @@
 mod backend_names;
 mod de;
 mod env;
+pub mod kernel_rules;
 mod node_checks;
 mod plan;
 pub mod schema;

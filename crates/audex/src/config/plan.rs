@@ -1,6 +1,7 @@
-//! A valid config turned into what the daemon runs, with every key file it
-//! names read once: the tenants for audex-policy (hash keys read), the
-//! archives' chain keys, the live enrichment options. `run` starts from a plan, and a
+//! A valid config turned into what the daemon runs, with every file it
+//! names read once: the kernel rules (rule files, packs, watches), the
+//! tenants for audex-policy (hash keys read), the archives' chain keys, the
+//! live enrichment options. `run` starts from a plan, and a
 //! reload builds a new one and compares it part by part with the running one
 //! (exporters that did not change keep running). Input: a [`Config`].
 //! Output: a [`Plan`], or what could not be read, at the value that names it.
@@ -13,6 +14,8 @@ use std::path::PathBuf;
 
 pub struct Plan {
     pub config: Config,
+    /// The kernel rules it asks for, each with where it came from.
+    pub rules: Vec<super::kernel_rules::Rule>,
     /// The tenants, in config order, as audex-policy takes them.
     pub tenants: Vec<audex_policy::TenantSpec>,
     /// Each chained archive's key, by exporter name.
@@ -50,6 +53,7 @@ impl Config {
             }
             keys.push(key);
         }
+        let rules = self.kernel_rules(errs);
         if !errs.is_empty() {
             return None;
         }
@@ -59,6 +63,7 @@ impl Config {
         }
         Some(Plan {
             config: self.clone(),
+            rules,
             tenants,
             chain_keys,
             enrich: self.enrich.options(),
