@@ -237,6 +237,13 @@ pub struct ReplayArgs {
     /// Print at most this many parse errors (all are counted).
     #[arg(long, default_value_t = 10)]
     pub max_errors_shown: u64,
+    /// Only events at or after this time (2026-11-01, 2026-11-01T08:00:00Z, or
+    /// epoch seconds); inputs wholly before it are not read.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only events before this time; inputs that begin after it are not read.
+    #[arg(long)]
+    pub to: Option<String>,
 }
 
 /// The lowest level `run` logs.

@@ -149,10 +149,12 @@ pub fn first_time_ms(input: &Input) -> Option<u64> {
 
 /// Puts the inputs in time order (by first record; standard input, FIFOs and
 /// inputs without a readable first record come after the dated ones, in the
-/// order given). Returns the inputs and whether the order changed.
-pub fn in_time_order(inputs: Vec<Input>) -> (Vec<Input>, bool) {
+/// order given). Returns the inputs with their first record times, and
+/// whether the order changed.
+pub fn in_time_order(inputs: Vec<Input>) -> (Vec<(Option<u64>, Input)>, bool) {
     if inputs.len() < 2 {
-        return (inputs, false);
+        // Nothing to order (and a single large `.gz` is not opened twice).
+        return (inputs.into_iter().map(|i| (None, i)).collect(), false);
     }
     let mut keyed: Vec<(u64, usize, Input)> = inputs
         .into_iter()
@@ -161,7 +163,50 @@ pub fn in_time_order(inputs: Vec<Input>) -> (Vec<Input>, bool) {
         .collect();
     keyed.sort_by_key(|(t, i, _)| (*t, *i));
     let moved = keyed.iter().enumerate().any(|(pos, (_, i, _))| pos != *i);
-    (keyed.into_iter().map(|(_, _, inp)| inp).collect(), moved)
+    let dated = |t: u64| (t != u64::MAX).then_some(t);
+    (
+        keyed
+            .into_iter()
+            .map(|(t, _, inp)| (dated(t), inp))
+            .collect(),
+        moved,
+    )
+}
+
+/// Records of one log are in time order up to this much (auditd writes in
+/// serial order; times of neighbouring events interleave by milliseconds).
+const REORDER_SLACK_MS: u64 = 60_000;
+
+/// The inputs (in time order, with first record times) that can hold records
+/// in `[from, to)` (milliseconds): an input that begins at or after `to` is
+/// left out, and so is one whose successor begins well before `from` (its
+/// records all come before its successor's). Returns those kept and the
+/// number left out.
+pub fn within(
+    inputs: Vec<(Option<u64>, Input)>,
+    from: Option<u64>,
+    to: Option<u64>,
+) -> (Vec<Input>, usize) {
+    let next_first: Vec<Option<u64>> = inputs
+        .iter()
+        .skip(1)
+        .map(|(t, _)| *t)
+        .chain([None])
+        .collect();
+    let total = inputs.len();
+    let kept: Vec<Input> = inputs
+        .into_iter()
+        .zip(next_first)
+        .filter(|((first, _), next)| {
+            let starts_late = matches!((first, to), (Some(f), Some(t)) if *f >= t);
+            let ends_early =
+                matches!((next, from), (Some(n), Some(f)) if n + REORDER_SLACK_MS <= f);
+            !starts_late && !ends_early
+        })
+        .map(|((_, inp), _)| inp)
+        .collect();
+    let skipped = total - kept.len();
+    (kept, skipped)
 }
 
 /// Reads the inputs one after the other as one stream (a file that does not

@@ -30,10 +30,51 @@ struct Summary {
     /// Of `late`: records of serials already reported lost (dropped, not delivered).
     after_lost: u64,
     truncated: u64,
+    /// Events outside `--from`/`--to` (not written).
+    outside: u64,
+    /// Inputs wholly outside `--from`/`--to` (not read).
+    inputs_skipped: usize,
+}
+
+/// `--from` / `--to` as milliseconds since the epoch.
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
+impl Window {
+    fn of(args: &ReplayArgs) -> Result<Window> {
+        let ms = |s: &Option<String>, flag: &str| -> Result<Option<u64>> {
+            s.as_deref()
+                .map(|s| {
+                    audex_compliance::time::parse(s)
+                        .map(|secs| secs.max(0) as u64 * 1000)
+                        .map_err(anyhow::Error::msg)
+                        .with_context(|| flag.to_string())
+                })
+                .transpose()
+        };
+        Ok(Window {
+            from: ms(&args.from, "--from")?,
+            to: ms(&args.to, "--to")?,
+        })
+    }
+
+    /// Whether an event at this time is kept (an event without a time is).
+    fn holds(&self, ev: &audex_proto::v1::AuditEvent) -> bool {
+        let Some(t) = &ev.time else {
+            return true;
+        };
+        let ms = (t.seconds.max(0) as u64) * 1000 + (t.nanos.max(0) as u64) / 1_000_000;
+        self.from.is_none_or(|f| ms >= f) && self.to.is_none_or(|to| ms < to)
+    }
 }
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
-    let (input, what, size) = open_inputs(&args)?;
+    let window = Window::of(&args)?;
+    let mut sum = Summary::default();
+    let (input, what, size) = open_inputs(&args, window, &mut sum)?;
     let out: Box<dyn Write> = match &args.output {
         Some(p) => {
             Box::new(File::create(p).with_context(|| format!("cannot write {}", p.display()))?)
@@ -58,16 +99,16 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut stages = stages(&args);
     let started = Instant::now();
     let mut progress = Progress::new(size);
-    let mut sum = Summary::default();
     let mut reader = BufReader::with_capacity(256 << 10, input);
     let res = if args.input == InputFormat::Proto {
-        replay_events(&mut reader, sink, &mut sum)
+        replay_events(&mut reader, sink, window, &mut sum)
     } else {
         replay_records(
             &args,
             &mut reader,
             &mut stages,
             sink,
+            window,
             &mut progress,
             &mut sum,
         )
@@ -122,18 +163,34 @@ fn print_summary(sum: &Summary, secs: f64, extra: &str) {
         sum.truncated,
         extra
     );
+    if sum.outside > 0 || sum.inputs_skipped > 0 {
+        eprintln!(
+            "audex: --from/--to: {} events outside left out; {} inputs wholly outside not read",
+            sum.outside, sum.inputs_skipped
+        );
+    }
 }
 
 /// The inputs, checked up front (a missing one stops the replay before
-/// anything is written) and chained in time order: the reader, a name for
-/// messages, the total size when known.
-fn open_inputs(args: &ReplayArgs) -> Result<(Box<dyn Read>, String, Option<u64>)> {
+/// anything is written), chained in time order, those wholly outside the
+/// window left out (counted in `sum`): the reader, a name for messages, the
+/// total size when known.
+fn open_inputs(
+    args: &ReplayArgs,
+    window: Window,
+    sum: &mut Summary,
+) -> Result<(Box<dyn Read>, String, Option<u64>)> {
     let inputs = inputs::expand(&args.files)?;
+    for i in &inputs {
+        i.check()?;
+    }
+    let (dated, moved) = inputs::in_time_order(inputs);
+    let (inputs, skipped) = inputs::within(dated, window.from, window.to);
+    sum.inputs_skipped = skipped;
     let mut size = Some(0u64);
     for i in &inputs {
         size = size.zip(i.check()?).map(|(a, b)| a + b);
     }
-    let (inputs, moved) = inputs::in_time_order(inputs);
     if moved && !args.quiet {
         eprintln!(
             "audex: replaying in time order (by first record): {}",
@@ -240,6 +297,7 @@ fn replay_records<U: UserDb>(
     reader: &mut impl io::BufRead,
     stages: &mut Stages<U>,
     sink: &mut dyn Sink,
+    window: Window,
     progress: &mut Progress,
     sum: &mut Summary,
 ) -> Result<()> {
@@ -271,11 +329,11 @@ fn replay_records<U: UserDb>(
                 }
             }
         }
-        drain(stages, sink, sum)?;
+        drain(stages, sink, window, sum)?;
         progress.update(bytes_read, sum.records);
     }
     stages.flush();
-    drain(stages, sink, sum)
+    drain(stages, sink, window, sum)
 }
 
 /// The summary's counts shown only when they happened, and the warning of
@@ -394,7 +452,12 @@ fn wait_while_paused(sink: &mut dyn Sink) -> Result<()> {
 
 /// Re-emits length-delimited AuditEvents (an archive segment) in the output
 /// format, read with the archive's own segment reader.
-fn replay_events(r: impl Read, sink: &mut dyn Sink, sum: &mut Summary) -> Result<()> {
+fn replay_events(
+    r: impl Read,
+    sink: &mut dyn Sink,
+    window: Window,
+    sum: &mut Summary,
+) -> Result<()> {
     use audex_proto::Message;
     let mut stream = audex_export::archive::reader::SegmentStream::from_reader(r);
     while let Some(rec) = stream.next() {
@@ -423,6 +486,10 @@ fn replay_events(r: impl Read, sink: &mut dyn Sink, sum: &mut Summary) -> Result
                 format!("event {}: {e}", sum.events + 1),
             )
         })?;
+        if !window.holds(&ev) {
+            sum.outside += 1;
+            continue;
+        }
         sum.events += 1;
         if let Some(l) = &ev.lost {
             sum.lost_events += 1;
@@ -434,10 +501,19 @@ fn replay_events(r: impl Read, sink: &mut dyn Sink, sum: &mut Summary) -> Result
     Ok(())
 }
 
-/// Every event the stages completed to `sink`, counted.
-fn drain<U: UserDb>(stages: &mut Stages<U>, sink: &mut dyn Sink, sum: &mut Summary) -> Result<()> {
+/// Every event the stages completed to `sink` (those in the window), counted.
+fn drain<U: UserDb>(
+    stages: &mut Stages<U>,
+    sink: &mut dyn Sink,
+    window: Window,
+    sum: &mut Summary,
+) -> Result<()> {
     stages.drain_with(&mut |ev| {
         let e = ev.event();
+        if !window.holds(e) {
+            sum.outside += 1;
+            return Ok(());
+        }
         sum.events += 1;
         if let Some(l) = &e.lost {
             sum.lost_events += 1;

@@ -1,0 +1,120 @@
+//! `audex replay --from/--to` over a rotated set: exactly the events in the
+//! window (the same as a whole replay filtered by time), and inputs wholly
+//! outside it are not read at all.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn golden() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/kernel-raw.log"),
+    )
+    .unwrap()
+}
+
+/// The log with `secs` added to every time and `serials` to every serial.
+fn shifted(log: &str, secs: u64, serials: u64) -> String {
+    let mut out = String::new();
+    for line in log.lines() {
+        let Some(at) = line.find("msg=audit(") else {
+            continue;
+        };
+        let start = at + "msg=audit(".len();
+        let end = start + line[start..].find(')').unwrap();
+        let (time, serial) = line[start..end].split_once(':').unwrap();
+        let (s, ms) = time.split_once('.').unwrap();
+        let s: u64 = s.parse::<u64>().unwrap() + secs;
+        let serial: u64 = serial.parse::<u64>().unwrap() + serials;
+        out.push_str(&format!(
+            "{}{s}.{ms}:{serial}{}\n",
+            &line[..start],
+            &line[end..]
+        ));
+    }
+    out
+}
+
+fn first_secs(log: &str) -> u64 {
+    let start = log.find("msg=audit(").unwrap() + "msg=audit(".len();
+    log[start..start + 10].parse().unwrap()
+}
+
+fn replay(dir: &Path, extra: &[&str]) -> (Vec<serde_json::Value>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_audex"))
+        .args(["replay", "--no-names", "--ignore-gaps"])
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (events, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn secs_of(ev: &serde_json::Value) -> f64 {
+    let t = ev["time"].as_str().unwrap();
+    let t: jiff::Timestamp = t.parse().unwrap();
+    t.as_millisecond() as f64 / 1000.0
+}
+
+#[test]
+fn only_the_window_and_only_the_inputs_that_can_hold_it() {
+    let log = golden();
+    let t0 = first_secs(&log);
+    let dir: PathBuf = std::env::temp_dir().join(format!("audex-window-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Oldest: ends with a line that does not parse, so reading it shows.
+    let oldest = shifted(&log, 0, 0) + "this is not an audit record\n";
+    std::fs::write(dir.join("audit.log.2"), oldest).unwrap();
+    // Two copies 100 s apart: the window cuts between them.
+    let middle = shifted(&log, 1000, 100_000) + &shifted(&log, 1100, 200_000);
+    std::fs::write(dir.join("audit.log.1"), middle).unwrap();
+    std::fs::write(dir.join("audit.log"), shifted(&log, 2000, 300_000)).unwrap();
+
+    let (all, summary) = replay(&dir, &[]);
+    assert!(summary.contains("; 1 parse errors;"), "{summary}");
+    let (from, to) = (t0 + 1100, t0 + 1500);
+    let (windowed, summary) = replay(
+        &dir,
+        &["--from", &from.to_string(), "--to", &to.to_string()],
+    );
+    assert!(
+        summary.contains("; 0 parse errors;"),
+        "the oldest input was read: {summary}"
+    );
+    assert!(
+        summary.contains("2 inputs wholly outside not read"),
+        "{summary}"
+    );
+    let expected: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|e| (from as f64..to as f64).contains(&secs_of(e)))
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < all.len() / 3);
+    assert_eq!(windowed.iter().collect::<Vec<_>>(), expected);
+    // An RFC 3339 bound is the same bound.
+    let rfc = jiff::Timestamp::from_second(from as i64)
+        .unwrap()
+        .to_string();
+    let (same, _) = replay(&dir, &["--from", &rfc, "--to", &to.to_string()]);
+    assert_eq!(same, windowed);
+    // A bound that is not a time is named.
+    let out = Command::new(env!("CARGO_BIN_EXE_audex"))
+        .args(["replay", "--from", "yesterday"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--from") && err.contains("is not a time"),
+        "{err}"
+    );
+}
