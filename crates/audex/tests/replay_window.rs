@@ -118,3 +118,68 @@ fn only_the_window_and_only_the_inputs_that_can_hold_it() {
         "{err}"
     );
 }
+
+/// The replay's JSON lines and summary for `args`, `stdin` fed when given.
+fn run_replay(args: &[&std::ffi::OsStr], stdin: Option<&[u8]>) -> (String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audex"))
+        .arg("replay")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sin = child.stdin.take().unwrap();
+    if let Some(b) = stdin {
+        sin.write_all(b).unwrap();
+    }
+    drop(sin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_rotated_set_with_a_gz_member_and_a_cut_event_is_one_stream() {
+    let log = golden();
+    let lines: Vec<&str> = log.lines().collect();
+    let dir = std::env::temp_dir().join(format!("audex-rotated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let chunk = |a: usize, b: usize| lines[a..b].join("\n") + "\n";
+    // Cut inside events: line 50 and 101 are not event boundaries.
+    std::fs::write(dir.join("audit.log.2"), chunk(0, 50)).unwrap();
+    let gz = Command::new("gzip")
+        .arg("-f")
+        .arg(dir.join("audit.log.2"))
+        .status()
+        .unwrap();
+    assert!(gz.success() && dir.join("audit.log.2.gz").is_file());
+    // The middle one ends without a newline, inside an event.
+    std::fs::write(dir.join("audit.log.1"), chunk(50, 101).trim_end()).unwrap();
+    std::fs::write(dir.join("audit.log"), chunk(101, lines.len())).unwrap();
+    let cut = |i: usize| {
+        let serial = |l: &str| {
+            l.split(':')
+                .nth(1)
+                .map(|s| s.split(')').next().unwrap().to_string())
+        };
+        serial(lines[i - 1]) == serial(lines[i])
+    };
+    assert!(cut(50) || cut(101), "the split must cut an event");
+
+    let (set, summary) = run_replay(&[dir.as_os_str(), "--no-names".as_ref()], None);
+    let (whole, _) = run_replay(&["-".as_ref(), "--no-names".as_ref()], Some(log.as_bytes()));
+    assert_eq!(set, whole, "{summary}");
+    assert!(
+        summary.contains("; 0 parse errors; 0 lost serials"),
+        "{summary}"
+    );
+}
