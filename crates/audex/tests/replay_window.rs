@@ -38,24 +38,22 @@ fn first_secs(log: &str) -> u64 {
     log[start..start + 10].parse().unwrap()
 }
 
+/// The events (JSON) and summary of a replay of `dir` (gaps ignored: the
+/// copies' serials jump on purpose).
 fn replay(dir: &Path, extra: &[&str]) -> (Vec<serde_json::Value>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_audex"))
-        .args(["replay", "--no-names", "--ignore-gaps"])
-        .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let events = String::from_utf8(out.stdout)
-        .unwrap()
+    use std::ffi::OsStr;
+    let mut args: Vec<&OsStr> = vec![
+        OsStr::new("--no-names"),
+        OsStr::new("--ignore-gaps"),
+        dir.as_os_str(),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let (out, summary) = run_replay(&args, None);
+    let events = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    (events, String::from_utf8_lossy(&out.stderr).into_owned())
+    (events, summary)
 }
 
 fn secs_of(ev: &serde_json::Value) -> f64 {
