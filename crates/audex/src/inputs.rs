@@ -1,6 +1,6 @@
 //! What `audex replay FILE|DIR...` reads: paths expanded (a directory gives its
 //! `audit.log*` files), each opened safely (regular files and FIFOs; devices
-//! refused; `.gz` decompressed) and put in time order by the first record of
+//! refused; `.gz` and `.zst` decompressed) and put in time order by the first record of
 //! each, so `audit.log audit.log.1` or `audit.log.1 audit.log` replay alike.
 use anyhow::{bail, Context, Result};
 use std::fs::File;
@@ -50,10 +50,10 @@ impl Input {
                 }
             );
         }
-        Ok((meta.is_file() && !is_gz(p)).then_some(meta.len()))
+        Ok((meta.is_file() && compression(p).is_none()).then_some(meta.len()))
     }
 
-    /// Opens it: bytes as they are, or decompressed for `*.gz`.
+    /// Opens it: bytes as they are, or decompressed for `*.gz` and `*.zst`.
     pub fn open(&self) -> Result<Box<dyn Read>> {
         let p = match self {
             Input::Stdin => return Ok(Box::new(io::stdin())),
@@ -61,15 +61,33 @@ impl Input {
         };
         self.check()?;
         let f = File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
-        if is_gz(p) {
-            return Ok(Box::new(flate2::read::MultiGzDecoder::new(f)));
-        }
-        Ok(Box::new(f))
+        Ok(match compression(p) {
+            Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(f)),
+            // libzstd reads every frame of the file (as `zstd -T0` writes
+            // them) and refuses windows over 128 MiB (its default limit): a
+            // hostile header cannot make memory grow past that.
+            Some(Compression::Zstd) => Box::new(
+                zstd::stream::read::Decoder::new(f)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+            ),
+            None => Box::new(f),
+        })
     }
 }
 
-fn is_gz(p: &Path) -> bool {
-    p.extension().is_some_and(|x| x == "gz")
+/// How a log file is compressed, by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    Gzip,
+    Zstd,
+}
+
+fn compression(p: &Path) -> Option<Compression> {
+    match p.extension()?.to_str()? {
+        "gz" => Some(Compression::Gzip),
+        "zst" => Some(Compression::Zstd),
+        _ => None,
+    }
 }
 
 impl Input {
@@ -80,7 +98,7 @@ impl Input {
 }
 
 /// The inputs named on the command line: none or `-` is standard input; a
-/// directory gives its `audit.log`, `audit.log.N` (and `.gz`) files.
+/// directory gives its `audit.log`, `audit.log.N` (and `.gz`, `.zst`) files.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
     if paths.is_empty() {
         return Ok(vec![Input::Stdin]);
@@ -119,7 +137,10 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
 /// `audit.log` is 0, `audit.log.3` (or `audit.log.3.gz`) is 3.
 fn rotation_number(p: &Path) -> u64 {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let rest = name.trim_start_matches("audit.log").trim_end_matches(".gz");
+    let rest = name
+        .trim_start_matches("audit.log")
+        .trim_end_matches(".gz")
+        .trim_end_matches(".zst");
     rest.trim_start_matches('.').parse().unwrap_or(0)
 }
 
@@ -213,7 +234,8 @@ pub fn within(
 /// end with a newline gets one, so its last line is not glued to the next).
 pub struct Chain {
     inputs: std::vec::IntoIter<Input>,
-    current: Option<Box<dyn Read>>,
+    /// The input being read, with its name for errors.
+    current: Option<(String, Box<dyn Read>)>,
     last: u8,
     /// Lines of text: a newline is added where an input ends without one.
     text: bool,
@@ -248,9 +270,15 @@ impl Read for Chain {
                 let r = next
                     .open()
                     .map_err(|e| io::Error::other(format!("{e:#}")))?;
-                self.current = Some(r);
+                self.current = Some((next.name(), r));
             }
-            let n = self.current.as_mut().map_or(Ok(0), |r| r.read(buf))?;
+            // A read error (a damaged compressed member) names its input.
+            let n = match self.current.as_mut() {
+                Some((name, r)) => r
+                    .read(buf)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?,
+                None => 0,
+            };
             if n > 0 {
                 self.last = buf[n - 1];
                 return Ok(n);

@@ -146,32 +146,37 @@ fn run_replay(args: &[&std::ffi::OsStr], stdin: Option<&[u8]>) -> (String, Strin
 }
 
 #[test]
-fn a_rotated_set_with_a_gz_member_and_a_cut_event_is_one_stream() {
+fn a_rotated_set_with_compressed_members_and_a_cut_event_is_one_stream() {
     let log = golden();
     let lines: Vec<&str> = log.lines().collect();
     let dir = std::env::temp_dir().join(format!("audex-rotated-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let chunk = |a: usize, b: usize| lines[a..b].join("\n") + "\n";
-    // Cut inside events: line 50 and 101 are not event boundaries.
-    std::fs::write(dir.join("audit.log.2"), chunk(0, 50)).unwrap();
+    // Cuts inside events: lines 40, 75 and 101 are not all event boundaries.
+    std::fs::write(dir.join("audit.log.3"), chunk(0, 40)).unwrap();
     let gz = Command::new("gzip")
         .arg("-f")
-        .arg(dir.join("audit.log.2"))
+        .arg(dir.join("audit.log.3"))
         .status()
         .unwrap();
-    assert!(gz.success() && dir.join("audit.log.2.gz").is_file());
-    // The middle one ends without a newline, inside an event.
-    std::fs::write(dir.join("audit.log.1"), chunk(50, 101).trim_end()).unwrap();
+    assert!(gz.success() && dir.join("audit.log.3.gz").is_file());
+    // Two zstd frames one after the other, as `zstd -T0` writes a large file.
+    let mut zst = zstd::encode_all(chunk(40, 60).as_bytes(), 3).unwrap();
+    zst.extend(zstd::encode_all(chunk(60, 75).as_bytes(), 3).unwrap());
+    std::fs::write(dir.join("audit.log.2.zst"), zst).unwrap();
+    // This one ends without a newline, inside an event.
+    std::fs::write(dir.join("audit.log.1"), chunk(75, 101).trim_end()).unwrap();
     std::fs::write(dir.join("audit.log"), chunk(101, lines.len())).unwrap();
-    let cut = |i: usize| {
-        let serial = |l: &str| {
-            l.split(':')
-                .nth(1)
-                .map(|s| s.split(')').next().unwrap().to_string())
-        };
-        serial(lines[i - 1]) == serial(lines[i])
+    let serial = |l: &str| {
+        l.split(':')
+            .nth(1)
+            .map(|s| s.split(')').next().unwrap().to_string())
     };
-    assert!(cut(50) || cut(101), "the split must cut an event");
+    let cut = |i: usize| serial(lines[i - 1]) == serial(lines[i]);
+    assert!(
+        cut(40) || cut(75) || cut(101),
+        "the split must cut an event"
+    );
 
     let (set, summary) = run_replay(&[dir.as_os_str(), "--no-names".as_ref()], None);
     let (whole, _) = run_replay(&["-".as_ref(), "--no-names".as_ref()], Some(log.as_bytes()));
@@ -180,4 +185,14 @@ fn a_rotated_set_with_a_gz_member_and_a_cut_event_is_one_stream() {
         summary.contains("; 0 parse errors; 0 lost serials"),
         "{summary}"
     );
+    // A damaged compressed member is an error naming it, not a silent end.
+    std::fs::write(dir.join("audit.log.2.zst"), b"\x28\xb5\x2f\xfdgarbage").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_audex"))
+        .arg("replay")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("audit.log.2.zst: "), "{err}");
 }
