@@ -25,7 +25,7 @@ fn reload_compares_plans() {
     std::fs::write(d.join("hash.key"), "a key of thirty-two bytes length").unwrap();
     std::fs::write(d.join("chain.key"), "another key of thirty-two bytes.").unwrap();
     let base = plan(BASE);
-    assert_eq!(base.tenants.len(), 1);
+    assert_eq!(base.config.tenants.len(), 1);
     assert!(base.chain_keys.contains_key("archive"));
     assert_eq!(base.config.rules.watch[0].perm.as_str(), "wa");
 

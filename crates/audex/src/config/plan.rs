@@ -1,7 +1,7 @@
 //! A valid config turned into what the daemon runs, with every file it
 //! names read once: the kernel rules (rule files, packs, watches), the
-//! tenants for audex-policy (hash keys read), the archives' chain keys, the
-//! live enrichment options. `run` starts from a plan, and a
+//! tenants compiled for audex-policy (hash keys read), the archives' chain
+//! keys. `run` starts from a plan, and a
 //! reload builds a new one and compares it part by part with the running one
 //! (exporters that did not change keep running). Input: a [`Config`].
 //! Output: a [`Plan`], or what could not be read, at the value that names it.
@@ -16,11 +16,10 @@ pub struct Plan {
     pub config: Config,
     /// The kernel rules it asks for, each with where it came from.
     pub rules: Vec<super::kernel_rules::Rule>,
-    /// The tenants, in config order, as audex-policy takes them.
-    pub tenants: Vec<audex_policy::TenantSpec>,
+    /// The tenants compiled for routing and redaction (hash keys in).
+    policy: audex_policy::Policy,
     /// Each chained archive's key, by exporter name.
     pub chain_keys: BTreeMap<String, ChainKey>,
-    pub enrich: audex_enrich::EnrichOptions,
     /// The key files' contents as read (tenants' hash keys, then the
     /// archives' chain keys, in config order): a key rotated under the same
     /// path is a change on reload.
@@ -57,25 +56,28 @@ impl Config {
         if !errs.is_empty() {
             return None;
         }
-        if let Err(why) = audex_policy::Policy::new(&tenants) {
-            errs.at_line(1, 0, why);
-            return None;
-        }
+        let policy = match audex_policy::Policy::new(&tenants) {
+            Ok(p) => p,
+            Err(why) => {
+                errs.at_line(1, 0, why);
+                return None;
+            }
+        };
         Some(Plan {
             config: self.clone(),
             rules,
-            tenants,
+            policy,
             chain_keys,
-            enrich: self.enrich.options(),
             keys,
         })
     }
 }
 
 impl Plan {
-    /// The tenants compiled for routing and redaction.
+    /// The tenants compiled for routing and redaction (compiled once, when
+    /// the plan was built).
     pub fn policy(&self) -> audex_policy::Policy {
-        audex_policy::Policy::new(&self.tenants).expect("checked when the plan was built")
+        self.policy.clone()
     }
 
     /// The chain key of exporter `e`, if it is a chained archive.
