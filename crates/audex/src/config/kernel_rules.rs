@@ -5,8 +5,7 @@
 //! Input: a [`Config`]. Output: rules, each with where it came from.
 //!
 //! [`Plan`]: super::Plan
-use super::de::Spanned;
-use super::schema::{Config, WatchCfg};
+use super::schema::Config;
 use super::tree::Errors;
 use audex_kernel::rules::kernel_rule::KernelRule;
 use audex_kernel::rules::syntax::{parse_file_text, watch_rule, Directive, Names};
@@ -76,12 +75,12 @@ impl Config {
                 parse(&format!("pack:{}", name.value), pack.rules, &at);
             }
         }
-        let valid = |w: &&Spanned<WatchCfg>| {
-            w.path.starts_with('/')
-                && !w.perm.is_empty()
-                && w.perm.chars().all(|c| "rwxa".contains(c))
-        };
-        for w in self.rules.watch.iter().filter(valid) {
+        for w in self
+            .rules
+            .watch
+            .iter()
+            .filter(|w| w.path_ok() && w.perm_ok())
+        {
             match watch_rule(&w.path, &w.perm, &w.key) {
                 Ok(rule) => want.push((format!("watch {}", w.path), rule)),
                 Err(e) => errs.at_value(w, format!("watch {}: {e}", w.path)),

@@ -51,6 +51,18 @@ pub struct WatchCfg {
     pub key: String,
 }
 
+impl WatchCfg {
+    /// The path is absolute (`validate` says so otherwise).
+    pub fn path_ok(&self) -> bool {
+        self.path.starts_with('/')
+    }
+
+    /// The permissions are letters of r, w, x, a (`validate` says so otherwise).
+    pub fn perm_ok(&self) -> bool {
+        !self.perm.is_empty() && self.perm.chars().all(|c| "rwxa".contains(c))
+    }
+}
+
 impl Default for WatchCfg {
     fn default() -> Self {
         WatchCfg {

@@ -16,6 +16,11 @@ impl Errors {
     }
 }
 
+/// Where an optional value was written, if it was.
+fn at<T>(v: &Option<Spanned<T>>) -> Option<(usize, usize)> {
+    v.as_ref().map(|v| (v.line, v.col))
+}
+
 impl Config {
     /// Every mistake in the config's values; nothing is read from disk.
     pub fn validate(&self, errs: &Errors) {
@@ -95,7 +100,7 @@ impl Config {
         for w in &self.rules.watch {
             if w.path.is_empty() {
                 errs.at_value(w, "a watch needs a `path`");
-            } else if !w.path.starts_with('/') {
+            } else if !w.path_ok() {
                 errs.at_value(
                     &w.path,
                     format!(
@@ -104,13 +109,12 @@ impl Config {
                     ),
                 );
             }
-            let perm = &w.perm;
-            if perm.is_empty() || !perm.chars().all(|c| "rwxa".contains(c)) {
+            if !w.perm_ok() {
                 errs.at_value(
-                    perm,
+                    &w.perm,
                     format!(
                         "`rules.watch[].perm` is `{}`; use letters of r, w, x, a",
-                        perm.value
+                        w.perm.value
                     ),
                 );
             }
@@ -290,17 +294,17 @@ fn validate_exporter(e: &Spanned<ExporterCfg>, errs: &Errors) {
         }
     };
     only(
-        e.chain_key_file.as_ref().map(|v| (v.line, v.col)),
+        at(&e.chain_key_file),
         kind == ExporterKind::ProtobufFile,
         format!("`chain_key_file` is for protobuf_file archives, not {k}"),
     );
     only(
-        e.attributes.as_ref().map(|v| (v.line, v.col)),
+        at(&e.attributes),
         matches!(kind, ExporterKind::OtlpGrpc | ExporterKind::OtlpHttp),
         format!("`attributes` names OTLP log record attributes; {k} has none (a jsonl exporter takes `format: ecs`)"),
     );
     only(
-        e.format.as_ref().map(|v| (v.line, v.col)),
+        at(&e.format),
         kind == ExporterKind::Jsonl,
         format!("`format` is for jsonl exporters, not {k} (OTLP exporters take `attributes: ecs`)"),
     );
