@@ -90,11 +90,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         },
         None => None,
     };
-    let mut local = outputs.is_none().then(|| Local(writer(&args, out)));
-    let sink: &mut dyn Sink = match (&mut outputs, &mut local) {
-        (Some(o), _) => o,
-        (None, Some(l)) => l,
-        (None, None) => unreachable!("one of the two is set"),
+    let mut local = None;
+    let sink: &mut dyn Sink = match &mut outputs {
+        Some(o) => o,
+        None => local.insert(Local(writer(&args, out))),
     };
     let mut stages = stages(&args);
     let started = Instant::now();
