@@ -212,7 +212,6 @@ pub fn run(path: &Path) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let want = plan.rules.clone();
     let cfg = &plan.config;
     let listener = match cfg.metrics.listen.as_deref().map(|l| metrics::bind(l)) {
         Some(Err(e)) => {
@@ -235,7 +234,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
     let shutdown = Shutdown::new();
     signals::install(&shutdown);
     signals::install_reload();
-    let mut src = open_source(cfg, &want)?;
+    let mut src = open_source(cfg, &plan.rules)?;
     // Rules go through a control socket of their own, so a reload can change them
     // while the source is being read.
     let ctl = AuditSocket::open()?;
@@ -251,7 +250,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         locked: false,
         last_state: Instant::now(),
     };
-    let result = serve(&mut running, &mut src, &want, listener, &shutdown);
+    let result = serve(&mut running, &mut src, listener, &shutdown);
     shut_down(running, src, result)
 }
 
@@ -287,11 +286,10 @@ fn open_source(cfg: &Config, want: &[(String, KernelRule)]) -> Result<Source> {
 fn serve(
     running: &mut Running,
     src: &mut Source,
-    want: &[(String, KernelRule)],
     listener: Option<std::net::TcpListener>,
     shutdown: &Shutdown,
 ) -> Result<()> {
-    install_rules(running, src, want)?;
+    install_rules(running, src)?;
     drop_capabilities(running, src)?;
     running.outputs = Some(Outputs::start(&running.plan, &running.node)?);
     // Restoring rules and audit needs CAP_AUDIT_CONTROL, kept above when
@@ -327,13 +325,10 @@ fn serve(
     live::read_loop(src, &opts, running, shutdown)
 }
 
-/// The configured rules into the kernel, unless it was locked before audex;
+/// The plan's rules into the kernel, unless it was locked before audex;
 /// then the lock, when `rules.lock` asks for it.
-fn install_rules(
-    running: &mut Running,
-    src: &mut Source,
-    want: &[(String, KernelRule)],
-) -> Result<()> {
+fn install_rules(running: &mut Running, src: &mut Source) -> Result<()> {
+    let want = &running.plan.rules;
     let kernel_enabled = running.ctl.status().map(|s| s.enabled).unwrap_or(0);
     match lock::at_start(running.plan.config.rules.lock, kernel_enabled) {
         lock::AtStart::AlreadyLocked => {
@@ -344,7 +339,10 @@ fn install_rules(
             }
         }
         lock::AtStart::Lock | lock::AtStart::Nothing => {
-            for e in running.rules.change_to(&mut running.ctl, want) {
+            for e in running
+                .rules
+                .change_to(&mut running.ctl, &running.plan.rules)
+            {
                 audex_log::error!("{e}");
             }
         }
