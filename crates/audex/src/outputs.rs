@@ -49,14 +49,10 @@ pub fn make_exporter(
     checkpoints: &SyncSender<AuditEvent>,
     chain_key: Option<ChainKey>,
 ) -> Result<Box<dyn Exporter>, String> {
-    let file = |f: &Option<Spanned<PathBuf>>| f.as_ref().map(|p| p.value.clone());
+    let file = |f: &Option<Spanned<PathBuf>>| f.as_deref().cloned();
     let otlp = || OtlpConfig {
         name: e.name.clone(),
-        endpoint: e
-            .endpoint
-            .as_ref()
-            .map(|p| p.value.clone())
-            .unwrap_or_default(),
+        endpoint: e.endpoint.as_deref().cloned().unwrap_or_default(),
         headers: e.headers.0.clone(),
         gzip: e.gzip,
         timeout: e.timeout_ms.map(Duration::from_millis),
@@ -82,14 +78,13 @@ pub fn make_exporter(
         ExporterKind::OtlpHttp => Box::new(OtlpHttp::new(otlp())?),
         ExporterKind::ProtobufGrpc => Box::new(EventGrpc::new(otlp())?),
         ExporterKind::ProtobufFile => {
-            let key = chain_key;
-            let chained = key.is_some();
+            let chained = chain_key.is_some();
             let x = ProtobufFile::new(
                 &e.name,
                 path(),
                 e.segment_bytes(),
                 Duration::from_secs(e.segment_age_s()),
-                key,
+                chain_key,
             )?;
             if chained {
                 let every = match e.checkpoint_every_s() {
