@@ -39,12 +39,31 @@ pub fn name(cap: u32) -> &'static str {
     }
 }
 
+/// Raises into the effective set every capability the process holds only as
+/// permitted, and returns their names. The image grants audex's capabilities as
+/// permitted-only file capabilities (`+p`): exec then works in a container whose
+/// bounding set lacks some of them (with `+ep` the kernel refuses the exec), and
+/// the commands that talk to the kernel raise what they hold, so a capability
+/// still missing is named by [`require`]. Per thread: call it before threads start.
+pub fn raise_permitted() -> Result<Vec<&'static str>, String> {
+    let err = |e: caps::errors::CapsError| format!("capset: {e}");
+    let permitted = caps::read(None, CapSet::Permitted).map_err(err)?;
+    let effective = caps::read(None, CapSet::Effective).map_err(err)?;
+    let raised: Vec<Capability> = permitted.difference(&effective).copied().collect();
+    if !raised.is_empty() {
+        caps::set(None, CapSet::Effective, &permitted).map_err(err)?;
+    }
+    let mut names: Vec<&'static str> = raised.iter().map(|c| name(u32::from(c.index()))).collect();
+    names.sort_unstable();
+    Ok(names)
+}
+
 /// Errors naming the first missing capability of `needed`, with what it is for.
 pub fn require(needed: &[(u32, &str)]) -> Result<(), String> {
     for &(cap, why) in needed {
         if !has(cap) {
             return Err(format!(
-                "missing capability {} (needed to {why}); run as root or grant it, e.g. `setcap cap_audit_control,cap_audit_read+ep audex`",
+                "missing capability {} (needed to {why}); run as root or grant it, e.g. `setcap cap_audit_control,cap_audit_read+p audex` (in a container: add it to the container's capabilities)",
                 name(cap)
             ));
         }

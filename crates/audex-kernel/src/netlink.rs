@@ -14,13 +14,40 @@ const HDR: usize = 16;
 /// A kernel answer that is not success.
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
+    /// (Not a `source`: the text already holds it, and `{:#}` would print it twice.)
     #[error("netlink: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// The kernel refused a request with this errno.
     #[error("the kernel refused the request: {}", io::Error::from_raw_os_error(*.0))]
     Refused(i32),
     #[error("malformed netlink reply: {0}")]
     Malformed(&'static str),
+    /// socket(AF_NETLINK, NETLINK_AUDIT) itself refused (the errno).
+    #[error("{}", socket_refusal(*.0))]
+    NoSocket(i32),
+}
+
+impl From<io::Error> for KernelError {
+    fn from(e: io::Error) -> Self {
+        KernelError::Io(e)
+    }
+}
+
+/// Why the audit socket could not be created, in the words a user can act on.
+fn socket_refusal(errno: i32) -> String {
+    let why = io::Error::from_raw_os_error(errno);
+    match errno {
+        // The default seccomp profile of podman, Docker and containerd answers
+        // socket(AF_NETLINK, .., NETLINK_AUDIT) with EINVAL unless the container
+        // holds CAP_AUDIT_WRITE (measured with podman 4.3 here).
+        libc::EINVAL => format!(
+            "cannot open the audit netlink socket ({why}): in a container, the runtime's default seccomp profile refuses it unless the container holds CAP_AUDIT_WRITE; add AUDIT_WRITE to the container's capabilities"
+        ),
+        libc::EPROTONOSUPPORT => format!(
+            "cannot open the audit netlink socket ({why}): this kernel has no audit support"
+        ),
+        _ => format!("cannot open the audit netlink socket: {why}"),
+    }
 }
 
 impl KernelError {
@@ -30,6 +57,7 @@ impl KernelError {
             KernelError::Refused(e) => Some(*e),
             KernelError::Io(e) => e.raw_os_error(),
             KernelError::Malformed(_) => None,
+            KernelError::NoSocket(e) => Some(*e),
         }
     }
 }
@@ -52,7 +80,8 @@ pub struct AuditSocket {
 impl AuditSocket {
     /// Opens and binds a socket (port chosen by the kernel).
     pub fn open() -> Result<AuditSocket, KernelError> {
-        let mut sock = Socket::new(NETLINK_AUDIT)?;
+        let mut sock = Socket::new(NETLINK_AUDIT)
+            .map_err(|e| KernelError::NoSocket(e.raw_os_error().unwrap_or(libc::EINVAL)))?;
         sock.bind(&SocketAddr::new(0, 0))?;
         Ok(AuditSocket {
             sock,

@@ -102,8 +102,15 @@ pub enum SourceError {
     Privilege(String),
     #[error("another audit daemon is registered (pid {0}); use multicast mode to read beside it")]
     DaemonPresent(u32),
+    /// (Not a `source`: the text already holds it, and `{:#}` would print it twice.)
     #[error("kernel audit: {0}")]
-    Kernel(#[from] KernelError),
+    Kernel(KernelError),
+}
+
+impl From<KernelError> for SourceError {
+    fn from(e: KernelError) -> Self {
+        SourceError::Kernel(e)
+    }
 }
 
 /// The reading half of a source: the subscribed socket. It can move to a thread

@@ -18,6 +18,7 @@ mod status_cmd;
 mod watch;
 
 use audex::config;
+use audex_kernel::caps;
 use clap::Parser;
 
 /// The collector allocates small strings for every event; mimalloc's per-thread
@@ -95,6 +96,32 @@ fn is_closed_pipe(e: &anyhow::Error) -> bool {
 /// nothing found; 1 findings (tampered archive, invalid config or rules, a
 /// refused rule); 2 could not check or run (unreadable input, missing key or
 /// capability, output closed or failed, events left undelivered).
+/// The commands that need audit capabilities: they raise what the process holds
+/// as permitted (file capabilities `+p`); the others run with none effective.
+fn talks_to_kernel(command: &cli::Command) -> bool {
+    matches!(
+        command,
+        cli::Command::Run { .. }
+            | cli::Command::Watch(_)
+            | cli::Command::Rules(_)
+            | cli::Command::Status
+    )
+}
+
+fn raise_capabilities() {
+    match caps::raise_permitted() {
+        Ok(raised) if !raised.is_empty() => {
+            audex_log::debug!(
+                "capabilities raised from the permitted set: {}",
+                raised.join(", ")
+            )
+        }
+        Ok(_) => {}
+        // Not fatal: what is then missing is named where it is needed.
+        Err(e) => audex_log::warn!("raising permitted capabilities: {e}"),
+    }
+}
+
 fn main() -> ExitCode {
     quiet_on_closed_pipes();
     let cli = cli::Cli::parse();
@@ -113,6 +140,9 @@ fn main() -> ExitCode {
             log_level.map(|l| l.as_str()),
         ),
         _ => audex_log::init(audex_log::Format::Text, None),
+    }
+    if talks_to_kernel(&cli.command) {
+        raise_capabilities();
     }
     let result = match cli.command {
         cli::Command::Replay(args) => replay::run(args),

@@ -106,9 +106,14 @@ fn daemonset_is_least_privileged_and_host_wide() {
                 "AUDIT_READ",
                 "AUDIT_CONTROL",
                 "DAC_READ_SEARCH",
-                "SYS_PTRACE"
+                "SYS_PTRACE",
+                "AUDIT_WRITE"
             ],
             "{v:?}"
+        );
+        assert_eq!(
+            sc["seccompProfile"]["type"].as_str(),
+            Some("RuntimeDefault")
         );
         for init in pod["initContainers"].as_vec().unwrap() {
             let sc = &init["securityContext"];

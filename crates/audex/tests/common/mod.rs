@@ -8,6 +8,7 @@ use std::process::Command;
 
 pub mod auditd;
 pub mod http;
+pub mod podman;
 pub mod receiver;
 pub mod watch;
 pub mod workload;
