@@ -11,7 +11,8 @@
 # - the binary: $AUDEX_BINARY when set, else `cargo build --release -p audex` on
 #   this host (a Debian bookworm host, so the image's glibc matches); it stands in
 #   for deploy/Dockerfile's `build` stage (`--build-context build=DIR`), whose
-#   runtime stage is built as it is (setcap, user 65532).
+#   runtime stage is built as it is (setcap, user 65532); debug sections are
+#   stripped, as that stage does.
 # Needs root, podman, runc, catatonit and, without a base image, mmdebstrap
 # (Debian: apt-get install podman runc catatonit mmdebstrap).
 set -euo pipefail
@@ -50,6 +51,8 @@ if [ -z "$binary" ]; then
 fi
 [ -x "$binary" ] || { echo "build-image: no executable audex at $binary" >&2; exit 2; }
 install -D -m 0755 "$binary" "$work/build/out/audex"
+# As the Dockerfile's build stage does: no debug sections in the image.
+strip --strip-debug "$work/build/out/audex"
 
 # --no-cache: buildah's layer cache does not look into a RUN's bind mount, so a
 # cached layer would keep an older binary (seen with podman 4.3).

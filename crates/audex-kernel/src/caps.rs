@@ -58,6 +58,33 @@ pub fn raise_permitted() -> Result<Vec<&'static str>, String> {
     Ok(names)
 }
 
+/// Why the kernel answered an audit control request (status, rules, daemon
+/// registration) with EPERM, in words a user can act on. Holding
+/// CAP_AUDIT_CONTROL is not enough: the kernel also refuses such requests from
+/// outside the initial pid namespace, which is where a container without the
+/// host's pid namespace runs (seen with podman 4.3's `kube play`, which ignores
+/// `hostPID`).
+pub fn control_refusal() -> String {
+    if !has(CAP_AUDIT_CONTROL) {
+        return "missing capability CAP_AUDIT_CONTROL (run as root or grant it)".into();
+    }
+    if in_nested_pid_namespace() {
+        return "kernel audit refuses control requests (status, rules, the audit daemon) from outside the host's pid namespace, and audex runs in a nested one: run it in the host's (Kubernetes `hostPID: true`, `podman run --pid=host`), or use source mode multicast (CAP_AUDIT_READ) with the rules installed by the host".into();
+    }
+    "the kernel refused although CAP_AUDIT_CONTROL is held (a user namespace, or a security module?)"
+        .into()
+}
+
+/// True when this process runs in a pid namespace other than the initial one:
+/// the kernel gives the initial pid namespace the fixed inode number
+/// PROC_PID_INIT_INO (0xEFFFFFFC, linux/proc_ns.h), whatever procfs shows.
+pub fn in_nested_pid_namespace() -> bool {
+    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+    std::fs::metadata("/proc/self/ns/pid")
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m) != PROC_PID_INIT_INO)
+        .unwrap_or(false)
+}
+
 /// Errors naming the first missing capability of `needed`, with what it is for.
 pub fn require(needed: &[(u32, &str)]) -> Result<(), String> {
     for &(cap, why) in needed {

@@ -64,7 +64,7 @@ fn open_control() -> Result<AuditSocket> {
 
 fn privilege_hint(e: &audex_kernel::KernelError) -> String {
     if e.errno() == Some(libc::EPERM) {
-        "missing capability CAP_AUDIT_CONTROL (run as root or grant it)".into()
+        audex_kernel::caps::control_refusal()
     } else {
         e.to_string()
     }

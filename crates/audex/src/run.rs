@@ -276,7 +276,10 @@ fn open_source(cfg: &Config, want: &[(String, KernelRule)]) -> Result<Source> {
         ..Default::default()
     })?;
     if !src.status_readable {
-        audex_log::warn!("without CAP_AUDIT_CONTROL the kernel's status is unreadable: no lost-record counts, and kernel audit must be enabled by the host");
+        audex_log::warn!(
+            "the kernel's status is unreadable ({}): no lost-record counts, and kernel audit must be enabled by the host",
+            caps::control_refusal()
+        );
     }
     Ok(src)
 }

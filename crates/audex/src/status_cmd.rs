@@ -8,7 +8,10 @@ pub fn run() -> Result<ExitCode> {
     s.set_read_timeout(5000)?;
     let st = s.status().map_err(|e| {
         if e.errno() == Some(libc::EPERM) {
-            anyhow::anyhow!("reading audit status: missing capability CAP_AUDIT_CONTROL (run as root or grant it)")
+            anyhow::anyhow!(
+                "reading audit status: {}",
+                audex_kernel::caps::control_refusal()
+            )
         } else {
             anyhow::anyhow!("reading audit status: {e}")
         }

@@ -283,3 +283,123 @@ fn the_plain_manifest_is_the_chart_with_default_values() {
         "regenerate: helm template audex helm/audex --namespace audex (see the file's header)"
     );
 }
+
+/// PyPI's kubernetes-validate, from scripts/fetch-kubernetes-validate.sh (which
+/// `.ci/run` runs), or AUDEX_KUBERNETES_VALIDATE.
+fn kubernetes_validate() -> PathBuf {
+    if let Some(k) = std::env::var_os("AUDEX_KUBERNETES_VALIDATE") {
+        return k.into();
+    }
+    let local = repo().join("tools/venv/bin/kubernetes-validate");
+    assert!(
+        local.exists(),
+        "no kubernetes-validate at {}: run scripts/fetch-kubernetes-validate.sh (or set AUDEX_KUBERNETES_VALIDATE)",
+        local.display()
+    );
+    local
+}
+
+/// The Kubernetes minor versions the chart claims (`kubeVersion: ">=1.N.0-0"` in
+/// Chart.yaml) for which kubernetes-validate carries a strict schema.
+fn claimed_versions(tool: &Path) -> Vec<String> {
+    let chart = std::fs::read_to_string(repo().join("helm/audex/Chart.yaml")).unwrap();
+    let claim = chart
+        .lines()
+        .find_map(|l| l.strip_prefix("kubeVersion: "))
+        .expect("Chart.yaml claims a kubeVersion");
+    let min: u32 = claim
+        .trim_matches('"')
+        .strip_prefix(">=1.")
+        .and_then(|r| r.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("kubeVersion {claim}: expected \">=1.N.0-0\""));
+    // The schemas the tool carries: one directory per version, beside its module.
+    let python = tool.with_file_name("python");
+    let out = Command::new(&python)
+        .args(["-c", "import kubernetes_validate, os; d = os.path.join(os.path.dirname(kubernetes_validate.__file__), 'kubernetes-json-schema'); print('\\n'.join(os.listdir(d)))"])
+        .output()
+        .expect("the venv's python");
+    assert!(out.status.success(), "{out:?}");
+    let mut minors: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.strip_suffix("-local-strict")?
+                .strip_prefix("v1.")?
+                .split('.')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .filter(|&m| m >= min)
+        .collect();
+    minors.sort_unstable();
+    minors.dedup();
+    assert!(
+        minors.len() >= 2,
+        "schemas for the claimed versions: {minors:?}"
+    );
+    minors.iter().map(|m| format!("1.{m}.0")).collect()
+}
+
+#[test]
+fn every_rendering_passes_the_kubernetes_schemas_strictly() {
+    let tool = kubernetes_validate();
+    let dir = std::env::temp_dir().join(format!("audex-kv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Every values file, the ServiceMonitor and its Service turned on, the plain manifest.
+    let mut files = Vec::new();
+    let mut objects = 0;
+    for (i, v) in values_files().iter().enumerate() {
+        for monitor in [false, true] {
+            let mut c = Command::new(helm());
+            c.args(["template", "audex", "--namespace", "audex"]);
+            c.arg(repo().join("helm/audex"));
+            if let Some(v) = v {
+                c.arg("-f").arg(v);
+            }
+            if monitor {
+                c.args(["--set", "serviceMonitor.enabled=true"]);
+            }
+            let out = c.output().unwrap();
+            assert!(out.status.success(), "{out:?}");
+            let text = String::from_utf8(out.stdout).unwrap();
+            objects += docs(&text).len();
+            let f = dir.join(format!("rendered-{i}-{monitor}.yaml"));
+            std::fs::write(&f, text).unwrap();
+            files.push(f);
+        }
+    }
+    let manifest = repo().join("deploy/kubernetes/audex.yaml");
+    objects += docs(&std::fs::read_to_string(&manifest).unwrap()).len();
+    files.push(manifest);
+    for version in claimed_versions(&tool) {
+        let out = Command::new(&tool)
+            .args(["--strict", "-k", &version])
+            .args(&files)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "Kubernetes {version}: {text}");
+        let passed = text
+            .lines()
+            .filter(|l| l.starts_with("INFO") && l.contains(" passed for resource "))
+            .count();
+        // ServiceMonitor is the Prometheus operator's CRD: no schema ships with
+        // Kubernetes, so it is the one object the tool can only name.
+        let unchecked: Vec<&str> = text.lines().filter(|l| l.starts_with("WARN")).collect();
+        for w in &unchecked {
+            assert!(
+                w.contains("kind ServiceMonitor"),
+                "Kubernetes {version}: {w}"
+            );
+        }
+        assert_eq!(
+            passed + unchecked.len(),
+            objects,
+            "Kubernetes {version}: {text}"
+        );
+        assert!(text.lines().all(|l| !l.starts_with("ERROR")), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -93,7 +93,7 @@ fn describe(e: &KernelError, op: RuleOp) -> String {
             "the kernel cannot find the watched path's parent (ENOENT)".into()
         }
         Some(libc::EEXIST) => "the rule exists already".into(),
-        Some(libc::EPERM) => "not permitted (needs CAP_AUDIT_CONTROL)".into(),
+        Some(libc::EPERM) => format!("not permitted: {}", crate::caps::control_refusal()),
         Some(libc::EINVAL) => {
             "the kernel refused it as invalid (EINVAL: a field this kernel does not support?)"
                 .into()
