@@ -157,6 +157,8 @@ fn the_charts_pod_runs_and_delivers_a_host_write() {
     if !podman::available() {
         return;
     }
+    // The image first (outside the kernel lock): scripts/build-image.sh.
+    podman::image();
     let Some(kt) = common::kernel() else {
         return;
     };
