@@ -1,8 +1,8 @@
 #!/bin/bash
 # Captures an exec + file-churn storm from this machine's kernel with Debian's
 # auditd (RAW log, as auditd writes it: no EOE records):
-#   tests/storm/capture.sh OUT.log [WORKERS] [ITERATIONS]
-# The kernel test crates/audex/tests/kernel_storm_replay.rs runs it; by hand it
+#   tests/storm/capture.sh OUT.log [WORKERS] [ITERATIONS] [LONG_ARGS]
+# The replay bench (crates/audex/benches/replay_compare.rs) runs it; by hand it
 # makes a corpus for the benches. Needs root, auditd and kernel audit. Holds the
 # shared kernel-test lock, watches only its own temp directory, and restores the
 # audit enabled flag and backlog limit and removes its rule even on failure.
@@ -13,6 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$1
 WORKERS=${2:-2}
 ITER=${3:-1000}
+LONG_ARGS=${4:-0}
 exec 9>/tmp/audex-kernel-tests.lock
 flock 9
 work=$(mktemp -d /tmp/audex-storm-work.XXXXXX)
@@ -28,13 +29,15 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$conf/plugins.d"
-auditd_conf RAW "$logdir/audit.log" "$conf/plugins.d" > "$conf/auditd.conf"
+# One log file however long the storm: no rotation (it would leave only the tail).
+auditd_conf RAW "$logdir/audit.log" "$conf/plugins.d" \
+    | sed 's/^max_log_file_action = .*/max_log_file_action = IGNORE/' > "$conf/auditd.conf"
 auditd -n -c "$conf" &
 pid=$!
 wait_registered "$pid"
 auditctl -b 8192 >/dev/null
 auditctl -w "$work" -p rwxa -k audex-storm >/dev/null
-iterations=$(bash "$HERE/../kernel/storm.sh" "$work" "$WORKERS" "$ITER")
+iterations=$(bash "$HERE/../kernel/storm.sh" "$work" "$WORKERS" "$ITER" "$LONG_ARGS")
 sleep 1
 auditctl -W "$work" -p rwxa -k audex-storm >/dev/null
 sleep 0.5

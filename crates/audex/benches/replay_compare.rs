@@ -7,7 +7,12 @@
 //! in bench-out/ by replicating the events captured from the real kernel
 //! (tests/golden/kernel-raw.log) with fresh serials and times: one with EOE
 //! records as the kernel sends them over netlink, one without, as auditd writes
-//! its log. Reports records/s and events/s for parse only, parse+correlate+
+//! its log. As root with Debian's auditd (AUDEX_BENCH_CAPTURE=0 skips it), two
+//! more that do not favour audex: a 2-worker exec + file-churn storm with long
+//! argv (32 extra hex-encoded arguments per exec) captured from this kernel by
+//! auditd (tests/storm/capture.sh: RAW, no EOE, neighbouring events
+//! interleaved), and the same log with EOE records put after each multi-record
+//! event's last record, as netlink delivers them. Reports records/s and events/s for parse only, parse+correlate+
 //! normalize and parse+correlate+normalize+protobuf in process, then CPU time
 //! and peak RSS of whole processes: `audex replay --format proto|json`,
 //! `ausearch -i`, Laurel (from $AUDEX_TOOLS/bin, default tools/bin; install with
@@ -80,6 +85,80 @@ fn build_corpus(target: u64, with_eoe: bool, out: &Path) -> (u64, u64) {
         }
     }
     (records, events)
+}
+
+/// Captures the storm corpus with auditd (None where that cannot run here):
+/// the log as auditd wrote it, and its EOE variant.
+fn captured_corpora(target: u64, out: &Path) -> Option<(PathBuf, PathBuf)> {
+    if std::env::var("AUDEX_BENCH_CAPTURE").is_ok_and(|v| v == "0") {
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !which("auditd") {
+        println!("(no captured corpus: needs root and Debian's auditd; AUDEX_BENCH_CAPTURE=0 skips it)\n");
+        return None;
+    }
+    let raw = out.join("captured-noeoe.log");
+    // About 24 records an iteration (exec 7, create 5, rename 7, delete 5).
+    let iterations = (target / 24 / 2).max(1);
+    let st = Command::new("bash")
+        .arg(repo().join("tests/storm/capture.sh"))
+        .arg(&raw)
+        .args(["2", &iterations.to_string(), "32"])
+        .status()
+        .expect("run tests/storm/capture.sh");
+    if !st.success() {
+        println!("(the storm capture failed: {st})\n");
+        return None;
+    }
+    let eoe = out.join("captured-eoe.log");
+    with_eoe(&raw, &eoe);
+    Some((raw, eoe))
+}
+
+/// `input` with an EOE record after the last record of every serial that has
+/// several (a syscall event), where the kernel's netlink stream has it.
+fn with_eoe(input: &Path, out: &Path) {
+    let text = std::fs::read_to_string(input).unwrap();
+    let stamp = |l: &str| -> Option<(String, u64)> {
+        let inner = l.split("msg=audit(").nth(1)?.split(')').next()?;
+        let (t, serial) = inner.split_once(':')?;
+        Some((t.to_string(), serial.parse().ok()?))
+    };
+    let mut last: std::collections::HashMap<u64, (usize, u32)> = Default::default();
+    for (i, l) in text.lines().enumerate() {
+        if let Some((_, serial)) = stamp(l) {
+            let e = last.entry(serial).or_insert((i, 0));
+            *e = (i, e.1 + 1);
+        }
+    }
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(out).unwrap());
+    for (i, l) in text.lines().enumerate() {
+        writeln!(f, "{l}").unwrap();
+        if let Some((t, serial)) = stamp(l) {
+            if last.get(&serial).is_some_and(|&(at, n)| at == i && n > 1) {
+                writeln!(f, "type=EOE msg=audit({t}:{serial}): ").unwrap();
+            }
+        }
+    }
+}
+
+/// Records and events (serials) of a log.
+fn count(path: &Path) -> (u64, u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut serials = std::collections::HashSet::new();
+    let mut records = 0;
+    for l in text.lines() {
+        records += 1;
+        if let Some(s) = l
+            .split("msg=audit(")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+        {
+            serials.insert(s.split(':').nth(1).unwrap_or("").to_string());
+        }
+    }
+    (records, serials.len() as u64)
 }
 
 fn cpu_self() -> f64 {
@@ -247,16 +326,36 @@ fn main() {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    for (variant, eoe) in [
-        ("with EOE (netlink-like)", true),
-        ("without EOE (auditd log)", false),
-    ] {
-        let path = out.join(if eoe {
-            "corpus-eoe.log"
-        } else {
-            "corpus-noeoe.log"
-        });
-        let (records, events) = build_corpus(target, eoe, &path);
+    let mut corpora: Vec<(String, PathBuf, Option<bool>)> = vec![
+        (
+            "replicated golden events, with EOE (netlink-like)".into(),
+            out.join("corpus-eoe.log"),
+            Some(true),
+        ),
+        (
+            "replicated golden events, without EOE (auditd log)".into(),
+            out.join("corpus-noeoe.log"),
+            Some(false),
+        ),
+    ];
+    if let Some((raw, eoe)) = captured_corpora(target, &out) {
+        corpora.push((
+            "exec + file storm with long argv captured by auditd from this kernel (RAW, no EOE)"
+                .into(),
+            raw,
+            None,
+        ));
+        corpora.push((
+            "the same capture with EOE after each event's last record (netlink-like)".into(),
+            eoe,
+            None,
+        ));
+    }
+    for (variant, path, built) in corpora {
+        let (records, events) = match built {
+            Some(eoe) => build_corpus(target, eoe, &path),
+            None => count(&path),
+        };
         let size = std::fs::metadata(&path).unwrap().len();
         println!(
             "## corpus {variant}: {records} records, {events} events, {:.0} MiB\n",

@@ -7,7 +7,7 @@
 //! Skipped with a message where podman is missing (`.ci/run` installs it).
 mod common;
 
-use common::podman::{self, Cleanup};
+use common::podman::{self, cap_bits, Cleanup, CHART_BITS};
 use common::receiver::{free_port, Receiver};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -124,19 +124,6 @@ fn auditctl(args: &[&str]) {
     assert!(out.status.success(), "auditctl {args:?}: {out:?}");
 }
 
-/// Capability bits of a `/proc/PID/status` line.
-fn cap_line(status: &str, key: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
-        .unwrap()
-}
-
-/// The chart's five: AUDIT_READ (37), AUDIT_CONTROL (30), AUDIT_WRITE (29),
-/// SYS_PTRACE (19), DAC_READ_SEARCH (2).
-const CHART_BITS: u64 = (1 << 37) | (1 << 30) | (1 << 29) | (1 << 19) | (1 << 2);
-
 /// Waits up to 30 s for `done`, showing the audex container's log on failure.
 fn wait(what: &str, container: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -207,9 +194,9 @@ fn the_charts_pod_runs_and_delivers_a_host_write() {
             .any(|l| l.starts_with("Uid:\t65532\t65532\t")),
         "{status}"
     );
-    assert_eq!(cap_line(&status, "CapBnd:"), CHART_BITS, "{status}");
+    assert_eq!(cap_bits(&status, "CapBnd:"), CHART_BITS, "{status}");
     assert_eq!(
-        cap_line(&status, "CapPrm:") & (1 << 29),
+        cap_bits(&status, "CapPrm:") & (1 << 29),
         0,
         "never AUDIT_WRITE: {status}"
     );

@@ -7,14 +7,11 @@
 //! Skipped with a message where podman is missing (`.ci/run` installs it).
 mod common;
 
-use common::podman::{self, Cleanup};
+use common::podman::{self, cap_bits, Cleanup, CHART_BITS, CHART_CAPS};
 use common::receiver::{free_port, Receiver};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The capabilities the chart grants the audex container.
-const CHART_CAPS: &str = "AUDIT_READ,AUDIT_CONTROL,DAC_READ_SEARCH,SYS_PTRACE,AUDIT_WRITE";
 
 fn host(args: &[&str]) -> std::process::Output {
     common::audex().args(args).output().unwrap()
@@ -244,9 +241,9 @@ fn run_in_the_container_delivers_a_host_write() {
         status.lines().any(|l| l.starts_with("Uid:\t65532\t")),
         "{status}"
     );
-    assert_eq!(cap_line(&status, "CapBnd:"), CHART_BITS, "{status}");
+    assert_eq!(cap_bits(&status, "CapBnd:"), CHART_BITS, "{status}");
     // Held: what `run` keeps in multicast mode with rules (never AUDIT_WRITE).
-    let held = cap_line(&status, "CapPrm:");
+    let held = cap_bits(&status, "CapPrm:");
     assert_eq!(held & !CHART_BITS, 0, "{status}");
     assert_eq!(held & (1 << 29), 0, "{status}");
     assert_ne!(held & (1 << 37), 0, "{status}");
@@ -256,16 +253,4 @@ fn run_in_the_container_delivers_a_host_write() {
     let code = podman::ok(&["inspect", "--format", "{{.State.ExitCode}}", &name]);
     assert_eq!(code.trim(), "0", "{}", podman::ok(&["logs", &name]));
     assert!(!rule_installed(&kt), "{}", kt.rules_text());
-}
-
-/// AUDIT_READ (37), AUDIT_CONTROL (30), DAC_READ_SEARCH (2), SYS_PTRACE (19),
-/// AUDIT_WRITE (29).
-const CHART_BITS: u64 = (1 << 37) | (1 << 30) | (1 << 2) | (1 << 19) | (1 << 29);
-
-fn cap_line(status: &str, key: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
-        .unwrap()
 }

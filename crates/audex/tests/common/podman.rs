@@ -9,6 +9,22 @@ use std::sync::OnceLock;
 /// The tag the tests build and run.
 pub const IMAGE: &str = "localhost/audex:test";
 
+/// The capabilities the chart grants the audex container (helm/audex).
+pub const CHART_CAPS: &str = "AUDIT_READ,AUDIT_CONTROL,DAC_READ_SEARCH,SYS_PTRACE,AUDIT_WRITE";
+
+/// The same as bits: AUDIT_READ (37), AUDIT_CONTROL (30), AUDIT_WRITE (29),
+/// SYS_PTRACE (19), DAC_READ_SEARCH (2).
+pub const CHART_BITS: u64 = (1 << 37) | (1 << 30) | (1 << 29) | (1 << 19) | (1 << 2);
+
+/// The capability bits of a `/proc/PID/status` line (`CapBnd:`, `CapPrm:`...).
+pub fn cap_bits(status: &str, key: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+        .unwrap_or_else(|| panic!("no {key} in {status}"))
+}
+
 /// The podman settings the build script uses (deploy/podman/containers.conf
 /// unless CONTAINERS_CONF is set).
 fn containers_conf() -> PathBuf {
