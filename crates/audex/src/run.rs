@@ -374,6 +374,16 @@ fn drop_capabilities(running: &Running, src: &Source) -> Result<()> {
     if src.needs_control() || !running.rules.rules().is_empty() {
         keep.push(caps::CAP_AUDIT_CONTROL);
     }
+    // Putting a watch back (rules.enforce) or adding one on reload makes the
+    // kernel look its path up with audex's credentials: under a directory its
+    // uid cannot search (0700, another owner) that takes CAP_DAC_READ_SEARCH,
+    // which the first install had. Without it, `auditctl -D` would remove
+    // exactly the watches on guarded directories for good.
+    if running.rules.rules().iter().any(|r| r.resolves_paths())
+        && caps::has(caps::CAP_DAC_READ_SEARCH)
+    {
+        keep.push(caps::CAP_DAC_READ_SEARCH);
+    }
     // Session peers read other users' /proc/<pid>/fd: ptrace read access.
     if !running.plan.config.enrich.peer_processes.is_empty() {
         if caps::has(caps::CAP_SYS_PTRACE) {

@@ -4,6 +4,7 @@
 //! `rules-restored` event names the child's pid and exe, and a write after the
 //! restore is delivered. A targeted removal of audex's rule alone leaves the
 //! other owner's rule in place. `rules.enforce: false` leaves the kernel alone.
+//! A watch under a directory only another user may search comes back too.
 mod common;
 
 use common::http::{get, metric};
@@ -187,4 +188,40 @@ fn with_enforce_off_removed_rules_stay_removed() {
     assert!(events(&kt.dir)
         .iter()
         .all(|e| e["action"] != "rules-restored"));
+}
+
+/// A watch under a 0700 directory of another user: audex (root here) reaches it
+/// only through CAP_DAC_READ_SEARCH, which it must keep past its capability drop
+/// to put the watch back (it did not: "Permission denied", and the guarded
+/// directory stayed unwatched).
+#[test]
+fn a_watch_under_a_guarded_directory_comes_back() {
+    let Some(kt) = common::kernel() else {
+        return;
+    };
+    kt.clear_rules();
+    let guarded = kt.dir.join("guarded");
+    let watched = guarded.join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    std::os::unix::fs::chown(&guarded, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(
+        &guarded,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let cfg = config(&kt.dir, &watched, free_port(), true);
+    let mut cmd = common::audex();
+    cmd.env("AUDEX_RUNTIME_DIR", kt.dir.join("run")).args([
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    let (w, _rx, line) = common::watch::start_command(cmd);
+    assert!(line.contains("1 rules"), "{line}");
+    auditctl_child(&["-D"]);
+    let back = wait_rules(&kt, |r| has_key(r, KEY));
+    let (_, status) = common::watch::stop_with(w, libc::SIGTERM);
+    assert!(back, "the guarded watch is back: {}", kt.rules_text());
+    assert!(status.success(), "{status:?}");
+    assert!(!has_key(&kt.rules_text(), KEY), "removed at exit");
 }

@@ -46,15 +46,18 @@ fn run_delivers_the_workload_and_cleans_up() {
     let actions = common::watch::workload_actions(&watched);
     std::thread::sleep(std::time::Duration::from_millis(2500));
     // Every thread holds at most what it still needs: CAP_AUDIT_CONTROL to remove
-    // its rule at exit (and CAP_AUDIT_READ in multicast mode); no other (with no
-    // peer_processes, not CAP_SYS_PTRACE either).
+    // its rule at exit (and CAP_AUDIT_READ in multicast mode), CAP_DAC_READ_SEARCH
+    // to put its watch back wherever it is; no other (with no peer_processes, not
+    // CAP_SYS_PTRACE either).
     let threads = thread_caps(w.id());
     assert!(threads.len() > 2, "reader and exporter threads are running");
+    let allowed = AUDIT_CONTROL | AUDIT_READ | DAC_READ_SEARCH;
     for (eff, prm, bnd) in threads {
-        assert_eq!(eff & !(AUDIT_CONTROL | AUDIT_READ), 0, "CapEff {eff:#x}");
-        assert_eq!(prm & !(AUDIT_CONTROL | AUDIT_READ), 0, "CapPrm {prm:#x}");
-        assert_eq!(bnd & !(AUDIT_CONTROL | AUDIT_READ), 0, "CapBnd {bnd:#x}");
+        assert_eq!(eff & !allowed, 0, "CapEff {eff:#x}");
+        assert_eq!(prm & !allowed, 0, "CapPrm {prm:#x}");
+        assert_eq!(bnd & !allowed, 0, "CapBnd {bnd:#x}");
         assert_ne!(eff & AUDIT_CONTROL, 0);
+        assert_ne!(eff & DAC_READ_SEARCH, 0, "a watch to defend");
     }
 
     // /metrics counts what went through; /readyz and /healthz say it is up.
@@ -291,6 +294,7 @@ fn thread_caps(pid: u32) -> Vec<(u64, u64, u64)> {
 
 const AUDIT_CONTROL: u64 = 1 << 30;
 const AUDIT_READ: u64 = 1 << 37;
+const DAC_READ_SEARCH: u64 = 1 << 2;
 
 /// The collector as uid 65534 with only CAP_AUDIT_READ (or nothing), multicast.
 fn unprivileged(cfg: &Path, with_audit_read: bool) -> std::process::Command {

@@ -59,6 +59,16 @@ impl KernelRule {
         self.flags & !FILTER_PREPEND
     }
 
+    /// True when adding the rule makes the kernel look a path up (`-w`,
+    /// `-F dir=`, `-F path=`, `-F exe=`), with the adding process's own
+    /// credentials: under a directory it cannot search, that takes
+    /// CAP_DAC_READ_SEARCH.
+    pub fn resolves_paths(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| matches!(f.field, fields::WATCH | fields::DIR | fields::EXE))
+    }
+
     pub fn set_all_syscalls(&mut self) {
         self.mask = [u32::MAX; MASK_WORDS];
     }
