@@ -51,6 +51,16 @@ fn socket_refusal(errno: i32) -> String {
 }
 
 impl KernelError {
+    /// The error in words a user can act on: a refusal (EPERM) says why
+    /// ([`crate::caps::control_refusal`]), anything else as it is.
+    pub fn explained(&self) -> String {
+        if self.errno() == Some(libc::EPERM) {
+            crate::caps::control_refusal()
+        } else {
+            self.to_string()
+        }
+    }
+
     /// The errno the kernel answered with, if it answered.
     pub fn errno(&self) -> Option<i32> {
         match self {

@@ -207,15 +207,14 @@ impl Source {
             Err(e) if e.errno() == Some(libc::EPERM) && cfg.mode == Mode::Multicast => None,
             Err(e) => {
                 return Err(match e.errno() {
-                    Some(libc::EPERM) if caps::has(caps::CAP_AUDIT_CONTROL) => {
-                        SourceError::Privilege(format!(
-                            "the kernel refused to report audit status: {}",
-                            caps::control_refusal()
-                        ))
-                    }
                     Some(libc::EPERM) => SourceError::Privilege(format!(
-                        "the kernel refused to report audit status: {}; or use mode multicast with CAP_AUDIT_READ only",
-                        caps::control_refusal()
+                        "the kernel refused to report audit status: {}{}",
+                        caps::control_refusal(),
+                        if caps::has(caps::CAP_AUDIT_CONTROL) {
+                            ""
+                        } else {
+                            "; or use mode multicast with CAP_AUDIT_READ only"
+                        }
                     )),
                     _ => SourceError::Kernel(e),
                 })

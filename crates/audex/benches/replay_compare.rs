@@ -12,8 +12,9 @@
 //! argv (32 extra hex-encoded arguments per exec) captured from this kernel by
 //! auditd (tests/storm/capture.sh: RAW, no EOE, neighbouring events
 //! interleaved), and the same log with EOE records put after each multi-record
-//! event's last record, as netlink delivers them. Reports records/s and events/s for parse only, parse+correlate+
-//! normalize and parse+correlate+normalize+protobuf in process, then CPU time
+//! event's last record, as netlink delivers them. Reports records/s and
+//! events/s for parse only, parse+correlate+normalize and
+//! parse+correlate+normalize+protobuf in process, then CPU time
 //! and peak RSS of whole processes: `audex replay --format proto|json`,
 //! `ausearch -i`, Laurel (from $AUDEX_TOOLS/bin, default tools/bin; install with
 //! `cargo install laurel --version 0.8.2 --root tools`) and `wc -l`.
@@ -43,17 +44,22 @@ fn restamp(line: &str, secs: u64, ms: u64, serial: u64) -> Option<String> {
     ))
 }
 
+/// The time and serial of a log line's `msg=audit(T:S)`.
+fn stamp(line: &str) -> Option<(&str, &str)> {
+    line.split("msg=audit(")
+        .nth(1)?
+        .split(')')
+        .next()?
+        .split_once(':')
+}
+
 fn build_corpus(target: u64, with_eoe: bool, out: &Path) -> (u64, u64) {
     let base = std::fs::read_to_string(repo().join("tests/golden/kernel-raw.log")).unwrap();
     // Group the captured records by serial, in order; leave out auditd's own DAEMON_* records.
     let mut groups: Vec<Vec<&str>> = Vec::new();
-    let mut last = "";
+    let mut last = ("", "");
     for line in base.lines().filter(|l| !l.contains("type=DAEMON_")) {
-        let serial = line
-            .split("msg=audit(")
-            .nth(1)
-            .and_then(|s| s.split(')').next())
-            .unwrap_or("");
+        let serial = stamp(line).unwrap_or(("", ""));
         if serial != last || groups.is_empty() {
             groups.push(Vec::new());
             last = serial;
@@ -120,12 +126,7 @@ fn captured_corpora(target: u64, out: &Path) -> Option<(PathBuf, PathBuf)> {
 /// several (a syscall event), where the kernel's netlink stream has it.
 fn with_eoe(input: &Path, out: &Path) {
     let text = std::fs::read_to_string(input).unwrap();
-    let stamp = |l: &str| -> Option<(String, u64)> {
-        let inner = l.split("msg=audit(").nth(1)?.split(')').next()?;
-        let (t, serial) = inner.split_once(':')?;
-        Some((t.to_string(), serial.parse().ok()?))
-    };
-    let mut last: std::collections::HashMap<u64, (usize, u32)> = Default::default();
+    let mut last: std::collections::HashMap<&str, (usize, u32)> = Default::default();
     for (i, l) in text.lines().enumerate() {
         if let Some((_, serial)) = stamp(l) {
             let e = last.entry(serial).or_insert((i, 0));
@@ -146,16 +147,12 @@ fn with_eoe(input: &Path, out: &Path) {
 /// Records and events (serials) of a log.
 fn count(path: &Path) -> (u64, u64) {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut serials = std::collections::HashSet::new();
+    let mut serials: std::collections::HashSet<&str> = Default::default();
     let mut records = 0;
     for l in text.lines() {
         records += 1;
-        if let Some(s) = l
-            .split("msg=audit(")
-            .nth(1)
-            .and_then(|s| s.split(')').next())
-        {
-            serials.insert(s.split(':').nth(1).unwrap_or("").to_string());
+        if let Some((_, serial)) = stamp(l) {
+            serials.insert(serial);
         }
     }
     (records, serials.len() as u64)

@@ -92,10 +92,6 @@ fn is_closed_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Exit codes, one table for every command (README "Exit codes"): 0 done and
-/// nothing found; 1 findings (tampered archive, invalid config or rules, a
-/// refused rule); 2 could not check or run (unreadable input, missing key or
-/// capability, output closed or failed, events left undelivered).
 /// The commands that need audit capabilities: they raise what the process holds
 /// as permitted (file capabilities `+p`); the others run with none effective.
 fn talks_to_kernel(command: &cli::Command) -> bool {
@@ -122,6 +118,10 @@ fn raise_capabilities() {
     }
 }
 
+/// Exit codes, one table for every command (README "Exit codes"): 0 done and
+/// nothing found; 1 findings (tampered archive, invalid config or rules, a
+/// refused rule); 2 could not check or run (unreadable input, missing key or
+/// capability, output closed or failed, events left undelivered).
 fn main() -> ExitCode {
     quiet_on_closed_pipes();
     let cli = cli::Cli::parse();

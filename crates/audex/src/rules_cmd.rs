@@ -62,14 +62,6 @@ fn open_control() -> Result<AuditSocket> {
     Ok(s)
 }
 
-fn privilege_hint(e: &audex_kernel::KernelError) -> String {
-    if e.errno() == Some(libc::EPERM) {
-        audex_kernel::caps::control_refusal()
-    } else {
-        e.to_string()
-    }
-}
-
 pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
     match cmd {
         RulesCommand::Packs { name } => show_packs(name.as_deref()),
@@ -99,7 +91,7 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
             let mut s = open_control()?;
             let rules = s
                 .list_rules()
-                .map_err(|e| anyhow::anyhow!("listing rules: {}", privilege_hint(&e)))?;
+                .map_err(|e| anyhow::anyhow!("listing rules: {}", e.explained()))?;
             if rules.is_empty() {
                 println!("No rules");
             }

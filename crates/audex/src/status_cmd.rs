@@ -6,16 +6,9 @@ use std::process::ExitCode;
 pub fn run() -> Result<ExitCode> {
     let mut s = AuditSocket::open().context("opening the audit netlink socket")?;
     s.set_read_timeout(5000)?;
-    let st = s.status().map_err(|e| {
-        if e.errno() == Some(libc::EPERM) {
-            anyhow::anyhow!(
-                "reading audit status: {}",
-                audex_kernel::caps::control_refusal()
-            )
-        } else {
-            anyhow::anyhow!("reading audit status: {e}")
-        }
-    })?;
+    let st = s
+        .status()
+        .map_err(|e| anyhow::anyhow!("reading audit status: {}", e.explained()))?;
     let daemon = if st.pid == 0 {
         "none (records go to the kernel log)".to_string()
     } else {

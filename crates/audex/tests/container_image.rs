@@ -128,9 +128,11 @@ fn chart_like_run(
     detach: bool,
 ) -> Command {
     let mut c = podman::podman();
+    c.arg("run");
+    if detach {
+        c.arg("--detach");
+    }
     c.args([
-        "run",
-        if detach { "--detach" } else { "--tty=false" },
         "--name",
         name,
         "--network=host",
