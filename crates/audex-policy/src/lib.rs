@@ -1,5 +1,5 @@
-//! Tenant routing and redaction (DESIGN.md: route → redact). Pure: no I/O, no
-//! tokio; keys and patterns come in as values.
+//! Filters, tenant routing and redaction (DESIGN.md: filter → route → redact).
+//! Pure: no I/O, no tokio; keys and patterns come in as values.
 //!
 //! Input: enriched [`AuditEvent`]s and the tenants of the config. Output: for
 //! each event, the tenant it belongs to (first match wins, else `default`, else
@@ -9,11 +9,15 @@
 //! [`AuditEvent`]: audex_proto::v1::AuditEvent
 #![forbid(unsafe_code)]
 pub mod fields;
+mod filter;
 mod matcher;
 mod policy;
 mod redact;
 pub mod secrets;
+mod selector;
 
+pub use filter::{Filter, FilterSpec, FIRST_PER_PROCESS_CAPACITY};
 pub use matcher::{glob, Matcher};
 pub use policy::{Policy, TenantSpec};
 pub use redact::{HashKey, MaskSpec, PidPolicy, RedactSpec};
+pub use selector::{check_address, check_path_pattern, check_vocabulary, Selector, SelectorSpec};

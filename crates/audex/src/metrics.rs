@@ -215,6 +215,8 @@ pub struct Metrics {
     /// Milliseconds since [`START`] at the pipeline's last tick.
     pub last_tick_ms: AtomicU64,
     exporters: Mutex<BTreeMap<String, ExporterView>>,
+    /// Events each filter suppressed, by filter name (the same across reloads).
+    filtered: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
 }
 
 /// The process's counters.
@@ -259,6 +261,26 @@ impl Metrics {
         });
         v.spool = Some(spool);
         v.stats.clone()
+    }
+
+    /// The counter of events filter `name` suppressed.
+    pub fn filter_counter(&self, name: &str) -> Arc<AtomicU64> {
+        self.filtered
+            .lock()
+            .unwrap()
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Events suppressed so far, by filter name.
+    pub fn filtered(&self) -> Vec<(String, u64)> {
+        self.filtered
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(n, c)| (n.clone(), load(c)))
+            .collect()
     }
 
     /// Marks a tick of the pipeline (for `/healthz`).
@@ -316,6 +338,10 @@ impl Metrics {
         }
         for (stage, reason, n) in self.drops() {
             metrics::counter!("audex_events_dropped_total", "stage" => stage, "reason" => reason)
+                .absolute(n);
+        }
+        for (name, n) in self.filtered() {
+            metrics::counter!("audex_events_dropped_total", "stage" => "filter", "reason" => name)
                 .absolute(n);
         }
         let exporters = self.exporters.lock().unwrap();

@@ -4,7 +4,7 @@
 //! A chained archive's `archive-checkpoint` events are routed the same way to
 //! the other exporters, so the SIEM holds the archive's heads.
 //! Input: AuditEvents. Output: acknowledged deliveries, counters.
-use crate::pipeline::{Enriched, Outbound, Router, Sink};
+use crate::pipeline::{Enriched, FilterId, Filters, Outbound, Router, Sink};
 use anyhow::{Context, Result};
 use audex::config::schema::{
     AttributesCfg, BodyCfg, Config, ExporterCfg, ExporterKind, LineFormat, TenantCfg,
@@ -120,11 +120,22 @@ struct Instance {
     resource: Vec<(String, String)>,
 }
 
+/// The exporters tenant `t`'s events may go to: its own, then those of the
+/// filters that may suppress them (top level, then its own).
+fn tenant_exporters<'a>(cfg: &'a Config, t: &'a TenantCfg) -> impl Iterator<Item = &'a String> {
+    t.exporters.iter().chain(
+        cfg.filters
+            .iter()
+            .chain(&t.filters)
+            .flat_map(|f| &f.exporters),
+    )
+}
+
 /// The exporter instances the tenants use, once each.
 fn instances(cfg: &Config) -> Vec<Instance> {
     let mut out: Vec<Instance> = Vec::new();
     for t in &cfg.tenants {
-        for e in &t.exporters {
+        for e in tenant_exporters(cfg, t) {
             let name = instance_name(t, e);
             let Some(base) = cfg.exporters.iter().find(|x| &x.name == e) else {
                 continue;
@@ -164,6 +175,10 @@ pub struct Outputs {
     router: Router,
     /// Per tenant (policy index), the indices of its exporter instances in `outs`.
     routes: Vec<Vec<usize>>,
+    /// Per top-level filter, per tenant: the instances its suppressed events go to.
+    top_filter_routes: Vec<Vec<Vec<usize>>>,
+    /// Per tenant, per filter of the tenant: the same.
+    tenant_filter_routes: Vec<Vec<Vec<usize>>>,
     /// Checkpoints from the chained archives, for the other exporters.
     checkpoints: Receiver<AuditEvent>,
     /// Indices in `outs` of the archives (never sent checkpoints).
@@ -277,19 +292,27 @@ impl Outputs {
             res.extra = w.resource.clone();
             outs.push(start_one(w, &res, plan, node, per, &rt, &checkpoint_tx)?);
         }
-        let routes = cfg
+        let to = |t: &TenantCfg, exporters: &[String]| -> Vec<usize> {
+            exporters
+                .iter()
+                .filter_map(|e| {
+                    let name = instance_name(t, e);
+                    outs.iter().position(|o| o.name == name)
+                })
+                .collect()
+        };
+        let routes = cfg.tenants.iter().map(|t| to(t, &t.exporters)).collect();
+        let top_filter_routes = cfg
+            .filters
+            .iter()
+            .map(|f| cfg.tenants.iter().map(|t| to(t, &f.exporters)).collect())
+            .collect();
+        let tenant_filter_routes = cfg
             .tenants
             .iter()
-            .map(|t| {
-                t.exporters
-                    .iter()
-                    .filter_map(|e| {
-                        let name = instance_name(t, e);
-                        outs.iter().position(|o| o.name == name)
-                    })
-                    .collect()
-            })
+            .map(|t| t.filters.iter().map(|f| to(t, &f.exporters)).collect())
             .collect();
+        let (top, per_tenant) = plan.filters();
         let archives: Vec<usize> = wanted
             .iter()
             .enumerate()
@@ -307,8 +330,14 @@ impl Outputs {
         Ok(Outputs {
             rt,
             outs,
-            router: Router::new(policy, cfg.rules.control_map()),
+            router: Router::new(
+                policy,
+                cfg.rules.control_map(),
+                Filters::new(top, per_tenant),
+            ),
             routes,
+            top_filter_routes,
+            tenant_filter_routes,
             checkpoints,
             archives,
         })
@@ -331,10 +360,22 @@ impl Outputs {
     }
 
     /// Routes one event, redacts it for its tenant and spools that copy for each
-    /// of the tenant's exporters.
+    /// of the tenant's exporters (or, when a filter suppressed it, each of
+    /// the filter's: none when it names none).
     pub fn send(&mut self, ev: Enriched) -> Result<()> {
         if let Some(out) = self.router.route_and_redact(ev) {
-            for &i in &self.routes[out.tenant()] {
+            let targets = match out.suppressed() {
+                None => &self.routes[out.tenant()],
+                Some(FilterId {
+                    tenant: None,
+                    index,
+                }) => &self.top_filter_routes[index][out.tenant()],
+                Some(FilterId {
+                    tenant: Some(t),
+                    index,
+                }) => &self.tenant_filter_routes[t][index],
+            };
+            for &i in targets {
                 spool_one(&mut self.outs[i], &out)?;
             }
         }

@@ -401,6 +401,9 @@ fn finish_outputs(o: Outputs, deadline_s: u64) -> Result<ExitCode> {
     if unrouted > 0 {
         eprintln!("audex: {unrouted} events matched no tenant and there is no `default` tenant: not exported");
     }
+    for (name, n) in crate::metrics::METRICS.filtered() {
+        eprintln!("audex: filter {name}: {n} events suppressed");
+    }
     Ok(code)
 }
 

@@ -18,6 +18,8 @@ pub struct Plan {
     pub rules: Vec<super::kernel_rules::Rule>,
     /// The tenants compiled for routing and redaction (hash keys in).
     policy: audex_policy::Policy,
+    /// The top-level filters, then each tenant's, compiled.
+    filters: (Vec<audex_policy::Filter>, Vec<Vec<audex_policy::Filter>>),
     /// Each chained archive's key, by exporter name.
     pub chain_keys: BTreeMap<String, ChainKey>,
     /// The key files' contents as read (tenants' hash keys, then the
@@ -63,10 +65,26 @@ impl Config {
                 return None;
             }
         };
+        let compile = |fs: &[Spanned<super::schema::FilterCfg>]| -> Option<Vec<_>> {
+            fs.iter()
+                .map(|f| {
+                    audex_policy::Filter::compile(&f.spec())
+                        .map_err(|why| errs.at_value(f, why))
+                        .ok()
+                })
+                .collect()
+        };
+        let top = compile(&self.filters)?;
+        let per_tenant = self
+            .tenants
+            .iter()
+            .map(|t| compile(&t.filters))
+            .collect::<Option<Vec<_>>>()?;
         Some(Plan {
             config: self.clone(),
             rules,
             policy,
+            filters: (top, per_tenant),
             chain_keys,
             keys,
         })
@@ -80,17 +98,24 @@ impl Plan {
         self.policy.clone()
     }
 
+    /// The filters, compiled when the plan was built, with no memory yet:
+    /// the top-level ones and each tenant's (policy order).
+    pub fn filters(&self) -> (Vec<audex_policy::Filter>, Vec<Vec<audex_policy::Filter>>) {
+        self.filters.clone()
+    }
+
     /// The chain key of exporter `e`, if it is a chained archive.
     pub fn chain_key(&self, e: &ExporterCfg) -> Option<ChainKey> {
         self.chain_keys.get(&e.name).cloned()
     }
 
-    /// Whether the exporters this plan runs (tenants with their routes and
-    /// redaction, exporters, spool, the key -> control table, the keys'
+    /// Whether the exporters this plan runs (tenants with their routes,
+    /// filters and redaction, exporters, spool, the key -> control table, the keys'
     /// contents) are the ones `other` runs.
     pub fn same_outputs(&self, other: &Plan) -> bool {
         let (a, b) = (&self.config, &other.config);
         a.tenants == b.tenants
+            && a.filters == b.filters
             && a.exporters == b.exporters
             && a.spool == b.spool
             && a.rules.controls == b.rules.controls

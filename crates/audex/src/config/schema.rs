@@ -15,6 +15,8 @@ pub struct Config {
     pub source: SourceCfg,
     pub rules: RulesCfg,
     pub enrich: EnrichCfg,
+    /// Applied after enrichment, before routing.
+    pub filters: Vec<Spanned<FilterCfg>>,
     pub tenants: Vec<Spanned<TenantCfg>>,
     pub exporters: Vec<Spanned<ExporterCfg>>,
     pub spool: SpoolCfg,
@@ -319,10 +321,89 @@ pub struct TenantCfg {
     pub matches: MatchCfg,
     pub redact: RedactCfg,
     pub exporters: Vec<String>,
+    /// Applied to the tenant's events after routing, before redaction.
+    pub filters: Vec<Spanned<FilterCfg>>,
     /// Added to each of the tenant's exporters' requests (e.g. X-Scope-OrgID).
     pub headers: Pairs,
     /// Added to the OTLP resource of the tenant's events (e.g. data_stream.namespace).
     pub resource_attributes: Spanned<Pairs>,
+}
+
+/// A filter (`filters[]`, top level or per tenant): `drop` suppresses what its
+/// selector matches, `keep` what it does not; the suppressed events still go
+/// to the filter's `exporters` (and are counted).
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilterCfg {
+    pub name: String,
+    pub drop: Option<Spanned<SelectorCfg>>,
+    pub keep: Option<Spanned<SelectorCfg>>,
+    pub keep_first_per_process: bool,
+    pub exporters: Vec<String>,
+}
+
+/// What a filter takes: every criterion given must hold; in a list, any entry.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SelectorCfg {
+    pub keys: Vec<String>,
+    pub no_key: bool,
+    pub exe: Vec<Spanned<String>>,
+    pub comm: Vec<Spanned<String>>,
+    pub paths: Vec<Spanned<String>>,
+    pub syscalls: Vec<String>,
+    pub actions: Vec<Spanned<String>>,
+    pub categories: Vec<Spanned<String>>,
+    pub outcome: Option<Spanned<String>>,
+    /// Uids and inclusive ranges (`1000-1999`).
+    pub uids: Vec<Spanned<String>>,
+    pub auids: Vec<Spanned<String>>,
+    pub k8s_namespaces: Vec<String>,
+    pub pod_labels: Selectors,
+    pub container: Option<bool>,
+    /// Addresses and CIDR blocks.
+    pub addresses: Vec<Spanned<String>>,
+    /// Ports and inclusive ranges (`8000-8999`).
+    pub ports: Vec<Spanned<String>>,
+}
+
+impl SelectorCfg {
+    /// The selector for audex-policy; entries that do not parse are left out
+    /// (`validate` reports them).
+    pub fn spec(&self) -> audex_policy::SelectorSpec {
+        let strings = |v: &[Spanned<String>]| v.iter().map(|s| s.value.clone()).collect();
+        let ranges = |v: &[Spanned<String>]| v.iter().filter_map(|u| uid_range(u)).collect();
+        audex_policy::SelectorSpec {
+            keys: self.keys.clone(),
+            no_key: self.no_key,
+            exe: strings(&self.exe),
+            comm: strings(&self.comm),
+            paths: strings(&self.paths),
+            syscalls: self.syscalls.clone(),
+            actions: strings(&self.actions),
+            categories: strings(&self.categories),
+            outcome: self.outcome.as_ref().map(|o| o.value.clone()),
+            uids: ranges(&self.uids),
+            auids: ranges(&self.auids),
+            k8s_namespaces: self.k8s_namespaces.clone(),
+            pod_labels: self.pod_labels.0.clone(),
+            container: self.container,
+            addresses: strings(&self.addresses),
+            ports: ranges(&self.ports),
+        }
+    }
+}
+
+impl FilterCfg {
+    /// The filter for audex-policy.
+    pub fn spec(&self) -> audex_policy::FilterSpec {
+        audex_policy::FilterSpec {
+            name: self.name.clone(),
+            drop: self.drop.as_ref().map(|d| d.spec()),
+            keep: self.keep.as_ref().map(|k| k.spec()),
+            keep_first_per_process: self.keep_first_per_process,
+        }
+    }
 }
 
 /// What an exporter is (`exporters[].type`).

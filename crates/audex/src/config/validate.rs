@@ -5,7 +5,7 @@
 //! the right exporter types take, tenants audex-policy can compile. Input: a
 //! [`Config`] with its positions. Output: errors in [`Errors`].
 use super::de::Spanned;
-use super::schema::{Config, ExporterCfg, ExporterKind, MaskCfg, TenantCfg};
+use super::schema::{Config, ExporterCfg, ExporterKind, FilterCfg, MaskCfg, TenantCfg};
 use super::tree::Errors;
 use std::collections::HashSet;
 
@@ -46,6 +46,13 @@ impl Config {
                     errs.at_value(t, e);
                 }
             }
+        }
+        for f in self
+            .filters
+            .iter()
+            .chain(self.tenants.iter().flat_map(|t| &t.filters))
+        {
+            validate_filter(f, errs);
         }
         self.validate_names(errs);
         if *self.spool.max_bytes < 1 << 20 {
@@ -174,6 +181,118 @@ impl Config {
                         ),
                     );
                 }
+            }
+        }
+        let mut filters = HashSet::new();
+        for f in self
+            .filters
+            .iter()
+            .chain(self.tenants.iter().flat_map(|t| &t.filters))
+        {
+            if !f.name.is_empty() && !filters.insert(f.name.as_str()) {
+                errs.at_value(
+                    f,
+                    format!(
+                        "filter `{}` is defined twice (its name labels its counters)",
+                        f.name
+                    ),
+                );
+            }
+            for x in &f.exporters {
+                if !names.contains(x.as_str()) {
+                    let known: Vec<&str> = self.exporters.iter().map(|e| e.name.as_str()).collect();
+                    errs.at_value(
+                        f,
+                        format!(
+                            "filter `{}` names exporter `{x}`, which is not defined (exporters: {})",
+                            f.name,
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A filter's own keys: a name, `drop` or `keep` (one), and every selector
+/// entry that must parse (globs, addresses, ranges, the event vocabulary).
+fn validate_filter(f: &Spanned<FilterCfg>, errs: &Errors) {
+    if f.name.is_empty() {
+        errs.at_value(f, "a filter needs a `name`");
+    }
+    let sel = match (&f.drop, &f.keep) {
+        (Some(s), None) | (None, Some(s)) => s,
+        (Some(_), Some(k)) => {
+            return errs.at_value(
+                k,
+                format!(
+                    "filter `{}`: give `drop` or `keep`, not both (a second filter does the other)",
+                    f.name
+                ),
+            )
+        }
+        (None, None) => {
+            return errs.at_value(
+                f,
+                format!(
+                    "filter `{}`: give `drop` (what to suppress) or `keep` (what to let through)",
+                    f.name
+                ),
+            )
+        }
+    };
+    let key = if f.drop.is_some() { "drop" } else { "keep" };
+    let at = |v: &Spanned<String>, r: Result<(), String>, what: &str| {
+        if let Err(why) = r {
+            errs.at_value(v, format!("filter `{}`: `{key}.{what}`: {why}", f.name));
+        }
+    };
+    if sel.spec().is_empty() && sel.pod_labels.0.iter().all(|l| l.is_empty()) {
+        errs.at_value(
+            sel,
+            format!(
+                "filter `{}`: `{key}` needs at least one selector (an empty one matches every event)",
+                f.name
+            ),
+        );
+    }
+    for (what, list) in [
+        ("exe", &sel.exe),
+        ("comm", &sel.comm),
+        ("paths", &sel.paths),
+    ] {
+        for p in list {
+            at(p, audex_policy::check_path_pattern(p), what);
+        }
+    }
+    for (what, list) in [("actions", &sel.actions), ("categories", &sel.categories)] {
+        for v in list {
+            at(v, audex_policy::check_vocabulary(what, v), what);
+        }
+    }
+    if let Some(o) = &sel.outcome {
+        at(o, audex_policy::check_vocabulary("outcome", o), "outcome");
+    }
+    for a in &sel.addresses {
+        at(a, audex_policy::check_address(a), "addresses");
+    }
+    for (what, list, max) in [
+        ("uids", &sel.uids, u32::MAX),
+        ("auids", &sel.auids, u32::MAX),
+        ("ports", &sel.ports, 65_535),
+    ] {
+        for v in list {
+            let ok = super::schema::uid_range(v).is_some_and(|(_, b)| b <= max);
+            if !ok {
+                at(
+                    v,
+                    Err(format!(
+                        "`{}` is not a number or a range like 1000-1999 (at most {max})",
+                        v.value
+                    )),
+                    what,
+                );
             }
         }
     }

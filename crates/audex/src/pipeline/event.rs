@@ -1,8 +1,10 @@
 //! The event at each boundary after normalize, one type per step, so the order
-//! enrich → controls → route → redact is a compiler fact: [`Enriched`] leaves
-//! the [`Stages`](super::Stages) (or is a note audex makes itself),
-//! [`Routed`] has its controls and its tenant ([`Router::route`]), and only an
-//! [`Outbound`] ([`Router::redact`]) reaches an exporter's spool.
+//! enrich → controls → filter → route → filter → redact is a compiler fact:
+//! [`Enriched`] leaves the [`Stages`](super::Stages) (or is a note audex makes
+//! itself), [`Routed`] has its controls, its tenant and the filter that
+//! suppressed it if one did ([`Router::route`]), and only an [`Outbound`]
+//! ([`Router::redact`]) reaches an exporter's spool: its tenant's exporters,
+//! or a suppressing filter's.
 //!
 //! [`Router::route`]: super::Router::route
 //! [`Router::redact`]: super::Router::redact
@@ -10,46 +12,68 @@ use audex_proto::v1::AuditEvent;
 
 /// Normalized and enriched: what the stages give a [`Sink`](super::Sink).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Enriched(AuditEvent);
+pub struct Enriched {
+    event: AuditEvent,
+    /// Made by audex itself: never filtered.
+    note: bool,
+}
 
 impl Enriched {
-    pub(super) fn new(ev: AuditEvent) -> Enriched {
-        Enriched(ev)
+    pub(super) fn new(event: AuditEvent) -> Enriched {
+        Enriched { event, note: false }
     }
 
     /// An event audex makes itself (records-lost, rule drift, an archive's
-    /// checkpoint): there is nothing to enrich.
-    pub fn note(ev: AuditEvent) -> Enriched {
-        Enriched(ev)
+    /// checkpoint): there is nothing to enrich, and no filter takes it.
+    pub fn note(event: AuditEvent) -> Enriched {
+        Enriched { event, note: true }
     }
 
     /// An event read back from an archive (`replay --input proto`): it was
     /// enriched before it was written.
-    pub fn replayed(ev: AuditEvent) -> Enriched {
-        Enriched(ev)
+    pub fn replayed(event: AuditEvent) -> Enriched {
+        Enriched {
+            note: event.lost.is_some(),
+            event,
+        }
     }
 
     pub fn event(&self) -> &AuditEvent {
-        &self.0
+        &self.event
+    }
+
+    /// Whether audex made it (a loss report, a checkpoint): filters let it pass.
+    pub fn is_note(&self) -> bool {
+        self.note || self.event.lost.is_some()
     }
 
     /// The event for an output that neither routes nor redacts (`watch`'s
     /// terminal, `replay` without a config).
     pub fn into_local(self) -> AuditEvent {
-        self.0
+        self.event
     }
 
     pub(super) fn into_inner(self) -> AuditEvent {
-        self.0
+        self.event
     }
 }
 
+/// Which filter suppressed an event: a top-level one (`tenant` None) or one
+/// of its tenant's, by index in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterId {
+    pub tenant: Option<usize>,
+    pub index: usize,
+}
+
 /// Tagged with its compliance controls (from the rule keys as the kernel gave
-/// them) and routed to the tenant at `tenant` (policy index).
+/// them), routed to the tenant at `tenant` (policy index), and suppressed by
+/// a filter or not.
 #[derive(Debug)]
 pub struct Routed {
     pub(super) tenant: usize,
     pub(super) event: AuditEvent,
+    pub(super) suppressed: Option<FilterId>,
 }
 
 /// Redacted for its tenant (and tagged with it): the only form an exporter
@@ -58,11 +82,17 @@ pub struct Routed {
 pub struct Outbound {
     pub(super) tenant: usize,
     pub(super) event: AuditEvent,
+    pub(super) suppressed: Option<FilterId>,
 }
 
 impl Outbound {
     pub fn tenant(&self) -> usize {
         self.tenant
+    }
+
+    /// The filter that suppressed it: then only that filter's exporters get it.
+    pub fn suppressed(&self) -> Option<FilterId> {
+        self.suppressed
     }
 
     pub fn event(&self) -> &AuditEvent {

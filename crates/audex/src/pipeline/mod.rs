@@ -6,12 +6,14 @@
 //! terminal, replay's writer. The live source loop (the kernel read, loss) is
 //! in [`crate::live`]; the end-of-stream drain in the kernel source.
 mod event;
+mod filter;
 mod route;
 mod shutdown;
 mod sink;
 mod stages;
 
-pub use event::{Enriched, Outbound};
+pub use event::{Enriched, FilterId, Outbound};
+pub use filter::Filters;
 pub use route::Router;
 pub use shutdown::Shutdown;
 pub use sink::Sink;

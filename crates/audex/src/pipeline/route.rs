@@ -1,9 +1,13 @@
-//! Controls, routing and redaction: takes an [`Enriched`] event, gives a
-//! [`Routed`] one (compliance controls from its rule keys, then the first
-//! tenant that matches, else `default`), then its tenant's [`Outbound`] copy.
-//! Events that match no tenant and events a tenant withholds are counted in
-//! `audex_events_dropped_total` (`stage="route"` and `stage="redact"`).
+//! Controls, filters, routing and redaction: takes an [`Enriched`] event,
+//! gives a [`Routed`] one (compliance controls from its rule keys, the
+//! top-level filters, then the first tenant that matches, else `default`,
+//! then that tenant's filters), then its tenant's [`Outbound`] copy. Events
+//! that match no tenant and events a tenant withholds are counted in
+//! `audex_events_dropped_total` (`stage="route"` and `stage="redact"`); a
+//! suppressed event is routed and redacted like any other, for its filter's
+//! exporters (see [`super::filter`]).
 use super::event::{Enriched, Outbound, Routed};
+use super::filter::Filters;
 use crate::metrics::METRICS;
 use audex_compliance::controls::ControlMap;
 use audex_policy::Policy;
@@ -13,21 +17,42 @@ pub struct Router {
     policy: Policy,
     /// Rule key -> compliance controls, put on each event as `controls[]`.
     controls: ControlMap,
+    filters: Filters,
 }
 
 impl Router {
-    pub fn new(policy: Policy, controls: ControlMap) -> Router {
-        Router { policy, controls }
+    pub fn new(policy: Policy, controls: ControlMap, filters: Filters) -> Router {
+        Router {
+            policy,
+            controls,
+            filters,
+        }
     }
 
     /// Controls come from the rule keys as the kernel gave them, before a
-    /// tenant's redaction may hash or drop the keys; then the tenant. None
-    /// (counted as unrouted) when no tenant takes it.
-    pub fn route(&self, ev: Enriched) -> Option<Routed> {
+    /// tenant's redaction may hash or drop the keys; then the filters and the
+    /// tenant. None (counted as unrouted) when no tenant takes it. Notes
+    /// audex makes (loss reports, checkpoints) pass every filter.
+    pub fn route(&mut self, ev: Enriched) -> Option<Routed> {
+        let note = ev.is_note();
         let mut event = ev.into_inner();
         self.controls.apply(&mut event);
+        let mut suppressed = if note {
+            None
+        } else {
+            self.filters.before_routing(&event)
+        };
         match self.policy.route(&event) {
-            Some(tenant) => Some(Routed { tenant, event }),
+            Some(tenant) => {
+                if suppressed.is_none() && !note {
+                    suppressed = self.filters.after_routing(tenant, &event);
+                }
+                Some(Routed {
+                    tenant,
+                    event,
+                    suppressed,
+                })
+            }
             None => {
                 METRICS.unrouted.fetch_add(1, Ordering::Relaxed);
                 None
@@ -42,6 +67,7 @@ impl Router {
             Some(event) => Some(Outbound {
                 tenant: r.tenant,
                 event,
+                suppressed: r.suppressed,
             }),
             None => {
                 METRICS.withheld.fetch_add(1, Ordering::Relaxed);
@@ -51,7 +77,7 @@ impl Router {
     }
 
     /// Both steps.
-    pub fn route_and_redact(&self, ev: Enriched) -> Option<Outbound> {
+    pub fn route_and_redact(&mut self, ev: Enriched) -> Option<Outbound> {
         self.route(ev).and_then(|r| self.redact(r))
     }
 }

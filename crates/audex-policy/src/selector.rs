@@ -1,0 +1,482 @@
+//! What an event must be for a filter to take it (`filters[].drop` or
+//! `keep`): rule keys (or none), exe and comm globs, path prefixes and globs,
+//! syscall names, actions, categories, outcome, uid and auid ranges,
+//! Kubernetes namespace globs and pod labels, container presence, the socket
+//! address (CIDR) and port. Every criterion given must hold (and); within one
+//! criterion's list, any entry is enough (or). Input: a [`SelectorSpec`] as
+//! configured. Output: a compiled [`Selector`], or the first entry that is not
+//! valid with the reason.
+use crate::matcher::{glob, within};
+use audex_proto::v1::AuditEvent;
+use audex_proto::{Action, Category, Outcome};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// A selector as configured: each list empty (or None) when not given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SelectorSpec {
+    pub keys: Vec<String>,
+    /// Events that carry no rule key.
+    pub no_key: bool,
+    pub exe: Vec<String>,
+    pub comm: Vec<String>,
+    pub paths: Vec<String>,
+    pub syscalls: Vec<String>,
+    pub actions: Vec<String>,
+    pub categories: Vec<String>,
+    pub outcome: Option<String>,
+    /// Inclusive ranges of `actor.uid`.
+    pub uids: Vec<(u32, u32)>,
+    /// Inclusive ranges of `actor.auid` (an unset auid is in none).
+    pub auids: Vec<(u32, u32)>,
+    pub k8s_namespaces: Vec<String>,
+    /// Label selectors: the pod has every label of one of them.
+    pub pod_labels: Vec<BTreeMap<String, String>>,
+    /// The process runs in a container (true) or on the host (false).
+    pub container: Option<bool>,
+    /// Addresses or CIDR blocks of `network.address`.
+    pub addresses: Vec<String>,
+    /// Inclusive ranges of `network.port`.
+    pub ports: Vec<(u32, u32)>,
+}
+
+impl SelectorSpec {
+    /// Whether no criterion is given (such a selector would match every event).
+    pub fn is_empty(&self) -> bool {
+        *self == SelectorSpec::default()
+    }
+}
+
+/// A path or exe pattern: a literal (a path and what is under it; an exe
+/// exactly), or a glob (`*` and `?` within a path component, `**` across,
+/// `[...]`); either matches the base name alone when it has no `/`.
+#[derive(Debug, Clone)]
+enum PathPattern {
+    Literal(String),
+    Glob(glob::Pattern),
+}
+
+const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+impl PathPattern {
+    fn new(p: &str) -> Result<PathPattern, String> {
+        if p.is_empty() {
+            return Err("an empty pattern".into());
+        }
+        if p.contains(['*', '?', '[']) {
+            glob::Pattern::new(p)
+                .map(PathPattern::Glob)
+                .map_err(|e| format!("`{p}` is not a valid glob: {}", e.msg))
+        } else {
+            Ok(PathPattern::Literal(p.to_string()))
+        }
+    }
+
+    /// `under`: a literal also takes what is under it (paths), else only
+    /// itself (exe).
+    fn matches(&self, s: &str, under: bool) -> bool {
+        if s.is_empty() {
+            return false;
+        }
+        let base = |pat: &str| {
+            if pat.contains('/') {
+                s
+            } else {
+                s.rsplit('/').next().unwrap_or(s)
+            }
+        };
+        match self {
+            PathPattern::Literal(l) => {
+                let s = base(l);
+                if under {
+                    within(s, l)
+                } else {
+                    s == l
+                }
+            }
+            PathPattern::Glob(g) => g.matches_with(base(g.as_str()), GLOB_OPTIONS),
+        }
+    }
+}
+
+/// An address block: the address with its first `bits` bits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cidr {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    /// `10.0.0.0/8`, `fd00::/8`, or one address. Kept by hand: a dozen lines,
+    /// and the one address parser is std's.
+    fn parse(s: &str) -> Result<Cidr, String> {
+        let bad = || format!("`{s}` is not an address or a CIDR block (10.0.0.0/8, fd00::/8)");
+        let (a, bits) = match s.split_once('/') {
+            Some((a, b)) => (a, Some(b.parse::<u8>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.trim().parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = bits.unwrap_or(max);
+        if bits > max {
+            return Err(bad());
+        }
+        Ok(Cidr { addr, bits })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let (a, b, width) = match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) as u128, u32::from(b) as u128, 32),
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+            (IpAddr::V4(a), IpAddr::V6(b)) => match b.to_ipv4_mapped() {
+                Some(b) => (u32::from(a) as u128, u32::from(b) as u128, 32),
+                None => return false,
+            },
+            (IpAddr::V6(_), IpAddr::V4(_)) => return false,
+        };
+        let shift = width - u32::from(self.bits);
+        shift >= width || (a >> shift) == (b >> shift)
+    }
+}
+
+/// Whether `s` is a valid glob for exe, comm and paths (`validate`).
+pub fn check_path_pattern(s: &str) -> Result<(), String> {
+    PathPattern::new(s).map(|_| ())
+}
+
+/// Whether `s` is an address or a CIDR block (`validate`).
+pub fn check_address(s: &str) -> Result<(), String> {
+    Cidr::parse(s).map(|_| ())
+}
+
+/// The names a selector's `actions`, `categories` and `outcome` take.
+pub fn check_vocabulary(what: &str, s: &str) -> Result<(), String> {
+    let (ok, all): (bool, Vec<&str>) = match what {
+        "actions" => (
+            Action::parse(s).is_some(),
+            Action::ALL.iter().map(|a| a.as_str()).collect(),
+        ),
+        "categories" => (
+            Category::parse(s).is_some(),
+            Category::ALL.iter().map(|a| a.as_str()).collect(),
+        ),
+        _ => (
+            Outcome::parse(s).is_some(),
+            Outcome::ALL.iter().map(|a| a.as_str()).collect(),
+        ),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not one of the event {what}: {}",
+            all.join(", ")
+        ))
+    }
+}
+
+/// A compiled selector.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    spec: SelectorSpec,
+    exe: Vec<PathPattern>,
+    comm: Vec<PathPattern>,
+    paths: Vec<PathPattern>,
+    addresses: Vec<Cidr>,
+}
+
+fn in_ranges(v: Option<u32>, ranges: &[(u32, u32)]) -> bool {
+    v.is_some_and(|v| ranges.iter().any(|&(a, b)| a <= v && v <= b))
+}
+
+impl Selector {
+    /// Errors name the first entry that does not compile.
+    pub fn compile(spec: &SelectorSpec) -> Result<Selector, String> {
+        if spec.is_empty() {
+            return Err(
+                "a selector needs at least one criterion (an empty one matches every event)".into(),
+            );
+        }
+        let patterns = |v: &[String], what: &str| -> Result<Vec<PathPattern>, String> {
+            v.iter()
+                .map(|p| PathPattern::new(p).map_err(|e| format!("`{what}`: {e}")))
+                .collect()
+        };
+        for (what, list) in [("actions", &spec.actions), ("categories", &spec.categories)] {
+            for s in list {
+                check_vocabulary(what, s)?;
+            }
+        }
+        if let Some(o) = &spec.outcome {
+            check_vocabulary("outcome", o)?;
+        }
+        Ok(Selector {
+            exe: patterns(&spec.exe, "exe")?,
+            comm: patterns(&spec.comm, "comm")?,
+            paths: patterns(&spec.paths, "paths")?,
+            addresses: spec
+                .addresses
+                .iter()
+                .map(|a| Cidr::parse(a))
+                .collect::<Result<_, _>>()?,
+            spec: spec.clone(),
+        })
+    }
+
+    /// Every criterion given holds for `ev`. Cheap criteria first; nothing
+    /// allocates.
+    pub fn matches(&self, ev: &AuditEvent) -> bool {
+        let s = &self.spec;
+        let process = ev.process.as_ref();
+        let actor = ev.actor.as_ref();
+        let net = ev.network.as_ref();
+        let k8s = ev.k8s.as_ref();
+        (s.actions.is_empty() || s.actions.contains(&ev.action))
+            && (s.categories.is_empty() || s.categories.contains(&ev.category))
+            && s.outcome.as_ref().is_none_or(|o| *o == ev.outcome)
+            && (s.syscalls.is_empty()
+                || ev
+                    .syscall
+                    .as_ref()
+                    .is_some_and(|c| s.syscalls.contains(&c.name)))
+            && ((s.keys.is_empty() && !s.no_key)
+                || (s.no_key && ev.keys.is_empty())
+                || s.keys.iter().any(|k| ev.keys.contains(k)))
+            && (s.uids.is_empty() || in_ranges(actor.and_then(|a| a.uid), &s.uids))
+            && (s.auids.is_empty() || in_ranges(actor.and_then(|a| a.auid), &s.auids))
+            && s.container
+                .is_none_or(|want| want == ev.container.as_ref().is_some_and(|c| !c.id.is_empty()))
+            && (s.ports.is_empty() || in_ranges(net.and_then(|n| n.port), &s.ports))
+            && (self.addresses.is_empty()
+                || net
+                    .and_then(|n| n.address.parse::<IpAddr>().ok())
+                    .is_some_and(|ip| self.addresses.iter().any(|c| c.contains(ip))))
+            && (s.k8s_namespaces.is_empty()
+                || k8s.is_some_and(|k| {
+                    !k.namespace.is_empty()
+                        && s.k8s_namespaces.iter().any(|g| glob(g, &k.namespace))
+                }))
+            && (s.pod_labels.is_empty()
+                || k8s.is_some_and(|k| {
+                    s.pod_labels.iter().any(|sel| {
+                        !sel.is_empty() && sel.iter().all(|(l, v)| k.labels.get(l) == Some(v))
+                    })
+                }))
+            && (self.exe.is_empty()
+                || process.is_some_and(|p| self.exe.iter().any(|g| g.matches(&p.exe, false))))
+            && (self.comm.is_empty()
+                || process.is_some_and(|p| self.comm.iter().any(|g| g.matches(&p.comm, false))))
+            && (self.paths.is_empty()
+                || ev
+                    .files
+                    .iter()
+                    .any(|f| self.paths.iter().any(|g| g.matches(&f.path, true))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use audex_proto::v1::{Actor, Container, File, Kubernetes, Network, Process, Syscall};
+
+    fn event() -> AuditEvent {
+        AuditEvent {
+            category: "file".into(),
+            action: "opened".into(),
+            outcome: "success".into(),
+            keys: vec!["web".into()],
+            syscall: Some(Syscall {
+                name: "openat".into(),
+                ..Default::default()
+            }),
+            actor: Some(Actor {
+                uid: Some(1000),
+                auid: Some(1000),
+                ..Default::default()
+            }),
+            process: Some(Process {
+                pid: Some(42),
+                exe: "/usr/bin/bash".into(),
+                comm: "bash".into(),
+                ..Default::default()
+            }),
+            files: vec![File {
+                path: "/srv/www/index.html".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn sel(f: impl FnOnce(&mut SelectorSpec)) -> Selector {
+        let mut s = SelectorSpec::default();
+        f(&mut s);
+        Selector::compile(&s).unwrap()
+    }
+
+    #[test]
+    fn each_criterion_matches_and_misses() {
+        let ev = event();
+        let yes_no = [
+            (
+                sel(|s| s.keys = vec!["web".into()]),
+                sel(|s| s.keys = vec!["db".into()]),
+            ),
+            (
+                sel(|s| s.exe = vec!["/usr/bin/bash".into()]),
+                sel(|s| s.exe = vec!["/usr/bin/ba".into()]),
+            ),
+            (
+                sel(|s| s.exe = vec!["bash".into()]),
+                sel(|s| s.exe = vec!["sh".into()]),
+            ),
+            (
+                sel(|s| s.exe = vec!["/usr/*/ba?h".into()]),
+                sel(|s| s.exe = vec!["/*/bash".into()]),
+            ),
+            (
+                sel(|s| s.exe = vec!["/usr/**".into()]),
+                sel(|s| s.exe = vec!["/bin/**".into()]),
+            ),
+            (
+                sel(|s| s.comm = vec!["ba*".into()]),
+                sel(|s| s.comm = vec!["z*".into()]),
+            ),
+            (
+                sel(|s| s.paths = vec!["/srv/www".into()]),
+                sel(|s| s.paths = vec!["/srv/ww".into()]),
+            ),
+            (
+                sel(|s| s.paths = vec!["/srv/*/*.html".into()]),
+                sel(|s| s.paths = vec!["/srv/*.html".into()]),
+            ),
+            (
+                sel(|s| s.paths = vec!["*.html".into()]),
+                sel(|s| s.paths = vec!["*.css".into()]),
+            ),
+            (
+                sel(|s| s.syscalls = vec!["openat".into()]),
+                sel(|s| s.syscalls = vec!["open".into()]),
+            ),
+            (
+                sel(|s| s.actions = vec!["opened".into()]),
+                sel(|s| s.actions = vec!["created".into()]),
+            ),
+            (
+                sel(|s| s.categories = vec!["file".into()]),
+                sel(|s| s.categories = vec!["process".into()]),
+            ),
+            (
+                sel(|s| s.outcome = Some("success".into())),
+                sel(|s| s.outcome = Some("failure".into())),
+            ),
+            (
+                sel(|s| s.uids = vec![(1000, 1999)]),
+                sel(|s| s.uids = vec![(0, 999)]),
+            ),
+            (
+                sel(|s| s.auids = vec![(1000, 1000)]),
+                sel(|s| s.auids = vec![(1001, 2000)]),
+            ),
+            (
+                sel(|s| s.container = Some(false)),
+                sel(|s| s.container = Some(true)),
+            ),
+        ];
+        for (i, (yes, no)) in yes_no.iter().enumerate() {
+            assert!(yes.matches(&ev), "{i}: {:?}", yes.spec);
+            assert!(!no.matches(&ev), "{i}: {:?}", no.spec);
+        }
+    }
+
+    #[test]
+    fn criteria_are_and_lists_are_or() {
+        let ev = event();
+        assert!(sel(|s| {
+            s.exe = vec!["zsh".into(), "bash".into()];
+            s.actions = vec!["opened".into()];
+        })
+        .matches(&ev));
+        assert!(!sel(|s| {
+            s.exe = vec!["bash".into()];
+            s.actions = vec!["created".into()];
+        })
+        .matches(&ev));
+    }
+
+    #[test]
+    fn no_key_takes_events_without_keys() {
+        let mut ev = event();
+        let s = sel(|s| s.no_key = true);
+        assert!(!s.matches(&ev));
+        ev.keys.clear();
+        assert!(s.matches(&ev));
+        let either = sel(|s| {
+            s.no_key = true;
+            s.keys = vec!["web".into()];
+        });
+        assert!(either.matches(&ev) && either.matches(&event()));
+    }
+
+    #[test]
+    fn sockets_containers_and_pods() {
+        let mut ev = event();
+        ev.network = Some(Network {
+            family: "inet".into(),
+            address: "10.1.2.3".into(),
+            port: Some(443),
+            path: String::new(),
+        });
+        ev.container = Some(Container {
+            id: "abc".into(),
+            runtime: "containerd".into(),
+        });
+        ev.k8s = Some(Kubernetes {
+            namespace: "payments-eu".into(),
+            labels: [("app".to_string(), "api".to_string())].into(),
+            ..Default::default()
+        });
+        assert!(sel(|s| s.addresses = vec!["10.0.0.0/8".into()]).matches(&ev));
+        assert!(!sel(|s| s.addresses = vec!["10.1.3.0/24".into()]).matches(&ev));
+        assert!(sel(|s| s.addresses = vec!["10.1.2.3".into()]).matches(&ev));
+        assert!(sel(|s| s.addresses = vec!["0.0.0.0/0".into()]).matches(&ev));
+        assert!(sel(|s| s.ports = vec![(443, 443)]).matches(&ev));
+        assert!(!sel(|s| s.ports = vec![(80, 80)]).matches(&ev));
+        assert!(sel(|s| s.container = Some(true)).matches(&ev));
+        assert!(sel(|s| s.k8s_namespaces = vec!["payments-*".into()]).matches(&ev));
+        assert!(!sel(|s| s.k8s_namespaces = vec!["web".into()]).matches(&ev));
+        assert!(sel(|s| s.pod_labels = vec![[("app".into(), "api".into())].into()]).matches(&ev));
+        assert!(!sel(|s| s.pod_labels = vec![[("app".into(), "db".into())].into()]).matches(&ev));
+        ev.network.as_mut().unwrap().address = "::ffff:10.1.2.3".into();
+        assert!(sel(|s| s.addresses = vec!["10.1.0.0/16".into()]).matches(&ev));
+        ev.network.as_mut().unwrap().address = "fd00::1".into();
+        assert!(sel(|s| s.addresses = vec!["fd00::/8".into()]).matches(&ev));
+        assert!(!sel(|s| s.addresses = vec!["10.0.0.0/8".into()]).matches(&ev));
+        // No socket: an address or port criterion does not hold.
+        ev.network = None;
+        assert!(!sel(|s| s.ports = vec![(0, 65535)]).matches(&ev));
+    }
+
+    #[test]
+    fn bad_entries_are_named() {
+        let bad = |f: fn(&mut SelectorSpec)| {
+            let mut s = SelectorSpec::default();
+            f(&mut s);
+            Selector::compile(&s).unwrap_err()
+        };
+        assert!(bad(|_| {}).contains("at least one criterion"));
+        assert!(
+            bad(|s| s.exe = vec!["/usr/[bin".into()]).contains("`/usr/[bin` is not a valid glob")
+        );
+        assert!(
+            bad(|s| s.addresses = vec!["10.0.0.0/33".into()]).contains("not an address or a CIDR")
+        );
+        assert!(bad(|s| s.actions = vec!["opend".into()])
+            .contains("`opend` is not one of the event actions"));
+        assert!(bad(|s| s.outcome = Some("ok".into())).contains("success, failure"));
+    }
+}

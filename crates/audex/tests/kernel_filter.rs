@@ -1,0 +1,109 @@
+//! Filters on the real kernel, under `audex run`: one shell opens a watched
+//! file 500 times (`: < file`, a builtin: the same pid each time) while the
+//! known-pid workload runs in the same directory. A filter suppressing that
+//! shell's opens of the file, with `keep_first_per_process`, lets exactly one
+//! of the 500 through with every workload event; its suppression exporter
+//! gets the other 499 and nothing else; the metric and the stop say 499.
+mod common;
+
+use common::workload::{self, Names};
+use serde_json::Value;
+use std::path::Path;
+
+fn read_events(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn opens_of(events: &[Value], pid: u64, path: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| {
+            e["process"]["pid"].as_u64() == Some(pid)
+                && e["action"] == "opened"
+                && e["files"]
+                    .as_array()
+                    .is_some_and(|fs| fs.iter().any(|f| f["path"] == path))
+        })
+        .count()
+}
+
+#[test]
+fn a_filter_keeps_the_first_open_of_a_noisy_shell_and_hands_the_rest_to_its_exporter() {
+    let Some(kt) = common::kernel() else {
+        return;
+    };
+    kt.clear_rules();
+    let watched = kt.dir.join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    let hot = watched.join("hot.txt");
+    std::fs::write(&hot, "x\n").unwrap();
+    let mport = common::receiver::free_port();
+    let cfg = kt.dir.join("audex.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "rules:\n  watch:\n    - {{path: {w}, perm: rwxa, key: audex-filter-test}}\nenrich: {{peer_processes: []}}\nfilters:\n  - name: hot-reads\n    drop: {{exe: [bash], actions: [opened], paths: [\"{h}\"]}}\n    keep_first_per_process: true\n    exporters: [suppressed]\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\n  - {{name: suppressed, type: jsonl, path: {d}/suppressed.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\nmetrics: {{listen: \"127.0.0.1:{mport}\"}}\n",
+            w = watched.display(),
+            h = hot.display(),
+            d = kt.dir.display()
+        ),
+    )
+    .unwrap();
+    let (w, _rx, line) = common::watch::start_watch(&["run", "--config", cfg.to_str().unwrap()]);
+    assert!(line.contains("1 rules"), "{line}");
+
+    // The noisy shell, beside the workload.
+    let hot_s = hot.to_str().unwrap().to_string();
+    let noisy = std::thread::spawn(move || {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg("for i in $(seq 500); do : < \"$1\"; done; echo $$")
+            .arg("noisy")
+            .arg(&hot_s)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    });
+    let actions = common::watch::workload_actions(&watched);
+    let noisy_pid = noisy.join().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let page = common::http::get(mport, "/metrics").1;
+    let (log, status) = common::watch::stop(w);
+    assert!(status.success(), "{log}");
+
+    let out = read_events(&kt.dir.join("out.jsonl"));
+    let suppressed = read_events(&kt.dir.join("suppressed.jsonl"));
+    let hot = hot.to_str().unwrap();
+    assert_eq!(opens_of(&out, noisy_pid, hot), 1, "the first open passes");
+    workload::check(&out, &actions, Names::Host, "the tenant's exporter");
+    assert_eq!(suppressed.len(), 499, "the suppression exporter: the rest");
+    assert_eq!(
+        opens_of(&suppressed, noisy_pid, hot),
+        499,
+        "and nothing else"
+    );
+    // Suppressed events are the tenant's copies, whole.
+    assert!(suppressed.iter().all(|e| e["tenant"] == "default"
+        && e["keys"][0] == "audex-filter-test"
+        && e["process"]["exe"]
+            .as_str()
+            .is_some_and(|x| x.ends_with("/bash"))));
+    assert_eq!(
+        common::http::metric(
+            &page,
+            "audex_events_dropped_total{stage=\"filter\",reason=\"hot-reads\"}"
+        ),
+        499.0,
+        "{page}"
+    );
+    assert!(kt.rules_text().trim() == "No rules", "{}", kt.rules_text());
+}
