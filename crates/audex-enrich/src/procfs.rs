@@ -64,10 +64,15 @@ impl ProcFs {
     /// into a small buffer (`read_to_string` adds a statx and a last empty read;
     /// it was 9% of `run`'s CPU on the storm bench's exec storm).
     pub fn cgroup(&self, pid: u32) -> Option<String> {
-        use std::io::Read;
         if self.gone(pid) {
             return None;
         }
+        self.cgroup_of_live(pid)
+    }
+
+    /// [`ProcFs::cgroup`] once `pid` is known not to be gone.
+    fn cgroup_of_live(&self, pid: u32) -> Option<String> {
+        use std::io::Read;
         let mut f = std::fs::File::open(self.path(pid, "cgroup")).ok()?;
         let mut buf = [0u8; 2048];
         let mut text = Vec::new();
@@ -117,7 +122,7 @@ impl ProcFs {
             args,
             ppid: field("PPid:").and_then(|v| v.parse().ok()),
             uid: field("Uid:").and_then(|v| v.split_whitespace().next()?.parse().ok()),
-            cgroup: self.cgroup(pid),
+            cgroup: self.cgroup_of_live(pid),
         })
     }
 }

@@ -118,10 +118,6 @@ fn raise_capabilities() {
     }
 }
 
-/// Exit codes, one table for every command (README "Exit codes"): 0 done and
-/// nothing found; 1 findings (tampered archive, invalid config or rules, a
-/// refused rule); 2 could not check or run (unreadable input, missing key or
-/// capability, output closed or failed, events left undelivered).
 /// No transparent huge pages for this process. mimalloc asks for them on its
 /// arenas (MADV_HUGEPAGE), so every fresh allocator page it touches after a
 /// purge faulted in and zeroed 2 MiB: 8% of `run`'s CPU on the storm bench's
@@ -135,6 +131,10 @@ fn no_transparent_huge_pages() {
     }
 }
 
+/// Exit codes, one table for every command (README "Exit codes"): 0 done and
+/// nothing found; 1 findings (tampered archive, invalid config or rules, a
+/// refused rule); 2 could not check or run (unreadable input, missing key or
+/// capability, output closed or failed, events left undelivered).
 fn main() -> ExitCode {
     no_transparent_huge_pages();
     quiet_on_closed_pipes();
