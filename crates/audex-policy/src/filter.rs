@@ -20,12 +20,6 @@ pub struct FilterSpec {
     pub keep_first_per_process: bool,
 }
 
-#[derive(Debug, Clone)]
-enum Mode {
-    Drop(Selector),
-    Keep(Selector),
-}
-
 /// How many processes `keep_first_per_process` remembers; past that the
 /// oldest is forgotten (its next event would pass again: more kept, never
 /// fewer).
@@ -58,7 +52,9 @@ impl Seen {
 #[derive(Debug, Clone)]
 pub struct Filter {
     name: String,
-    mode: Mode,
+    selector: Selector,
+    /// A `keep` filter: it takes what the selector does not match.
+    keep: bool,
     first: Option<Seen>,
 }
 
@@ -76,9 +72,9 @@ impl Filter {
     /// Errors name the filter and what is wrong with it.
     pub fn compile(spec: &FilterSpec) -> Result<Filter, String> {
         let at = |e: String| format!("filter `{}`: {e}", spec.name);
-        let mode = match (&spec.drop, &spec.keep) {
-            (Some(d), None) => Mode::Drop(Selector::compile(d).map_err(at)?),
-            (None, Some(k)) => Mode::Keep(Selector::compile(k).map_err(at)?),
+        let (selector, keep) = match (&spec.drop, &spec.keep) {
+            (Some(d), None) => (Selector::compile(d).map_err(at)?, false),
+            (None, Some(k)) => (Selector::compile(k).map_err(at)?, true),
             (Some(_), Some(_)) => {
                 return Err(at(
                     "give `drop` or `keep`, not both (a second filter does the other)".into(),
@@ -92,7 +88,8 @@ impl Filter {
         };
         Ok(Filter {
             name: spec.name.clone(),
-            mode,
+            selector,
+            keep,
             first: spec.keep_first_per_process.then(Seen::default),
         })
     }
@@ -103,10 +100,7 @@ impl Filter {
 
     /// Whether the selector alone takes `ev` (no per-process memory).
     pub fn selects(&self, ev: &AuditEvent) -> bool {
-        match &self.mode {
-            Mode::Drop(s) => s.matches(ev),
-            Mode::Keep(s) => !s.matches(ev),
-        }
+        self.selector.matches(ev) != self.keep
     }
 
     /// Whether this filter suppresses `ev`; the first event of a process it

@@ -28,16 +28,27 @@ impl Matcher {
                 .any(|p| ev.files.iter().any(|f| within(&f.path, p)))
             || uid.is_some_and(|u| self.owns_uid(u))
             || (!ns.is_empty() && self.k8s_namespaces.iter().any(|g| glob(g, ns)))
-            || k8s.is_some_and(|k| {
-                self.pod_labels.iter().any(|sel| {
-                    !sel.is_empty() && sel.iter().all(|(l, v)| k.labels.get(l) == Some(v))
-                })
-            })
+            || k8s.is_some_and(|k| pod_selected(&self.pod_labels, &k.labels))
     }
 
     pub fn owns_uid(&self, u: u32) -> bool {
-        self.uids.iter().any(|&(a, b)| a <= u && u <= b)
+        in_ranges(Some(u), &self.uids)
     }
+}
+
+/// `v` is in one of the inclusive `ranges`.
+pub(crate) fn in_ranges(v: Option<u32>, ranges: &[(u32, u32)]) -> bool {
+    v.is_some_and(|v| ranges.iter().any(|&(a, b)| a <= v && v <= b))
+}
+
+/// A pod with `labels` has every label of one of the (non-empty) `selectors`.
+pub(crate) fn pod_selected(
+    selectors: &[BTreeMap<String, String>],
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    selectors
+        .iter()
+        .any(|sel| !sel.is_empty() && sel.iter().all(|(l, v)| labels.get(l) == Some(v)))
 }
 
 /// `path` is `dir` or under it, by whole components.

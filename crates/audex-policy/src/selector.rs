@@ -6,7 +6,7 @@
 //! criterion's list, any entry is enough (or). Input: a [`SelectorSpec`] as
 //! configured. Output: a compiled [`Selector`], or the first entry that is not
 //! valid with the reason.
-use crate::matcher::{glob, within};
+use crate::matcher::{glob, in_ranges, pod_selected, within};
 use audex_proto::v1::AuditEvent;
 use audex_proto::{Action, Category, Outcome};
 use std::collections::BTreeMap;
@@ -51,7 +51,14 @@ impl SelectorSpec {
 /// exactly), or a glob (`*` and `?` within a path component, `**` across,
 /// `[...]`); either matches the base name alone when it has no `/`.
 #[derive(Debug, Clone)]
-enum PathPattern {
+struct PathPattern {
+    kind: PatternKind,
+    /// No `/` in the pattern: it is matched against the base name.
+    base_only: bool,
+}
+
+#[derive(Debug, Clone)]
+enum PatternKind {
     Literal(String),
     /// With the literal text before its first and after its last wildcard,
     /// which every match starts and ends with: most strings fail there,
@@ -84,18 +91,22 @@ impl PathPattern {
         if p.is_empty() {
             return Err("an empty pattern".into());
         }
-        if p.contains(['*', '?', '[']) {
+        let kind = if p.contains(['*', '?', '[']) {
             let pattern = glob::Pattern::new(p)
                 .map_err(|e| format!("`{p}` is not a valid glob: {}", e.msg))?;
             let (head, tail) = literal_ends(p);
-            Ok(PathPattern::Glob {
+            PatternKind::Glob {
                 pattern,
                 head,
                 tail,
-            })
+            }
         } else {
-            Ok(PathPattern::Literal(p.to_string()))
-        }
+            PatternKind::Literal(p.to_string())
+        };
+        Ok(PathPattern {
+            kind,
+            base_only: !p.contains('/'),
+        })
     }
 
     /// `under`: a literal also takes what is under it (paths), else only
@@ -104,28 +115,19 @@ impl PathPattern {
         if s.is_empty() {
             return false;
         }
-        let base = |pat: &str| {
-            if pat.contains('/') {
-                s
-            } else {
-                s.rsplit('/').next().unwrap_or(s)
-            }
+        let s = if self.base_only {
+            s.rsplit('/').next().unwrap_or(s)
+        } else {
+            s
         };
-        match self {
-            PathPattern::Literal(l) => {
-                let s = base(l);
-                if under {
-                    within(s, l)
-                } else {
-                    s == l
-                }
-            }
-            PathPattern::Glob {
+        match &self.kind {
+            PatternKind::Literal(l) if under => within(s, l),
+            PatternKind::Literal(l) => s == l,
+            PatternKind::Glob {
                 pattern,
                 head,
                 tail,
             } => {
-                let s = base(pattern.as_str());
                 s.starts_with(head.as_str())
                     && s.ends_with(tail.as_str())
                     && pattern.matches_with(s, GLOB_OPTIONS)
@@ -220,10 +222,6 @@ pub struct Selector {
     addresses: Vec<Cidr>,
 }
 
-fn in_ranges(v: Option<u32>, ranges: &[(u32, u32)]) -> bool {
-    v.is_some_and(|v| ranges.iter().any(|&(a, b)| a <= v && v <= b))
-}
-
 impl Selector {
     /// Errors name the first entry that does not compile.
     pub fn compile(spec: &SelectorSpec) -> Result<Selector, String> {
@@ -292,11 +290,7 @@ impl Selector {
                         && s.k8s_namespaces.iter().any(|g| glob(g, &k.namespace))
                 }))
             && (s.pod_labels.is_empty()
-                || k8s.is_some_and(|k| {
-                    s.pod_labels.iter().any(|sel| {
-                        !sel.is_empty() && sel.iter().all(|(l, v)| k.labels.get(l) == Some(v))
-                    })
-                }))
+                || k8s.is_some_and(|k| pod_selected(&s.pod_labels, &k.labels)))
             && (self.exe.is_empty()
                 || process.is_some_and(|p| self.exe.iter().any(|g| g.matches(&p.exe, false))))
             && (self.comm.is_empty()
