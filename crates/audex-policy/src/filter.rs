@@ -72,9 +72,9 @@ impl Filter {
     /// Errors name the filter and what is wrong with it.
     pub fn compile(spec: &FilterSpec) -> Result<Filter, String> {
         let at = |e: String| format!("filter `{}`: {e}", spec.name);
-        let (selector, keep) = match (&spec.drop, &spec.keep) {
-            (Some(d), None) => (Selector::compile(d).map_err(at)?, false),
-            (None, Some(k)) => (Selector::compile(k).map_err(at)?, true),
+        let (sel, keep) = match (&spec.drop, &spec.keep) {
+            (Some(d), None) => (d, false),
+            (None, Some(k)) => (k, true),
             (Some(_), Some(_)) => {
                 return Err(at(
                     "give `drop` or `keep`, not both (a second filter does the other)".into(),
@@ -86,9 +86,15 @@ impl Filter {
                 ))
             }
         };
+        if sel.is_empty() {
+            let key = if keep { "keep" } else { "drop" };
+            return Err(at(format!(
+                "`{key}` needs at least one selector (an empty one matches every event)"
+            )));
+        }
         Ok(Filter {
             name: spec.name.clone(),
-            selector,
+            selector: Selector::compile(sel).map_err(at)?,
             keep,
             first: spec.keep_first_per_process.then(Seen::default),
         })

@@ -41,9 +41,12 @@ pub struct SelectorSpec {
 }
 
 impl SelectorSpec {
-    /// Whether no criterion is given (such a selector would match every event).
+    /// Whether no criterion is given (such a selector would match every
+    /// event); an empty label selector is no criterion.
     pub fn is_empty(&self) -> bool {
-        *self == SelectorSpec::default()
+        let mut s = self.clone();
+        s.pod_labels.retain(|l| !l.is_empty());
+        s == SelectorSpec::default()
     }
 }
 

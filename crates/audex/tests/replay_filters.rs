@@ -7,14 +7,7 @@
 mod common;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("audex-rf-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::path::Path;
 
 fn lines(p: &Path) -> Vec<Value> {
     std::fs::read_to_string(p)
@@ -63,7 +56,7 @@ fn ids(evs: &[Value]) -> Vec<String> {
 fn kept_and_suppressed_add_up_to_every_event_for_every_tenant() {
     let input = common::repo().join("tests/golden/kernel-enriched.log");
     let every = all_events(&input);
-    let d = tmp("sum");
+    let d = common::out_dir("filters-sum");
     let cfg = d.join("audex.yaml");
     std::fs::write(
         &cfg,
@@ -139,7 +132,7 @@ type=EOE msg=audit(1700000000.200:11):
 
 #[test]
 fn a_suppressed_exec_still_names_the_parent_of_later_events() {
-    let d = tmp("ctx");
+    let d = common::out_dir("filters-context");
     let input = d.join("family.log");
     std::fs::write(&input, FAMILY).unwrap();
     let cfg = d.join("audex.yaml");
@@ -168,7 +161,7 @@ fn a_suppressed_exec_still_names_the_parent_of_later_events() {
 
 #[test]
 fn validate_names_what_is_wrong_in_a_filter_at_its_line() {
-    let d = tmp("validate");
+    let d = common::out_dir("filters-validate");
     let cfg = d.join("audex.yaml");
     std::fs::write(
         &cfg,

@@ -394,6 +394,15 @@ impl SelectorCfg {
     }
 }
 
+impl Config {
+    /// The top-level filters, then each tenant's.
+    pub fn all_filters(&self) -> impl Iterator<Item = &Spanned<FilterCfg>> {
+        self.filters
+            .iter()
+            .chain(self.tenants.iter().flat_map(|t| &t.filters))
+    }
+}
+
 impl FilterCfg {
     /// The filter for audex-policy.
     pub fn spec(&self) -> audex_policy::FilterSpec {

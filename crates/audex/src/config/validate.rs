@@ -5,7 +5,9 @@
 //! the right exporter types take, tenants audex-policy can compile. Input: a
 //! [`Config`] with its positions. Output: errors in [`Errors`].
 use super::de::Spanned;
-use super::schema::{Config, ExporterCfg, ExporterKind, FilterCfg, MaskCfg, TenantCfg};
+use super::schema::{
+    Config, ExporterCfg, ExporterKind, FilterCfg, MaskCfg, SelectorCfg, TenantCfg,
+};
 use super::tree::Errors;
 use std::collections::HashSet;
 
@@ -47,11 +49,7 @@ impl Config {
                 }
             }
         }
-        for f in self
-            .filters
-            .iter()
-            .chain(self.tenants.iter().flat_map(|t| &t.filters))
-        {
+        for f in self.all_filters() {
             validate_filter(f, errs);
         }
         self.validate_names(errs);
@@ -156,8 +154,15 @@ impl Config {
         }
     }
 
-    /// Names unique, and every tenant's exporters defined.
+    /// Names unique, and every exporter a tenant or a filter names defined.
     fn validate_names(&self, errs: &Errors) {
+        let undefined = |who: &str, x: &str| {
+            let known: Vec<&str> = self.exporters.iter().map(|e| e.name.as_str()).collect();
+            format!(
+                "{who} names exporter `{x}`, which is not defined (exporters: {})",
+                known.join(", ")
+            )
+        };
         let mut names = HashSet::new();
         for e in &self.exporters {
             if !e.name.is_empty() && !names.insert(e.name.as_str()) {
@@ -169,26 +174,12 @@ impl Config {
             if !t.name.is_empty() && !tenants.insert(t.name.as_str()) {
                 errs.at_value(t, format!("tenant `{}` is defined twice", t.name));
             }
-            for x in &t.exporters {
-                if !names.contains(x.as_str()) {
-                    let known: Vec<&str> = self.exporters.iter().map(|e| e.name.as_str()).collect();
-                    errs.at_value(
-                        t,
-                        format!(
-                            "tenant `{}` names exporter `{x}`, which is not defined (exporters: {})",
-                            t.name,
-                            known.join(", ")
-                        ),
-                    );
-                }
+            for x in t.exporters.iter().filter(|x| !names.contains(x.as_str())) {
+                errs.at_value(t, undefined(&format!("tenant `{}`", t.name), x));
             }
         }
         let mut filters = HashSet::new();
-        for f in self
-            .filters
-            .iter()
-            .chain(self.tenants.iter().flat_map(|t| &t.filters))
-        {
+        for f in self.all_filters() {
             if !f.name.is_empty() && !filters.insert(f.name.as_str()) {
                 errs.at_value(
                     f,
@@ -198,65 +189,47 @@ impl Config {
                     ),
                 );
             }
-            for x in &f.exporters {
-                if !names.contains(x.as_str()) {
-                    let known: Vec<&str> = self.exporters.iter().map(|e| e.name.as_str()).collect();
-                    errs.at_value(
-                        f,
-                        format!(
-                            "filter `{}` names exporter `{x}`, which is not defined (exporters: {})",
-                            f.name,
-                            known.join(", ")
-                        ),
-                    );
-                }
+            for x in f.exporters.iter().filter(|x| !names.contains(x.as_str())) {
+                errs.at_value(f, undefined(&format!("filter `{}`", f.name), x));
             }
         }
     }
 }
 
-/// A filter's own keys: a name, `drop` or `keep` (one), and every selector
-/// entry that must parse (globs, addresses, ranges, the event vocabulary).
+/// A filter's own keys: a name, every selector entry that must parse (globs,
+/// addresses, ranges, the event vocabulary) at its line, then what
+/// audex-policy refuses in the whole (`drop` and `keep` both or neither, an
+/// empty selector) at the selector.
 fn validate_filter(f: &Spanned<FilterCfg>, errs: &Errors) {
     if f.name.is_empty() {
         errs.at_value(f, "a filter needs a `name`");
     }
-    let sel = match (&f.drop, &f.keep) {
-        (Some(s), None) | (None, Some(s)) => s,
-        (Some(_), Some(k)) => {
-            return errs.at_value(
-                k,
-                format!(
-                    "filter `{}`: give `drop` or `keep`, not both (a second filter does the other)",
-                    f.name
-                ),
-            )
-        }
-        (None, None) => {
-            return errs.at_value(
-                f,
-                format!(
-                    "filter `{}`: give `drop` (what to suppress) or `keep` (what to let through)",
-                    f.name
-                ),
-            )
-        }
-    };
-    let key = if f.drop.is_some() { "drop" } else { "keep" };
-    let at = |v: &Spanned<String>, r: Result<(), String>, what: &str| {
-        if let Err(why) = r {
-            errs.at_value(v, format!("filter `{}`: `{key}.{what}`: {why}", f.name));
-        }
-    };
-    if sel.spec().is_empty() && sel.pod_labels.0.iter().all(|l| l.is_empty()) {
-        errs.at_value(
+    let before = errs.len();
+    if let Some(sel) = f.drop.as_ref().or(f.keep.as_ref()) {
+        validate_selector(
+            &f.name,
+            if f.drop.is_some() { "drop" } else { "keep" },
             sel,
-            format!(
-                "filter `{}`: `{key}` needs at least one selector (an empty one matches every event)",
-                f.name
-            ),
+            errs,
         );
     }
+    if errs.len() == before {
+        if let Err(why) = audex_policy::Filter::compile(&f.spec()) {
+            match f.keep.as_ref().or(f.drop.as_ref()) {
+                Some(sel) => errs.at_value(sel, why),
+                None => errs.at_value(f, why),
+            }
+        }
+    }
+}
+
+/// The entries of filter `name`'s `key` selector, each at its line.
+fn validate_selector(name: &str, key: &str, sel: &SelectorCfg, errs: &Errors) {
+    let at = |v: &Spanned<String>, r: Result<(), String>, what: &str| {
+        if let Err(why) = r {
+            errs.at_value(v, format!("filter `{name}`: `{key}.{what}`: {why}"));
+        }
+    };
     for (what, list) in [
         ("exe", &sel.exe),
         ("comm", &sel.comm),

@@ -14,7 +14,8 @@ use audex_proto::v1::AuditEvent;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enriched {
     event: AuditEvent,
-    /// Made by audex itself: never filtered.
+    /// Made by audex itself (loss reports are known by their `lost` too):
+    /// never filtered.
     note: bool,
 }
 
@@ -32,10 +33,7 @@ impl Enriched {
     /// An event read back from an archive (`replay --input proto`): it was
     /// enriched before it was written.
     pub fn replayed(event: AuditEvent) -> Enriched {
-        Enriched {
-            note: event.lost.is_some(),
-            event,
-        }
+        Enriched { event, note: false }
     }
 
     pub fn event(&self) -> &AuditEvent {
