@@ -13,17 +13,23 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn helm() -> PathBuf {
-    if let Some(h) = std::env::var_os("AUDEX_HELM") {
-        return h.into();
+/// A tool the tests run: `$env` if set, else `tools/<rel>` as `script`
+/// installs it (`.ci/run` runs the script).
+fn tool(env: &str, rel: &str, what: &str, script: &str) -> PathBuf {
+    if let Some(t) = std::env::var_os(env) {
+        return t.into();
     }
-    let local = repo().join("tools/bin/helm");
+    let local = repo().join("tools").join(rel);
     assert!(
         local.exists(),
-        "no helm 3 at {}: run scripts/fetch-helm.sh (or set AUDEX_HELM)",
+        "no {what} at {}: run scripts/{script} (or set {env})",
         local.display()
     );
     local
+}
+
+fn helm() -> PathBuf {
+    tool("AUDEX_HELM", "bin/helm", "helm 3", "fetch-helm.sh")
 }
 
 /// The values files the chart is tested with (`None`: the defaults).
@@ -287,16 +293,12 @@ fn the_plain_manifest_is_the_chart_with_default_values() {
 /// PyPI's kubernetes-validate, from scripts/fetch-kubernetes-validate.sh (which
 /// `.ci/run` runs), or AUDEX_KUBERNETES_VALIDATE.
 fn kubernetes_validate() -> PathBuf {
-    if let Some(k) = std::env::var_os("AUDEX_KUBERNETES_VALIDATE") {
-        return k.into();
-    }
-    let local = repo().join("tools/venv/bin/kubernetes-validate");
-    assert!(
-        local.exists(),
-        "no kubernetes-validate at {}: run scripts/fetch-kubernetes-validate.sh (or set AUDEX_KUBERNETES_VALIDATE)",
-        local.display()
-    );
-    local
+    tool(
+        "AUDEX_KUBERNETES_VALIDATE",
+        "venv/bin/kubernetes-validate",
+        "kubernetes-validate",
+        "fetch-kubernetes-validate.sh",
+    )
 }
 
 /// The Kubernetes minor versions the chart claims (`kubeVersion: ">=1.N.0-0"` in
