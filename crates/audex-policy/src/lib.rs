@@ -8,6 +8,7 @@
 //!
 //! [`AuditEvent`]: audex_proto::v1::AuditEvent
 #![forbid(unsafe_code)]
+pub mod argv;
 pub mod fields;
 mod filter;
 mod matcher;
@@ -16,6 +17,7 @@ mod redact;
 pub mod secrets;
 mod selector;
 
+pub use argv::ArgvLimit;
 pub use filter::{Filter, FilterSpec, FIRST_PER_PROCESS_CAPACITY};
 pub use matcher::{glob, Matcher};
 pub use policy::{Policy, TenantSpec};

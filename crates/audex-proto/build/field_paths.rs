@@ -7,9 +7,11 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorSet};
 use std::fmt::Write;
 
-/// Fields audex sets on each copy after redaction, or that the archive's
-/// chain needs: not paths a tenant may redact.
+/// Fields audex sets on each copy after redaction (a rate limit's marker
+/// is made for its tenant), or that the archive's chain needs: not paths a
+/// tenant may redact.
 const NOT_REDACTABLE: &[&str] = &[
+    "suppressed",
     "tenant",
     "redacted",
     "truncated",

@@ -10,7 +10,7 @@
 //! `tests/json_writer.rs` checks it against the serde output byte for byte.
 use crate::v1::{
     Actor, AuditEvent, Chain, Container, File, Kubernetes, Lost, Network, Parent, Peer, Process,
-    RawRecord, Syscall,
+    RawRecord, Repeat, Suppressed, Syscall,
 };
 use crate::Timestamp;
 use std::collections::BTreeMap;
@@ -19,7 +19,15 @@ use std::collections::BTreeMap;
 /// nothing, for an event this writer does not take (a time outside years
 /// 0–9999): serde then writes it, or names why it cannot.
 pub fn write_event(ev: &AuditEvent, out: &mut Vec<u8>) -> bool {
-    if ev.time.as_ref().is_some_and(|t| !plain_time(t)) {
+    let summary_times = [
+        ev.suppressed
+            .as_ref()
+            .map(|s| (&s.first_time, &s.last_time)),
+        ev.repeat.as_ref().map(|r| (&r.first_time, &r.last_time)),
+    ];
+    let times =
+        std::iter::once(&ev.time).chain(summary_times.iter().flatten().flat_map(|(a, b)| [*a, *b]));
+    if times.flatten().any(|t| !plain_time(t)) {
         return false;
     }
     let mut o = Obj::open(out);
@@ -84,6 +92,14 @@ pub fn write_event(ev: &AuditEvent, out: &mut Vec<u8>) -> bool {
     if let Some(c) = &ev.chain {
         o.key("chain");
         chain(o.out, c);
+    }
+    if let Some(x) = &ev.suppressed {
+        o.key("suppressed");
+        suppressed(o.out, x);
+    }
+    if let Some(r) = &ev.repeat {
+        o.key("repeat");
+        repeat(o.out, r);
     }
     o.close();
     true
@@ -423,6 +439,9 @@ fn process(out: &mut Vec<u8>, p: &Process) {
         o.key("peer");
         peer(o.out, pe);
     }
+    o.strs("labels", &p.labels);
+    o.u32("args_cut", p.args_cut);
+    o.u64_str("args_bytes_cut", p.args_bytes_cut);
     o.close();
 }
 
@@ -497,6 +516,31 @@ fn raw_record(out: &mut Vec<u8>, r: &RawRecord) {
     let mut o = Obj::open(out);
     o.str("type", &r.r#type);
     o.str("text", &r.text);
+    o.close();
+}
+
+/// A summary's optional time, as a field.
+fn opt_time(o: &mut Obj, k: &str, t: &Option<Timestamp>) {
+    if let Some(t) = t {
+        o.key(k);
+        time(o.out, t);
+    }
+}
+
+fn suppressed(out: &mut Vec<u8>, s: &Suppressed) {
+    let mut o = Obj::open(out);
+    o.u64_str("count", s.count);
+    opt_time(&mut o, "first_time", &s.first_time);
+    opt_time(&mut o, "last_time", &s.last_time);
+    o.str("reason", &s.reason);
+    o.close();
+}
+
+fn repeat(out: &mut Vec<u8>, r: &Repeat) {
+    let mut o = Obj::open(out);
+    o.u64_str("count", r.count);
+    opt_time(&mut o, "first_time", &r.first_time);
+    opt_time(&mut o, "last_time", &r.last_time);
     o.close();
 }
 

@@ -19,7 +19,10 @@ fn full() -> AuditEvent {
         "process": {"pid": 1, "ppid": 2, "exe": "/x", "comm": "x", "cwd": "/",
                     "args": ["x"], "command_line": "x", "title": "x", "label": "l",
                     "parent": {"exe": "/y", "comm": "y", "args": ["y"]},
-                    "peer": {"address": "10.0.0.1", "port": 22}},
+                    "peer": {"address": "10.0.0.1", "port": 22}, "labels": ["l"],
+                    "args_cut": 1, "args_bytes_cut": 2},
+        "repeat": {"count": 2, "first_time": "2026-12-03T10:00:00Z",
+                   "last_time": "2026-12-03T10:00:01Z"},
         "files": [{"path": "/p", "name": "p", "nametype": "NORMAL", "inode": 1,
                    "dev": "fd:00", "mode": "0644", "ouid": 0, "ogid": 0,
                    "ouid_name": "root", "ogid_name": "root", "label": "l"}],
@@ -50,6 +53,7 @@ fn every_text_path_is_reached_and_every_path_empties() {
         "syscall.args",
         "process.args",
         "process.parent.args",
+        "process.labels",
     ] {
         assert_eq!(text_list(&mut full(), p).map(|l| l.len()), Some(1), "{p}");
     }
@@ -66,6 +70,7 @@ fn what_audex_sets_after_redaction_is_not_a_path() {
         "record_count",
         "controls",
         "chain",
+        "suppressed",
     ] {
         assert!(!TEXT_PATHS.contains(&p) && !OTHER_PATHS.contains(&p), "{p}");
     }

@@ -64,13 +64,15 @@ prop_compose! {
 prop_compose! {
     fn process()(pid in of(any::<u32>()), ppid in of(any::<u32>()), s in vec(text(), 6),
                  args in texts(), parent in of((text(), text(), texts())),
-                 peer in of((text(), of(any::<u32>())))) -> Process {
+                 peer in of((text(), of(any::<u32>()))), labels in texts(),
+                 cut in prop_oneof![Just((0u32, 0u64)), (any::<u32>(), any::<u64>())]) -> Process {
         Process {
             pid, ppid, exe: s[0].clone(), comm: s[1].clone(), cwd: s[2].clone(), args,
             command_line: s[3].clone(), title: s[4].clone(),
             parent: parent.map(|(exe, comm, args)| Parent { exe, comm, args }),
             label: s[5].clone(),
             peer: peer.map(|(address, port)| Peer { address, port }),
+            labels, args_cut: cut.0, args_bytes_cut: cut.1,
         }
     }
 }
@@ -110,21 +112,33 @@ prop_compose! {
 }
 
 prop_compose! {
+    fn summaries()(suppressed in of((any::<u64>(), of(time()), of(time()), text())),
+                   repeat in of((any::<u64>(), of(time()), of(time()))))
+                   -> (Option<Suppressed>, Option<Repeat>) {
+        (
+            suppressed.map(|(count, first_time, last_time, reason)| Suppressed { count, first_time, last_time, reason }),
+            repeat.map(|(count, first_time, last_time)| Repeat { count, first_time, last_time }),
+        )
+    }
+}
+
+prop_compose! {
     // Boxed parts: the nested strategies overflow a debug build's test stack.
     fn event()(s in vec(text(), 8), time in of(time()), serial in prop_oneof![Just(0u64), any::<u64>()],
                keys in texts(), syscall in of(syscall().boxed()), actor in of(actor().boxed()),
                process in of(process().boxed()), files in vec(file().boxed(), 0..3),
-               parts in parts().boxed(),
+               parts in parts().boxed(), summaries in summaries().boxed(),
                redacted in texts(), truncated in any::<bool>(),
                data in btree_map(text(), text(), 0..4),
                record_count in prop_oneof![Just(0u32), any::<u32>()], controls in texts()) -> AuditEvent {
         let (network, container, k8s, lost, records, chain) = parts;
+        let (suppressed, repeat) = summaries;
         AuditEvent {
             id: s[0].clone(), time, serial, node: s[1].clone(), category: s[2].clone(),
             action: s[3].clone(), outcome: s[4].clone(), access: s[5].clone(), keys, syscall,
             actor, process, files, network, container, k8s, tenant: s[6].clone(), redacted,
             lost, records, record_type: s[7].clone(), truncated, data, record_count, controls,
-            chain,
+            chain, suppressed, repeat,
         }
     }
 }
@@ -141,13 +155,17 @@ proptest! {
             prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
         } else {
             prop_assert!(got.is_empty(), "a declined event writes nothing");
-            // Declined: a time out of the writer's range (serde may still write
-            // it, or refuse it; the caller then asks serde).
-            let t = ev.time.as_ref().unwrap();
-            prop_assert!(
+            // Declined: a time (the event's or a summary's) out of the
+            // writer's range (serde may still write it, or refuse it; the
+            // caller then asks serde).
+            let s = ev.suppressed.iter().flat_map(|s| [&s.first_time, &s.last_time]);
+            let r = ev.repeat.iter().flat_map(|r| [&r.first_time, &r.last_time]);
+            let mut times = std::iter::once(&ev.time).chain(s).chain(r).flatten();
+            let out_of_range = |t: &Timestamp| {
                 !(-62_167_219_200..=253_402_300_799).contains(&t.seconds)
                     || !(0..1_000_000_000).contains(&t.nanos)
-            );
+            };
+            prop_assert!(times.any(out_of_range), "declined with every time in range");
         }
     }
 }

@@ -334,6 +334,7 @@ impl Outputs {
                 policy,
                 cfg.rules.control_map(),
                 Filters::new(top, per_tenant),
+                cfg.argv_limit(),
             ),
             routes,
             top_filter_routes,

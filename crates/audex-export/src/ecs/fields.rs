@@ -230,7 +230,12 @@ fn process(ev: &AuditEvent, sink: &mut impl AttrSink) {
     } else {
         if !p.args.is_empty() {
             sink.strs("process.args", &p.args);
-            sink.int("process.args_count", p.args.len() as i64);
+            // The count before `max_args` cut some (one marker stands for them).
+            let count = match p.args_cut {
+                0 => p.args.len(),
+                cut => p.args.len() - 1 + cut as usize,
+            };
+            sink.int("process.args_count", count as i64);
         }
         if !p.command_line.is_empty() {
             sink.str("process.command_line", &p.command_line);
@@ -256,6 +261,13 @@ fn process(ev: &AuditEvent, sink: &mut impl AttrSink) {
             sink.strs("process.parent.args", &pp.args);
             sink.int("process.parent.args_count", pp.args.len() as i64);
         }
+    }
+    if !p.labels.is_empty() {
+        sink.strs("auditd.process.labels", &p.labels);
+    }
+    if p.args_cut > 0 {
+        sink.int("auditd.process.args_cut", i64::from(p.args_cut));
+        sink.int("auditd.process.args_bytes_cut", p.args_bytes_cut as i64);
     }
     if let Some(peer) = &p.peer {
         if !peer.address.is_empty() {
@@ -495,6 +507,7 @@ fn audit(ev: &AuditEvent, sink: &mut impl AttrSink) {
             sink.str("auditd.lost.source", &l.source);
         }
     }
+    crate::otlp::mapping::summaries(ev, sink, &ECS_SUMMARY);
     if ev.truncated {
         sink.str("auditd.truncated", "true");
     }
@@ -503,6 +516,17 @@ fn audit(ev: &AuditEvent, sink: &mut impl AttrSink) {
         sink.str(&key, v);
     }
 }
+
+/// A marker's or a repeat's span is the ECS event's start and end.
+const ECS_SUMMARY: crate::otlp::mapping::SummaryKeys = crate::otlp::mapping::SummaryKeys {
+    suppressed: [
+        "auditd.suppressed.count",
+        "auditd.suppressed.reason",
+        "event.start",
+        "event.end",
+    ],
+    repeat: ["auditd.repeat.count", "event.start", "event.end"],
+};
 
 #[cfg(test)]
 mod tests {

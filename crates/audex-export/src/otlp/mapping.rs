@@ -187,6 +187,13 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
                 sink.strs("audit.parent.command_args", &pp.args);
             }
         }
+        if !p.labels.is_empty() {
+            sink.strs("audit.process.labels", &p.labels);
+        }
+        if p.args_cut > 0 {
+            sink.int("audit.process.args_cut", i64::from(p.args_cut));
+            sink.int("audit.process.args_bytes_cut", p.args_bytes_cut as i64);
+        }
         // The client a server process (smbd, sshd) serves.
         if let Some(peer) = &p.peer {
             if !peer.address.is_empty() {
@@ -309,6 +316,51 @@ pub fn visit_attributes(ev: &AuditEvent, sink: &mut impl AttrSink) {
         sink.int("audit.lost.count", l.count as i64);
         sink.int("audit.lost.first_serial", l.first_serial as i64);
         sink.int("audit.lost.last_serial", l.last_serial as i64);
+    }
+    summaries(ev, sink, &SEMCONV_SUMMARY);
+}
+
+/// Where a rate limit's marker and a folded repeat put their counts, reason
+/// and span (times in RFC 3339).
+pub(crate) struct SummaryKeys {
+    pub suppressed: [&'static str; 4],
+    pub repeat: [&'static str; 3],
+}
+
+const SEMCONV_SUMMARY: SummaryKeys = SummaryKeys {
+    suppressed: [
+        "audit.suppressed.count",
+        "audit.suppressed.reason",
+        "audit.suppressed.first_time",
+        "audit.suppressed.last_time",
+    ],
+    repeat: [
+        "audit.repeat.count",
+        "audit.repeat.first_time",
+        "audit.repeat.last_time",
+    ],
+};
+
+/// `suppressed` and `repeat` under `keys`; shared by the semconv and ECS
+/// mappings.
+pub(crate) fn summaries(ev: &AuditEvent, sink: &mut impl AttrSink, keys: &SummaryKeys) {
+    fn time(sink: &mut impl AttrSink, key: &str, t: &Option<audex_proto::Timestamp>) {
+        if let Some(v) = t.as_ref().and_then(audex_proto::json::rfc3339) {
+            sink.str(key, &v);
+        }
+    }
+    if let Some(x) = &ev.suppressed {
+        let [count, reason, first, last] = keys.suppressed;
+        time(sink, first, &x.first_time);
+        time(sink, last, &x.last_time);
+        sink.int(count, x.count as i64);
+        sink.str(reason, &x.reason);
+    }
+    if let Some(r) = &ev.repeat {
+        let [count, first, last] = keys.repeat;
+        time(sink, first, &r.first_time);
+        time(sink, last, &r.last_time);
+        sink.int(count, r.count as i64);
     }
 }
 

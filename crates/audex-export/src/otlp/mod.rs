@@ -6,7 +6,7 @@ mod body;
 mod encode;
 mod grpc;
 mod http;
-mod mapping;
+pub(crate) mod mapping;
 
 pub use body::describe;
 pub use encode::{encode_export_request, encode_request_from_spool, encode_spool_entry};

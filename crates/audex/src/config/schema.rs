@@ -15,6 +15,10 @@ pub struct Config {
     pub source: SourceCfg,
     pub rules: RulesCfg,
     pub enrich: EnrichCfg,
+    /// EXECVE argv kept per event at most (the middle is cut, with a
+    /// marker): arguments, and bytes of them.
+    pub max_args: Option<Spanned<usize>>,
+    pub max_argv_bytes: Option<Spanned<usize>>,
     /// Applied after enrichment, before routing.
     pub filters: Vec<Spanned<FilterCfg>>,
     pub tenants: Vec<Spanned<TenantCfg>>,
@@ -400,6 +404,14 @@ impl Config {
         self.filters
             .iter()
             .chain(self.tenants.iter().flat_map(|t| &t.filters))
+    }
+
+    /// `max_args` and `max_argv_bytes`.
+    pub fn argv_limit(&self) -> audex_policy::ArgvLimit {
+        audex_policy::ArgvLimit {
+            max_args: self.max_args.as_deref().copied(),
+            max_bytes: self.max_argv_bytes.as_deref().copied(),
+        }
     }
 }
 

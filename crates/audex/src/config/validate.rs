@@ -52,6 +52,17 @@ impl Config {
         for f in self.all_filters() {
             validate_filter(f, errs);
         }
+        for (key, v) in [
+            ("max_args", &self.max_args),
+            ("max_argv_bytes", &self.max_argv_bytes),
+        ] {
+            if let Some(v) = v.as_ref().filter(|v| ***v == 0) {
+                errs.at_value(
+                    v,
+                    format!("`{key}` must be at least 1 (leave it out for no limit)"),
+                );
+            }
+        }
         self.validate_names(errs);
         if *self.spool.max_bytes < 1 << 20 {
             errs.at_value(

@@ -1,6 +1,7 @@
-//! Controls, filters, routing and redaction: takes an [`Enriched`] event,
-//! gives a [`Routed`] one (compliance controls from its rule keys, the
-//! top-level filters, then the first tenant that matches, else `default`,
+//! argv limits, controls, filters, routing and redaction: takes an
+//! [`Enriched`] event, gives a [`Routed`] one (argv trimmed to `max_args` /
+//! `max_argv_bytes`, compliance controls from its rule keys, the top-level
+//! filters, then the first tenant that matches, else `default`,
 //! then that tenant's filters), then its tenant's [`Outbound`] copy. Events
 //! that match no tenant and events a tenant withholds are counted in
 //! `audex_events_dropped_total` (`stage="route"` and `stage="redact"`); a
@@ -10,7 +11,7 @@ use super::event::{Enriched, Outbound, Routed};
 use super::filter::Filters;
 use crate::metrics::METRICS;
 use audex_compliance::controls::ControlMap;
-use audex_policy::Policy;
+use audex_policy::{ArgvLimit, Policy};
 use std::sync::atomic::Ordering;
 
 pub struct Router {
@@ -18,14 +19,16 @@ pub struct Router {
     /// Rule key -> compliance controls, put on each event as `controls[]`.
     controls: ControlMap,
     filters: Filters,
+    argv: ArgvLimit,
 }
 
 impl Router {
-    pub fn new(policy: Policy, controls: ControlMap, filters: Filters) -> Router {
+    pub fn new(policy: Policy, controls: ControlMap, filters: Filters, argv: ArgvLimit) -> Router {
         Router {
             policy,
             controls,
             filters,
+            argv,
         }
     }
 
@@ -36,6 +39,9 @@ impl Router {
     pub fn route(&mut self, ev: Enriched) -> Option<Routed> {
         let note = ev.is_note();
         let mut event = ev.into_inner();
+        if let Some(p) = &mut event.process {
+            self.argv.apply(p);
+        }
         self.controls.apply(&mut event);
         let mut suppressed = if note {
             None
