@@ -16,6 +16,7 @@ mod policy;
 mod redact;
 pub mod secrets;
 mod selector;
+mod throttle;
 
 pub use argv::ArgvLimit;
 pub use filter::{Filter, FilterSpec, FIRST_PER_PROCESS_CAPACITY};
@@ -23,3 +24,4 @@ pub use matcher::{glob, Matcher};
 pub use policy::{Policy, TenantSpec};
 pub use redact::{HashKey, MaskSpec, PidPolicy, RedactSpec};
 pub use selector::{check_address, check_path_pattern, check_vocabulary, Selector, SelectorSpec};
+pub use throttle::{event_time_ns, RateLimitSpec, Throttle, MARKER_PERIOD_NS};

@@ -217,6 +217,26 @@ pub struct Metrics {
     exporters: Mutex<BTreeMap<String, ExporterView>>,
     /// Events each filter suppressed, by filter name (the same across reloads).
     filtered: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    /// Events each tenant's rate limit suppressed, by tenant name.
+    throttled: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+}
+
+/// The counter named `name` in `map` (made at first use; the same across reloads).
+fn named(map: &Mutex<BTreeMap<String, Arc<AtomicU64>>>, name: &str) -> Arc<AtomicU64> {
+    map.lock()
+        .unwrap()
+        .entry(name.to_string())
+        .or_default()
+        .clone()
+}
+
+/// Every counter of `map`, by name.
+fn loads(map: &Mutex<BTreeMap<String, Arc<AtomicU64>>>) -> Vec<(String, u64)> {
+    map.lock()
+        .unwrap()
+        .iter()
+        .map(|(n, c)| (n.clone(), load(c)))
+        .collect()
 }
 
 /// The process's counters.
@@ -265,22 +285,22 @@ impl Metrics {
 
     /// The counter of events filter `name` suppressed.
     pub fn filter_counter(&self, name: &str) -> Arc<AtomicU64> {
-        self.filtered
-            .lock()
-            .unwrap()
-            .entry(name.to_string())
-            .or_default()
-            .clone()
+        named(&self.filtered, name)
     }
 
     /// Events suppressed so far, by filter name.
     pub fn filtered(&self) -> Vec<(String, u64)> {
-        self.filtered
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(n, c)| (n.clone(), load(c)))
-            .collect()
+        loads(&self.filtered)
+    }
+
+    /// The counter of events tenant `name`'s rate limit suppressed.
+    pub fn throttle_counter(&self, name: &str) -> Arc<AtomicU64> {
+        named(&self.throttled, name)
+    }
+
+    /// Events throttled so far, by tenant name.
+    pub fn throttled(&self) -> Vec<(String, u64)> {
+        loads(&self.throttled)
     }
 
     /// Marks a tick of the pipeline (for `/healthz`).
@@ -342,6 +362,10 @@ impl Metrics {
         }
         for (name, n) in self.filtered() {
             metrics::counter!("audex_events_dropped_total", "stage" => "filter", "reason" => name)
+                .absolute(n);
+        }
+        for (name, n) in self.throttled() {
+            metrics::counter!("audex_events_dropped_total", "stage" => "throttle", "reason" => name)
                 .absolute(n);
         }
         let exporters = self.exporters.lock().unwrap();

@@ -4,7 +4,7 @@
 //! A chained archive's `archive-checkpoint` events are routed the same way to
 //! the other exporters, so the SIEM holds the archive's heads.
 //! Input: AuditEvents. Output: acknowledged deliveries, counters.
-use crate::pipeline::{Enriched, FilterId, Filters, Outbound, Router, Sink};
+use crate::pipeline::{Clock, Enriched, FilterId, Filters, Outbound, Router, Sink, Throttles};
 use anyhow::{Context, Result};
 use audex::config::schema::{
     AttributesCfg, BodyCfg, Config, ExporterCfg, ExporterKind, LineFormat, TenantCfg,
@@ -273,8 +273,8 @@ pub struct Report {
 
 impl Outputs {
     /// The plan's exporters, started (their spools recovered), and its
-    /// tenants' routing and redaction.
-    pub fn start(plan: &Plan, node: &str) -> Result<Outputs> {
+    /// tenants' routing, rate limits (refilled by `clock`) and redaction.
+    pub fn start(plan: &Plan, node: &str, clock: Clock) -> Result<Outputs> {
         let cfg = &plan.config;
         let policy = plan.policy();
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -313,6 +313,17 @@ impl Outputs {
             .map(|t| t.filters.iter().map(|f| to(t, &f.exporters)).collect())
             .collect();
         let (top, per_tenant) = plan.filters();
+        let mut limits = Vec::new();
+        for t in &cfg.tenants {
+            let limit = match &t.rate_limit {
+                Some(r) => Some(
+                    audex_policy::Throttle::new(r.spec(), &t.name, node)
+                        .map_err(|e| anyhow::anyhow!("tenant `{}`: {e}", t.name))?,
+                ),
+                None => None,
+            };
+            limits.push((t.name.clone(), limit));
+        }
         let archives: Vec<usize> = wanted
             .iter()
             .enumerate()
@@ -335,6 +346,7 @@ impl Outputs {
                 cfg.rules.control_map(),
                 Filters::new(top, per_tenant),
                 cfg.argv_limit(),
+                Throttles::new(limits, clock),
             ),
             routes,
             top_filter_routes,
@@ -364,7 +376,9 @@ impl Outputs {
     /// of the tenant's exporters (or, when a filter suppressed it, each of
     /// the filter's: none when it names none).
     pub fn send(&mut self, ev: Enriched) -> Result<()> {
-        if let Some(out) = self.router.route_and_redact(ev) {
+        let out = self.router.route_and_redact(ev);
+        self.send_markers()?;
+        if let Some(out) = out {
             let targets = match out.suppressed() {
                 None => &self.routes[out.tenant()],
                 Some(FilterId {
@@ -383,6 +397,16 @@ impl Outputs {
         self.forward_checkpoints()
     }
 
+    /// The rate limits' markers due, to their tenants' exporters.
+    fn send_markers(&mut self) -> Result<()> {
+        for m in self.router.take_markers() {
+            for &i in &self.routes[m.tenant()] {
+                spool_one(&mut self.outs[i], &m)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Intake should pause: an exporter's spool cannot be written and holds
     /// as much as it may in memory (see `Spooler::paused`).
     pub fn paused(&self) -> bool {
@@ -392,6 +416,8 @@ impl Outputs {
     /// Keeps spooled events on disk within the sync interval while the stream
     /// is idle, and writes what a spool that could not be written holds.
     pub fn tick(&mut self) -> Result<()> {
+        self.router.tick();
+        self.send_markers()?;
         self.forward_checkpoints()?;
         for o in &mut self.outs {
             o.spooler
@@ -405,6 +431,8 @@ impl Outputs {
     /// did. Archives stop first: the seal each writes as it stops sends a
     /// checkpoint that the other exporters still carry.
     pub fn finish(mut self, deadline: Instant) -> Result<Vec<Report>> {
+        self.router.flush();
+        self.send_markers()?;
         let mut reports: Vec<Option<Report>> = (0..self.outs.len()).map(|_| None).collect();
         let archives = self.archives.clone();
         let rest: Vec<usize> = (0..self.outs.len())

@@ -229,7 +229,11 @@ fn start_outputs(path: &std::path::Path, args: &ReplayArgs) -> Result<Result<Out
             .map(|h| h.trim().to_string())
             .unwrap_or_default()
     });
-    Ok(Ok(Outputs::start(&plan, &node)?))
+    Ok(Ok(Outputs::start(
+        &plan,
+        &node,
+        crate::pipeline::Clock::Event,
+    )?))
 }
 
 /// `out` in the chosen format (without a config).
@@ -403,6 +407,9 @@ fn finish_outputs(o: Outputs, deadline_s: u64) -> Result<ExitCode> {
     }
     for (name, n) in crate::metrics::METRICS.filtered() {
         eprintln!("audex: filter {name}: {n} events suppressed");
+    }
+    for (name, n) in crate::metrics::METRICS.throttled() {
+        eprintln!("audex: rate limit of tenant {name}: {n} events throttled (counted in events-throttled markers)");
     }
     Ok(code)
 }

@@ -13,7 +13,7 @@ use crate::live::{self, LiveOptions};
 use crate::lock;
 use crate::metrics;
 use crate::outputs::Outputs;
-use crate::pipeline::{Enriched, Shutdown, Sink};
+use crate::pipeline::{Clock, Enriched, Shutdown, Sink};
 use crate::signals;
 use anyhow::Result;
 use audex::config::schema::{Config, SourceMode};
@@ -185,14 +185,14 @@ impl Running<'_> {
                 );
             }
         }
-        match Outputs::start(plan, &self.node) {
+        match Outputs::start(plan, &self.node, Clock::Wall) {
             Ok(o) => {
                 self.outputs = Some(o);
                 Ok(true)
             }
             Err(e) => {
                 audex_log::error!("reload refused: {e:#}; the running config stays");
-                self.outputs = Some(Outputs::start(&self.plan, &self.node)?);
+                self.outputs = Some(Outputs::start(&self.plan, &self.node, Clock::Wall)?);
                 Ok(false)
             }
         }
@@ -294,7 +294,7 @@ fn serve(
 ) -> Result<()> {
     install_rules(running, src)?;
     drop_capabilities(running, src)?;
-    running.outputs = Some(Outputs::start(&running.plan, &running.node)?);
+    running.outputs = Some(Outputs::start(&running.plan, &running.node, Clock::Wall)?);
     // Restoring rules and audit needs CAP_AUDIT_CONTROL, kept above when
     // audex owns rules or registered as the daemon.
     running.guard = Guard::new(

@@ -4,6 +4,7 @@
 //! shell's opens of the file, with `keep_first_per_process`, lets exactly one
 //! of the 500 through with every workload event; its suppression exporter
 //! gets the other 499 and nothing else; the metric and the stop say 499.
+//! A tenant rate limit over the same shell counts what it holds back.
 mod common;
 
 use common::workload::{self, Names};
@@ -103,6 +104,112 @@ fn a_filter_keeps_the_first_open_of_a_noisy_shell_and_hands_the_rest_to_its_expo
             "audex_events_dropped_total{stage=\"filter\",reason=\"hot-reads\"}"
         ),
         499.0,
+        "{page}"
+    );
+    assert!(kt.rules_text().trim() == "No rules", "{}", kt.rules_text());
+}
+
+/// The same noisy shell under a tenant with `rate_limit: {events_per_s: 50}`
+/// (its watch's key routes it there; the workload's goes to `default`): the
+/// tenant's exporter gets the burst and what the rate refills, and
+/// `events-throttled` markers whose counts add up with the kept opens to
+/// exactly the 500 the shell made; the workload passes untouched; the metric
+/// counts what the markers count.
+#[test]
+fn a_rate_limit_keeps_a_burst_and_counts_every_event_it_holds_back_in_markers() {
+    let Some(kt) = common::kernel() else {
+        return;
+    };
+    kt.clear_rules();
+    let hot_dir = kt.dir.join("hot");
+    let work = kt.dir.join("work");
+    std::fs::create_dir_all(&hot_dir).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let hot = hot_dir.join("hot.txt");
+    std::fs::write(&hot, "x\n").unwrap();
+    let mport = common::receiver::free_port();
+    let cfg = kt.dir.join("audex.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "rules:\n  watch:\n    - {{path: {h}, perm: rwxa, key: audex-throttle-hot}}\n    - {{path: {w}, perm: rwxa, key: audex-throttle-work}}\nenrich: {{peer_processes: []}}\ntenants:\n  - name: noisy\n    match: {{keys: [audex-throttle-hot]}}\n    rate_limit: {{events_per_s: 50}}\n    exporters: [limited]\n  - name: default\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\n  - {{name: limited, type: jsonl, path: {d}/limited.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\nmetrics: {{listen: \"127.0.0.1:{mport}\"}}\n",
+            h = hot_dir.display(),
+            w = work.display(),
+            d = kt.dir.display()
+        ),
+    )
+    .unwrap();
+    let (w, _rx, line) = common::watch::start_watch(&["run", "--config", cfg.to_str().unwrap()]);
+    assert!(line.contains("2 rules"), "{line}");
+
+    let hot_s = hot.to_str().unwrap().to_string();
+    let noisy = std::thread::spawn(move || {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg("for i in $(seq 500); do : < \"$1\"; done; echo $$")
+            .arg("noisy")
+            .arg(&hot_s)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    });
+    let actions = common::watch::workload_actions(&work);
+    let noisy_pid = noisy.join().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let page = common::http::get(mport, "/metrics").1;
+    let (log, status) = common::watch::stop(w);
+    assert!(status.success(), "{log}");
+
+    let out = read_events(&kt.dir.join("out.jsonl"));
+    let limited = read_events(&kt.dir.join("limited.jsonl"));
+    workload::check(&out, &actions, Names::Host, "the unlimited tenant");
+    let hot = hot.to_str().unwrap();
+    let kept = opens_of(&limited, noisy_pid, hot);
+    let markers: Vec<&Value> = limited
+        .iter()
+        .filter(|e| e["action"] == "events-throttled")
+        .collect();
+    assert_eq!(
+        kept + markers.len(),
+        limited.len(),
+        "the limited exporter holds the shell's opens and markers only"
+    );
+    let counted: u64 = markers
+        .iter()
+        .map(|m| {
+            assert_eq!(m["category"], "audit");
+            assert_eq!(m["tenant"], "noisy");
+            assert_eq!(m["suppressed"]["reason"], "noisy");
+            assert!(
+                m["suppressed"]["first_time"].as_str() <= m["suppressed"]["last_time"].as_str()
+            );
+            m["suppressed"]["count"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        kept as u64 + counted,
+        500,
+        "kept + throttled = every open, exactly"
+    );
+    assert!(
+        !markers.is_empty() && (50..500).contains(&kept),
+        "kept {kept}"
+    );
+    assert_eq!(
+        common::http::metric(
+            &page,
+            "audex_events_dropped_total{stage=\"throttle\",reason=\"noisy\"}"
+        ),
+        counted as f64,
         "{page}"
     );
     assert!(kt.rules_text().trim() == "No rules", "{}", kt.rules_text());

@@ -116,6 +116,8 @@ impl Plan {
         let (a, b) = (&self.config, &other.config);
         a.tenants == b.tenants
             && a.filters == b.filters
+            && a.max_args == b.max_args
+            && a.max_argv_bytes == b.max_argv_bytes
             && a.exporters == b.exporters
             && a.spool == b.spool
             && a.rules.controls == b.rules.controls

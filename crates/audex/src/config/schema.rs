@@ -331,6 +331,32 @@ pub struct TenantCfg {
     pub headers: Pairs,
     /// Added to the OTLP resource of the tenant's events (e.g. data_stream.namespace).
     pub resource_attributes: Spanned<Pairs>,
+    /// A token bucket over the events the tenant's exporters get; what it
+    /// holds back is counted in `events-throttled` markers.
+    pub rate_limit: Option<Spanned<RateLimitCfg>>,
+}
+
+/// `tenants[].rate_limit`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitCfg {
+    pub events_per_s: f64,
+    /// Default: one second's worth (at least 1).
+    pub burst: Option<u64>,
+    /// A bucket per rule key.
+    pub per_key: bool,
+}
+
+impl RateLimitCfg {
+    pub fn spec(&self) -> audex_policy::RateLimitSpec {
+        audex_policy::RateLimitSpec {
+            events_per_s: self.events_per_s,
+            burst: self
+                .burst
+                .unwrap_or_else(|| (self.events_per_s.ceil() as u64).max(1)),
+            per_key: self.per_key,
+        }
+    }
 }
 
 /// A filter (`filters[]`, top level or per tenant): `drop` suppresses what its

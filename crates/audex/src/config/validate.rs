@@ -308,6 +308,11 @@ fn validate_tenant(t: &Spanned<TenantCfg>, errs: &Errors) {
     for m in &t.redact.mask {
         validate_mask(m, errs);
     }
+    if let Some(r) = &t.rate_limit {
+        if let Err(e) = audex_policy::Throttle::new(r.spec(), &t.name, "") {
+            errs.at_value(r, format!("tenant `{}`: {e}", t.name));
+        }
+    }
     let r = &t.redact;
     if (!r.hash.is_empty() || r.hash_ids) && r.hash_key_file.is_none() {
         errs.at_value(

@@ -11,6 +11,7 @@ mod route;
 mod shutdown;
 mod sink;
 mod stages;
+mod throttle;
 
 pub use event::{Enriched, FilterId, Outbound};
 pub use filter::Filters;
@@ -18,3 +19,7 @@ pub use route::Router;
 pub use shutdown::Shutdown;
 pub use sink::Sink;
 pub use stages::Stages;
+pub use throttle::{Clock, Throttles};
+
+#[cfg(test)]
+mod accounting_tests;

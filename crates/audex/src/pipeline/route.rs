@@ -2,13 +2,16 @@
 //! [`Enriched`] event, gives a [`Routed`] one (argv trimmed to `max_args` /
 //! `max_argv_bytes`, compliance controls from its rule keys, the top-level
 //! filters, then the first tenant that matches, else `default`,
-//! then that tenant's filters), then its tenant's [`Outbound`] copy. Events
+//! then that tenant's filters and its rate limit), then its tenant's
+//! [`Outbound`] copy; the rate limits' markers come out as [`Outbound`]
+//! copies of their own ([`Router::take_markers`]). Events
 //! that match no tenant and events a tenant withholds are counted in
 //! `audex_events_dropped_total` (`stage="route"` and `stage="redact"`); a
 //! suppressed event is routed and redacted like any other, for its filter's
 //! exporters (see [`super::filter`]).
 use super::event::{Enriched, Outbound, Routed};
 use super::filter::Filters;
+use super::throttle::Throttles;
 use crate::metrics::METRICS;
 use audex_compliance::controls::ControlMap;
 use audex_policy::{ArgvLimit, Policy};
@@ -20,22 +23,32 @@ pub struct Router {
     controls: ControlMap,
     filters: Filters,
     argv: ArgvLimit,
+    throttles: Throttles,
 }
 
 impl Router {
-    pub fn new(policy: Policy, controls: ControlMap, filters: Filters, argv: ArgvLimit) -> Router {
+    pub fn new(
+        policy: Policy,
+        controls: ControlMap,
+        filters: Filters,
+        argv: ArgvLimit,
+        throttles: Throttles,
+    ) -> Router {
         Router {
             policy,
             controls,
             filters,
             argv,
+            throttles,
         }
     }
 
     /// Controls come from the rule keys as the kernel gave them, before a
     /// tenant's redaction may hash or drop the keys; then the filters and the
-    /// tenant. None (counted as unrouted) when no tenant takes it. Notes
-    /// audex makes (loss reports, checkpoints) pass every filter.
+    /// tenant, its filters and its rate limit. None when no tenant takes it
+    /// (counted as unrouted) or its rate limit holds it back (counted in a
+    /// marker). Notes audex makes (loss reports, checkpoints) pass every
+    /// filter and limit.
     pub fn route(&mut self, ev: Enriched) -> Option<Routed> {
         let note = ev.is_note();
         let mut event = ev.into_inner();
@@ -52,6 +65,9 @@ impl Router {
             Some(tenant) => {
                 if suppressed.is_none() && !note {
                     suppressed = self.filters.after_routing(tenant, &event);
+                    if suppressed.is_none() && !self.throttles.admit(tenant, &event) {
+                        return None;
+                    }
                 }
                 Some(Routed {
                     tenant,
@@ -80,6 +96,30 @@ impl Router {
                 None
             }
         }
+    }
+
+    /// The rate limits' markers due now, for their tenants' exporters, in
+    /// order (each before the event whose admission closed it).
+    pub fn take_markers(&mut self) -> Vec<Outbound> {
+        self.throttles
+            .take_markers()
+            .into_iter()
+            .map(|(tenant, event)| Outbound {
+                tenant,
+                event,
+                suppressed: None,
+            })
+            .collect()
+    }
+
+    /// Markers for summaries a period old (live).
+    pub fn tick(&mut self) {
+        self.throttles.tick();
+    }
+
+    /// Markers for every open summary (end of input, reload, stop).
+    pub fn flush(&mut self) {
+        self.throttles.flush();
     }
 
     /// Both steps.

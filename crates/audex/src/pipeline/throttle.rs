@@ -1,0 +1,126 @@
+//! The rate-limit stage: each tenant's `rate_limit` over the events its own
+//! exporters would get (after its filters, before redaction), by event time
+//! ([`Clock::Event`], replay) or wall time ([`Clock::Wall`], live). Takes
+//! routed events; gives whether each passes, and the `events-throttled`
+//! markers due (for the tenant's exporters; never throttled, never
+//! redacted: they hold counts and times only). Suppressed events are counted
+//! in `audex_events_dropped_total{stage="throttle",reason=<tenant>}`.
+use crate::metrics::METRICS;
+use audex_policy::{event_time_ns, Throttle};
+use audex_proto::v1::AuditEvent;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The clock a rate limit refills by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The events' own times (replay: a log replays the same at any speed).
+    Event,
+    /// Now (live).
+    Wall,
+}
+
+struct Limited {
+    name: String,
+    throttle: Throttle,
+    suppressed: Arc<AtomicU64>,
+}
+
+/// The rate limits of a config's tenants.
+pub struct Throttles {
+    /// Per tenant (policy index); None: no limit.
+    tenants: Vec<Option<Limited>>,
+    clock: Clock,
+    /// The latest event time seen (the event clock's now, for `tick`).
+    latest_ns: i64,
+    /// Markers due, with their tenant, oldest first.
+    markers: Vec<(usize, AuditEvent)>,
+}
+
+fn wall_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// A marker goes to its tenant's exporters as it is (redaction has nothing
+/// of an event's to take from it): tagged with the tenant here.
+fn tagged(mut m: AuditEvent, tenant: &str) -> AuditEvent {
+    m.tenant = tenant.to_string();
+    m
+}
+
+impl Throttles {
+    /// Per tenant: its name and its limit, if it has one.
+    pub fn new(tenants: Vec<(String, Option<Throttle>)>, clock: Clock) -> Throttles {
+        Throttles {
+            tenants: tenants
+                .into_iter()
+                .map(|(name, t)| {
+                    t.map(|throttle| Limited {
+                        suppressed: METRICS.throttle_counter(&name),
+                        name,
+                        throttle,
+                    })
+                })
+                .collect(),
+            clock,
+            latest_ns: 0,
+            markers: Vec::new(),
+        }
+    }
+
+    fn now(&self, ev: Option<&AuditEvent>) -> i64 {
+        match (self.clock, ev) {
+            (Clock::Wall, _) => wall_ns(),
+            (Clock::Event, Some(ev)) => event_time_ns(ev),
+            (Clock::Event, None) => self.latest_ns,
+        }
+    }
+
+    /// Whether tenant `tenant`'s limit lets `ev` through (always, without a
+    /// limit); markers due before it are queued first.
+    pub fn admit(&mut self, tenant: usize, ev: &AuditEvent) -> bool {
+        let now = self.now(Some(ev));
+        self.latest_ns = self.latest_ns.max(now);
+        let Some(Some(l)) = self.tenants.get_mut(tenant) else {
+            return true;
+        };
+        let mut made = Vec::new();
+        let pass = l.throttle.admit(ev, now, &mut made);
+        if !pass {
+            l.suppressed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.markers
+            .extend(made.into_iter().map(|m| (tenant, tagged(m, &l.name))));
+        pass
+    }
+
+    /// Queues the markers of summaries a period old (live: a storm that
+    /// stopped is reported without waiting for the next event).
+    pub fn tick(&mut self) {
+        let now = self.now(None);
+        self.each(|t, made| t.tick(now, made));
+    }
+
+    /// Queues a marker for every open summary (end of input, reload, stop).
+    pub fn flush(&mut self) {
+        self.each(|t, made| t.flush(made));
+    }
+
+    fn each(&mut self, f: impl Fn(&mut Throttle, &mut Vec<AuditEvent>)) {
+        let mut made = Vec::new();
+        for (i, l) in self.tenants.iter_mut().enumerate() {
+            if let Some(l) = l {
+                f(&mut l.throttle, &mut made);
+                self.markers
+                    .extend(made.drain(..).map(|m| (i, tagged(m, &l.name))));
+            }
+        }
+    }
+
+    /// The markers queued, with their tenant, oldest first.
+    pub fn take_markers(&mut self) -> Vec<(usize, AuditEvent)> {
+        std::mem::take(&mut self.markers)
+    }
+}

@@ -1,0 +1,145 @@
+//! Rate limits through `audex replay --config`, by the events' own clock: a
+//! tenant's limit keeps its burst and its rate, `events-throttled` markers
+//! count the rest (kept + markers + what its filter handed to a sink = every
+//! event of the tenant, exactly), another tenant is untouched, a replay gives
+//! the same bytes twice, and the summary names the count.
+mod common;
+
+use serde_json::Value;
+use std::fmt::Write;
+use std::path::Path;
+
+/// `n` opens by pid 700, 10 ms apart from t=1700000000, of /data/<i>; every
+/// tenth by auid 0 (the other tenant's), every seventh failed.
+fn opens(n: usize) -> String {
+    let mut log = String::new();
+    for i in 0..n {
+        let (s, ms) = (1_700_000_000 + i / 100, (i % 100) * 10);
+        let auid = if i % 10 == 0 { 0 } else { 1000 };
+        let ok = if i % 7 == 0 {
+            "success=no exit=-13"
+        } else {
+            "success=yes exit=3"
+        };
+        let serial = 100 + i;
+        writeln!(log, "type=SYSCALL msg=audit({s}.{ms:03}:{serial}): arch=c000003e syscall=257 {ok} a0=ffffff9c a1=2 a2=0 a3=0 items=1 ppid=1 pid=700 auid={auid} uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 comm=\"cat\" exe=\"/usr/bin/cat\" key=\"data\"").unwrap();
+        writeln!(log, "type=PATH msg=audit({s}.{ms:03}:{serial}): item=0 name=\"/data/{i}\" inode=6 dev=fe:00 mode=0100644 ouid=1000 ogid=1000 rdev=00:00 nametype=NORMAL").unwrap();
+        writeln!(log, "type=EOE msg=audit({s}.{ms:03}:{serial}):").unwrap();
+    }
+    log
+}
+
+fn lines(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn count(m: &Value) -> u64 {
+    m["suppressed"]["count"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn kept_markers_and_sinks_add_up_to_every_event_and_replay_is_repeatable() {
+    let d = common::out_dir("rate-limits");
+    let input = d.join("audit.log");
+    std::fs::write(&input, opens(1000)).unwrap();
+    let mut outputs = Vec::new();
+    for run in 0..2 {
+        let r = d.join(format!("run{run}"));
+        std::fs::create_dir_all(&r).unwrap();
+        let cfg = r.join("audex.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tenants:\n  - name: root\n    match: {{uids: [\"0\"]}}\n    exporters: [root]\n  - name: default\n    rate_limit: {{events_per_s: 20, burst: 5}}\n    filters:\n      - name: failures\n        drop: {{outcome: failure}}\n        exporters: [failures]\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\n  - {{name: root, type: jsonl, path: {d}/root.jsonl}}\n  - {{name: failures, type: jsonl, path: {d}/failures.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\n",
+                d = r.display()
+            ),
+        )
+        .unwrap();
+        let out = common::audex()
+            .args(["replay", "--no-names", "--config"])
+            .arg(&cfg)
+            .arg(&input)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        let (kept, root, failures) = (
+            lines(&r.join("out.jsonl")),
+            lines(&r.join("root.jsonl")),
+            lines(&r.join("failures.jsonl")),
+        );
+        // The uid-0 tenant has no limit: all 100 of its events.
+        assert_eq!(root.len(), 100);
+        // The default tenant's: 900, of which the failures (i % 7 == 0, uid
+        // 1000) go to the filter's sink, untouched by the limit.
+        let want_failures = (0..1000).filter(|i| i % 10 != 0 && i % 7 == 0).count();
+        assert_eq!(failures.len(), want_failures);
+        let (markers, events): (Vec<&Value>, Vec<&Value>) =
+            kept.iter().partition(|e| e["action"] == "events-throttled");
+        let throttled: u64 = markers.iter().map(|m| count(m)).sum();
+        assert_eq!(
+            events.len() as u64 + throttled + failures.len() as u64,
+            900,
+            "kept + throttled + filtered = the tenant's events"
+        );
+        // 10 s of events: the burst and 20/s, give or take the edges.
+        assert!((195..=210).contains(&events.len()), "kept {}", events.len());
+        assert!(events.iter().all(|e| e["outcome"] == "success"));
+        // Markers come in time order, each after the events it counts and
+        // before the next kept one; a long storm is reported every second.
+        assert!(markers.len() >= 9, "{}", markers.len());
+        let mut last = String::new();
+        for e in &kept {
+            let t = if e["action"] == "events-throttled" {
+                assert_eq!(e["suppressed"]["reason"], "default");
+                let (f, l) = (
+                    e["suppressed"]["first_time"].as_str().unwrap(),
+                    e["suppressed"]["last_time"].as_str().unwrap(),
+                );
+                assert!(f <= l && last.as_str() <= f, "{e}");
+                l.to_string()
+            } else {
+                e["time"].as_str().unwrap().to_string()
+            };
+            assert!(last <= t, "{last} then {t}");
+            last = t;
+        }
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("audex: rate limit of tenant default: "))
+            .unwrap_or_else(|| panic!("{err}"));
+        assert_eq!(
+            line.split_whitespace().nth(6).unwrap(),
+            throttled.to_string(),
+            "{line}"
+        );
+        outputs.push(std::fs::read(r.join("out.jsonl")).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1], "the event clock replays the same");
+}
+
+#[test]
+fn validate_names_a_bad_rate_limit_at_its_line() {
+    let d = common::out_dir("rate-limits-validate");
+    let cfg = d.join("audex.yaml");
+    std::fs::write(
+        &cfg,
+        "tenants:\n  - name: default\n    exporters: [out]\n    rate_limit: {events_per_s: 0}\nexporters:\n  - {name: out, type: jsonl, path: \"-\"}\n",
+    )
+    .unwrap();
+    let out = common::audex()
+        .args(["validate", "--no-environment", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(":4:") && err.contains("`rate_limit.events_per_s` must be a number above 0"),
+        "{err}"
+    );
+}
