@@ -1,13 +1,15 @@
 //! The enrichment stage: fills `process.parent`, `container`, `k8s` and
 //! `process.peer` of events from the process cache, `/proc`, the cgroup of the
 //! process and the pod index. Input: normalized events, in order. Output: the
-//! same events, enriched in place. Live (reading `/proc`) or offline (replay:
+//! same events, enriched in place; with label rules, `process.labels` from
+//! the process and its ancestors (kept in the process cache). Live (reading `/proc`) or offline (replay:
 //! only what the stream itself says, as `/proc` then describes other processes).
 use crate::cgroup::{self, ContainerRef};
 use crate::kubernetes::PodIndex;
 use crate::peers::Peers;
 use crate::process::{ProcInfo, ProcessCache};
 use crate::procfs::ProcFs;
+use audex_policy::{LabelSet, Labels};
 use audex_proto::v1::{AuditEvent, Container, Kubernetes, Parent, Peer};
 use audex_proto::Action;
 use std::path::PathBuf;
@@ -28,6 +30,8 @@ pub struct EnrichOptions {
     pub peer_processes: Vec<String>,
     /// Names the node in `k8s.node` when the pod does not.
     pub node_name: String,
+    /// Process label rules (`labels:`).
+    pub labels: Labels,
 }
 
 impl Default for EnrichOptions {
@@ -38,6 +42,7 @@ impl Default for EnrichOptions {
             cache_capacity: 16_384,
             peer_processes: vec!["smbd".into(), "sshd".into()],
             node_name: String::new(),
+            labels: Labels::default(),
         }
     }
 }
@@ -51,6 +56,7 @@ pub struct Enricher {
     node: String,
     now: Instant,
     lookups: u64,
+    labels: Labels,
 }
 
 impl Enricher {
@@ -68,6 +74,7 @@ impl Enricher {
             node: opts.node_name,
             now: Instant::now(),
             lookups: 0,
+            labels: opts.labels,
         }
     }
 
@@ -89,8 +96,12 @@ impl Enricher {
                 return Some(p);
             }
         }
+        let old = self.cache.peek(pid).map(|o| (o.exe.clone(), o.labels));
         let r = self.proc.as_ref()?.read(pid)?;
         let container = r.cgroup.as_deref().and_then(cgroup::parse);
+        // Read again after a while: the labels stay with the same program.
+        let kept = old.filter(|(exe, _)| *exe == r.exe).map_or(0, |(_, l)| l);
+        let labels = kept | self.inherited(r.ppid) | self.labels.of_exec(&r.exe, &r.args);
         Some(self.cache.insert(
             pid,
             ProcInfo {
@@ -100,8 +111,57 @@ impl Enricher {
                 ppid: r.ppid,
                 container,
                 read_at: Some(now_s),
+                labels,
             },
         ))
+    }
+
+    /// The labels of `ppid`'s entry, for a child (none without rules).
+    fn inherited(&self, ppid: Option<u32>) -> LabelSet {
+        if self.labels.is_empty() {
+            return 0;
+        }
+        ppid.and_then(|pp| self.cache.peek(pp))
+            .map_or(0, |p| p.labels)
+    }
+
+    /// `process.labels` of `ev`: its process's (or, unknown, its parent's),
+    /// with what its rule keys add, which the process keeps from then on.
+    fn label(
+        &mut self,
+        ev: &mut AuditEvent,
+        pid: u32,
+        me: Option<Arc<ProcInfo>>,
+        parent: Option<&ProcInfo>,
+        now_s: i64,
+    ) -> Option<Arc<ProcInfo>> {
+        let had = me
+            .as_ref()
+            .map_or_else(|| parent.map_or(0, |pp| pp.labels), |m| m.labels);
+        let set = had | self.labels.of_keys(&ev.keys);
+        let p = ev.process.as_mut().unwrap();
+        let me = if set != had || me.is_none() && set != 0 {
+            let info = match &me {
+                Some(m) => ProcInfo {
+                    labels: set,
+                    ..(**m).clone()
+                },
+                // Not seen before (a replayed fork): what the event says.
+                None => ProcInfo {
+                    exe: p.exe.clone(),
+                    comm: p.comm.clone(),
+                    ppid: p.ppid,
+                    read_at: self.proc.is_some().then_some(now_s),
+                    labels: set,
+                    ..ProcInfo::default()
+                },
+            };
+            Some(self.cache.insert(pid, info))
+        } else {
+            me
+        };
+        p.labels = self.labels.names(set);
+        me
     }
 
     pub fn enrich(&mut self, ev: &mut AuditEvent) {
@@ -120,24 +180,41 @@ impl Enricher {
             let container = self
                 .container_of_pid(pid)
                 .or_else(|| parent.as_ref().and_then(|pp| pp.container.clone()));
+            let args = if p.args.is_empty() {
+                p.title.split(' ').map(String::from).collect()
+            } else {
+                p.args.clone()
+            };
+            // An exec keeps the process's labels and its parent's, and adds
+            // what the new program and argv give.
+            let labels = if self.labels.is_empty() {
+                0
+            } else {
+                self.cache.peek(pid).map_or(0, |o| o.labels)
+                    | parent.as_ref().map_or(0, |pp| pp.labels)
+                    | self.labels.of_exec(&p.exe, &args)
+            };
             Some(self.cache.insert(
                 pid,
                 ProcInfo {
                     exe: p.exe.clone(),
                     comm: p.comm.clone(),
-                    args: if p.args.is_empty() {
-                        p.title.split(' ').map(String::from).collect()
-                    } else {
-                        p.args.clone()
-                    },
+                    args,
                     ppid,
                     container,
                     read_at: None,
+                    labels,
                 },
             ))
         } else {
             self.known(pid, now_s)
         };
+        let me = if self.labels.is_empty() {
+            me
+        } else {
+            self.label(ev, pid, me, parent.as_deref(), now_s)
+        };
+        let p = ev.process.as_ref().unwrap();
         // Borrowed from the cache entries held above: no copies until the event's.
         let container: Option<&ContainerRef> = me
             .as_deref()
@@ -206,5 +283,118 @@ impl Enricher {
                 n.clone_into(&mut k.container);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use audex_policy::LabelSpec;
+    use audex_proto::v1::Process;
+
+    fn enricher(rules: &[LabelSpec]) -> Enricher {
+        Enricher::new(
+            EnrichOptions {
+                live: false,
+                peer_processes: Vec::new(),
+                labels: Labels::compile(rules).unwrap(),
+                ..EnrichOptions::default()
+            },
+            None,
+        )
+    }
+
+    fn ev(action: &str, pid: u32, ppid: u32, exe: &str, args: &[&str], key: &str) -> AuditEvent {
+        AuditEvent {
+            action: action.into(),
+            outcome: "success".into(),
+            keys: if key.is_empty() {
+                vec![]
+            } else {
+                vec![key.into()]
+            },
+            process: Some(Process {
+                pid: Some(pid),
+                ppid: Some(ppid),
+                exe: exe.into(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn labels_of(e: &mut Enricher, mut ev: AuditEvent) -> Vec<String> {
+        e.enrich(&mut ev);
+        ev.process.unwrap().labels
+    }
+
+    #[test]
+    fn labels_come_from_exe_argv_and_keys_and_pass_to_descendants() {
+        let mut e = enricher(&[
+            LabelSpec {
+                name: "backup".into(),
+                argv: vec!["--delete".into()],
+                ..Default::default()
+            },
+            LabelSpec {
+                name: "admin".into(),
+                keys: vec!["sudo".into()],
+                ..Default::default()
+            },
+            LabelSpec {
+                name: "shell".into(),
+                exe: vec!["bash".into()],
+                ..Default::default()
+            },
+        ]);
+        // pid 10 execs rsync with --delete: backup.
+        let rsync = ev(
+            "executed",
+            10,
+            1,
+            "/usr/bin/rsync",
+            &["rsync", "--delete"],
+            "",
+        );
+        assert_eq!(labels_of(&mut e, rsync), ["backup"]);
+        // Its child (a fork, never seen exec) inherits it.
+        assert_eq!(
+            labels_of(&mut e, ev("opened", 11, 10, "/usr/bin/rsync", &[], "")),
+            ["backup"]
+        );
+        // The child's event with the `sudo` key adds admin, kept from then on.
+        assert_eq!(
+            labels_of(&mut e, ev("opened", 11, 10, "/usr/bin/rsync", &[], "sudo")),
+            ["backup", "admin"]
+        );
+        assert_eq!(
+            labels_of(&mut e, ev("opened", 11, 10, "/usr/bin/rsync", &[], "")),
+            ["backup", "admin"]
+        );
+        // An exec in the child keeps both and adds what the new program gives.
+        assert_eq!(
+            labels_of(&mut e, ev("executed", 11, 10, "/bin/bash", &["bash"], "")),
+            ["backup", "admin", "shell"]
+        );
+        // Its child in turn.
+        assert_eq!(
+            labels_of(&mut e, ev("executed", 12, 11, "/bin/cat", &["cat"], "")),
+            ["backup", "admin", "shell"]
+        );
+        // The parent never got what its child was given.
+        assert_eq!(
+            labels_of(&mut e, ev("opened", 10, 1, "/usr/bin/rsync", &[], "")),
+            ["backup"]
+        );
+        // An unrelated process: none.
+        assert!(labels_of(&mut e, ev("executed", 20, 1, "/bin/ls", &["ls"], "")).is_empty());
+    }
+
+    #[test]
+    fn without_rules_no_label_and_no_cache_entry_is_made() {
+        let mut e = enricher(&[]);
+        assert!(labels_of(&mut e, ev("opened", 11, 10, "/x", &[], "sudo")).is_empty());
+        assert!(e.cache.is_empty());
     }
 }

@@ -20,6 +20,8 @@ pub struct ProcInfo {
     /// Audit time (s) at which this was learnt from /proc (None: from an exec
     /// event, which stays true until the pid execs again).
     pub read_at: Option<i64>,
+    /// Its labels (its own and those inherited from its ancestors).
+    pub labels: audex_policy::LabelSet,
 }
 
 impl ProcInfo {

@@ -11,6 +11,7 @@
 pub mod argv;
 pub mod fields;
 mod filter;
+mod labels;
 mod matcher;
 mod policy;
 mod redact;
@@ -20,6 +21,7 @@ mod throttle;
 
 pub use argv::ArgvLimit;
 pub use filter::{Filter, FilterSpec, FIRST_PER_PROCESS_CAPACITY};
+pub use labels::{LabelSet, LabelSpec, Labels, MAX_LABELS};
 pub use matcher::{glob, Matcher};
 pub use policy::{Policy, TenantSpec};
 pub use redact::{HashKey, MaskSpec, PidPolicy, RedactSpec};

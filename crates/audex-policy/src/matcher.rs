@@ -1,6 +1,7 @@
 //! Which events belong to a tenant: rule keys, paths (a path and what is under
 //! it, by whole components: `/home/alice` is not `/home/alice2`), uid ranges
-//! (auid when set, else uid), Kubernetes namespace globs, pod label selectors.
+//! (auid when set, else uid), Kubernetes namespace globs, pod label selectors,
+//! process labels.
 //! Any one criterion that matches is enough.
 use audex_proto::v1::AuditEvent;
 use std::collections::BTreeMap;
@@ -14,6 +15,8 @@ pub struct Matcher {
     pub k8s_namespaces: Vec<String>,
     /// Each selector matches when the pod has all its labels.
     pub pod_labels: Vec<BTreeMap<String, String>>,
+    /// Process labels (`process.labels[]`).
+    pub labels: Vec<String>,
 }
 
 impl Matcher {
@@ -29,6 +32,11 @@ impl Matcher {
             || uid.is_some_and(|u| self.owns_uid(u))
             || (!ns.is_empty() && self.k8s_namespaces.iter().any(|g| glob(g, ns)))
             || k8s.is_some_and(|k| pod_selected(&self.pod_labels, &k.labels))
+            || (!self.labels.is_empty()
+                && ev
+                    .process
+                    .as_ref()
+                    .is_some_and(|p| p.labels.iter().any(|l| self.labels.contains(l))))
     }
 
     pub fn owns_uid(&self, u: u32) -> bool {
@@ -110,6 +118,24 @@ mod tests {
         fn glob_means_what_a_regex_means(p in "[ab*é]{0,8}", s in "[abé]{0,12}") {
             prop_assert_eq!(glob(&p, &s), oracle(&p, &s), "{} {}", p, s);
         }
+    }
+
+    #[test]
+    fn a_tenant_matches_process_labels() {
+        use audex_proto::v1::{AuditEvent, Process};
+        let m = super::Matcher {
+            labels: vec!["backup".into()],
+            ..Default::default()
+        };
+        let ev = |labels: &[&str]| AuditEvent {
+            process: Some(Process {
+                labels: labels.iter().map(|l| l.to_string()).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(m.matches(&ev(&["shell", "backup"])));
+        assert!(!m.matches(&ev(&["shell"])) && !m.matches(&AuditEvent::default()));
     }
 
     #[test]

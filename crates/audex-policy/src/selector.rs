@@ -2,7 +2,7 @@
 //! `keep`): rule keys (or none), exe and comm globs, path prefixes and globs,
 //! syscall names, actions, categories, outcome, uid and auid ranges,
 //! Kubernetes namespace globs and pod labels, container presence, the socket
-//! address (CIDR) and port. Every criterion given must hold (and); within one
+//! address (CIDR) and port, process labels. Every criterion given must hold (and); within one
 //! criterion's list, any entry is enough (or). Input: a [`SelectorSpec`] as
 //! configured. Output: a compiled [`Selector`], or the first entry that is not
 //! valid with the reason.
@@ -38,6 +38,8 @@ pub struct SelectorSpec {
     pub addresses: Vec<String>,
     /// Inclusive ranges of `network.port`.
     pub ports: Vec<(u32, u32)>,
+    /// Process labels (`process.labels[]`).
+    pub labels: Vec<String>,
 }
 
 impl SelectorSpec {
@@ -54,7 +56,7 @@ impl SelectorSpec {
 /// exactly), or a glob (`*` and `?` within a path component, `**` across,
 /// `[...]`); either matches the base name alone when it has no `/`.
 #[derive(Debug, Clone)]
-struct PathPattern {
+pub(crate) struct PathPattern {
     kind: PatternKind,
     /// No `/` in the pattern: it is matched against the base name.
     base_only: bool,
@@ -90,7 +92,7 @@ const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
 };
 
 impl PathPattern {
-    fn new(p: &str) -> Result<PathPattern, String> {
+    pub(crate) fn new(p: &str) -> Result<PathPattern, String> {
         if p.is_empty() {
             return Err("an empty pattern".into());
         }
@@ -114,7 +116,7 @@ impl PathPattern {
 
     /// `under`: a literal also takes what is under it (paths), else only
     /// itself (exe).
-    fn matches(&self, s: &str, under: bool) -> bool {
+    pub(crate) fn matches(&self, s: &str, under: bool) -> bool {
         if s.is_empty() {
             return false;
         }
@@ -303,6 +305,8 @@ impl Selector {
                     .files
                     .iter()
                     .any(|f| self.paths.iter().any(|g| g.matches(&f.path, true))))
+            && (s.labels.is_empty()
+                || process.is_some_and(|p| p.labels.iter().any(|l| s.labels.contains(l))))
     }
 }
 
@@ -330,6 +334,7 @@ mod tests {
                 pid: Some(42),
                 exe: "/usr/bin/bash".into(),
                 comm: "bash".into(),
+                labels: vec!["shell".into()],
                 ..Default::default()
             }),
             files: vec![File {
@@ -353,6 +358,10 @@ mod tests {
             (
                 sel(|s| s.keys = vec!["web".into()]),
                 sel(|s| s.keys = vec!["db".into()]),
+            ),
+            (
+                sel(|s| s.labels = vec!["x".into(), "shell".into()]),
+                sel(|s| s.labels = vec!["backup".into()]),
             ),
             (
                 sel(|s| s.exe = vec!["/usr/bin/bash".into()]),

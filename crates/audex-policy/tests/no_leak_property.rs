@@ -116,6 +116,7 @@ fn spec(i: usize, t: &T, default: bool) -> TenantSpec {
                 .iter()
                 .map(|l| [("app".to_string(), format!("a{l}"))].into_iter().collect())
                 .collect(),
+            labels: Vec::new(),
         },
         redact: RedactSpec {
             mask: if t.mask {

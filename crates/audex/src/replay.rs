@@ -90,12 +90,16 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         },
         None => None,
     };
+    let labels = outputs
+        .as_ref()
+        .map(|o| o.label_rules())
+        .unwrap_or_default();
     let mut local = None;
     let sink: &mut dyn Sink = match &mut outputs {
         Some(o) => o,
         None => local.insert(Local(writer(&args, out))),
     };
-    let mut stages = stages(&args);
+    let mut stages = stages(&args, labels);
     let started = Instant::now();
     let mut progress = Progress::new(size);
     let mut reader = BufReader::with_capacity(256 << 10, input);
@@ -257,7 +261,7 @@ fn writer<'a>(args: &ReplayArgs, out: BufWriter<Box<dyn Write + 'a>>) -> Box<dyn
 /// The stages after parsing, for a log: names from the host (unless
 /// `--no-names`), parents from the log's own exec events, controls here
 /// without a config.
-fn stages(args: &ReplayArgs) -> Stages<Box<dyn UserDb>> {
+fn stages(args: &ReplayArgs, labels: audex_policy::Labels) -> Stages<Box<dyn UserDb>> {
     let users: Box<dyn UserDb> = if args.no_names {
         Box::new(NoNames)
     } else {
@@ -282,6 +286,7 @@ fn stages(args: &ReplayArgs) -> Stages<Box<dyn UserDb>> {
             EnrichOptions {
                 live: false,
                 peer_processes: Vec::new(),
+                labels,
                 ..EnrichOptions::default()
             },
             None,

@@ -157,6 +157,9 @@ impl Running<'_> {
                 "`enrich` settings (host root, process cache, peers, Kubernetes) take effect at the next start"
             );
         }
+        if new.labels != old.labels {
+            audex_log::warn!("`labels` (process label rules) take effect at the next start");
+        }
         if new.metrics.listen != old.metrics.listen {
             audex_log::warn!("`metrics.listen` takes effect at the next start");
         }
@@ -322,7 +325,7 @@ fn serve(
     let opts = LiveOptions {
         host_root: running.plan.config.enrich.host_root.value.clone(),
         node: Some(running.node.clone()),
-        enrich: running.plan.config.enrich.options(),
+        enrich: running.plan.config.enrich_options(),
         pods,
     };
     live::read_loop(src, &opts, running, shutdown)

@@ -19,6 +19,8 @@ pub struct Config {
     /// marker): arguments, and bytes of them.
     pub max_args: Option<Spanned<usize>>,
     pub max_argv_bytes: Option<Spanned<usize>>,
+    /// Process labels, kept by the process cache and inherited by children.
+    pub labels: Vec<Spanned<LabelCfg>>,
     /// Applied after enrichment, before routing.
     pub filters: Vec<Spanned<FilterCfg>>,
     pub tenants: Vec<Spanned<TenantCfg>>,
@@ -148,6 +150,7 @@ impl EnrichCfg {
             cache_capacity: *self.process_cache_size,
             peer_processes: self.peer_processes.clone(),
             node_name: self.kubernetes.node_name.clone(),
+            labels: audex_policy::Labels::default(),
         }
     }
 }
@@ -302,6 +305,8 @@ pub struct MatchCfg {
     pub uids: Vec<Spanned<String>>,
     pub paths: Vec<String>,
     pub keys: Vec<String>,
+    /// Process labels (`labels[].name`).
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -359,6 +364,29 @@ impl RateLimitCfg {
     }
 }
 
+/// A label rule (`labels[]`): the label `name` for a process that execs a
+/// program matching `exe` (globs) or with an argv matching `argv` (regexes),
+/// or whose event carries one of `keys`.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelCfg {
+    pub name: String,
+    pub exe: Vec<String>,
+    pub argv: Vec<String>,
+    pub keys: Vec<String>,
+}
+
+impl LabelCfg {
+    pub fn spec(&self) -> audex_policy::LabelSpec {
+        audex_policy::LabelSpec {
+            name: self.name.clone(),
+            exe: self.exe.clone(),
+            argv: self.argv.clone(),
+            keys: self.keys.clone(),
+        }
+    }
+}
+
 /// A filter (`filters[]`, top level or per tenant): `drop` suppresses what its
 /// selector matches, `keep` what it does not; the suppressed events still go
 /// to the filter's `exporters` (and are counted).
@@ -395,6 +423,8 @@ pub struct SelectorCfg {
     pub addresses: Vec<Spanned<String>>,
     /// Ports and inclusive ranges (`8000-8999`).
     pub ports: Vec<Spanned<String>>,
+    /// Process labels (`labels[].name`).
+    pub labels: Vec<String>,
 }
 
 impl SelectorCfg {
@@ -420,6 +450,7 @@ impl SelectorCfg {
             container: self.container,
             addresses: strings(&self.addresses),
             ports: ranges(&self.ports),
+            labels: self.labels.clone(),
         }
     }
 }
@@ -430,6 +461,20 @@ impl Config {
         self.filters
             .iter()
             .chain(self.tenants.iter().flat_map(|t| &t.filters))
+    }
+
+    /// The label rules (empty when they do not compile: `validate` says why).
+    pub fn label_rules(&self) -> audex_policy::Labels {
+        let specs: Vec<_> = self.labels.iter().map(|l| l.spec()).collect();
+        audex_policy::Labels::compile(&specs).unwrap_or_default()
+    }
+
+    /// The live enrichment options, with the label rules.
+    pub fn enrich_options(&self) -> audex_enrich::EnrichOptions {
+        audex_enrich::EnrichOptions {
+            labels: self.label_rules(),
+            ..self.enrich.options()
+        }
     }
 
     /// `max_args` and `max_argv_bytes`.
@@ -610,6 +655,7 @@ impl TenantCfg {
                 uids: m.uids.iter().filter_map(|u| uid_range(u)).collect(),
                 k8s_namespaces: m.k8s_namespaces.clone(),
                 pod_labels: m.pod_labels.0.clone(),
+                labels: m.labels.clone(),
             },
             redact: RedactSpec {
                 drop: r.drop.clone(),

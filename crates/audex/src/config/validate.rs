@@ -52,6 +52,17 @@ impl Config {
         for f in self.all_filters() {
             validate_filter(f, errs);
         }
+        for l in &self.labels {
+            if let Err(e) = audex_policy::Labels::compile(&[l.spec()]) {
+                errs.at_value(l, e);
+            }
+        }
+        let all: Vec<_> = self.labels.iter().map(|l| l.spec()).collect();
+        if let (Err(e), Some(last)) = (audex_policy::Labels::compile(&all), self.labels.last()) {
+            if e.contains("distinct labels") {
+                errs.at_value(last, e);
+            }
+        }
         for (key, v) in [
             ("max_args", &self.max_args),
             ("max_argv_bytes", &self.max_argv_bytes),
