@@ -67,6 +67,12 @@ pub enum RulesCommand {
     Delete(RuleSources),
     /// Print the kernel's rules in auditctl syntax.
     List,
+    /// Print which of a config's filters `run` pushes down to the kernel as
+    /// `never` rules, and why the others stay in user space.
+    Plan {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// List the compliance rule packs shipped with audex, or print one.
     Packs {
         /// A pack to print (its rules, then its keys and their controls).

@@ -24,6 +24,8 @@ pub struct State {
     pub rules_owned: usize,
     pub locked: bool,
     pub enforce: bool,
+    /// Filters pushed down to the kernel, with their rules (auditctl syntax).
+    pub pushed: Vec<String>,
 }
 
 /// Writes the state (best effort: `status` then just shows less).
@@ -38,6 +40,7 @@ pub fn write(s: &State) {
         "backlog_limit": m.backlog_limit.load(Ordering::Relaxed),
         "backlog_high_water": m.backlog_high_water.load(Ordering::Relaxed),
         "rules_restored": m.rules_restored.load(Ordering::Relaxed),
+        "pushed_down": s.pushed,
     });
     let dir = runtime_dir();
     let tmp = dir.join(format!("status.json.{}", std::process::id()));
@@ -85,6 +88,17 @@ pub fn status_lines(v: &Value) -> Vec<String> {
         if v["enforce"] == true { "on" } else { "off" },
         n("rules_restored")
     )];
+    if let Some(p) = v["pushed_down"].as_array().filter(|p| !p.is_empty()) {
+        out.push(format!(
+            "pushed down               {} kernel rule(s) in place of filters (the kernel never sends what they exclude):",
+            p.len()
+        ));
+        out.extend(
+            p.iter()
+                .filter_map(|r| r.as_str())
+                .map(|r| format!("  {r}")),
+        );
+    }
     if v["locked"] == true {
         out.push("rules locked              by audex (rules.lock): rules and settings change only after a reboot".into());
     }
@@ -118,13 +132,19 @@ mod tests {
     #[test]
     fn status_shows_the_lock_and_the_high_water() {
         let v = json!({"pid": 1, "node": "n", "rules_owned": 3, "locked": true, "enforce": true,
-            "backlog_limit": 64, "backlog_high_water": 60, "rules_restored": 2});
+            "backlog_limit": 64, "backlog_high_water": 60, "rules_restored": 2,
+            "pushed_down": ["filter q (pushed down): `-A never,exit -F exe=/x -k audex-pushdown:q`"]});
         let lines = status_lines(&v).join("\n");
         assert!(
             lines.contains("3 rules owned, enforce on, 2 restored"),
             "{lines}"
         );
         assert!(lines.contains("rules locked"), "{lines}");
+        assert!(
+            lines.contains("pushed down               1 kernel rule(s)")
+                && lines.contains("  filter q (pushed down): `-A never,exit -F exe=/x"),
+            "{lines}"
+        );
         assert!(
             lines.contains("60 of 64") && lines.contains("raise `source.backlog_limit`"),
             "{lines}"

@@ -87,6 +87,7 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
         }
         RulesCommand::Load(src) => apply(&src, false),
         RulesCommand::Delete(src) => apply(&src, true),
+        RulesCommand::Plan { config } => plan(&config),
         RulesCommand::List => {
             let mut s = open_control()?;
             let rules = s
@@ -101,6 +102,55 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `audex rules plan --config FILE`: each top-level filter, pushed down (its
+/// rules) or kept in user space (why); then the tenants' filters, which stay.
+fn plan(path: &std::path::Path) -> Result<ExitCode> {
+    use audex::config::pushdown::Decision;
+    let cfg = match audex::config::load(path) {
+        Ok(c) => c,
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("{e}");
+            }
+            eprintln!("audex: {} is not a valid config", path.display());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let decisions = cfg.pushdown();
+    let pushed = decisions
+        .iter()
+        .filter(|(_, d)| matches!(d, Decision::Pushed(_)))
+        .count();
+    for (name, d) in &decisions {
+        match d {
+            Decision::Pushed(rules) => {
+                println!(
+                    "filter {name}: pushed down to the kernel as {} rule(s):",
+                    rules.len()
+                );
+                for (from, _) in rules {
+                    let text = from.split('`').nth(1).unwrap_or(from);
+                    println!("  {text}");
+                }
+            }
+            Decision::Kept(why) => println!("filter {name}: stays in user space: {why}"),
+        }
+    }
+    for t in &cfg.tenants {
+        for f in &t.filters {
+            println!(
+                "filter {} (tenant {}): stays in user space: the kernel cannot tell an event's tenant",
+                f.name, t.name
+            );
+        }
+    }
+    eprintln!(
+        "audex: {pushed} of {} top-level filters pushed down",
+        decisions.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn apply(src: &RuleSources, delete: bool) -> Result<ExitCode> {

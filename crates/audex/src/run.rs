@@ -108,6 +108,15 @@ impl Running<'_> {
             rules_owned: self.rules.rules().len(),
             locked: self.locked,
             enforce: self.plan.config.rules.enforce,
+            pushed: self
+                .plan
+                .rules
+                .iter()
+                .filter(|(from, r)| {
+                    from.contains("(pushed down)") && self.rules.rules().contains(r)
+                })
+                .map(|(from, _)| from.clone())
+                .collect(),
         });
     }
 

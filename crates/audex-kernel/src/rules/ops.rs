@@ -108,8 +108,14 @@ impl AuditSocket {
         self.request_ack(AUDIT_ADD_RULE, &r.encode())
     }
 
+    /// Without the prepend flag of `-A`: the kernel clears it once the rule
+    /// is in its list, and finds no rule that still has it (ENOENT).
     pub fn delete_rule(&mut self, r: &KernelRule) -> Result<(), KernelError> {
-        self.request_ack(AUDIT_DEL_RULE, &r.encode())
+        let listed = KernelRule {
+            flags: r.list(),
+            ..r.clone()
+        };
+        self.request_ack(AUDIT_DEL_RULE, &listed.encode())
     }
 
     pub fn list_rules(&mut self) -> Result<Vec<KernelRule>, KernelError> {

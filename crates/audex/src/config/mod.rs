@@ -9,6 +9,7 @@ mod env;
 pub mod kernel_rules;
 mod node_checks;
 mod plan;
+pub mod pushdown;
 pub mod schema;
 mod tree;
 mod validate;

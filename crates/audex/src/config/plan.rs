@@ -1,5 +1,6 @@
 //! A valid config turned into what the daemon runs, with every file it
-//! names read once: the kernel rules (rule files, packs, watches), the
+//! names read once: the kernel rules (filters pushed down, rule files,
+//! packs, watches), the
 //! tenants compiled for audex-policy (hash keys read), the archives' chain
 //! keys. `run` starts from a plan, and a
 //! reload builds a new one and compares it part by part with the running one
@@ -54,7 +55,9 @@ impl Config {
             }
             keys.push(key);
         }
-        let rules = self.kernel_rules(errs);
+        // Pushed-down filters first (they are prepended in the kernel anyway).
+        let mut rules = self.pushed_rules();
+        rules.extend(self.kernel_rules(errs));
         if !errs.is_empty() {
             return None;
         }
