@@ -10,7 +10,10 @@
 //! - Debian's auditd as the unicast daemon (RAW log);
 //! - `audex watch` (unicast, JSON lines);
 //! - `audex run` (unicast; tenant routing, the disk spool, then a jsonl exporter,
-//!   or an OTLP gRPC exporter to a sink process).
+//!   or an OTLP gRPC exporter to a sink process);
+//! - `audex run` (jsonl) with a filter dropping every unlink (half of the
+//!   `files` load), once in user space and once pushed down to the kernel as
+//!   a `never` rule: what the pushdown saves.
 //!
 //!   sudo cargo bench -p audex --bench kernel_storm
 //!
@@ -30,7 +33,8 @@
 //! reported lost), the kernel's `lost`, the time audited processes were blocked
 //! (`backlog_wait_time_actual`, jiffies), the collector's CPU seconds and CPU per
 //! event, and ratios to auditd and to the floor. Holds the kernel-test lock and
-//! restores audit state. AUDEX_STORM_COLLECTORS picks a subset (see main);
+//! restores audit state. AUDEX_STORM_COLLECTORS picks a subset (see main; the
+//! default leaves out the two drop collectors, run them on `files`);
 //! AUDEX_STORM_AUDEX names another audex binary (to compare two builds).
 #![allow(clippy::zombie_processes)] // children are reaped with wait4 (for their rusage)
 use std::collections::BTreeSet;
@@ -400,6 +404,10 @@ enum Collector {
     Watch,
     RunJsonl,
     RunOtlp,
+    /// `audex run` (jsonl) with the unlink filter applied in user space.
+    RunDropUser,
+    /// The same filter pushed down to the kernel.
+    RunDropPushed,
 }
 
 impl Collector {
@@ -411,6 +419,8 @@ impl Collector {
             Collector::Watch => "audex watch (unicast)",
             Collector::RunJsonl => "audex run (unicast, spool, jsonl)",
             Collector::RunOtlp => "audex run (unicast, spool, OTLP gRPC)",
+            Collector::RunDropUser => "audex run (jsonl), unlinks dropped in user space",
+            Collector::RunDropPushed => "audex run (jsonl), unlinks dropped by a pushed never rule",
         }
     }
 }
@@ -542,14 +552,29 @@ fn spawn_ready(mut c: Command, out: &Path, ready: &str) -> Child {
     );
 }
 
-fn audex_run_config(base: &Path, dir: &Path, exporter: &str) -> PathBuf {
+/// The filter of the drop collectors: every unlink, by syscall alone (the
+/// kernel can evaluate it: pushed down), or also by action (it cannot: the
+/// same events, dropped in user space).
+fn drop_filter(c: Collector) -> &'static str {
+    match c {
+        Collector::RunDropPushed => {
+            "filters:\n  - {name: no-unlink, drop: {syscalls: [unlink, unlinkat]}}\n"
+        }
+        Collector::RunDropUser => {
+            "filters:\n  - {name: no-unlink, drop: {syscalls: [unlink, unlinkat], actions: [deleted]}}\n"
+        }
+        _ => "",
+    }
+}
+
+fn audex_run_config(base: &Path, dir: &Path, exporter: &str, filters: &str) -> PathBuf {
     let spool = base.join("run-spool");
     let _ = std::fs::remove_dir_all(&spool);
     let cfg = base.join("run.yaml");
     std::fs::write(
         &cfg,
         format!(
-            "source: {{mode: unicast}}\nrules:\n  watch:\n    - {{path: {}, perm: rwxa, key: {}}}\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {exporter}\nspool: {{dir: {}, max_bytes: 1073741824}}\n",
+            "source: {{mode: unicast}}\nrules:\n  watch:\n    - {{path: {}, perm: rwxa, key: {}}}\n{filters}tenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {exporter}\nspool: {{dir: {}, max_bytes: 1073741824}}\n",
             dir.display(),
             key(),
             spool.display()
@@ -685,13 +710,16 @@ fn measure(
             seen.holes = None; // watch prints only its key's events
             (g, seen, cpu)
         }
-        Collector::RunJsonl | Collector::RunOtlp => {
+        Collector::RunJsonl
+        | Collector::RunOtlp
+        | Collector::RunDropUser
+        | Collector::RunDropPushed => {
             sh("auditctl", &["-e", "1"]);
             let events = base.join("events.jsonl");
             let _ = std::fs::remove_file(&events);
             let sink_out = base.join("sink.txt");
             let mut sink = None;
-            let exporter = if c == Collector::RunJsonl {
+            let exporter = if c != Collector::RunOtlp {
                 format!("{{name: out, type: jsonl, path: {}}}", events.display())
             } else {
                 let port = free_port();
@@ -703,7 +731,7 @@ fn measure(
                 sink = Some(spawn_ready(cmd, &base.join("sink.log"), "watching"));
                 format!("{{name: out, type: otlp_grpc, endpoint: \"http://127.0.0.1:{port}\"}}")
             };
-            let cfg = audex_run_config(base, dir, &exporter);
+            let cfg = audex_run_config(base, dir, &exporter, drop_filter(c));
             let mut cmd = Command::new(audex);
             cmd.args(["run", "--log-format", "text", "--config"])
                 .arg(&cfg);
@@ -713,7 +741,7 @@ fn measure(
             std::thread::sleep(Duration::from_secs(3));
             signal(&child, libc::SIGTERM);
             let cpu = reap(child);
-            let seen = match sink {
+            let mut seen = match sink {
                 Some(s) => {
                     signal(&s, libc::SIGTERM);
                     reap(s);
@@ -721,6 +749,11 @@ fn measure(
                 }
                 None => count_jsonl(&events),
             };
+            if !drop_filter(c).is_empty() {
+                // The dropped events' serials are missing from the output on
+                // purpose (user space), or never used (kernel).
+                seen.holes = None;
+            }
             if seen.holes.unwrap_or(0) > 0 || seen.false_lost > 0 {
                 keep_evidence(&[&events, &sink_out, &out.with_extension("err")]);
             }
@@ -787,15 +820,18 @@ fn main() {
         Collector::Watch,
         Collector::RunJsonl,
         Collector::RunOtlp,
+        Collector::RunDropUser,
+        Collector::RunDropPushed,
     ];
     // AUDEX_STORM_COLLECTORS: a subset by number (0 eager floor, 1 floor, 2
-    // auditd, 3 watch, 4 run jsonl, 5 run OTLP), e.g. "1,2,4".
+    // auditd, 3 watch, 4 run jsonl, 5 run OTLP, 6 run with the unlink filter
+    // in user space, 7 pushed down), e.g. "1,2,4".
     let collectors: Vec<Collector> = match std::env::var("AUDEX_STORM_COLLECTORS") {
         Ok(list) => list
             .split(',')
             .filter_map(|i| all.get(i.trim().parse::<usize>().ok()?).copied())
             .collect(),
-        Err(_) => all.to_vec(),
+        Err(_) => all[..6].to_vec(),
     };
     let base = std::env::temp_dir().join(format!("audex-storm-{}", std::process::id()));
     let dir = base.join("watched");
