@@ -11,6 +11,7 @@
 pub mod argv;
 pub mod fields;
 mod filter;
+mod fold;
 mod labels;
 mod matcher;
 mod policy;
@@ -21,6 +22,7 @@ mod throttle;
 
 pub use argv::ArgvLimit;
 pub use filter::{Filter, FilterSpec, FIRST_PER_PROCESS_CAPACITY};
+pub use fold::{Folder, MAX_OPEN_GROUPS};
 pub use labels::{LabelSet, LabelSpec, Labels, MAX_LABELS};
 pub use matcher::{glob, Matcher};
 pub use policy::{Policy, TenantSpec};

@@ -215,28 +215,10 @@ pub struct Metrics {
     /// Milliseconds since [`START`] at the pipeline's last tick.
     pub last_tick_ms: AtomicU64,
     exporters: Mutex<BTreeMap<String, ExporterView>>,
-    /// Events each filter suppressed, by filter name (the same across reloads).
-    filtered: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
-    /// Events each tenant's rate limit suppressed, by tenant name.
-    throttled: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
-}
-
-/// The counter named `name` in `map` (made at first use; the same across reloads).
-fn named(map: &Mutex<BTreeMap<String, Arc<AtomicU64>>>, name: &str) -> Arc<AtomicU64> {
-    map.lock()
-        .unwrap()
-        .entry(name.to_string())
-        .or_default()
-        .clone()
-}
-
-/// Every counter of `map`, by name.
-fn loads(map: &Mutex<BTreeMap<String, Arc<AtomicU64>>>) -> Vec<(String, u64)> {
-    map.lock()
-        .unwrap()
-        .iter()
-        .map(|(n, c)| (n.clone(), load(c)))
-        .collect()
+    /// Events held back by name, per stage: each filter's (`filter`), each
+    /// tenant's rate limit (`throttle`) and repeat folding (`fold`); the
+    /// same counters across reloads.
+    named_drops: Mutex<BTreeMap<(&'static str, String), Arc<AtomicU64>>>,
 }
 
 /// The process's counters.
@@ -283,24 +265,26 @@ impl Metrics {
         v.stats.clone()
     }
 
-    /// The counter of events filter `name` suppressed.
-    pub fn filter_counter(&self, name: &str) -> Arc<AtomicU64> {
-        named(&self.filtered, name)
+    /// The counter of events `stage` held back for `name` (a filter, a
+    /// tenant), made at first use.
+    pub fn drop_counter(&self, stage: &'static str, name: &str) -> Arc<AtomicU64> {
+        self.named_drops
+            .lock()
+            .unwrap()
+            .entry((stage, name.to_string()))
+            .or_default()
+            .clone()
     }
 
-    /// Events suppressed so far, by filter name.
-    pub fn filtered(&self) -> Vec<(String, u64)> {
-        loads(&self.filtered)
-    }
-
-    /// The counter of events tenant `name`'s rate limit suppressed.
-    pub fn throttle_counter(&self, name: &str) -> Arc<AtomicU64> {
-        named(&self.throttled, name)
-    }
-
-    /// Events throttled so far, by tenant name.
-    pub fn throttled(&self) -> Vec<(String, u64)> {
-        loads(&self.throttled)
+    /// Events `stage` held back so far, by name.
+    pub fn named_drops(&self, stage: &str) -> Vec<(String, u64)> {
+        self.named_drops
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((s, _), _)| *s == stage)
+            .map(|((_, n), c)| (n.clone(), load(c)))
+            .collect()
     }
 
     /// Marks a tick of the pipeline (for `/healthz`).
@@ -360,12 +344,15 @@ impl Metrics {
             metrics::counter!("audex_events_dropped_total", "stage" => stage, "reason" => reason)
                 .absolute(n);
         }
-        for (name, n) in self.filtered() {
-            metrics::counter!("audex_events_dropped_total", "stage" => "filter", "reason" => name)
-                .absolute(n);
-        }
-        for (name, n) in self.throttled() {
-            metrics::counter!("audex_events_dropped_total", "stage" => "throttle", "reason" => name)
+        let named: Vec<_> = self
+            .named_drops
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|((stage, name), c)| (*stage, name.clone(), load(c)))
+            .collect();
+        for (stage, name, n) in named {
+            metrics::counter!("audex_events_dropped_total", "stage" => stage, "reason" => name)
                 .absolute(n);
         }
         let exporters = self.exporters.lock().unwrap();

@@ -4,7 +4,9 @@
 //! A chained archive's `archive-checkpoint` events are routed the same way to
 //! the other exporters, so the SIEM holds the archive's heads.
 //! Input: AuditEvents. Output: acknowledged deliveries, counters.
-use crate::pipeline::{Clock, Enriched, FilterId, Filters, Outbound, Router, Sink, Throttles};
+use crate::pipeline::{
+    Clock, Enriched, FilterId, Filters, Folds, Outbound, Router, Sink, Throttles,
+};
 use anyhow::{Context, Result};
 use audex::config::schema::{
     AttributesCfg, BodyCfg, Config, ExporterCfg, ExporterKind, LineFormat, TenantCfg,
@@ -349,6 +351,13 @@ impl Outputs {
                 cfg.rules.control_map(),
                 Filters::new(top, per_tenant),
                 cfg.argv_limit(),
+                Folds::new(
+                    cfg.tenants
+                        .iter()
+                        .map(|t| (t.name.clone(), t.fold_repeats.as_ref().map(|f| f.window_ms)))
+                        .collect(),
+                    clock,
+                ),
                 Throttles::new(limits, clock),
             ),
             routes,

@@ -410,10 +410,13 @@ fn finish_outputs(o: Outputs, deadline_s: u64) -> Result<ExitCode> {
     if unrouted > 0 {
         eprintln!("audex: {unrouted} events matched no tenant and there is no `default` tenant: not exported");
     }
-    for (name, n) in crate::metrics::METRICS.filtered() {
+    for (name, n) in crate::metrics::METRICS.named_drops("filter") {
         eprintln!("audex: filter {name}: {n} events suppressed");
     }
-    for (name, n) in crate::metrics::METRICS.throttled() {
+    for (name, n) in crate::metrics::METRICS.named_drops("fold") {
+        eprintln!("audex: repeat folding of tenant {name}: {n} events stand in repeat events");
+    }
+    for (name, n) in crate::metrics::METRICS.named_drops("throttle") {
         eprintln!("audex: rate limit of tenant {name}: {n} events throttled (counted in events-throttled markers)");
     }
     Ok(code)

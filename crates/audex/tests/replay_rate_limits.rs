@@ -2,7 +2,8 @@
 //! tenant's limit keeps its burst and its rate, `events-throttled` markers
 //! count the rest (kept + markers + what its filter handed to a sink = every
 //! event of the tenant, exactly), another tenant is untouched, a replay gives
-//! the same bytes twice, and the summary names the count.
+//! the same bytes twice, and the summary names the count. Repeat folding:
+//! runs of identical events pass their first and stand in one repeat event.
 mod common;
 
 use serde_json::Value;
@@ -140,6 +141,69 @@ fn validate_names_a_bad_rate_limit_at_its_line() {
     assert!(!out.status.success());
     assert!(
         err.contains(":4:") && err.contains("`rate_limit.events_per_s` must be a number above 0"),
+        "{err}"
+    );
+}
+
+/// `n` identical failed opens of /etc/shadow by pid 800, 10 ms apart.
+fn same_opens(n: usize) -> String {
+    let mut log = String::new();
+    for i in 0..n {
+        let (s, ms) = (1_700_000_000 + i / 100, (i % 100) * 10);
+        let serial = 100 + i;
+        writeln!(log, "type=SYSCALL msg=audit({s}.{ms:03}:{serial}): arch=c000003e syscall=257 success=no exit=-13 a0=ffffff9c a1=2 a2=0 a3=0 items=1 ppid=1 pid=800 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 comm=\"cat\" exe=\"/usr/bin/cat\" key=\"shadow\"").unwrap();
+        writeln!(log, "type=PATH msg=audit({s}.{ms:03}:{serial}): item=0 name=\"/etc/shadow\" inode=6 dev=fe:00 mode=0100640 ouid=0 ogid=42 rdev=00:00 nametype=NORMAL").unwrap();
+        writeln!(log, "type=EOE msg=audit({s}.{ms:03}:{serial}):").unwrap();
+    }
+    log
+}
+
+#[test]
+fn folded_repeats_stand_for_every_identical_event() {
+    let d = common::out_dir("fold-repeats");
+    let input = d.join("audit.log");
+    // 3 s of the same failed open, 100 a second.
+    std::fs::write(&input, same_opens(300)).unwrap();
+    let cfg = d.join("audex.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tenants:\n  - name: default\n    fold_repeats: {{window_ms: 1000}}\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let out = common::audex()
+        .args(["replay", "--no-names", "--config"])
+        .arg(&cfg)
+        .arg(&input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let evs = lines(&d.join("out.jsonl"));
+    let (repeats, firsts): (Vec<&Value>, Vec<&Value>) =
+        evs.iter().partition(|e| e.get("repeat").is_some());
+    // A run per second: its first passes at once, the other 99 stand in one
+    // repeat event (the first of them, with the span of all).
+    assert_eq!(firsts.len(), 3, "{evs:#?}");
+    assert_eq!(repeats.len(), 3, "{evs:#?}");
+    let folded: u64 = repeats
+        .iter()
+        .map(|r| {
+            assert_eq!(r["action"], "opened");
+            assert_eq!(r["files"][0]["path"], "/etc/shadow");
+            assert!(r["repeat"]["first_time"].as_str() < r["repeat"]["last_time"].as_str());
+            r["repeat"]["count"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(firsts.len() as u64 + folded, 300, "passed + folded = seen");
+    assert!(
+        err.contains("repeat folding of tenant default: 297 events stand in repeat events"),
         "{err}"
     );
 }

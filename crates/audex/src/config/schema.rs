@@ -339,6 +339,21 @@ pub struct TenantCfg {
     /// A token bucket over the events the tenant's exporters get; what it
     /// holds back is counted in `events-throttled` markers.
     pub rate_limit: Option<Spanned<RateLimitCfg>>,
+    /// Identical events within the window after the first stand as one.
+    pub fold_repeats: Option<Spanned<FoldCfg>>,
+}
+
+/// `tenants[].fold_repeats`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FoldCfg {
+    pub window_ms: u64,
+}
+
+impl Default for FoldCfg {
+    fn default() -> Self {
+        FoldCfg { window_ms: 5000 }
+    }
 }
 
 /// `tenants[].rate_limit`.

@@ -319,6 +319,19 @@ fn validate_tenant(t: &Spanned<TenantCfg>, errs: &Errors) {
     for m in &t.redact.mask {
         validate_mask(m, errs);
     }
+    if let Some(f) = t
+        .fold_repeats
+        .as_ref()
+        .filter(|f| !(1..=3_600_000).contains(&f.window_ms))
+    {
+        errs.at_value(
+            f,
+            format!(
+                "tenant `{}`: `fold_repeats.window_ms` must be 1 to 3600000 (an hour), not {}",
+                t.name, f.window_ms
+            ),
+        );
+    }
     if let Some(r) = &t.rate_limit {
         if let Err(e) = audex_policy::Throttle::new(r.spec(), &t.name, "") {
             errs.at_value(r, format!("tenant `{}`: {e}", t.name));

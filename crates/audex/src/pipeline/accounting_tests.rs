@@ -1,11 +1,11 @@
-//! The pipeline's accounting, as a property over random logs, filters and
-//! rate limits: records are parsed and go through the real [`Stages`]
-//! (correlate, normalize, enrich) into the [`Router`]; for every tenant,
-//! kept + suppressed by a filter (its sink) + counted in markers = the events
-//! routed to it; a filter never suppresses an event its selector does not
+//! The pipeline's accounting, as a property over random logs, filters, repeat
+//! folding and rate limits: records are parsed and go through the real
+//! [`Stages`] (correlate, normalize, enrich) into the [`Router`]; for every
+//! tenant, kept + suppressed by a filter (its sink) + counted in repeat
+//! events and rate-limit markers = the events routed to it; a filter never suppresses an event its selector does not
 //! take; and the process cache learnt every exec, suppressed or not: a later
 //! event of its child names it as the parent.
-use super::{Clock, Enriched, FilterId, Filters, Router, Stages, Throttles};
+use super::{Clock, Enriched, FilterId, Filters, Folds, Router, Stages, Throttles};
 use audex_compliance::controls::ControlMap;
 use audex_correlate::{Config, Correlator};
 use audex_enrich::{EnrichOptions, Enricher};
@@ -44,7 +44,7 @@ fn log(steps: &[Step]) -> String {
                 "type=EXECVE msg=audit({stamp}): argc=2 a0=\"{comm}\" a1=\"x\"\n"
             ));
         }
-        out.push_str(&format!("type=PATH msg=audit({stamp}): item=0 name=\"/d/{i}\" inode=6 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL\n"));
+        out.push_str(&format!("type=PATH msg=audit({stamp}): item=0 name=\"/d/{}\" inode=6 dev=fe:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL\n", i % 3));
         out.push_str(&format!("type=EOE msg=audit({stamp}):\n"));
     }
     out
@@ -132,6 +132,15 @@ fn stages() -> Stages<NoNames> {
     )
 }
 
+/// How many held-back events a marker or repeat event counts.
+fn stands_for(ev: &audex_proto::v1::AuditEvent) -> u64 {
+    match (&ev.suppressed, &ev.repeat) {
+        (Some(s), None) => s.count,
+        (None, Some(r)) => r.count,
+        _ => panic!("neither a marker nor a repeat: {ev:?}"),
+    }
+}
+
 fn compile(specs: &[FilterSpec]) -> Vec<Filter> {
     specs.iter().map(|s| Filter::compile(s).unwrap()).collect()
 }
@@ -146,6 +155,7 @@ proptest! {
         root_filters in filters("root"),
         default_filters in filters("default"),
         limits in (limit(), limit()),
+        folds in (prop::option::of(1u64..3000), prop::option::of(1u64..3000)),
     ) {
         let tenants = [
             TenantSpec {
@@ -165,6 +175,7 @@ proptest! {
             ControlMap::default(),
             Filters::new(compile(&top), vec![compile(&root_filters), compile(&default_filters)]),
             ArgvLimit::default(),
+            Folds::new(vec![("root".into(), folds.0), ("default".into(), folds.1)], Clock::Event),
             Throttles::new(throttles, Clock::Event),
         );
         // Copies that only answer "does the selector take it".
@@ -194,7 +205,7 @@ proptest! {
             routed[tenant] += 1;
             let out = router.route_and_redact(ev);
             for m in router.take_markers() {
-                counted[m.tenant()] += m.event().suppressed.as_ref().unwrap().count;
+                counted[m.tenant()] += stands_for(m.event());
             }
             match out.as_ref().map(|o| (o.tenant(), o.suppressed())) {
                 Some((t, None)) => kept[t] += 1,
@@ -213,7 +224,7 @@ proptest! {
         checks?;
         router.flush();
         for m in router.take_markers() {
-            counted[m.tenant()] += m.event().suppressed.as_ref().unwrap().count;
+            counted[m.tenant()] += stands_for(m.event());
         }
         for t in 0..2 {
             prop_assert_eq!(kept[t] + sunk[t] + counted[t], routed[t], "tenant {}", t);

@@ -29,7 +29,7 @@ fn counted(filters: Vec<Filter>) -> Vec<Counted> {
     filters
         .into_iter()
         .map(|filter| Counted {
-            suppressed: METRICS.filter_counter(filter.name()),
+            suppressed: METRICS.drop_counter("filter", filter.name()),
             filter,
         })
         .collect()

@@ -5,21 +5,25 @@
 //! --config` (which route, redact and spool through a [`Router`]), `watch`'s
 //! terminal, replay's writer. The live source loop (the kernel read, loss) is
 //! in [`crate::live`]; the end-of-stream drain in the kernel source.
+mod clock;
 mod event;
 mod filter;
+mod fold;
 mod route;
 mod shutdown;
 mod sink;
 mod stages;
 mod throttle;
 
+pub use clock::Clock;
 pub use event::{Enriched, FilterId, Outbound};
 pub use filter::Filters;
+pub use fold::Folds;
 pub use route::Router;
 pub use shutdown::Shutdown;
 pub use sink::Sink;
 pub use stages::Stages;
-pub use throttle::{Clock, Throttles};
+pub use throttle::Throttles;
 
 #[cfg(test)]
 mod accounting_tests;

@@ -2,7 +2,7 @@
 //! [`Enriched`] event, gives a [`Routed`] one (argv trimmed to `max_args` /
 //! `max_argv_bytes`, compliance controls from its rule keys, the top-level
 //! filters, then the first tenant that matches, else `default`,
-//! then that tenant's filters and its rate limit), then its tenant's
+//! then that tenant's filters, repeat folding and rate limit), then its tenant's
 //! [`Outbound`] copy; the rate limits' markers come out as [`Outbound`]
 //! copies of their own ([`Router::take_markers`]). Events
 //! that match no tenant and events a tenant withholds are counted in
@@ -11,6 +11,7 @@
 //! exporters (see [`super::filter`]).
 use super::event::{Enriched, Outbound, Routed};
 use super::filter::Filters;
+use super::fold::Folds;
 use super::throttle::Throttles;
 use crate::metrics::METRICS;
 use audex_compliance::controls::ControlMap;
@@ -23,6 +24,7 @@ pub struct Router {
     controls: ControlMap,
     filters: Filters,
     argv: ArgvLimit,
+    folds: Folds,
     throttles: Throttles,
 }
 
@@ -32,6 +34,7 @@ impl Router {
         controls: ControlMap,
         filters: Filters,
         argv: ArgvLimit,
+        folds: Folds,
         throttles: Throttles,
     ) -> Router {
         Router {
@@ -39,6 +42,7 @@ impl Router {
             controls,
             filters,
             argv,
+            folds,
             throttles,
         }
     }
@@ -65,7 +69,10 @@ impl Router {
             Some(tenant) => {
                 if suppressed.is_none() && !note {
                     suppressed = self.filters.after_routing(tenant, &event);
-                    if suppressed.is_none() && !self.throttles.admit(tenant, &event) {
+                    if suppressed.is_none()
+                        && !(self.folds.admit(tenant, &event)
+                            && self.throttles.admit(tenant, &event))
+                    {
                         return None;
                     }
                 }
@@ -98,27 +105,46 @@ impl Router {
         }
     }
 
-    /// The rate limits' markers due now, for their tenants' exporters, in
-    /// order (each before the event whose admission closed it).
+    /// The events due now besides the routed ones, for their tenants'
+    /// exporters, in order (each before the event whose admission closed
+    /// it): repeat events of folded runs (redacted for their tenant like any
+    /// event), then the rate limits' markers (counts and times only: as they
+    /// are).
     pub fn take_markers(&mut self) -> Vec<Outbound> {
-        self.throttles
-            .take_markers()
+        let repeats = self
+            .folds
+            .take_due()
             .into_iter()
-            .map(|(tenant, event)| Outbound {
-                tenant,
-                event,
-                suppressed: None,
-            })
-            .collect()
+            .filter_map(|(tenant, ev)| {
+                self.redact(Routed {
+                    tenant,
+                    event: ev,
+                    suppressed: None,
+                })
+            });
+        let mut out: Vec<Outbound> = repeats.collect();
+        out.extend(
+            self.throttles
+                .take_markers()
+                .into_iter()
+                .map(|(tenant, event)| Outbound {
+                    tenant,
+                    event,
+                    suppressed: None,
+                }),
+        );
+        out
     }
 
-    /// Markers for summaries a period old (live).
+    /// Closes the folded runs and rate-limit summaries that are due (live).
     pub fn tick(&mut self) {
+        self.folds.tick();
         self.throttles.tick();
     }
 
-    /// Markers for every open summary (end of input, reload, stop).
+    /// Closes every folded run and open summary (end of input, reload, stop).
     pub fn flush(&mut self) {
+        self.folds.flush();
         self.throttles.flush();
     }
 

@@ -5,20 +5,12 @@
 //! markers due (for the tenant's exporters; never throttled, never
 //! redacted: they hold counts and times only). Suppressed events are counted
 //! in `audex_events_dropped_total{stage="throttle",reason=<tenant>}`.
+use super::clock::Clock;
 use crate::metrics::METRICS;
-use audex_policy::{event_time_ns, Throttle};
+use audex_policy::Throttle;
 use audex_proto::v1::AuditEvent;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// The clock a rate limit refills by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Clock {
-    /// The events' own times (replay: a log replays the same at any speed).
-    Event,
-    /// Now (live).
-    Wall,
-}
 
 struct Limited {
     name: String,
@@ -37,12 +29,6 @@ pub struct Throttles {
     markers: Vec<(usize, AuditEvent)>,
 }
 
-fn wall_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
 /// A marker goes to its tenant's exporters as it is (redaction has nothing
 /// of an event's to take from it): tagged with the tenant here.
 fn tagged(mut m: AuditEvent, tenant: &str) -> AuditEvent {
@@ -58,7 +44,7 @@ impl Throttles {
                 .into_iter()
                 .map(|(name, t)| {
                     t.map(|throttle| Limited {
-                        suppressed: METRICS.throttle_counter(&name),
+                        suppressed: METRICS.drop_counter("throttle", &name),
                         name,
                         throttle,
                     })
@@ -70,18 +56,10 @@ impl Throttles {
         }
     }
 
-    fn now(&self, ev: Option<&AuditEvent>) -> i64 {
-        match (self.clock, ev) {
-            (Clock::Wall, _) => wall_ns(),
-            (Clock::Event, Some(ev)) => event_time_ns(ev),
-            (Clock::Event, None) => self.latest_ns,
-        }
-    }
-
     /// Whether tenant `tenant`'s limit lets `ev` through (always, without a
     /// limit); markers due before it are queued first.
     pub fn admit(&mut self, tenant: usize, ev: &AuditEvent) -> bool {
-        let now = self.now(Some(ev));
+        let now = self.clock.now_ns(Some(ev), self.latest_ns);
         self.latest_ns = self.latest_ns.max(now);
         let Some(Some(l)) = self.tenants.get_mut(tenant) else {
             return true;
@@ -99,7 +77,7 @@ impl Throttles {
     /// Queues the markers of summaries a period old (live: a storm that
     /// stopped is reported without waiting for the next event).
     pub fn tick(&mut self) {
-        let now = self.now(None);
+        let now = self.clock.now_ns(None, self.latest_ns);
         self.each(|t, made| t.tick(now, made));
     }
 
