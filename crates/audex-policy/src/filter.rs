@@ -5,7 +5,7 @@
 //! reconstructible. Input: events, in order. Output: for each, whether the
 //! filter suppresses it. Where suppressed events go (a filter's exporters, the
 //! counters) is the pipeline's business.
-use crate::selector::{Selector, SelectorSpec};
+use crate::selector::{EventView, Selector, SelectorSpec};
 use audex_proto::v1::AuditEvent;
 use rustc_hash::FxHashSet;
 use std::collections::VecDeque;
@@ -112,10 +112,15 @@ impl Filter {
     /// Whether this filter suppresses `ev`; the first event of a process it
     /// would suppress passes when `keep_first_per_process` is set.
     pub fn suppresses(&mut self, ev: &AuditEvent) -> bool {
-        if !self.selects(ev) {
+        self.suppresses_view(&EventView::new(ev))
+    }
+
+    /// The same, for an event already viewed (one view for every filter).
+    pub fn suppresses_view(&mut self, v: &EventView) -> bool {
+        if self.selector.matches_view(v) == self.keep {
             return false;
         }
-        match (&mut self.first, process_key(ev)) {
+        match (&mut self.first, process_key(v.ev)) {
             (Some(seen), Some(key)) => !seen.first(key),
             _ => true,
         }

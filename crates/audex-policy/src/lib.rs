@@ -27,5 +27,7 @@ pub use labels::{LabelSet, LabelSpec, Labels, MAX_LABELS};
 pub use matcher::{glob, Matcher};
 pub use policy::{Policy, TenantSpec};
 pub use redact::{HashKey, MaskSpec, PidPolicy, RedactSpec};
-pub use selector::{check_address, check_path_pattern, check_vocabulary, Selector, SelectorSpec};
+pub use selector::{
+    check_address, check_path_pattern, check_vocabulary, EventView, Selector, SelectorSpec,
+};
 pub use throttle::{event_time_ns, RateLimitSpec, Throttle, MARKER_PERIOD_NS};

@@ -61,10 +61,11 @@ pub(crate) fn pod_selected(
 
 /// `path` is `dir` or under it, by whole components.
 pub fn within(path: &str, dir: &str) -> bool {
-    match path.strip_prefix(dir) {
-        Some(rest) => rest.is_empty() || dir.ends_with('/') || rest.starts_with('/'),
-        None => false,
+    if !crate::selector::starts_with(path, dir) {
+        return false;
     }
+    let rest = &path[dir.len()..];
+    rest.is_empty() || dir.ends_with('/') || rest.starts_with('/')
 }
 
 /// `*` matches any run of characters (Kubernetes namespace patterns,

@@ -7,7 +7,7 @@
 //! cache its process (parents, programs), so later events keep their context.
 use super::event::FilterId;
 use crate::metrics::METRICS;
-use audex_policy::Filter;
+use audex_policy::{EventView, Filter};
 use audex_proto::v1::AuditEvent;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,7 +36,13 @@ fn counted(filters: Vec<Filter>) -> Vec<Counted> {
 }
 
 fn first(list: &mut [Counted], ev: &AuditEvent) -> Option<usize> {
-    let i = list.iter_mut().position(|c| c.filter.suppresses(ev))?;
+    if list.is_empty() {
+        return None;
+    }
+    let view = EventView::new(ev);
+    let i = list
+        .iter_mut()
+        .position(|c| c.filter.suppresses_view(&view))?;
     list[i].suppressed.fetch_add(1, Ordering::Relaxed);
     Some(i)
 }
