@@ -41,6 +41,9 @@ pub struct SelectorSpec {
     pub ports: Vec<(u32, u32)>,
     /// Process labels (`process.labels[]`).
     pub labels: Vec<String>,
+    /// The record type that defines the event (`record_type`: USER_ACCT,
+    /// CRYPTO_KEY_USER, ...).
+    pub record_types: Vec<String>,
 }
 
 impl SelectorSpec {
@@ -327,6 +330,7 @@ enum Check {
     Comm(Vec<PathPattern>),
     Paths(Vec<PathPattern>),
     Labels(Vec<String>),
+    RecordTypes(Vec<String>),
 }
 
 impl Check {
@@ -377,6 +381,7 @@ impl Check {
                     .iter()
                     .any(|g| g.matches_with_base(&f.path, b, true))
             }),
+            Check::RecordTypes(t) => t.iter().any(|t| equal(t, &ev.record_type)),
             Check::Labels(l) => process.is_some_and(|p| p.labels.iter().any(|x| l.contains(x))),
         }
     }
@@ -440,6 +445,10 @@ impl Selector {
             (!s.categories.is_empty(), Check::Categories(s.categories)),
             (!s.syscalls.is_empty(), Check::Syscalls(s.syscalls)),
             (
+                !s.record_types.is_empty(),
+                Check::RecordTypes(s.record_types),
+            ),
+            (
                 !s.keys.is_empty() || s.no_key,
                 Check::Keys {
                     keys: s.keys,
@@ -488,6 +497,7 @@ mod tests {
             category: "file".into(),
             action: "opened".into(),
             outcome: "success".into(),
+            record_type: "SYSCALL".into(),
             keys: vec!["web".into()],
             syscall: Some(Syscall {
                 name: "openat".into(),
@@ -526,6 +536,10 @@ mod tests {
             (
                 sel(|s| s.keys = vec!["web".into()]),
                 sel(|s| s.keys = vec!["db".into()]),
+            ),
+            (
+                sel(|s| s.record_types = vec!["SYSCALL".into()]),
+                sel(|s| s.record_types = vec!["USER_ACCT".into()]),
             ),
             (
                 sel(|s| s.labels = vec!["x".into(), "shell".into()]),

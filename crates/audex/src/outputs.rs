@@ -256,6 +256,32 @@ fn start_one(
     })
 }
 
+/// Each tenant's repeat folding, by `clock`.
+fn folds(cfg: &Config, clock: Clock) -> Folds {
+    let windows = cfg
+        .tenants
+        .iter()
+        .map(|t| (t.name.clone(), t.fold_repeats.as_ref().map(|f| f.window_ms)))
+        .collect();
+    Folds::new(windows, clock)
+}
+
+/// Each tenant's rate limit, by `clock`; markers name `node`.
+fn throttles(cfg: &Config, node: &str, clock: Clock) -> Result<Throttles> {
+    let mut limits = Vec::new();
+    for t in &cfg.tenants {
+        let limit = match &t.rate_limit {
+            Some(r) => Some(
+                audex_policy::Throttle::new(r.spec(), &t.name, node)
+                    .map_err(|e| anyhow::anyhow!("tenant `{}`: {e}", t.name))?,
+            ),
+            None => None,
+        };
+        limits.push((t.name.clone(), limit));
+    }
+    Ok(Throttles::new(limits, clock))
+}
+
 /// One exporter's copy of an event into its spool; its delivery is woken.
 fn spool_one(o: &mut Out, ev: &Outbound) -> Result<()> {
     o.spooler
@@ -318,17 +344,6 @@ impl Outputs {
             .map(|t| t.filters.iter().map(|f| to(t, &f.exporters)).collect())
             .collect();
         let (top, per_tenant) = plan.filters();
-        let mut limits = Vec::new();
-        for t in &cfg.tenants {
-            let limit = match &t.rate_limit {
-                Some(r) => Some(
-                    audex_policy::Throttle::new(r.spec(), &t.name, node)
-                        .map_err(|e| anyhow::anyhow!("tenant `{}`: {e}", t.name))?,
-                ),
-                None => None,
-            };
-            limits.push((t.name.clone(), limit));
-        }
         let archives: Vec<usize> = wanted
             .iter()
             .enumerate()
@@ -351,14 +366,8 @@ impl Outputs {
                 cfg.rules.control_map(),
                 Filters::new(top, per_tenant),
                 cfg.argv_limit(),
-                Folds::new(
-                    cfg.tenants
-                        .iter()
-                        .map(|t| (t.name.clone(), t.fold_repeats.as_ref().map(|f| f.window_ms)))
-                        .collect(),
-                    clock,
-                ),
-                Throttles::new(limits, clock),
+                folds(cfg, clock),
+                throttles(cfg, node, clock)?,
             ),
             routes,
             top_filter_routes,

@@ -103,3 +103,63 @@ fn a_pushed_down_filter_is_a_kernel_rule_while_run_runs_and_its_events_never_arr
     );
     assert!(kt.rules_text().trim() == "No rules", "{}", kt.rules_text());
 }
+
+/// A filter of a user-space record type alone becomes an `exclude` rule:
+/// `su` (PAM) still reports its other steps, never its accounting step.
+#[test]
+fn a_record_type_filter_is_an_exclude_rule_and_the_type_never_arrives() {
+    let Some(kt) = common::kernel() else {
+        return;
+    };
+    kt.clear_rules();
+    let w = kt.dir.join("w");
+    std::fs::create_dir_all(&w).unwrap();
+    let mport = common::receiver::free_port();
+    let cfg = kt.dir.join("audex.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "rules:\n  watch:\n    - {{path: {w}, perm: wa, key: audex-pushdown-test}}\nenrich: {{peer_processes: []}}\nfilters:\n  - name: no-pam-accounting\n    drop: {{record_types: [USER_ACCT]}}\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\nmetrics: {{listen: \"127.0.0.1:{mport}\"}}\n",
+            w = w.display(),
+            d = kt.dir.display()
+        ),
+    )
+    .unwrap();
+    let (run, _rx, _line) = common::watch::start_watch(&["run", "--config", cfg.to_str().unwrap()]);
+    let rules = kt.rules_text();
+    assert!(
+        rules.contains("-a always,exclude -F msgtype=USER_ACCT"),
+        "{rules}"
+    );
+    for _ in 0..3 {
+        let st = Command::new("su")
+            .args(["-s", "/bin/true", "nobody"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let page = common::http::get(mport, "/metrics").1;
+    let (log, st) = common::watch::stop(run);
+    assert!(st.success(), "{log}");
+    let out: Vec<Value> = std::fs::read_to_string(kt.dir.join("out.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of_type = |t: &str| out.iter().filter(|e| e["record_type"] == t).count();
+    assert!(
+        of_type("CRED_ACQ") + of_type("USER_START") >= 3,
+        "su's other PAM steps arrive: {out:#?}"
+    );
+    assert_eq!(of_type("USER_ACCT"), 0, "{out:#?}");
+    assert_eq!(
+        common::http::metric(
+            &page,
+            "audex_events_dropped_total{stage=\"filter\",reason=\"no-pam-accounting\"}"
+        ),
+        0.0,
+        "{page}"
+    );
+    assert!(kt.rules_text().trim() == "No rules", "{}", kt.rules_text());
+}

@@ -218,7 +218,7 @@ fn validate_names_a_bad_label_rule_at_its_line_and_takes_label_selectors() {
     let cfg = d.join("audex.yaml");
     std::fs::write(
         &cfg,
-        "labels:\n  - {name: backup, argv: [\"rsync (\"]}\n  - {name: shell}\n  - {name: ok, exe: [bash], keys: [k]}\nfilters:\n  - name: a\n    drop: {labels: [ok]}\ntenants:\n  - name: ops\n    match: {labels: [ok]}\n    exporters: [out]\n  - name: default\n    exporters: [out]\nexporters:\n  - {name: out, type: jsonl, path: /tmp/x.jsonl}\n",
+        "labels:\n  - {name: backup, argv: [\"rsync (\"]}\n  - {name: shell}\n  - {name: ok, exe: [bash], keys: [k]}\nfilters:\n  - name: a\n    drop: {labels: [ok]}\n  - name: b\n    drop: {record_types: [USER_ACCT, NOPE]}\ntenants:\n  - name: ops\n    match: {labels: [ok]}\n    exporters: [out]\n  - name: default\n    exporters: [out]\nexporters:\n  - {name: out, type: jsonl, path: /tmp/x.jsonl}\n",
     )
     .unwrap();
     let out = common::audex()
@@ -235,11 +235,15 @@ fn validate_names_a_bad_label_rule_at_its_line_and_takes_label_selectors() {
             "label `backup`: `argv`: `rsync (` is not a valid regex: unclosed group",
         ),
         (":3:5:", "label `shell`: give `exe`, `argv` or `keys`"),
+        (
+            ":9:38:",
+            "filter `b`: `drop.record_types`: `NOPE` is not a record type",
+        ),
     ] {
         assert!(
             err.lines().any(|l| l.contains(at) && l.contains(what)),
             "{at} {what}: {err}"
         );
     }
-    assert!(err.contains("has 2 errors"), "only those two: {err}");
+    assert!(err.contains("has 3 errors"), "only those three: {err}");
 }

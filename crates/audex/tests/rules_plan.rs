@@ -1,6 +1,7 @@
 //! `audex rules plan --config FILE`: which top-level filters become kernel
 //! `never` rules (absolute programs, uid/auid ranges, syscalls, outcome; one
-//! rule per combination of their lists) and, for every other filter, the
+//! rule per combination of their lists; user-space record types as exclude
+//! rules) and, for every other filter, the
 //! reason it stays in user space. The rules it prints parse as auditctl
 //! syntax (`audex rules check`).
 mod common;
@@ -23,6 +24,10 @@ filters:
     keep: {keys: [x]}
   - name: by-path
     drop: {paths: [/tmp], actions: [opened]}
+  - name: pam-accounting
+    drop: {record_types: [USER_ACCT, CRYPTO_KEY_USER]}
+  - name: syscall-records
+    drop: {record_types: [SYSCALL]}
 tenants:
   - name: default
     exporters: [out]
@@ -55,6 +60,10 @@ fn plan_says_what_is_pushed_down_and_why_the_rest_is_not() {
         "filter sink: stays in user space: its exporters (out) receive what it drops",
         "filter keeper: stays in user space: a `keep` filter",
         "filter by-path: stays in user space: the kernel cannot evaluate `paths`, `actions`",
+        "filter pam-accounting: pushed down to the kernel as 2 rule(s):",
+        "  -A always,exclude -F msgtype=USER_ACCT",
+        "  -A always,exclude -F msgtype=CRYPTO_KEY_USER",
+        "filter syscall-records: stays in user space: `SYSCALL` is not a user-space message type",
         "filter t1 (tenant default): stays in user space: the kernel cannot tell an event's tenant",
     ];
     let lines: Vec<&str> = text.lines().collect();
@@ -62,7 +71,7 @@ fn plan_says_what_is_pushed_down_and_why_the_rest_is_not() {
     for (got, want) in lines.iter().zip(want) {
         assert!(got.starts_with(want), "{got}\n  wanted: {want}");
     }
-    assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 7 top-level filters pushed down"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 of 9 top-level filters pushed down"));
     // What it prints is auditctl syntax the rule parser takes.
     let rules = d.join("pushed.rules");
     let pushed: Vec<&str> = lines

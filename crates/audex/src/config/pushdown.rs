@@ -1,13 +1,15 @@
 //! Kernel pushdown of filters: a top-level `drop` filter whose selector the
 //! kernel can evaluate (absolute programs, uid and auid ranges, syscalls,
-//! outcome) and whose dropped events nobody needs (no `exporters`, no
-//! `keep_first_per_process`, no label rules that learn from execs) becomes
-//! `never` rules, prepended (`-A`) to the exit list so they come before any
-//! other rule: the kernel never sends those syscall records. The filter stays
+//! outcome; or user-space record types alone) and whose dropped events
+//! nobody needs (no `exporters`, no `keep_first_per_process`, no label rules
+//! that learn from execs) becomes `never` rules, prepended (`-A`) to the exit
+//! list so they come before any other rule (or `exclude` rules for record
+//! types): the kernel never sends those records. The filter stays
 //! in user space too, for what the kernel cannot exclude (user-space
 //! messages). Input: a [`Config`]. Output: per filter, its rules or why it
 //! stays in user space; `audex rules plan` prints it, `run` installs the
-//! rules with its own (keyed `audex-pushdown:<filter>`, removed on exit).
+//! rules with its own (never rules keyed `audex-pushdown:<filter>`; removed
+//! on exit).
 use super::kernel_rules::Rule;
 use super::schema::{Config, FilterCfg};
 use audex_kernel::rules::syntax::{parse_file_text, Directive, Names};
@@ -63,6 +65,14 @@ fn rule_lines(cfg: &Config, f: &FilterCfg) -> Result<Vec<String>, String> {
         return Err("no `drop` selector".into());
     };
     let spec = sel.spec();
+    if !spec.record_types.is_empty() {
+        return exclude_lines(&spec);
+    }
+    never_lines(&f.name, &spec)
+}
+
+/// The criteria of `spec` a `never` rule cannot say.
+fn not_kernel(spec: &audex_policy::SelectorSpec) -> Vec<&'static str> {
     let mut not_kernel = Vec::new();
     for (name, given) in [
         ("keys", !spec.keys.is_empty() || spec.no_key),
@@ -81,6 +91,12 @@ fn rule_lines(cfg: &Config, f: &FilterCfg) -> Result<Vec<String>, String> {
             not_kernel.push(name);
         }
     }
+    not_kernel
+}
+
+/// A selector of programs, ids, syscalls and outcome as `never` rules.
+fn never_lines(name: &str, spec: &audex_policy::SelectorSpec) -> Result<Vec<String>, String> {
+    let not_kernel = not_kernel(spec);
     if !not_kernel.is_empty() {
         return Err(format!(
             "the kernel cannot evaluate `{}`",
@@ -140,10 +156,43 @@ fn rule_lines(cfg: &Config, f: &FilterCfg) -> Result<Vec<String>, String> {
             for a in &auids {
                 lines.push(format!(
                     "-A never,exit{syscalls}{x}{u}{a}{outcome} -k {}",
-                    key_of(&f.name)
+                    key_of(name)
                 ));
             }
         }
+    }
+    Ok(lines)
+}
+
+/// A selector of record types alone, as exclude rules (the kernel drops
+/// those records before they are sent); only user-space message types,
+/// whose events are one record: excluding a syscall event's record type
+/// would leave the rest of its records.
+fn exclude_lines(spec: &audex_policy::SelectorSpec) -> Result<Vec<String>, String> {
+    let alone = audex_policy::SelectorSpec {
+        record_types: spec.record_types.clone(),
+        ..Default::default()
+    };
+    if *spec != alone {
+        return Err(
+            "`record_types` is pushed down alone (an exclude rule sees the record type only)"
+                .into(),
+        );
+    }
+    let mut lines = Vec::new();
+    for t in &spec.record_types {
+        let n = audex_parse::RecordType::from_name(t.as_bytes())
+            .map(|r| r.0)
+            .ok_or_else(|| format!("`{t}` is not a record type"))?;
+        // USER (1005), the user-space message blocks 1100-1199 and 2100-2999.
+        if n != 1005 && !(1100..=1199).contains(&n) && !(2100..=2999).contains(&n) {
+            return Err(format!(
+                "`{t}` is not a user-space message type: excluding it would cut events apart"
+            ));
+        }
+        // No key: the kernel's exclude list gives up on a rule with a field it
+        // does not evaluate there (a key among them) and lets the record through.
+        lines.push(format!("-A always,exclude -F msgtype={t}"));
     }
     Ok(lines)
 }

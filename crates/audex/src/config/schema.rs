@@ -440,6 +440,8 @@ pub struct SelectorCfg {
     pub ports: Vec<Spanned<String>>,
     /// Process labels (`labels[].name`).
     pub labels: Vec<String>,
+    /// Record types that define the event (USER_ACCT, ...).
+    pub record_types: Vec<Spanned<String>>,
 }
 
 impl SelectorCfg {
@@ -466,6 +468,7 @@ impl SelectorCfg {
             addresses: strings(&self.addresses),
             ports: ranges(&self.ports),
             labels: self.labels.clone(),
+            record_types: strings(&self.record_types),
         }
     }
 }

@@ -272,6 +272,14 @@ fn validate_selector(name: &str, key: &str, sel: &SelectorCfg, errs: &Errors) {
     for a in &sel.addresses {
         at(a, audex_policy::check_address(a), "addresses");
     }
+    for t in &sel.record_types {
+        let known = audex_parse::RecordType::from_name(t.as_bytes()).is_some();
+        let why = format!(
+            "`{}` is not a record type (USER_ACCT, SYSCALL, AVC, ...)",
+            t.value
+        );
+        at(t, if known { Ok(()) } else { Err(why) }, "record_types");
+    }
     for (what, list, max) in [
         ("uids", &sel.uids, u32::MAX),
         ("auids", &sel.auids, u32::MAX),

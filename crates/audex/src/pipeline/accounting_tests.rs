@@ -141,6 +141,13 @@ fn stands_for(ev: &audex_proto::v1::AuditEvent) -> u64 {
     }
 }
 
+/// Adds what the router's markers and repeat events due count, per tenant.
+fn count_markers(router: &mut Router, counted: &mut [u64; 2]) {
+    for m in router.take_markers() {
+        counted[m.tenant()] += stands_for(m.event());
+    }
+}
+
 fn compile(specs: &[FilterSpec]) -> Vec<Filter> {
     specs.iter().map(|s| Filter::compile(s).unwrap()).collect()
 }
@@ -204,9 +211,7 @@ proptest! {
             let tenant = policy.route(&e).unwrap();
             routed[tenant] += 1;
             let out = router.route_and_redact(ev);
-            for m in router.take_markers() {
-                counted[m.tenant()] += stands_for(m.event());
-            }
+            count_markers(&mut router, &mut counted);
             match out.as_ref().map(|o| (o.tenant(), o.suppressed())) {
                 Some((t, None)) => kept[t] += 1,
                 Some((t, Some(FilterId { tenant, index }))) => {
@@ -223,9 +228,7 @@ proptest! {
         }).or_else(|e| { checks = Err(e); Ok::<(), TestCaseError>(()) })?;
         checks?;
         router.flush();
-        for m in router.take_markers() {
-            counted[m.tenant()] += stands_for(m.event());
-        }
+        count_markers(&mut router, &mut counted);
         for t in 0..2 {
             prop_assert_eq!(kept[t] + sunk[t] + counted[t], routed[t], "tenant {}", t);
         }
