@@ -19,6 +19,7 @@ use audex_export::delivery::{
 use audex_export::otlp::{Attributes, Body, OtlpConfig, OtlpGrpc, OtlpHttp, Resource};
 use audex_export::spool::{Spool, SpoolConfig};
 use audex_export::{EventGrpc, JsonLinesFile, ProtobufFile};
+use audex_policy::Folder;
 use audex_proto::v1::AuditEvent;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -261,9 +262,12 @@ fn folds(cfg: &Config, clock: Clock) -> Folds {
     let windows = cfg
         .tenants
         .iter()
-        .map(|t| (t.name.clone(), t.fold_repeats.as_ref().map(|f| f.window_ms)))
+        .map(|t| {
+            let folder = t.fold_repeats.as_ref().map(|f| Folder::new(f.window_ms));
+            (t.name.clone(), folder)
+        })
         .collect();
-    Folds::new(windows, clock)
+    Folds::new(windows, clock, "fold")
 }
 
 /// Each tenant's rate limit, by `clock`; markers name `node`.
@@ -279,7 +283,7 @@ fn throttles(cfg: &Config, node: &str, clock: Clock) -> Result<Throttles> {
         };
         limits.push((t.name.clone(), limit));
     }
-    Ok(Throttles::new(limits, clock))
+    Ok(Throttles::new(limits, clock, "throttle"))
 }
 
 /// One exporter's copy of an event into its spool; its delivery is woken.

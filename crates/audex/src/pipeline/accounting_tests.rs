@@ -11,8 +11,8 @@ use audex_correlate::{Config, Correlator};
 use audex_enrich::{EnrichOptions, Enricher};
 use audex_normalize::{NoNames, Normalizer, Options};
 use audex_policy::{
-    ArgvLimit, Filter, FilterSpec, Matcher, Policy, RateLimitSpec, SelectorSpec, TenantSpec,
-    Throttle,
+    ArgvLimit, Filter, FilterSpec, Folder, Matcher, Policy, RateLimitSpec, SelectorSpec,
+    TenantSpec, Throttle,
 };
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -182,8 +182,15 @@ proptest! {
             ControlMap::default(),
             Filters::new(compile(&top), vec![compile(&root_filters), compile(&default_filters)]),
             ArgvLimit::default(),
-            Folds::new(vec![("root".into(), folds.0), ("default".into(), folds.1)], Clock::Event),
-            Throttles::new(throttles, Clock::Event),
+            Folds::new(
+                vec![
+                    ("root".into(), folds.0.map(Folder::new)),
+                    ("default".into(), folds.1.map(Folder::new)),
+                ],
+                Clock::Event,
+                "fold",
+            ),
+            Throttles::new(throttles, Clock::Event, "throttle"),
         );
         // Copies that only answer "does the selector take it".
         let (top_sel, tenant_sel) = (compile(&top), [compile(&root_filters), compile(&default_filters)]);

@@ -8,22 +8,20 @@
 mod clock;
 mod event;
 mod filter;
-mod fold;
+mod hold_back;
 mod route;
 mod shutdown;
 mod sink;
 mod stages;
-mod throttle;
 
 pub use clock::Clock;
 pub use event::{Enriched, FilterId, Outbound};
 pub use filter::Filters;
-pub use fold::Folds;
+pub use hold_back::{Folds, Throttles};
 pub use route::Router;
 pub use shutdown::Shutdown;
 pub use sink::Sink;
 pub use stages::Stages;
-pub use throttle::Throttles;
 
 #[cfg(test)]
 mod accounting_tests;

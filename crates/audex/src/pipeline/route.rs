@@ -11,8 +11,7 @@
 //! exporters (see [`super::filter`]).
 use super::event::{Enriched, Outbound, Routed};
 use super::filter::Filters;
-use super::fold::Folds;
-use super::throttle::Throttles;
+use super::hold_back::{Folds, Throttles};
 use crate::metrics::METRICS;
 use audex_compliance::controls::ControlMap;
 use audex_policy::{ArgvLimit, Policy};
@@ -125,7 +124,7 @@ impl Router {
         let mut out: Vec<Outbound> = repeats.collect();
         out.extend(
             self.throttles
-                .take_markers()
+                .take_due()
                 .into_iter()
                 .map(|(tenant, event)| Outbound {
                     tenant,
