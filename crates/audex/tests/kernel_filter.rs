@@ -32,6 +32,27 @@ fn opens_of(events: &[Value], pid: u64, path: &str) -> usize {
         .count()
 }
 
+/// One bash opening `hot` 500 times (`: < file`, a builtin: the same pid
+/// each time), in a thread; joins to its pid.
+fn noisy_shell(hot: &Path) -> std::thread::JoinHandle<u64> {
+    let hot = hot.to_path_buf();
+    std::thread::spawn(move || {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg("for i in $(seq 500); do : < \"$1\"; done; echo $$")
+            .arg("noisy")
+            .arg(&hot)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    })
+}
+
 #[test]
 fn a_filter_keeps_the_first_open_of_a_noisy_shell_and_hands_the_rest_to_its_exporter() {
     let Some(kt) = common::kernel() else {
@@ -58,22 +79,7 @@ fn a_filter_keeps_the_first_open_of_a_noisy_shell_and_hands_the_rest_to_its_expo
     assert!(line.contains("1 rules"), "{line}");
 
     // The noisy shell, beside the workload.
-    let hot_s = hot.to_str().unwrap().to_string();
-    let noisy = std::thread::spawn(move || {
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg("for i in $(seq 500); do : < \"$1\"; done; echo $$")
-            .arg("noisy")
-            .arg(&hot_s)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .trim()
-            .parse::<u64>()
-            .unwrap()
-    });
+    let noisy = noisy_shell(&hot);
     let actions = common::watch::workload_actions(&watched);
     let noisy_pid = noisy.join().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -142,22 +148,7 @@ fn a_rate_limit_keeps_a_burst_and_counts_every_event_it_holds_back_in_markers() 
     let (w, _rx, line) = common::watch::start_watch(&["run", "--config", cfg.to_str().unwrap()]);
     assert!(line.contains("2 rules"), "{line}");
 
-    let hot_s = hot.to_str().unwrap().to_string();
-    let noisy = std::thread::spawn(move || {
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg("for i in $(seq 500); do : < \"$1\"; done; echo $$")
-            .arg("noisy")
-            .arg(&hot_s)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .trim()
-            .parse::<u64>()
-            .unwrap()
-    });
+    let noisy = noisy_shell(&hot);
     let actions = common::watch::workload_actions(&work);
     let noisy_pid = noisy.join().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2500));

@@ -25,25 +25,13 @@ fn a_long_argv_keeps_both_ends_and_counts_the_middle() {
     let d = common::out_dir("argv-limits");
     let input = d.join("audit.log");
     std::fs::write(&input, long_exec(11)).unwrap();
-    let cfg = d.join("audex.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
+    common::replay_config(
+        &d,
+        &format!(
             "max_args: 5\nmax_argv_bytes: 4096\ntenants:\n  - name: default\n    exporters: [out, ecs]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\n  - {{name: ecs, type: jsonl, format: ecs, path: {d}/ecs.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\n",
             d = d.display()
         ),
-    )
-    .unwrap();
-    let out = common::audex()
-        .args(["replay", "--no-names", "--config"])
-        .arg(&cfg)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &input,
     );
     let one = |name: &str| -> Value {
         let text = std::fs::read_to_string(d.join(name)).unwrap();
@@ -70,20 +58,11 @@ fn a_long_argv_keeps_both_ends_and_counts_the_middle() {
 
 #[test]
 fn validate_refuses_a_zero_limit_at_its_line() {
-    let d = common::out_dir("argv-limits-validate");
-    let cfg = d.join("audex.yaml");
-    std::fs::write(
-        &cfg,
+    let (code, err) = common::validate_text(
+        "argv-limits-validate",
         "tenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {name: out, type: jsonl, path: \"-\"}\nmax_args: 0\n",
-    )
-    .unwrap();
-    let out = common::audex()
-        .args(["validate", "--no-environment", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    );
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains(":6:") && err.contains("`max_args` must be at least 1"),
         "{err}"

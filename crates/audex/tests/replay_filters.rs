@@ -214,21 +214,11 @@ fn validate_names_what_is_wrong_in_a_filter_at_its_line() {
 
 #[test]
 fn validate_names_a_bad_label_rule_at_its_line_and_takes_label_selectors() {
-    let d = common::out_dir("labels-validate");
-    let cfg = d.join("audex.yaml");
-    std::fs::write(
-        &cfg,
+    let (code, err) = common::validate_text(
+        "labels-validate",
         "labels:\n  - {name: backup, argv: [\"rsync (\"]}\n  - {name: shell}\n  - {name: ok, exe: [bash], keys: [k]}\nfilters:\n  - name: a\n    drop: {labels: [ok]}\n  - name: b\n    drop: {record_types: [USER_ACCT, NOPE]}\ntenants:\n  - name: ops\n    match: {labels: [ok]}\n    exporters: [out]\n  - name: default\n    exporters: [out]\nexporters:\n  - {name: out, type: jsonl, path: /tmp/x.jsonl}\n",
-    )
-    .unwrap();
-    let out = common::audex()
-        .args(["validate", "--no-environment", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    );
+    assert_eq!(code, Some(1), "{err}");
     for (at, what) in [
         (
             ":2:5:",

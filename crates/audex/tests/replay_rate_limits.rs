@@ -51,23 +51,14 @@ fn kept_markers_and_sinks_add_up_to_every_event_and_replay_is_repeatable() {
     for run in 0..2 {
         let r = d.join(format!("run{run}"));
         std::fs::create_dir_all(&r).unwrap();
-        let cfg = r.join("audex.yaml");
-        std::fs::write(
-            &cfg,
-            format!(
+        let err = common::replay_config(
+            &r,
+            &format!(
                 "tenants:\n  - name: root\n    match: {{uids: [\"0\"]}}\n    exporters: [root]\n  - name: default\n    rate_limit: {{events_per_s: 20, burst: 5}}\n    filters:\n      - name: failures\n        drop: {{outcome: failure}}\n        exporters: [failures]\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\n  - {{name: root, type: jsonl, path: {d}/root.jsonl}}\n  - {{name: failures, type: jsonl, path: {d}/failures.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\n",
                 d = r.display()
             ),
-        )
-        .unwrap();
-        let out = common::audex()
-            .args(["replay", "--no-names", "--config"])
-            .arg(&cfg)
-            .arg(&input)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{err}");
+            &input,
+        );
         let (kept, root, failures) = (
             lines(&r.join("out.jsonl")),
             lines(&r.join("root.jsonl")),
@@ -125,20 +116,11 @@ fn kept_markers_and_sinks_add_up_to_every_event_and_replay_is_repeatable() {
 
 #[test]
 fn validate_names_a_bad_rate_limit_at_its_line() {
-    let d = common::out_dir("rate-limits-validate");
-    let cfg = d.join("audex.yaml");
-    std::fs::write(
-        &cfg,
+    let (code, err) = common::validate_text(
+        "rate-limits-validate",
         "tenants:\n  - name: default\n    exporters: [out]\n    rate_limit: {events_per_s: 0}\nexporters:\n  - {name: out, type: jsonl, path: \"-\"}\n",
-    )
-    .unwrap();
-    let out = common::audex()
-        .args(["validate", "--no-environment", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    );
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains(":4:") && err.contains("`rate_limit.events_per_s` must be a number above 0"),
         "{err}"
@@ -164,23 +146,14 @@ fn folded_repeats_stand_for_every_identical_event() {
     let input = d.join("audit.log");
     // 3 s of the same failed open, 100 a second.
     std::fs::write(&input, same_opens(300)).unwrap();
-    let cfg = d.join("audex.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let err = common::replay_config(
+        &d,
+        &format!(
             "tenants:\n  - name: default\n    fold_repeats: {{window_ms: 1000}}\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\n",
             d = d.display()
         ),
-    )
-    .unwrap();
-    let out = common::audex()
-        .args(["replay", "--no-names", "--config"])
-        .arg(&cfg)
-        .arg(&input)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{err}");
+        &input,
+    );
     let evs = lines(&d.join("out.jsonl"));
     let (repeats, firsts): (Vec<&Value>, Vec<&Value>) =
         evs.iter().partition(|e| e.get("repeat").is_some());

@@ -147,6 +147,39 @@ pub fn audex() -> Command {
     Command::new(env!("CARGO_BIN_EXE_audex"))
 }
 
+/// `audex validate --no-environment` of the config `yaml` (written in a
+/// fresh `out_dir(tag)`): its exit code, and stderr then stdout.
+#[allow(dead_code)]
+pub fn validate_text(tag: &str, yaml: &str) -> (Option<i32>, String) {
+    let cfg = out_dir(tag).join("audex.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let out = audex()
+        .args(["validate", "--no-environment", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    (out.status.code(), text)
+}
+
+/// `audex replay --no-names --config CFG INPUT`, CFG being `yaml` written
+/// in `dir`: its stderr, which must end in success.
+#[allow(dead_code)]
+pub fn replay_config(dir: &Path, yaml: &str, input: &Path) -> String {
+    let cfg = dir.join("audex.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let out = audex()
+        .args(["replay", "--no-names", "--config"])
+        .arg(&cfg)
+        .arg(input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    err
+}
+
 pub fn corpora() -> PathBuf {
     std::env::var_os("AUDEX_CORPORA")
         .map(PathBuf::from)
