@@ -18,6 +18,9 @@ pub struct FilterSpec {
     pub drop: Option<SelectorSpec>,
     pub keep: Option<SelectorSpec>,
     pub keep_first_per_process: bool,
+    /// Fold what the filter takes (runs of identical events within this
+    /// many ms) instead of suppressing it.
+    pub fold_repeats_ms: Option<u64>,
 }
 
 /// How many processes `keep_first_per_process` remembers; past that the
@@ -56,6 +59,7 @@ pub struct Filter {
     /// A `keep` filter: it takes what the selector does not match.
     keep: bool,
     first: Option<Seen>,
+    fold_repeats_ms: Option<u64>,
 }
 
 /// A process for `keep_first_per_process`: its pid and program (an exec, or a
@@ -86,6 +90,11 @@ impl Filter {
                 ))
             }
         };
+        if spec.fold_repeats_ms.is_some() && spec.keep_first_per_process {
+            return Err(at(
+                "give `fold_repeats` or `keep_first_per_process`, not both (a folding filter suppresses nothing)".into(),
+            ));
+        }
         if sel.is_empty() {
             let key = if keep { "keep" } else { "drop" };
             return Err(at(format!(
@@ -97,11 +106,22 @@ impl Filter {
             selector: Selector::compile(sel).map_err(at)?,
             keep,
             first: spec.keep_first_per_process.then(Seen::default),
+            fold_repeats_ms: spec.fold_repeats_ms,
         })
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The folding window, for a filter that folds what it takes.
+    pub fn fold_repeats_ms(&self) -> Option<u64> {
+        self.fold_repeats_ms
+    }
+
+    /// Whether the selector alone takes an event already viewed.
+    pub fn selects_view(&self, v: &EventView) -> bool {
+        self.selector.matches_view(v) != self.keep
     }
 
     /// Whether the selector alone takes `ev` (no per-process memory).
@@ -117,7 +137,7 @@ impl Filter {
 
     /// The same, for an event already viewed (one view for every filter).
     pub fn suppresses_view(&mut self, v: &EventView) -> bool {
-        if self.selector.matches_view(v) == self.keep {
+        if !self.selects_view(v) {
             return false;
         }
         match (&mut self.first, process_key(v.ev)) {
@@ -154,6 +174,7 @@ mod tests {
             drop: drop.then(|| s.clone()),
             keep: (!drop).then_some(s),
             keep_first_per_process: first,
+            fold_repeats_ms: None,
         }
     }
 
@@ -236,6 +257,7 @@ mod tests {
                         drop: drop.then(|| s.clone()),
                         keep: (!drop).then_some(s),
                         keep_first_per_process: first,
+                        fold_repeats_ms: None,
                     })
                 },
             )

@@ -368,7 +368,7 @@ impl Outputs {
             router: Router::new(
                 policy,
                 cfg.rules.control_map(),
-                Filters::new(top, per_tenant),
+                Filters::new(top, per_tenant, clock),
                 cfg.argv_limit(),
                 folds(cfg, clock),
                 throttles(cfg, node, clock)?,

@@ -414,7 +414,7 @@ fn finish_outputs(o: Outputs, deadline_s: u64) -> Result<ExitCode> {
         eprintln!("audex: filter {name}: {n} events suppressed");
     }
     for (name, n) in crate::metrics::METRICS.named_drops("fold") {
-        eprintln!("audex: repeat folding of tenant {name}: {n} events stand in repeat events");
+        eprintln!("audex: repeat folding ({name}): {n} events stand in repeat events");
     }
     for (name, n) in crate::metrics::METRICS.named_drops("throttle") {
         eprintln!("audex: rate limit of tenant {name}: {n} events throttled (counted in events-throttled markers)");

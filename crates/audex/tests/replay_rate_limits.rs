@@ -176,7 +176,47 @@ fn folded_repeats_stand_for_every_identical_event() {
         .sum();
     assert_eq!(firsts.len() as u64 + folded, 300, "passed + folded = seen");
     assert!(
-        err.contains("repeat folding of tenant default: 297 events stand in repeat events"),
+        err.contains("repeat folding (default): 297 events stand in repeat events"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_folding_filter_folds_what_it_takes_and_lets_the_rest_by() {
+    let d = common::out_dir("fold-filter");
+    let input = d.join("audit.log");
+    let mut log = same_opens(300);
+    // One more event the filter does not take (another path).
+    log.push_str(
+        &same_opens(1)
+            .replace("/etc/shadow", "/etc/hosts")
+            .replace("1700000000.000:100", "1700000003.000:400"),
+    );
+    std::fs::write(&input, log).unwrap();
+    let err = common::replay_config(
+        &d,
+        &format!(
+            "filters:\n  - name: shadow-reads\n    drop: {{paths: [/etc/shadow]}}\n    fold_repeats: {{window_ms: 1000}}\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\n",
+            d = d.display()
+        ),
+        &input,
+    );
+    let evs = lines(&d.join("out.jsonl"));
+    let shadow: Vec<&Value> = evs
+        .iter()
+        .filter(|e| e["files"][0]["path"] == "/etc/shadow")
+        .collect();
+    let folded: u64 = shadow
+        .iter()
+        .filter_map(|e| e["repeat"]["count"].as_str())
+        .map(|c| c.parse::<u64>().unwrap())
+        .sum();
+    let firsts = shadow.iter().filter(|e| e.get("repeat").is_none()).count();
+    assert_eq!((firsts, folded), (3, 297), "{evs:#?}");
+    assert!(shadow.iter().all(|e| e["tenant"] == "default"));
+    assert_eq!(evs.len(), 3 + 3 + 1, "the other path passes untouched");
+    assert!(
+        err.contains("repeat folding (shadow-reads): 297 events stand in repeat events"),
         "{err}"
     );
 }

@@ -47,6 +47,9 @@ fn rule_lines(cfg: &Config, f: &FilterCfg) -> Result<Vec<String>, String> {
             "a `keep` filter takes what its selector misses: no kernel rule says that".into(),
         );
     }
+    if f.fold_repeats.is_some() {
+        return Err("it folds repeats: the kernel cannot".into());
+    }
     if f.keep_first_per_process {
         return Err("`keep_first_per_process` needs the events to pick the first".into());
     }

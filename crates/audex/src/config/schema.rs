@@ -413,6 +413,8 @@ pub struct FilterCfg {
     pub keep: Option<Spanned<SelectorCfg>>,
     pub keep_first_per_process: bool,
     pub exporters: Vec<String>,
+    /// Fold what the filter takes instead of suppressing it.
+    pub fold_repeats: Option<Spanned<FoldCfg>>,
 }
 
 /// What a filter takes: every criterion given must hold; in a list, any entry.
@@ -512,6 +514,7 @@ impl FilterCfg {
             drop: self.drop.as_ref().map(|d| d.spec()),
             keep: self.keep.as_ref().map(|k| k.spec()),
             keep_first_per_process: self.keep_first_per_process,
+            fold_repeats_ms: self.fold_repeats.as_ref().map(|f| f.window_ms),
         }
     }
 }

@@ -226,6 +226,26 @@ fn validate_filter(f: &Spanned<FilterCfg>, errs: &Errors) {
     if f.name.is_empty() {
         errs.at_value(f, "a filter needs a `name`");
     }
+    if let Some(w) = &f.fold_repeats {
+        if !(1..=3_600_000).contains(&w.window_ms) {
+            errs.at_value(
+                w,
+                format!(
+                    "filter `{}`: `fold_repeats.window_ms` must be 1 to 3600000 (an hour), not {}",
+                    f.name, w.window_ms
+                ),
+            );
+        }
+        if !f.exporters.is_empty() {
+            errs.at_value(
+                w,
+                format!(
+                    "filter `{}`: a folding filter suppresses nothing for `exporters` to receive: give one of them",
+                    f.name
+                ),
+            );
+        }
+    }
     let before = errs.len();
     if let Some(sel) = f.drop.as_ref().or(f.keep.as_ref()) {
         validate_selector(

@@ -83,11 +83,15 @@ fn selector() -> impl Strategy<Value = SelectorSpec> {
 }
 
 fn filter(name: String) -> impl Strategy<Value = FilterSpec> {
-    (selector(), any::<bool>(), any::<bool>()).prop_map(move |(s, drop, first)| FilterSpec {
-        name: name.clone(),
-        drop: drop.then(|| s.clone()),
-        keep: (!drop).then_some(s),
-        keep_first_per_process: first,
+    // mode 0: suppress, 1: keep_first_per_process, 2: fold repeats.
+    (selector(), any::<bool>(), 0u8..3, 1u64..3000).prop_map(move |(s, drop, mode, window)| {
+        FilterSpec {
+            name: name.clone(),
+            drop: drop.then(|| s.clone()),
+            keep: (!drop).then_some(s),
+            keep_first_per_process: mode == 1,
+            fold_repeats_ms: (mode == 2).then_some(window),
+        }
     })
 }
 
@@ -132,6 +136,56 @@ fn stages() -> Stages<NoNames> {
     )
 }
 
+/// Two tenants: `root` (auid 0) and `default`.
+fn policy() -> Policy {
+    let tenants = [
+        TenantSpec {
+            name: "root".into(),
+            matcher: Matcher {
+                uids: vec![(0, 0)],
+                ..Default::default()
+            },
+            redact: Default::default(),
+        },
+        TenantSpec {
+            name: "default".into(),
+            matcher: Matcher::default(),
+            redact: Default::default(),
+        },
+    ];
+    Policy::new(&tenants).unwrap()
+}
+
+/// The router of `policy` with the filters (top level, root's, default's),
+/// rate limits and folding windows (root's, default's) given.
+fn router(
+    policy: &Policy,
+    [top, root, default]: [&[FilterSpec]; 3],
+    limits: (Option<RateLimitSpec>, Option<RateLimitSpec>),
+    folds: (Option<u64>, Option<u64>),
+) -> Router {
+    let throttles = [("root", limits.0), ("default", limits.1)]
+        .into_iter()
+        .map(|(n, l)| (n.to_string(), l.map(|l| Throttle::new(l, n, "n").unwrap())))
+        .collect();
+    let windows = vec![
+        ("root".into(), folds.0.map(Folder::new)),
+        ("default".into(), folds.1.map(Folder::new)),
+    ];
+    Router::new(
+        policy.clone(),
+        ControlMap::default(),
+        Filters::new(
+            compile(top),
+            vec![compile(root), compile(default)],
+            Clock::Event,
+        ),
+        ArgvLimit::default(),
+        Folds::new(windows, Clock::Event, "fold"),
+        Throttles::new(throttles, Clock::Event, "throttle"),
+    )
+}
+
 /// How many held-back events a marker or repeat event counts.
 fn stands_for(ev: &audex_proto::v1::AuditEvent) -> u64 {
     match (&ev.suppressed, &ev.repeat) {
@@ -164,33 +218,12 @@ proptest! {
         limits in (limit(), limit()),
         folds in (prop::option::of(1u64..3000), prop::option::of(1u64..3000)),
     ) {
-        let tenants = [
-            TenantSpec {
-                name: "root".into(),
-                matcher: Matcher { uids: vec![(0, 0)], ..Default::default() },
-                redact: Default::default(),
-            },
-            TenantSpec { name: "default".into(), matcher: Matcher::default(), redact: Default::default() },
-        ];
-        let policy = Policy::new(&tenants).unwrap();
-        let throttles = [("root", limits.0), ("default", limits.1)]
-            .into_iter()
-            .map(|(n, l)| (n.to_string(), l.map(|l| Throttle::new(l, n, "n").unwrap())))
-            .collect();
-        let mut router = Router::new(
-            policy.clone(),
-            ControlMap::default(),
-            Filters::new(compile(&top), vec![compile(&root_filters), compile(&default_filters)]),
-            ArgvLimit::default(),
-            Folds::new(
-                vec![
-                    ("root".into(), folds.0.map(Folder::new)),
-                    ("default".into(), folds.1.map(Folder::new)),
-                ],
-                Clock::Event,
-                "fold",
-            ),
-            Throttles::new(throttles, Clock::Event, "throttle"),
+        let policy = policy();
+        let mut router = router(
+            &policy,
+            [&top, &root_filters, &default_filters],
+            limits,
+            folds,
         );
         // Copies that only answer "does the selector take it".
         let (top_sel, tenant_sel) = (compile(&top), [compile(&root_filters), compile(&default_filters)]);

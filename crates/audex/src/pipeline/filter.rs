@@ -5,70 +5,154 @@
 //! `audex_events_dropped_total{stage="filter",reason=<filter name>}`.
 //! Enrichment ran before: a suppressed event has already taught the process
 //! cache its process (parents, programs), so later events keep their context.
+//! A filter with `fold_repeats` suppresses nothing: it folds what it takes
+//! (the first of each run of identical events goes on, one repeat event
+//! stands for the rest: `audex_events_dropped_total{stage="fold",reason=<filter>}`).
+use super::clock::Clock;
 use super::event::FilterId;
 use crate::metrics::METRICS;
-use audex_policy::{EventView, Filter};
+use audex_policy::{EventView, Filter, Folder};
 use audex_proto::v1::AuditEvent;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 struct Counted {
     filter: Filter,
-    suppressed: Arc<AtomicU64>,
+    /// Suppressed (or, folding, held back) events.
+    counter: Arc<AtomicU64>,
+    /// A filter that folds what it takes instead of suppressing it.
+    fold: Option<Folder>,
 }
 
-/// The compiled filters of a config, with their per-process memory.
-#[derive(Default)]
+/// What a filter did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Suppressed by this filter (for its exporters).
+    Suppressed(FilterId),
+    /// Held back by this folding filter (a repeat event will stand for it).
+    Held(FilterId),
+}
+
+/// The compiled filters of a config, with their per-process memory and
+/// folding.
 pub struct Filters {
     top: Vec<Counted>,
     /// Per tenant (policy index).
     tenants: Vec<Vec<Counted>>,
+    clock: Clock,
+    latest_ns: i64,
+    /// Repeat events due from folding filters, with the filter, oldest first.
+    due: Vec<(FilterId, AuditEvent)>,
 }
 
 fn counted(filters: Vec<Filter>) -> Vec<Counted> {
     filters
         .into_iter()
-        .map(|filter| Counted {
-            suppressed: METRICS.drop_counter("filter", filter.name()),
-            filter,
+        .map(|filter| {
+            let fold = filter.fold_repeats_ms().map(Folder::new);
+            let stage = if fold.is_some() { "fold" } else { "filter" };
+            Counted {
+                counter: METRICS.drop_counter(stage, filter.name()),
+                fold,
+                filter,
+            }
         })
         .collect()
 }
 
-fn first(list: &mut [Counted], ev: &AuditEvent) -> Option<usize> {
-    if list.is_empty() {
-        return None;
-    }
-    let view = EventView::new(ev);
-    let i = list
-        .iter_mut()
-        .position(|c| c.filter.suppresses_view(&view))?;
-    list[i].suppressed.fetch_add(1, Ordering::Relaxed);
-    Some(i)
-}
-
 impl Filters {
-    pub fn new(top: Vec<Filter>, tenants: Vec<Vec<Filter>>) -> Filters {
+    /// `clock` runs the folding filters' windows.
+    pub fn new(top: Vec<Filter>, tenants: Vec<Vec<Filter>>, clock: Clock) -> Filters {
         Filters {
             top: counted(top),
             tenants: tenants.into_iter().map(counted).collect(),
+            clock,
+            latest_ns: 0,
+            due: Vec::new(),
         }
     }
 
-    /// The top-level filter that suppresses `ev`, if any.
-    pub fn before_routing(&mut self, ev: &AuditEvent) -> Option<FilterId> {
-        first(&mut self.top, ev).map(|index| FilterId {
-            tenant: None,
-            index,
-        })
+    /// In order, the first filter of `list` (tenant `tenant`'s, or the top
+    /// level's) that suppresses `ev` or, folding, holds it back; a folding
+    /// filter that lets it pass (the first of its run) hands it on.
+    fn first(&mut self, tenant: Option<usize>, ev: &AuditEvent) -> Option<Taken> {
+        let list = match tenant {
+            None => &mut self.top,
+            Some(t) => self.tenants.get_mut(t)?,
+        };
+        if list.is_empty() {
+            return None;
+        }
+        let view = EventView::new(ev);
+        for (index, c) in list.iter_mut().enumerate() {
+            let id = FilterId { tenant, index };
+            match &mut c.fold {
+                None => {
+                    if c.filter.suppresses_view(&view) {
+                        c.counter.fetch_add(1, Ordering::Relaxed);
+                        return Some(Taken::Suppressed(id));
+                    }
+                }
+                Some(folder) => {
+                    if c.filter.selects_view(&view) {
+                        let now = self.clock.now_ns(Some(ev), self.latest_ns);
+                        self.latest_ns = self.latest_ns.max(now);
+                        let mut made = Vec::new();
+                        let pass = folder.admit(ev, self.latest_ns, &mut made);
+                        self.due.extend(made.into_iter().map(|m| (id, m)));
+                        if !pass {
+                            c.counter.fetch_add(1, Ordering::Relaxed);
+                            return Some(Taken::Held(id));
+                        }
+                    }
+                }
+            }
+        }
+        None
     }
 
-    /// The filter of tenant `tenant` that suppresses `ev`, if any.
-    pub fn after_routing(&mut self, tenant: usize, ev: &AuditEvent) -> Option<FilterId> {
-        let list = self.tenants.get_mut(tenant)?;
-        first(list, ev).map(|index| FilterId {
-            tenant: Some(tenant),
-            index,
-        })
+    /// What the top-level filters do with `ev`.
+    pub fn before_routing(&mut self, ev: &AuditEvent) -> Option<Taken> {
+        self.first(None, ev)
+    }
+
+    /// What tenant `tenant`'s filters do with `ev`.
+    pub fn after_routing(&mut self, tenant: usize, ev: &AuditEvent) -> Option<Taken> {
+        self.first(Some(tenant), ev)
+    }
+
+    fn each_folder(&mut self, f: impl Fn(&mut Folder, &mut Vec<AuditEvent>)) {
+        let mut made = Vec::new();
+        let lists = std::iter::once((None, &mut self.top)).chain(
+            self.tenants
+                .iter_mut()
+                .enumerate()
+                .map(|(t, l)| (Some(t), l)),
+        );
+        for (tenant, list) in lists {
+            for (index, c) in list.iter_mut().enumerate() {
+                if let Some(folder) = &mut c.fold {
+                    f(folder, &mut made);
+                    let id = FilterId { tenant, index };
+                    self.due.extend(made.drain(..).map(|m| (id, m)));
+                }
+            }
+        }
+    }
+
+    /// Closes the folding filters' runs whose window has passed.
+    pub fn tick(&mut self) {
+        let now = self.clock.now_ns(None, self.latest_ns);
+        self.each_folder(|f, out| f.tick(now, out));
+    }
+
+    /// Closes every run (end of input, reload, stop).
+    pub fn flush(&mut self) {
+        self.each_folder(|f, out| f.flush(out));
+    }
+
+    /// The repeat events due, with the filter that folded them.
+    pub fn take_due(&mut self) -> Vec<(FilterId, AuditEvent)> {
+        std::mem::take(&mut self.due)
     }
 }

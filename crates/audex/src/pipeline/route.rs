@@ -10,11 +10,12 @@
 //! suppressed event is routed and redacted like any other, for its filter's
 //! exporters (see [`super::filter`]).
 use super::event::{Enriched, Outbound, Routed};
-use super::filter::Filters;
+use super::filter::{Filters, Taken};
 use super::hold_back::{Folds, Throttles};
 use crate::metrics::METRICS;
 use audex_compliance::controls::ControlMap;
 use audex_policy::{ArgvLimit, Policy};
+use audex_proto::v1::AuditEvent;
 use std::sync::atomic::Ordering;
 
 pub struct Router {
@@ -59,20 +60,24 @@ impl Router {
             self.argv.apply(p);
         }
         self.controls.apply(&mut event);
-        let mut suppressed = if note {
-            None
-        } else {
-            self.filters.before_routing(&event)
+        let mut suppressed = match (!note).then(|| self.filters.before_routing(&event)) {
+            Some(Some(Taken::Held(_))) => return None,
+            Some(Some(Taken::Suppressed(id))) => Some(id),
+            _ => None,
         };
         match self.policy.route(&event) {
             Some(tenant) => {
                 if suppressed.is_none() && !note {
-                    suppressed = self.filters.after_routing(tenant, &event);
-                    if suppressed.is_none()
-                        && !(self.folds.admit(tenant, &event)
-                            && self.throttles.admit(tenant, &event))
-                    {
-                        return None;
+                    match self.filters.after_routing(tenant, &event) {
+                        Some(Taken::Held(_)) => return None,
+                        Some(Taken::Suppressed(id)) => suppressed = Some(id),
+                        None => {
+                            if !(self.folds.admit(tenant, &event)
+                                && self.throttles.admit(tenant, &event))
+                            {
+                                return None;
+                            }
+                        }
                     }
                 }
                 Some(Routed {
@@ -110,10 +115,23 @@ impl Router {
     /// event), then the rate limits' markers (counts and times only: as they
     /// are).
     pub fn take_markers(&mut self) -> Vec<Outbound> {
-        let repeats = self
-            .folds
+        // A folding filter's repeat event goes to the tenant of the events
+        // it stands for (past the filters that follow: they did not see them).
+        let from_filters: Vec<(usize, AuditEvent)> = self
+            .filters
             .take_due()
             .into_iter()
+            .filter_map(|(id, ev)| {
+                let tenant = id.tenant.or_else(|| self.policy.route(&ev));
+                if tenant.is_none() {
+                    METRICS.unrouted.fetch_add(1, Ordering::Relaxed);
+                }
+                Some((tenant?, ev))
+            })
+            .collect();
+        let repeats = from_filters
+            .into_iter()
+            .chain(self.folds.take_due())
             .filter_map(|(tenant, ev)| {
                 self.redact(Routed {
                     tenant,
@@ -137,12 +155,14 @@ impl Router {
 
     /// Closes the folded runs and rate-limit summaries that are due (live).
     pub fn tick(&mut self) {
+        self.filters.tick();
         self.folds.tick();
         self.throttles.tick();
     }
 
     /// Closes every folded run and open summary (end of input, reload, stop).
     pub fn flush(&mut self) {
+        self.filters.flush();
         self.folds.flush();
         self.throttles.flush();
     }
