@@ -1,11 +1,12 @@
-//! argv limits, controls, filters, routing and redaction: takes an
-//! [`Enriched`] event, gives a [`Routed`] one (argv trimmed to `max_args` /
-//! `max_argv_bytes`, compliance controls from its rule keys, the top-level
-//! filters, then the first tenant that matches, else `default`,
-//! then that tenant's filters, repeat folding and rate limit), then its tenant's
-//! [`Outbound`] copy; the rate limits' markers come out as [`Outbound`]
-//! copies of their own ([`Router::take_markers`]). Events
-//! that match no tenant and events a tenant withholds are counted in
+//! argv limits, controls, filters, routing, folding, rate limits and
+//! redaction: takes an [`Enriched`] event, gives a [`Routed`] one (argv
+//! trimmed to `max_args` / `max_argv_bytes`, compliance controls from its
+//! rule keys, the top-level filters, then the first tenant that matches,
+//! else `default`, then that tenant's filters, repeat folding and rate
+//! limit), then its tenant's [`Outbound`] copy. Repeat events (of folding
+//! filters and tenants) and rate-limit markers come out as [`Outbound`]
+//! copies of their own ([`Router::take_markers`]). Events that match no
+//! tenant and events a tenant withholds are counted in
 //! `audex_events_dropped_total` (`stage="route"` and `stage="redact"`); a
 //! suppressed event is routed and redacted like any other, for its filter's
 //! exporters (see [`super::filter`]).
@@ -49,10 +50,11 @@ impl Router {
 
     /// Controls come from the rule keys as the kernel gave them, before a
     /// tenant's redaction may hash or drop the keys; then the filters and the
-    /// tenant, its filters and its rate limit. None when no tenant takes it
-    /// (counted as unrouted) or its rate limit holds it back (counted in a
-    /// marker). Notes audex makes (loss reports, checkpoints) pass every
-    /// filter and limit.
+    /// tenant, its filters, its folding and its rate limit. None when no
+    /// tenant takes it (counted as unrouted) or a folding filter, the
+    /// tenant's folding or its rate limit holds it back (counted in a repeat
+    /// event or a marker). Notes audex makes (loss reports, checkpoints) pass
+    /// every filter and limit.
     pub fn route(&mut self, ev: Enriched) -> Option<Routed> {
         let note = ev.is_note();
         let mut event = ev.into_inner();
