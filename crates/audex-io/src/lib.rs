@@ -1,6 +1,9 @@
 //! Hostile-input plumbing shared by every stage that reads files or prints text
-//! it did not write. Takes paths, readers and strings; gives bounded reads and
-//! escaped text. No stage reads a file an operator named through anything else.
+//! it did not write. Takes paths, readers and strings; gives bounded reads,
+//! escaped text, and whether a user may reach a path it names
+//! ([`access`]). No stage reads a file an operator named through anything
+//! else.
+pub mod access;
 mod escape;
 mod lines;
 mod regular;

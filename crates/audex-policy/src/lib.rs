@@ -16,6 +16,7 @@ mod hold_back;
 mod labels;
 mod matcher;
 mod policy;
+pub mod reach;
 mod redact;
 pub mod secrets;
 mod selector;
