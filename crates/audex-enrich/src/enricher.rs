@@ -96,12 +96,19 @@ impl Enricher {
                 return Some(p);
             }
         }
-        let old = self.cache.peek(pid).map(|o| (o.exe.clone(), o.labels));
         let r = self.proc.as_ref()?.read(pid)?;
         let container = r.cgroup.as_deref().and_then(cgroup::parse);
-        // Read again after a while: the labels stay with the same program.
-        let kept = old.filter(|(exe, _)| *exe == r.exe).map_or(0, |(_, l)| l);
-        let labels = kept | self.inherited(r.ppid) | self.labels.of_exec(&r.exe, &r.args);
+        let labels = if self.labels.is_empty() {
+            0
+        } else {
+            // Read again after a while: the labels stay with the same program.
+            let kept = self
+                .cache
+                .peek(pid)
+                .filter(|o| o.exe == r.exe)
+                .map_or(0, |o| o.labels);
+            kept | self.inherited(r.ppid) | self.labels.of_exec(&r.exe, &r.args)
+        };
         Some(self.cache.insert(
             pid,
             ProcInfo {
