@@ -2,9 +2,12 @@
 //! takes the events its selector matches, `keep:` the events it does not.
 //! With `keep_first_per_process`, the first event of each process (pid and
 //! program) that the filter would take still passes, so process trees stay
-//! reconstructible. Input: events, in order. Output: for each, whether the
-//! filter suppresses it. Where suppressed events go (a filter's exporters, the
-//! counters) is the pipeline's business.
+//! reconstructible. With `fold_repeats`, it suppresses nothing: it folds
+//! what it takes ([`Folder`]). Input: events, in order, with the time now.
+//! Output: for each, whether the filter lets it pass, suppresses it or holds
+//! it back, and the repeat events due. Where suppressed events go (a
+//! filter's exporters, the counters) is the pipeline's business.
+use crate::fold::Folder;
 use crate::selector::{EventView, Selector, SelectorSpec};
 use audex_proto::v1::AuditEvent;
 use rustc_hash::FxHashSet;
@@ -59,7 +62,18 @@ pub struct Filter {
     /// A `keep` filter: it takes what the selector does not match.
     keep: bool,
     first: Option<Seen>,
-    fold_repeats_ms: Option<u64>,
+    fold: Option<Folder>,
+}
+
+/// What a filter does with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// Not its business (or the first of a process, or of a folded run).
+    Pass,
+    /// Suppressed: for the filter's exporters only.
+    Suppress,
+    /// Held back by a folding filter: a repeat event will stand for it.
+    Hold,
 }
 
 /// A process for `keep_first_per_process`: its pid and program (an exec, or a
@@ -106,7 +120,7 @@ impl Filter {
             selector: Selector::compile(sel).map_err(at)?,
             keep,
             first: spec.keep_first_per_process.then(Seen::default),
-            fold_repeats_ms: spec.fold_repeats_ms,
+            fold: spec.fold_repeats_ms.map(Folder::new),
         })
     }
 
@@ -114,9 +128,48 @@ impl Filter {
         &self.name
     }
 
-    /// The folding window, for a filter that folds what it takes.
-    pub fn fold_repeats_ms(&self) -> Option<u64> {
-        self.fold_repeats_ms
+    /// Whether it folds what it takes instead of suppressing it.
+    pub fn folds(&self) -> bool {
+        self.fold.is_some()
+    }
+
+    /// What the filter does with an event already viewed at `now_ns` (one
+    /// view for every filter); a folding filter's repeat events due go to
+    /// `due`.
+    pub fn take(&mut self, v: &EventView, now_ns: i64, due: &mut Vec<AuditEvent>) -> Take {
+        if self.fold.is_none() {
+            return if self.suppresses_view(v) {
+                Take::Suppress
+            } else {
+                Take::Pass
+            };
+        }
+        if !self.selects_view(v) {
+            return Take::Pass;
+        }
+        let passes = self
+            .fold
+            .as_mut()
+            .is_none_or(|f| f.admit(v.ev, now_ns, due));
+        if passes {
+            Take::Pass
+        } else {
+            Take::Hold
+        }
+    }
+
+    /// A folding filter's runs whose window has passed at `now_ns`, to `due`.
+    pub fn tick(&mut self, now_ns: i64, due: &mut Vec<AuditEvent>) {
+        if let Some(f) = &mut self.fold {
+            f.tick(now_ns, due);
+        }
+    }
+
+    /// Every run a folding filter holds, to `due` (end of input, reload, stop).
+    pub fn flush(&mut self, due: &mut Vec<AuditEvent>) {
+        if let Some(f) = &mut self.fold {
+            f.flush(due);
+        }
     }
 
     /// Whether the selector alone takes an event already viewed.

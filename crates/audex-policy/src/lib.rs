@@ -23,7 +23,7 @@ mod selector;
 mod throttle;
 
 pub use argv::ArgvLimit;
-pub use filter::{Filter, FilterSpec, FIRST_PER_PROCESS_CAPACITY};
+pub use filter::{Filter, FilterSpec, Take, FIRST_PER_PROCESS_CAPACITY};
 pub use fold::{Folder, MAX_OPEN_GROUPS};
 pub use hold_back::HoldBack;
 pub use labels::{LabelSet, LabelSpec, Labels, MAX_LABELS};

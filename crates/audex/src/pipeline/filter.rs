@@ -11,7 +11,7 @@
 use super::clock::Clock;
 use super::event::FilterId;
 use crate::metrics::METRICS;
-use audex_policy::{EventView, Filter, Folder};
+use audex_policy::{EventView, Filter, Take};
 use audex_proto::v1::AuditEvent;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,8 +20,6 @@ struct Counted {
     filter: Filter,
     /// Suppressed (or, folding, held back) events.
     counter: Arc<AtomicU64>,
-    /// A filter that folds what it takes instead of suppressing it.
-    fold: Option<Folder>,
 }
 
 /// What a filter did with an event.
@@ -49,11 +47,9 @@ fn counted(filters: Vec<Filter>) -> Vec<Counted> {
     filters
         .into_iter()
         .map(|filter| {
-            let fold = filter.fold_repeats_ms().map(Folder::new);
-            let stage = if fold.is_some() { "fold" } else { "filter" };
+            let stage = if filter.folds() { "fold" } else { "filter" };
             Counted {
                 counter: METRICS.drop_counter(stage, filter.name()),
-                fold,
                 filter,
             }
         })
@@ -84,29 +80,22 @@ impl Filters {
             return None;
         }
         let view = EventView::new(ev);
+        let mut made = Vec::new();
         for (index, c) in list.iter_mut().enumerate() {
             let id = FilterId { tenant, index };
-            match &mut c.fold {
-                None => {
-                    if c.filter.suppresses_view(&view) {
-                        c.counter.fetch_add(1, Ordering::Relaxed);
-                        return Some(Taken::Suppressed(id));
-                    }
-                }
-                Some(folder) => {
-                    if c.filter.selects_view(&view) {
-                        let now = self.clock.now_ns(Some(ev), self.latest_ns);
-                        self.latest_ns = self.latest_ns.max(now);
-                        let mut made = Vec::new();
-                        let pass = folder.admit(ev, self.latest_ns, &mut made);
-                        self.due.extend(made.into_iter().map(|m| (id, m)));
-                        if !pass {
-                            c.counter.fetch_add(1, Ordering::Relaxed);
-                            return Some(Taken::Held(id));
-                        }
-                    }
-                }
+            if c.filter.folds() {
+                let now = self.clock.now_ns(Some(ev), self.latest_ns);
+                self.latest_ns = self.latest_ns.max(now);
             }
+            let take = c.filter.take(&view, self.latest_ns, &mut made);
+            self.due.extend(made.drain(..).map(|m| (id, m)));
+            let taken = match take {
+                Take::Pass => continue,
+                Take::Suppress => Taken::Suppressed(id),
+                Take::Hold => Taken::Held(id),
+            };
+            c.counter.fetch_add(1, Ordering::Relaxed);
+            return Some(taken);
         }
         None
     }
@@ -121,7 +110,7 @@ impl Filters {
         self.first(Some(tenant), ev)
     }
 
-    fn each_folder(&mut self, f: impl Fn(&mut Folder, &mut Vec<AuditEvent>)) {
+    fn each_filter(&mut self, f: impl Fn(&mut Filter, &mut Vec<AuditEvent>)) {
         let mut made = Vec::new();
         let lists = std::iter::once((None, &mut self.top)).chain(
             self.tenants
@@ -131,11 +120,9 @@ impl Filters {
         );
         for (tenant, list) in lists {
             for (index, c) in list.iter_mut().enumerate() {
-                if let Some(folder) = &mut c.fold {
-                    f(folder, &mut made);
-                    let id = FilterId { tenant, index };
-                    self.due.extend(made.drain(..).map(|m| (id, m)));
-                }
+                f(&mut c.filter, &mut made);
+                let id = FilterId { tenant, index };
+                self.due.extend(made.drain(..).map(|m| (id, m)));
             }
         }
     }
@@ -143,12 +130,12 @@ impl Filters {
     /// Closes the folding filters' runs whose window has passed.
     pub fn tick(&mut self) {
         let now = self.clock.now_ns(None, self.latest_ns);
-        self.each_folder(|f, out| f.tick(now, out));
+        self.each_filter(|f, out| f.tick(now, out));
     }
 
     /// Closes every run (end of input, reload, stop).
     pub fn flush(&mut self) {
-        self.each_folder(|f, out| f.flush(out));
+        self.each_filter(|f, out| f.flush(out));
     }
 
     /// The repeat events due, with the filter that folded them.
