@@ -33,4 +33,4 @@ pub use redact::{HashKey, MaskSpec, PidPolicy, RedactSpec};
 pub use selector::{
     check_address, check_path_pattern, check_vocabulary, EventView, Selector, SelectorSpec,
 };
-pub use throttle::{event_time_ns, RateLimitSpec, Throttle, MARKER_PERIOD_NS};
+pub use throttle::{RateLimitSpec, Throttle, MARKER_PERIOD_NS};

@@ -176,15 +176,6 @@ impl Throttle {
     }
 }
 
-/// An event's time as a clock value (ns since the epoch; 0 without one).
-pub fn event_time_ns(ev: &AuditEvent) -> i64 {
-    ev.time.as_ref().map_or(0, |t| {
-        t.seconds
-            .saturating_mul(1_000_000_000)
-            .saturating_add(i64::from(t.nanos))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

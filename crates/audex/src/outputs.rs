@@ -257,8 +257,8 @@ fn start_one(
     })
 }
 
-/// Each tenant's repeat folding, by `clock`.
-fn folds(cfg: &Config, clock: Clock) -> Folds {
+/// Each tenant's repeat folding.
+fn folds(cfg: &Config) -> Folds {
     let windows = cfg
         .tenants
         .iter()
@@ -267,11 +267,11 @@ fn folds(cfg: &Config, clock: Clock) -> Folds {
             (t.name.clone(), folder)
         })
         .collect();
-    Folds::new(windows, clock, "fold")
+    Folds::new(windows, "fold")
 }
 
-/// Each tenant's rate limit, by `clock`; markers name `node`.
-fn throttles(cfg: &Config, node: &str, clock: Clock) -> Result<Throttles> {
+/// Each tenant's rate limit; markers name `node`.
+fn throttles(cfg: &Config, node: &str) -> Result<Throttles> {
     let mut limits = Vec::new();
     for t in &cfg.tenants {
         let limit = match &t.rate_limit {
@@ -283,7 +283,7 @@ fn throttles(cfg: &Config, node: &str, clock: Clock) -> Result<Throttles> {
         };
         limits.push((t.name.clone(), limit));
     }
-    Ok(Throttles::new(limits, clock, "throttle"))
+    Ok(Throttles::new(limits, "throttle"))
 }
 
 /// One exporter's copy of an event into its spool; its delivery is woken.
@@ -368,10 +368,11 @@ impl Outputs {
             router: Router::new(
                 policy,
                 cfg.rules.control_map(),
-                Filters::new(top, per_tenant, clock),
+                Filters::new(top, per_tenant),
                 cfg.argv_limit(),
-                folds(cfg, clock),
-                throttles(cfg, node, clock)?,
+                folds(cfg),
+                throttles(cfg, node)?,
+                clock,
             ),
             routes,
             top_filter_routes,

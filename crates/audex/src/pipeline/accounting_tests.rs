@@ -175,14 +175,11 @@ fn router(
     Router::new(
         policy.clone(),
         ControlMap::default(),
-        Filters::new(
-            compile(top),
-            vec![compile(root), compile(default)],
-            Clock::Event,
-        ),
+        Filters::new(compile(top), vec![compile(root), compile(default)]),
         ArgvLimit::default(),
-        Folds::new(windows, Clock::Event, "fold"),
-        Throttles::new(throttles, Clock::Event, "throttle"),
+        Folds::new(windows, "fold"),
+        Throttles::new(throttles, "throttle"),
+        Clock::Event,
     )
 }
 

@@ -8,7 +8,6 @@
 //! A filter with `fold_repeats` suppresses nothing: it folds what it takes
 //! (the first of each run of identical events goes on, one repeat event
 //! stands for the rest: `audex_events_dropped_total{stage="fold",reason=<filter>}`).
-use super::clock::Clock;
 use super::event::FilterId;
 use crate::metrics::METRICS;
 use audex_policy::{EventView, Filter, Take};
@@ -37,8 +36,6 @@ pub struct Filters {
     top: Vec<Counted>,
     /// Per tenant (policy index).
     tenants: Vec<Vec<Counted>>,
-    clock: Clock,
-    latest_ns: i64,
     /// Repeat events due from folding filters, with the filter, oldest first.
     due: Vec<(FilterId, AuditEvent)>,
 }
@@ -57,21 +54,24 @@ fn counted(filters: Vec<Filter>) -> Vec<Counted> {
 }
 
 impl Filters {
-    /// `clock` runs the folding filters' windows.
-    pub fn new(top: Vec<Filter>, tenants: Vec<Vec<Filter>>, clock: Clock) -> Filters {
+    pub fn new(top: Vec<Filter>, tenants: Vec<Vec<Filter>>) -> Filters {
         Filters {
             top: counted(top),
             tenants: tenants.into_iter().map(counted).collect(),
-            clock,
-            latest_ns: 0,
             due: Vec::new(),
         }
     }
 
+    /// Whether a filter folds (and so needs the time).
+    pub fn fold(&self) -> bool {
+        let mut all = self.top.iter().chain(self.tenants.iter().flatten());
+        all.any(|c| c.filter.folds())
+    }
+
     /// In order, the first filter of `list` (tenant `tenant`'s, or the top
-    /// level's) that suppresses `ev` or, folding, holds it back; a folding
-    /// filter that lets it pass (the first of its run) hands it on.
-    fn first(&mut self, tenant: Option<usize>, ev: &AuditEvent) -> Option<Taken> {
+    /// level's) that suppresses `ev` or, folding at `now_ns`, holds it back;
+    /// a folding filter that lets it pass (the first of its run) hands it on.
+    fn first(&mut self, tenant: Option<usize>, ev: &AuditEvent, now_ns: i64) -> Option<Taken> {
         let list = match tenant {
             None => &mut self.top,
             Some(t) => self.tenants.get_mut(t)?,
@@ -83,11 +83,7 @@ impl Filters {
         let mut made = Vec::new();
         for (index, c) in list.iter_mut().enumerate() {
             let id = FilterId { tenant, index };
-            if c.filter.folds() {
-                let now = self.clock.now_ns(Some(ev), self.latest_ns);
-                self.latest_ns = self.latest_ns.max(now);
-            }
-            let take = c.filter.take(&view, self.latest_ns, &mut made);
+            let take = c.filter.take(&view, now_ns, &mut made);
             self.due.extend(made.drain(..).map(|m| (id, m)));
             let taken = match take {
                 Take::Pass => continue,
@@ -100,14 +96,14 @@ impl Filters {
         None
     }
 
-    /// What the top-level filters do with `ev`.
-    pub fn before_routing(&mut self, ev: &AuditEvent) -> Option<Taken> {
-        self.first(None, ev)
+    /// What the top-level filters do with `ev` at `now_ns`.
+    pub fn before_routing(&mut self, ev: &AuditEvent, now_ns: i64) -> Option<Taken> {
+        self.first(None, ev, now_ns)
     }
 
-    /// What tenant `tenant`'s filters do with `ev`.
-    pub fn after_routing(&mut self, tenant: usize, ev: &AuditEvent) -> Option<Taken> {
-        self.first(Some(tenant), ev)
+    /// What tenant `tenant`'s filters do with `ev` at `now_ns`.
+    pub fn after_routing(&mut self, tenant: usize, ev: &AuditEvent, now_ns: i64) -> Option<Taken> {
+        self.first(Some(tenant), ev, now_ns)
     }
 
     fn each_filter(&mut self, f: impl Fn(&mut Filter, &mut Vec<AuditEvent>)) {
@@ -127,10 +123,9 @@ impl Filters {
         }
     }
 
-    /// Closes the folding filters' runs whose window has passed.
-    pub fn tick(&mut self) {
-        let now = self.clock.now_ns(None, self.latest_ns);
-        self.each_filter(|f, out| f.tick(now, out));
+    /// Closes the folding filters' runs whose window has passed at `now_ns`.
+    pub fn tick(&mut self, now_ns: i64) {
+        self.each_filter(|f, out| f.tick(now_ns, out));
     }
 
     /// Closes every run (end of input, reload, stop).

@@ -1,12 +1,11 @@
 //! The per-tenant stages that hold events back and stand for them with
 //! events of their own: repeat folding (`fold_repeats`, then) the rate limit
 //! (`rate_limit`), over the events a tenant's own exporters would get (after
-//! its filters, before redaction), by event time ([`Clock::Event`], replay)
-//! or wall time ([`Clock::Wall`], live). Takes routed events; gives whether
+//! its filters, before redaction), by the router's clock (event time in
+//! replay, wall time live). Takes routed events and the time; gives whether
 //! each goes on, and the events due (repeat events, `events-throttled`
 //! markers) for the tenant's exporters, tagged with the tenant. What is held
 //! back is counted in `audex_events_dropped_total{stage,reason=<tenant>}`.
-use super::clock::Clock;
 use crate::metrics::METRICS;
 use audex_policy::{Folder, HoldBack, Throttle};
 use audex_proto::v1::AuditEvent;
@@ -23,9 +22,6 @@ struct Held<T> {
 pub struct PerTenant<T> {
     /// Per tenant (policy index); None: the tenant does not have it.
     tenants: Vec<Option<Held<T>>>,
-    clock: Clock,
-    /// The latest time seen (the event clock's now, for `tick`).
-    latest_ns: i64,
     /// Events due, with their tenant, oldest first.
     due: Vec<(usize, AuditEvent)>,
 }
@@ -38,11 +34,7 @@ pub type Throttles = PerTenant<Throttle>;
 impl<T: HoldBack> PerTenant<T> {
     /// Per tenant: its name and its stage, if it has one; held-back events
     /// are counted under `metric_stage`.
-    pub fn new(
-        tenants: Vec<(String, Option<T>)>,
-        clock: Clock,
-        metric_stage: &'static str,
-    ) -> PerTenant<T> {
+    pub fn new(tenants: Vec<(String, Option<T>)>, metric_stage: &'static str) -> PerTenant<T> {
         PerTenant {
             tenants: tenants
                 .into_iter()
@@ -54,27 +46,23 @@ impl<T: HoldBack> PerTenant<T> {
                     })
                 })
                 .collect(),
-            clock,
-            latest_ns: 0,
             due: Vec::new(),
         }
     }
 
-    /// Whether `ev` goes on past tenant `tenant`'s stage (always, without
-    /// one); events due before it are queued first.
-    pub fn admit(&mut self, tenant: usize, ev: &AuditEvent) -> bool {
-        // The wall clock is read only for a tenant that has the stage.
-        let held = matches!(self.tenants.get(tenant), Some(Some(_)));
-        if held || self.clock == Clock::Event {
-            let now = self.clock.now_ns(Some(ev), self.latest_ns);
-            self.latest_ns = self.latest_ns.max(now);
-        }
-        let now = self.latest_ns;
+    /// Whether any tenant has the stage (and so it needs the time).
+    pub fn any(&self) -> bool {
+        self.tenants.iter().any(Option::is_some)
+    }
+
+    /// Whether `ev` goes on past tenant `tenant`'s stage at `now_ns` (always,
+    /// without one); events due before it are queued first.
+    pub fn admit(&mut self, tenant: usize, ev: &AuditEvent, now_ns: i64) -> bool {
         let Some(Some(h)) = self.tenants.get_mut(tenant) else {
             return true;
         };
         let mut made = Vec::new();
-        let pass = h.stage.admit(ev, now, &mut made);
+        let pass = h.stage.admit(ev, now_ns, &mut made);
         if !pass {
             h.counter.fetch_add(1, Ordering::Relaxed);
         }
@@ -83,11 +71,10 @@ impl<T: HoldBack> PerTenant<T> {
         pass
     }
 
-    /// Queues what is due by the clock now (live: a storm that stopped is
+    /// Queues what is due at `now_ns` (live: a storm that stopped is
     /// reported without waiting for the next event).
-    pub fn tick(&mut self) {
-        let now = self.clock.now_ns(None, self.latest_ns);
-        self.each(|t, out| t.tick(now, out));
+    pub fn tick(&mut self, now_ns: i64) {
+        self.each(|t, out| t.tick(now_ns, out));
     }
 
     /// Queues everything still held back (end of input, reload, stop).

@@ -10,6 +10,7 @@
 //! `audex_events_dropped_total` (`stage="route"` and `stage="redact"`); a
 //! suppressed event is routed and redacted like any other, for its filter's
 //! exporters (see [`super::filter`]).
+use super::clock::{Clock, Now};
 use super::event::{Enriched, Outbound, Routed};
 use super::filter::{Filters, Taken};
 use super::hold_back::{Folds, Throttles};
@@ -27,6 +28,10 @@ pub struct Router {
     argv: ArgvLimit,
     folds: Folds,
     throttles: Throttles,
+    /// Read once per event when a folding filter, tenant folding or a rate
+    /// limit needs the time; never otherwise.
+    now: Now,
+    timed: bool,
 }
 
 impl Router {
@@ -37,8 +42,12 @@ impl Router {
         argv: ArgvLimit,
         folds: Folds,
         throttles: Throttles,
+        clock: Clock,
     ) -> Router {
+        let timed = filters.fold() || folds.any() || throttles.any();
         Router {
+            now: Now::new(clock),
+            timed,
             policy,
             controls,
             filters,
@@ -62,7 +71,12 @@ impl Router {
             self.argv.apply(p);
         }
         self.controls.apply(&mut event);
-        let mut suppressed = match (!note).then(|| self.filters.before_routing(&event)) {
+        let now = if self.timed && !note {
+            self.now.at(&event)
+        } else {
+            0
+        };
+        let mut suppressed = match (!note).then(|| self.filters.before_routing(&event, now)) {
             Some(Some(Taken::Held(_))) => return None,
             Some(Some(Taken::Suppressed(id))) => Some(id),
             _ => None,
@@ -70,12 +84,12 @@ impl Router {
         match self.policy.route(&event) {
             Some(tenant) => {
                 if suppressed.is_none() && !note {
-                    match self.filters.after_routing(tenant, &event) {
+                    match self.filters.after_routing(tenant, &event, now) {
                         Some(Taken::Held(_)) => return None,
                         Some(Taken::Suppressed(id)) => suppressed = Some(id),
                         None => {
-                            if !(self.folds.admit(tenant, &event)
-                                && self.throttles.admit(tenant, &event))
+                            if !(self.folds.admit(tenant, &event, now)
+                                && self.throttles.admit(tenant, &event, now))
                             {
                                 return None;
                             }
@@ -157,9 +171,13 @@ impl Router {
 
     /// Closes the folded runs and rate-limit summaries that are due (live).
     pub fn tick(&mut self) {
-        self.filters.tick();
-        self.folds.tick();
-        self.throttles.tick();
+        if !self.timed {
+            return;
+        }
+        let now = self.now.tick();
+        self.filters.tick(now);
+        self.folds.tick(now);
+        self.throttles.tick(now);
     }
 
     /// Closes every folded run and open summary (end of input, reload, stop).
