@@ -52,7 +52,10 @@ pub struct Throttle {
     spec: RateLimitSpec,
     reason: String,
     node: String,
-    buckets: FxHashMap<Option<String>, Bucket>,
+    /// With `per_key`: a bucket per rule key ("" for events without one).
+    buckets: FxHashMap<String, Bucket>,
+    /// Without `per_key`, and for keys past [`MAX_KEYED_BUCKETS`].
+    shared: Option<Bucket>,
     /// Markers made so far (for unique ids).
     markers: u64,
 }
@@ -75,30 +78,37 @@ impl Throttle {
             reason: reason.to_string(),
             node: node.to_string(),
             buckets: FxHashMap::default(),
+            shared: None,
             markers: 0,
         })
     }
 
-    fn bucket_key(&self, ev: &AuditEvent) -> Option<String> {
-        if !self.spec.per_key {
-            return None;
+    /// The bucket of `key` (None: the shared one), made full at `now_ns`;
+    /// a key is copied only when its bucket is made.
+    fn bucket(&mut self, key: Option<&str>, now_ns: i64) -> &mut Bucket {
+        let full = Bucket {
+            tokens: self.spec.burst as f64,
+            at_ns: now_ns,
+            pending: None,
+        };
+        match key {
+            Some(k) if self.buckets.contains_key(k) => self.buckets.get_mut(k).expect("present"),
+            Some(k) if self.buckets.len() < MAX_KEYED_BUCKETS => {
+                self.buckets.entry(k.to_string()).or_insert(full)
+            }
+            _ => self.shared.get_or_insert(full),
         }
-        let key = ev.keys.first().cloned().unwrap_or_default();
-        let known = self.buckets.contains_key(&Some(key.clone()));
-        (known || self.buckets.len() < MAX_KEYED_BUCKETS).then_some(key)
     }
 
     /// Whether `ev` passes at clock `now_ns`; markers due before it (its
     /// bucket's summary, when it passes or when the summary is old) are
     /// pushed to `markers` first.
     pub fn admit(&mut self, ev: &AuditEvent, now_ns: i64, markers: &mut Vec<AuditEvent>) -> bool {
-        let key = self.bucket_key(ev);
         let spec = self.spec;
-        let b = self.buckets.entry(key.clone()).or_insert(Bucket {
-            tokens: spec.burst as f64,
-            at_ns: now_ns,
-            pending: None,
-        });
+        let wanted = spec
+            .per_key
+            .then(|| ev.keys.first().map_or("", String::as_str));
+        let b = self.bucket(wanted, now_ns);
         // A clock that went back (reordered event times) refills nothing.
         let dt = (now_ns - b.at_ns).max(0) as f64 / 1e9;
         b.tokens = (b.tokens + dt * spec.events_per_s).min(spec.burst as f64);
@@ -122,6 +132,8 @@ impl Throttle {
             p.last = ev.time;
         }
         if let Some(p) = closed {
+            // The key the bucket is of: none for the shared one.
+            let key = wanted.filter(|k| self.buckets.contains_key(*k));
             markers.push(self.marker(key, p));
         }
         pass
@@ -130,18 +142,18 @@ impl Throttle {
     /// Markers for summaries a [`MARKER_PERIOD_NS`] old at `now_ns` (live:
     /// a storm that stopped is reported within the period).
     pub fn tick(&mut self, now_ns: i64, markers: &mut Vec<AuditEvent>) {
-        let due: Vec<(Option<String>, Pending)> = self
+        let old = |b: &mut Bucket| {
+            b.pending
+                .take_if(|p| now_ns - p.opened_ns >= MARKER_PERIOD_NS)
+        };
+        let mut due: Vec<(Option<String>, Pending)> = self
             .buckets
             .iter_mut()
-            .filter(|(_, b)| {
-                b.pending
-                    .as_ref()
-                    .is_some_and(|p| now_ns - p.opened_ns >= MARKER_PERIOD_NS)
-            })
-            .filter_map(|(k, b)| Some((k.clone(), b.pending.take()?)))
+            .filter_map(|(k, b)| Some((Some(k.clone()), old(b)?)))
             .collect();
+        due.extend(self.shared.as_mut().and_then(old).map(|p| (None, p)));
         for (k, p) in due {
-            markers.push(self.marker(k, p));
+            markers.push(self.marker(k.as_deref(), p));
         }
     }
 
@@ -150,9 +162,13 @@ impl Throttle {
         self.tick(i64::MAX, markers);
     }
 
-    fn marker(&mut self, key: Option<String>, p: Pending) -> AuditEvent {
+    fn marker(&mut self, key: Option<&str>, p: Pending) -> AuditEvent {
         self.markers += 1;
-        let keys = key.filter(|k| !k.is_empty()).into_iter().collect();
+        let keys = key
+            .filter(|k| !k.is_empty())
+            .map(String::from)
+            .into_iter()
+            .collect();
         let t = p.last.unwrap_or_default();
         AuditEvent {
             id: format!(
@@ -270,6 +286,24 @@ mod tests {
         t.flush(&mut markers);
         assert_eq!(markers.len(), 1);
         assert_eq!(markers[0].keys, ["a"]);
+    }
+
+    #[test]
+    fn keys_past_the_bound_share_one_bucket_and_their_markers_carry_no_key() {
+        let mut t = Throttle::new(spec(1.0, 1, true), "t", "n").unwrap();
+        let mut markers = Vec::new();
+        for i in 0..MAX_KEYED_BUCKETS {
+            assert!(t.admit(&ev(0, &format!("k{i}")), 0, &mut markers));
+        }
+        // Two more keys: one shared bucket, whose one token the first takes.
+        assert!(t.admit(&ev(0, "late-a"), 0, &mut markers));
+        assert!(!t.admit(&ev(0, "late-b"), 0, &mut markers));
+        assert!(!t.admit(&ev(0, "k0"), 0, &mut markers));
+        t.flush(&mut markers);
+        let mut keys: Vec<Vec<String>> = markers.iter().map(|m| m.keys.clone()).collect();
+        keys.sort();
+        assert_eq!(keys, [vec![], vec!["k0".to_string()]]);
+        assert_eq!(t.buckets.len(), MAX_KEYED_BUCKETS);
     }
 
     #[test]
