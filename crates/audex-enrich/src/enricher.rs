@@ -123,11 +123,8 @@ impl Enricher {
         ))
     }
 
-    /// The labels of `ppid`'s entry, for a child (none without rules).
+    /// The labels of `ppid`'s entry, for a child.
     fn inherited(&self, ppid: Option<u32>) -> LabelSet {
-        if self.labels.is_empty() {
-            return 0;
-        }
         ppid.and_then(|pp| self.cache.peek(pp))
             .map_or(0, |p| p.labels)
     }
@@ -193,13 +190,15 @@ impl Enricher {
                 p.args.clone()
             };
             // An exec keeps the process's labels and its parent's, and adds
-            // what the new program and argv give.
+            // what the new program, argv and the event's keys give (so
+            // `label` has nothing to add).
             let labels = if self.labels.is_empty() {
                 0
             } else {
                 self.cache.peek(pid).map_or(0, |o| o.labels)
                     | parent.as_ref().map_or(0, |pp| pp.labels)
                     | self.labels.of_exec(&p.exe, &args)
+                    | self.labels.of_keys(&ev.keys)
             };
             Some(self.cache.insert(
                 pid,
