@@ -186,9 +186,6 @@ pub struct Outputs {
     checkpoints: Receiver<AuditEvent>,
     /// Indices in `outs` of the archives (never sent checkpoints).
     archives: Vec<usize>,
-    /// The config's process label rules (for the enrichment of `replay
-    /// --config`).
-    labels: audex_policy::Labels,
 }
 
 /// One exporter instance running: its spool (recovered, damage reported as
@@ -379,13 +376,7 @@ impl Outputs {
             tenant_filter_routes,
             checkpoints,
             archives,
-            labels: cfg.label_rules(),
         })
-    }
-
-    /// The config's process label rules.
-    pub fn label_rules(&self) -> audex_policy::Labels {
-        self.labels.clone()
     }
 
     /// Routes the archives' checkpoints waiting to the other exporters of

@@ -83,17 +83,13 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
     let out = BufWriter::with_capacity(256 << 10, out);
     // With --config, events go through the configured tenants and exporters.
-    let mut outputs = match &args.config {
+    let (mut outputs, labels) = match &args.config {
         Some(path) => match start_outputs(path, &args)? {
-            Ok(o) => Some(o),
+            Ok((o, labels)) => (Some(o), labels),
             Err(code) => return Ok(code),
         },
-        None => None,
+        None => (None, audex_policy::Labels::default()),
     };
-    let labels = outputs
-        .as_ref()
-        .map(|o| o.label_rules())
-        .unwrap_or_default();
     let mut local = None;
     let sink: &mut dyn Sink = match &mut outputs {
         Some(o) => o,
@@ -212,9 +208,13 @@ fn open_inputs(
     Ok((input, what, size))
 }
 
-/// The configured exporters, running; the exit code when the config is not
-/// valid (its errors printed).
-fn start_outputs(path: &std::path::Path, args: &ReplayArgs) -> Result<Result<Outputs, ExitCode>> {
+/// The configured exporters, running, and the config's label rules for the
+/// enrichment; the exit code when the config is not valid (its errors
+/// printed).
+fn start_outputs(
+    path: &std::path::Path,
+    args: &ReplayArgs,
+) -> Result<Result<(Outputs, audex_policy::Labels), ExitCode>> {
     let plan = match audex::config::load_plan(path) {
         Ok(plan) => plan,
         Err(errs) => {
@@ -233,11 +233,8 @@ fn start_outputs(path: &std::path::Path, args: &ReplayArgs) -> Result<Result<Out
             .map(|h| h.trim().to_string())
             .unwrap_or_default()
     });
-    Ok(Ok(Outputs::start(
-        &plan,
-        &node,
-        crate::pipeline::Clock::Event,
-    )?))
+    let outputs = Outputs::start(&plan, &node, crate::pipeline::Clock::Event)?;
+    Ok(Ok((outputs, plan.labels())))
 }
 
 /// `out` in the chosen format (without a config).

@@ -334,7 +334,7 @@ fn serve(
     let opts = LiveOptions {
         host_root: running.plan.config.enrich.host_root.value.clone(),
         node: Some(running.node.clone()),
-        enrich: running.plan.config.enrich_options(),
+        enrich: running.plan.config.enrich.options(running.plan.labels()),
         pods,
     };
     live::read_loop(src, &opts, running, shutdown)

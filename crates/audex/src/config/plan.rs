@@ -21,6 +21,8 @@ pub struct Plan {
     policy: audex_policy::Policy,
     /// The top-level filters, then each tenant's, compiled.
     filters: (Vec<audex_policy::Filter>, Vec<Vec<audex_policy::Filter>>),
+    /// The process label rules, compiled.
+    labels: audex_policy::Labels,
     /// Each chained archive's key, by exporter name.
     pub chain_keys: BTreeMap<String, ChainKey>,
     /// The key files' contents as read (tenants' hash keys, then the
@@ -77,6 +79,14 @@ impl Config {
                 })
                 .collect()
         };
+        let specs: Vec<_> = self.labels.iter().map(|l| l.spec()).collect();
+        let labels = match audex_policy::Labels::compile(&specs) {
+            Ok(l) => l,
+            Err(why) => {
+                errs.at_line(1, 0, why);
+                return None;
+            }
+        };
         let top = compile(&self.filters)?;
         let per_tenant = self
             .tenants
@@ -88,6 +98,7 @@ impl Config {
             rules,
             policy,
             filters: (top, per_tenant),
+            labels,
             chain_keys,
             keys,
         })
@@ -105,6 +116,12 @@ impl Plan {
     /// the top-level ones and each tenant's (policy order).
     pub fn filters(&self) -> (Vec<audex_policy::Filter>, Vec<Vec<audex_policy::Filter>>) {
         self.filters.clone()
+    }
+
+    /// The process label rules (for the enrichment of `run` and `replay
+    /// --config`).
+    pub fn labels(&self) -> audex_policy::Labels {
+        self.labels.clone()
     }
 
     /// The chain key of exporter `e`, if it is a chained archive.

@@ -142,15 +142,16 @@ impl Default for EnrichCfg {
 }
 
 impl EnrichCfg {
-    /// The live enrichment options of this config.
-    pub fn options(&self) -> audex_enrich::EnrichOptions {
+    /// The live enrichment options of this config, with the `labels` rules
+    /// the plan compiled.
+    pub fn options(&self, labels: audex_policy::Labels) -> audex_enrich::EnrichOptions {
         audex_enrich::EnrichOptions {
             host_root: self.host_root.value.clone(),
             live: true,
             cache_capacity: *self.process_cache_size,
             peer_processes: self.peer_processes.clone(),
             node_name: self.kubernetes.node_name.clone(),
-            labels: audex_policy::Labels::default(),
+            labels,
         }
     }
 }
@@ -481,20 +482,6 @@ impl Config {
         self.filters
             .iter()
             .chain(self.tenants.iter().flat_map(|t| &t.filters))
-    }
-
-    /// The label rules (empty when they do not compile: `validate` says why).
-    pub fn label_rules(&self) -> audex_policy::Labels {
-        let specs: Vec<_> = self.labels.iter().map(|l| l.spec()).collect();
-        audex_policy::Labels::compile(&specs).unwrap_or_default()
-    }
-
-    /// The live enrichment options, with the label rules.
-    pub fn enrich_options(&self) -> audex_enrich::EnrichOptions {
-        audex_enrich::EnrichOptions {
-            labels: self.label_rules(),
-            ..self.enrich.options()
-        }
     }
 
     /// `max_args` and `max_argv_bytes`.

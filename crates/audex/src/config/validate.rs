@@ -52,15 +52,20 @@ impl Config {
         for f in self.all_filters() {
             validate_filter(f, errs);
         }
+        let mut names = HashSet::new();
         for l in &self.labels {
             if let Err(e) = audex_policy::Labels::compile(&[l.spec()]) {
                 errs.at_value(l, e);
             }
-        }
-        let all: Vec<_> = self.labels.iter().map(|l| l.spec()).collect();
-        if let (Err(e), Some(last)) = (audex_policy::Labels::compile(&all), self.labels.last()) {
-            if e.contains("distinct labels") {
-                errs.at_value(last, e);
+            if names.insert(l.name.as_str()) && names.len() == audex_policy::MAX_LABELS + 1 {
+                errs.at_value(
+                    l,
+                    format!(
+                        "label `{}`: more than {} distinct labels",
+                        l.name,
+                        audex_policy::MAX_LABELS
+                    ),
+                );
             }
         }
         for (key, v) in [
