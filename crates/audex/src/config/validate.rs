@@ -6,7 +6,7 @@
 //! [`Config`] with its positions. Output: errors in [`Errors`].
 use super::de::Spanned;
 use super::schema::{
-    Config, ExporterCfg, ExporterKind, FilterCfg, MaskCfg, SelectorCfg, TenantCfg,
+    Config, ExporterCfg, ExporterKind, FilterCfg, FoldCfg, MaskCfg, SelectorCfg, TenantCfg,
 };
 use super::tree::Errors;
 use std::collections::HashSet;
@@ -232,15 +232,7 @@ fn validate_filter(f: &Spanned<FilterCfg>, errs: &Errors) {
         errs.at_value(f, "a filter needs a `name`");
     }
     if let Some(w) = &f.fold_repeats {
-        if !(1..=3_600_000).contains(&w.window_ms) {
-            errs.at_value(
-                w,
-                format!(
-                    "filter `{}`: `fold_repeats.window_ms` must be 1 to 3600000 (an hour), not {}",
-                    f.name, w.window_ms
-                ),
-            );
-        }
+        validate_fold(&format!("filter `{}`", f.name), w, errs);
         if !f.exporters.is_empty() {
             errs.at_value(
                 w,
@@ -267,6 +259,19 @@ fn validate_filter(f: &Spanned<FilterCfg>, errs: &Errors) {
                 None => errs.at_value(f, why),
             }
         }
+    }
+}
+
+/// A folding window (a filter's or a tenant's `fold_repeats`), for `who`.
+fn validate_fold(who: &str, f: &Spanned<FoldCfg>, errs: &Errors) {
+    if !(1..=3_600_000).contains(&f.window_ms) {
+        errs.at_value(
+            f,
+            format!(
+                "{who}: `fold_repeats.window_ms` must be 1 to 3600000 (an hour), not {}",
+                f.window_ms
+            ),
+        );
     }
 }
 
@@ -352,18 +357,8 @@ fn validate_tenant(t: &Spanned<TenantCfg>, errs: &Errors) {
     for m in &t.redact.mask {
         validate_mask(m, errs);
     }
-    if let Some(f) = t
-        .fold_repeats
-        .as_ref()
-        .filter(|f| !(1..=3_600_000).contains(&f.window_ms))
-    {
-        errs.at_value(
-            f,
-            format!(
-                "tenant `{}`: `fold_repeats.window_ms` must be 1 to 3600000 (an hour), not {}",
-                t.name, f.window_ms
-            ),
-        );
+    if let Some(f) = &t.fold_repeats {
+        validate_fold(&format!("tenant `{}`", t.name), f, errs);
     }
     if let Some(r) = &t.rate_limit {
         if let Err(e) = audex_policy::Throttle::new(r.spec(), &t.name, "") {
