@@ -130,8 +130,7 @@ fn plan(path: &std::path::Path) -> Result<ExitCode> {
                     "filter {name}: pushed down to the kernel as {} rule(s):",
                     rules.len()
                 );
-                for (from, _) in rules {
-                    let text = from.split('`').nth(1).unwrap_or(from);
+                for (text, _) in rules {
                     println!("  {text}");
                 }
             }

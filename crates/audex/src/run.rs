@@ -108,13 +108,9 @@ impl Running<'_> {
             rules_owned: self.rules.rules().len(),
             locked: self.locked,
             enforce: self.plan.config.rules.enforce,
-            pushed: self
-                .plan
-                .rules
+            pushed: self.plan.rules[..self.plan.pushed]
                 .iter()
-                .filter(|(from, r)| {
-                    from.contains("(pushed down)") && self.rules.rules().contains(r)
-                })
+                .filter(|(_, r)| self.rules.rules().contains(r))
                 .map(|(from, _)| from.clone())
                 .collect(),
         });

@@ -15,8 +15,10 @@ use std::path::PathBuf;
 
 pub struct Plan {
     pub config: Config,
-    /// The kernel rules it asks for, each with where it came from.
+    /// The kernel rules it asks for, each with where it came from: first
+    /// the `pushed` rules of filters pushed down.
     pub rules: Vec<super::kernel_rules::Rule>,
+    pub pushed: usize,
     /// The tenants compiled for routing and redaction (hash keys in).
     policy: audex_policy::Policy,
     /// The top-level filters, then each tenant's, compiled.
@@ -59,6 +61,7 @@ impl Config {
         }
         // Pushed-down filters first (they are prepended in the kernel anyway).
         let mut rules = self.pushed_rules();
+        let pushed = rules.len();
         rules.extend(self.kernel_rules(errs));
         if !errs.is_empty() {
             return None;
@@ -96,6 +99,7 @@ impl Config {
         Some(Plan {
             config: self.clone(),
             rules,
+            pushed,
             policy,
             filters: (top, per_tenant),
             labels,

@@ -12,6 +12,7 @@
 //! on exit).
 use super::kernel_rules::Rule;
 use super::schema::{Config, FilterCfg};
+use audex_kernel::rules::kernel_rule::KernelRule;
 use audex_kernel::rules::syntax::{parse_file_text, Directive, Names};
 
 /// Kernel rules one filter may become at most (its lists multiply).
@@ -20,8 +21,8 @@ pub const MAX_RULES_PER_FILTER: usize = 32;
 /// What happens to one top-level filter.
 #[derive(Debug, Clone)]
 pub enum Decision {
-    /// The rules, in auditctl syntax and parsed.
-    Pushed(Vec<Rule>),
+    /// The rules: each in auditctl syntax and parsed.
+    Pushed(Vec<(String, KernelRule)>),
     /// Why it stays in user space only.
     Kept(String),
 }
@@ -220,13 +221,7 @@ impl Config {
                                 parsed
                                     .into_iter()
                                     .filter_map(|p| match p.directive {
-                                        Directive::Rule { rule, .. } => Some((
-                                            format!(
-                                                "filter {} (pushed down): `{}`",
-                                                f.name, p.text
-                                            ),
-                                            rule,
-                                        )),
+                                        Directive::Rule { rule, .. } => Some((p.text, rule)),
                                         _ => None,
                                     })
                                     .collect(),
@@ -239,12 +234,16 @@ impl Config {
             .collect()
     }
 
-    /// The pushed-down rules, all filters together.
+    /// The pushed-down rules, all filters together, each with where it came
+    /// from (`filter NAME (pushed down): \`RULE\``).
     pub fn pushed_rules(&self) -> Vec<Rule> {
         self.pushdown()
             .into_iter()
-            .flat_map(|(_, d)| match d {
-                Decision::Pushed(r) => r,
+            .flat_map(|(name, d)| match d {
+                Decision::Pushed(rules) => rules
+                    .into_iter()
+                    .map(|(text, rule)| (format!("filter {name} (pushed down): `{text}`"), rule))
+                    .collect(),
                 Decision::Kept(_) => Vec::new(),
             })
             .collect()
