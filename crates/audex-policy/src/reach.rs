@@ -13,11 +13,9 @@ use audex_proto::v1::{AuditEvent, File};
 /// The first record of `ev` that stops `cred`, if any.
 pub fn unreachable_record<'a>(ev: &'a AuditEvent, cred: &Credentials) -> Option<&'a File> {
     ev.files.iter().find(|f| {
-        let (Some(mode), Some(uid), Some(gid)) = (
-            u32::from_str_radix(f.mode.trim_start_matches("0o"), 8).ok(),
-            f.ouid,
-            f.ogid,
-        ) else {
+        let (Some(mode), Some(uid), Some(gid)) =
+            (u32::from_str_radix(&f.mode, 8).ok(), f.ouid, f.ogid)
+        else {
             return false;
         };
         let want = if f.nametype == "PARENT" { SEARCH } else { READ };

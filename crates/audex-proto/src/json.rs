@@ -19,15 +19,18 @@ use std::collections::BTreeMap;
 /// nothing, for an event this writer does not take (a time outside years
 /// 0–9999): serde then writes it, or names why it cannot.
 pub fn write_event(ev: &AuditEvent, out: &mut Vec<u8>) -> bool {
-    let summary_times = [
-        ev.suppressed
+    let plain = |t: &Option<Timestamp>| t.as_ref().is_none_or(plain_time);
+    let plain_span = |a, b| plain(a) && plain(b);
+    if !(plain(&ev.time)
+        && ev
+            .suppressed
             .as_ref()
-            .map(|s| (&s.first_time, &s.last_time)),
-        ev.repeat.as_ref().map(|r| (&r.first_time, &r.last_time)),
-    ];
-    let times =
-        std::iter::once(&ev.time).chain(summary_times.iter().flatten().flat_map(|(a, b)| [*a, *b]));
-    if times.flatten().any(|t| !plain_time(t)) {
+            .is_none_or(|s| plain_span(&s.first_time, &s.last_time))
+        && ev
+            .repeat
+            .as_ref()
+            .is_none_or(|r| plain_span(&r.first_time, &r.last_time)))
+    {
         return false;
     }
     let mut o = Obj::open(out);
