@@ -11,14 +11,6 @@ use common::workload::{self, Names};
 use serde_json::Value;
 use std::path::Path;
 
-fn read_events(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn opens_of(events: &[Value], pid: u64, path: &str) -> usize {
     events
         .iter()
@@ -53,6 +45,28 @@ fn noisy_shell(hot: &Path) -> std::thread::JoinHandle<u64> {
     })
 }
 
+/// `audex run` with `cfg` (installing `rules` rules): the noisy shell on
+/// `hot` beside the known-pid workload in `work`, then the stop. The shell's
+/// pid, the workload's actions, and the metrics page before the stop.
+fn run_noisy_beside_workload(
+    cfg: &Path,
+    rules: usize,
+    hot: &Path,
+    work: &Path,
+    metrics_port: u16,
+) -> (u64, Vec<workload::Action>, String) {
+    let (w, _rx, line) = common::watch::start_watch(&["run", "--config", cfg.to_str().unwrap()]);
+    assert!(line.contains(&format!("{rules} rules")), "{line}");
+    let noisy = noisy_shell(hot);
+    let actions = common::watch::workload_actions(work);
+    let noisy_pid = noisy.join().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let page = common::http::get(metrics_port, "/metrics").1;
+    let (log, status) = common::watch::stop(w);
+    assert!(status.success(), "{log}");
+    (noisy_pid, actions, page)
+}
+
 #[test]
 fn a_filter_keeps_the_first_open_of_a_noisy_shell_and_hands_the_rest_to_its_exporter() {
     let Some(kt) = common::kernel() else {
@@ -75,20 +89,10 @@ fn a_filter_keeps_the_first_open_of_a_noisy_shell_and_hands_the_rest_to_its_expo
         ),
     )
     .unwrap();
-    let (w, _rx, line) = common::watch::start_watch(&["run", "--config", cfg.to_str().unwrap()]);
-    assert!(line.contains("1 rules"), "{line}");
+    let (noisy_pid, actions, page) = run_noisy_beside_workload(&cfg, 1, &hot, &watched, mport);
 
-    // The noisy shell, beside the workload.
-    let noisy = noisy_shell(&hot);
-    let actions = common::watch::workload_actions(&watched);
-    let noisy_pid = noisy.join().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    let page = common::http::get(mport, "/metrics").1;
-    let (log, status) = common::watch::stop(w);
-    assert!(status.success(), "{log}");
-
-    let out = read_events(&kt.dir.join("out.jsonl"));
-    let suppressed = read_events(&kt.dir.join("suppressed.jsonl"));
+    let out = common::jsonl(&kt.dir.join("out.jsonl"));
+    let suppressed = common::jsonl(&kt.dir.join("suppressed.jsonl"));
     let hot = hot.to_str().unwrap();
     assert_eq!(opens_of(&out, noisy_pid, hot), 1, "the first open passes");
     workload::check(&out, &actions, Names::Host, "the tenant's exporter");
@@ -145,19 +149,10 @@ fn a_rate_limit_keeps_a_burst_and_counts_every_event_it_holds_back_in_markers() 
         ),
     )
     .unwrap();
-    let (w, _rx, line) = common::watch::start_watch(&["run", "--config", cfg.to_str().unwrap()]);
-    assert!(line.contains("2 rules"), "{line}");
+    let (noisy_pid, actions, page) = run_noisy_beside_workload(&cfg, 2, &hot, &work, mport);
 
-    let noisy = noisy_shell(&hot);
-    let actions = common::watch::workload_actions(&work);
-    let noisy_pid = noisy.join().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    let page = common::http::get(mport, "/metrics").1;
-    let (log, status) = common::watch::stop(w);
-    assert!(status.success(), "{log}");
-
-    let out = read_events(&kt.dir.join("out.jsonl"));
-    let limited = read_events(&kt.dir.join("limited.jsonl"));
+    let out = common::jsonl(&kt.dir.join("out.jsonl"));
+    let limited = common::jsonl(&kt.dir.join("limited.jsonl"));
     workload::check(&out, &actions, Names::Host, "the unlimited tenant");
     let hot = hot.to_str().unwrap();
     let kept = opens_of(&limited, noisy_pid, hot);

@@ -10,14 +10,6 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-fn read_events(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn labels(e: &Value) -> Vec<String> {
     e["process"]["labels"]
         .as_array()
@@ -90,8 +82,8 @@ fn a_labelled_shell_passes_its_label_to_children_and_grandchildren() {
     let (log, status) = common::watch::stop(run);
     assert!(status.success(), "{log}");
 
-    let out = read_events(&kt.dir.join("out.jsonl"));
-    let marked = read_events(&kt.dir.join("marked.jsonl"));
+    let out = common::jsonl(&kt.dir.join("out.jsonl"));
+    let marked = common::jsonl(&kt.dir.join("marked.jsonl"));
     // The labelled shell's exec, its touch of a, its shell's exec and that
     // shell's touch of b: each with the label.
     let execs_of = |events: &[Value], exe: &Path| -> usize {

@@ -6,7 +6,6 @@
 //! SIGTERM no rule is left.
 mod common;
 
-use serde_json::Value;
 use std::process::Command;
 
 #[test]
@@ -78,11 +77,7 @@ fn a_pushed_down_filter_is_a_kernel_rule_while_run_runs_and_its_events_never_arr
     let (log, st) = common::watch::stop(run);
     assert!(st.success(), "{log}");
 
-    let out: Vec<Value> = std::fs::read_to_string(kt.dir.join("out.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let out = common::jsonl(&kt.dir.join("out.jsonl"));
     let of = |exe: &std::path::Path| {
         out.iter()
             .filter(|e| e["process"]["exe"] == exe.to_str().unwrap())
@@ -142,11 +137,7 @@ fn a_record_type_filter_is_an_exclude_rule_and_the_type_never_arrives() {
     let page = common::http::get(mport, "/metrics").1;
     let (log, st) = common::watch::stop(run);
     assert!(st.success(), "{log}");
-    let out: Vec<Value> = std::fs::read_to_string(kt.dir.join("out.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let out = common::jsonl(&kt.dir.join("out.jsonl"));
     let of_type = |t: &str| out.iter().filter(|e| e["record_type"] == t).count();
     assert!(
         of_type("CRED_ACQ") + of_type("USER_START") >= 3,

@@ -9,14 +9,6 @@ mod common;
 use serde_json::Value;
 use std::path::Path;
 
-fn lines(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// `audex replay --config CFG INPUT`: stderr, which must end in success.
 fn replay(cfg: &Path, input: &Path) -> String {
     let out = common::audex()
@@ -67,7 +59,7 @@ fn kept_and_suppressed_add_up_to_every_event_for_every_tenant() {
     )
     .unwrap();
     let err = replay(&cfg, &input);
-    let read = |n: &str| lines(&d.join(n));
+    let read = |n: &str| common::jsonl(&d.join(n));
     let (out, quiet, s_out, s_quiet) = (
         read("out.jsonl"),
         read("quiet.jsonl"),
@@ -145,7 +137,7 @@ fn a_suppressed_exec_still_names_the_parent_of_later_events() {
     )
     .unwrap();
     let err = replay(&cfg, &input);
-    let out = lines(&d.join("out.jsonl"));
+    let out = common::jsonl(&d.join("out.jsonl"));
     assert_eq!(out.len(), 1, "the exec is suppressed: {out:?}");
     assert_eq!(out[0]["process"]["pid"], 501);
     assert_eq!(
@@ -161,21 +153,11 @@ fn a_suppressed_exec_still_names_the_parent_of_later_events() {
 
 #[test]
 fn validate_names_what_is_wrong_in_a_filter_at_its_line() {
-    let d = common::out_dir("filters-validate");
-    let cfg = d.join("audex.yaml");
-    std::fs::write(
-        &cfg,
+    let (code, err) = common::validate_text(
+        "filters-validate",
         "filters:\n  - name: a\n    drop: {exe: [\"/usr/[bin\"]}\n  - name: b\n    drop: {addresses: [10.0.0.0/33]}\n  - name: c\n    drop: {actions: [opend]}\n  - name: d\n    drop: {exee: [x]}\n  - name: e\n    drop: {}\n  - name: f\n    drop: {uids: [0]}\n    keep: {uids: [1]}\n  - name: a\n    drop: {ports: [70000]}\n    exporters: [nowhere]\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {name: out, type: jsonl, path: /tmp/x.jsonl}\n",
-    )
-    .unwrap();
-    let out = common::audex()
-        .args(["validate", "--no-environment", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    );
+    assert_eq!(code, Some(1), "{err}");
     for (at, what) in [
         (
             ":3:18:",

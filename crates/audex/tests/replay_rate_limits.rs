@@ -8,7 +8,6 @@ mod common;
 
 use serde_json::Value;
 use std::fmt::Write;
-use std::path::Path;
 
 /// `n` opens by pid 700, 10 ms apart from t=1700000000, of /data/<i>; every
 /// tenth by auid 0 (the other tenant's), every seventh failed.
@@ -28,14 +27,6 @@ fn opens(n: usize) -> String {
         writeln!(log, "type=EOE msg=audit({s}.{ms:03}:{serial}):").unwrap();
     }
     log
-}
-
-fn lines(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn count(m: &Value) -> u64 {
@@ -60,9 +51,9 @@ fn kept_markers_and_sinks_add_up_to_every_event_and_replay_is_repeatable() {
             &input,
         );
         let (kept, root, failures) = (
-            lines(&r.join("out.jsonl")),
-            lines(&r.join("root.jsonl")),
-            lines(&r.join("failures.jsonl")),
+            common::jsonl(&r.join("out.jsonl")),
+            common::jsonl(&r.join("root.jsonl")),
+            common::jsonl(&r.join("failures.jsonl")),
         );
         // The uid-0 tenant has no limit: all 100 of its events.
         assert_eq!(root.len(), 100);
@@ -154,7 +145,7 @@ fn folded_repeats_stand_for_every_identical_event() {
         ),
         &input,
     );
-    let evs = lines(&d.join("out.jsonl"));
+    let evs = common::jsonl(&d.join("out.jsonl"));
     let (repeats, firsts): (Vec<&Value>, Vec<&Value>) =
         evs.iter().partition(|e| e.get("repeat").is_some());
     // A run per second: its first passes at once, the other 99 stand in one
@@ -201,7 +192,7 @@ fn a_folding_filter_folds_what_it_takes_and_lets_the_rest_by() {
         ),
         &input,
     );
-    let evs = lines(&d.join("out.jsonl"));
+    let evs = common::jsonl(&d.join("out.jsonl"));
     let shadow: Vec<&Value> = evs
         .iter()
         .filter(|e| e["files"][0]["path"] == "/etc/shadow")

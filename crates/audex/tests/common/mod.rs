@@ -147,6 +147,16 @@ pub fn audex() -> Command {
     Command::new(env!("CARGO_BIN_EXE_audex"))
 }
 
+/// The JSON lines of `path` (none when it is missing), as values.
+#[allow(dead_code)]
+pub fn jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// `audex validate --no-environment` of the config `yaml` (written in a
 /// fresh `out_dir(tag)`): its exit code, and stderr then stdout.
 #[allow(dead_code)]
