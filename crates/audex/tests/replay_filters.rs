@@ -9,19 +9,6 @@ mod common;
 use serde_json::Value;
 use std::path::Path;
 
-/// `audex replay --config CFG INPUT`: stderr, which must end in success.
-fn replay(cfg: &Path, input: &Path) -> String {
-    let out = common::audex()
-        .args(["replay", "--config"])
-        .arg(cfg)
-        .arg(input)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{err}");
-    err
-}
-
 fn all_events(input: &Path) -> Vec<Value> {
     let out = common::audex()
         .args(["replay", "-q", "--no-names"])
@@ -49,16 +36,14 @@ fn kept_and_suppressed_add_up_to_every_event_for_every_tenant() {
     let input = common::repo().join("tests/golden/kernel-enriched.log");
     let every = all_events(&input);
     let d = common::out_dir("filters-sum");
-    let cfg = d.join("audex.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let err = common::replay_config(
+        &d,
+        &format!(
             "filters:\n  - name: no-exec\n    drop: {{actions: [executed]}}\n    exporters: [quiet]\n  - name: no-shells\n    drop: {{exe: [dash, \"/usr/sbin/audit*\"]}}\n    exporters: [quiet]\ntenants:\n  - name: secrets\n    match: {{paths: [\"/tmp\"]}}\n    filters:\n      - name: no-failures\n        drop: {{outcome: failure}}\n        exporters: [secrets-quiet]\n    exporters: [secrets-out]\n  - name: default\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\n  - {{name: quiet, type: jsonl, path: {d}/quiet.jsonl}}\n  - {{name: secrets-out, type: jsonl, path: {d}/secrets-out.jsonl}}\n  - {{name: secrets-quiet, type: jsonl, path: {d}/secrets-quiet.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\n",
             d = d.display()
         ),
-    )
-    .unwrap();
-    let err = replay(&cfg, &input);
+        &input,
+    );
     let read = |n: &str| common::jsonl(&d.join(n));
     let (out, quiet, s_out, s_quiet) = (
         read("out.jsonl"),
@@ -127,16 +112,14 @@ fn a_suppressed_exec_still_names_the_parent_of_later_events() {
     let d = common::out_dir("filters-context");
     let input = d.join("family.log");
     std::fs::write(&input, FAMILY).unwrap();
-    let cfg = d.join("audex.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let err = common::replay_config(
+        &d,
+        &format!(
             "filters:\n  - name: no-exec\n    drop: {{actions: [executed], exe: [\"/usr/bin/*\"]}}\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {{name: out, type: jsonl, path: {d}/out.jsonl}}\nspool: {{dir: {d}/spool, max_bytes: 67108864}}\n",
             d = d.display()
         ),
-    )
-    .unwrap();
-    let err = replay(&cfg, &input);
+        &input,
+    );
     let out = common::jsonl(&d.join("out.jsonl"));
     assert_eq!(out.len(), 1, "the exec is suppressed: {out:?}");
     assert_eq!(out[0]["process"]["pid"], 501);
