@@ -136,6 +136,7 @@ impl Filter {
     /// What the filter does with an event already viewed at `now_ns` (one
     /// view for every filter); a folding filter's repeat events due go to
     /// `due`.
+    #[inline]
     pub fn take(&mut self, v: &EventView, now_ns: i64, due: &mut Vec<AuditEvent>) -> Take {
         if self.fold.is_none() {
             return if self.suppresses_view(v) {
