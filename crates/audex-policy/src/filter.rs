@@ -9,6 +9,7 @@
 //! filter's exporters, the counters) is the pipeline's business.
 use crate::fold::Folder;
 use crate::selector::{EventView, Selector, SelectorSpec};
+use crate::HoldBack;
 use audex_proto::v1::AuditEvent;
 use rustc_hash::FxHashSet;
 use std::collections::VecDeque;

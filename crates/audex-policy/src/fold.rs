@@ -8,6 +8,7 @@
 //! gives (event time in replay, wall time live). Input: events with the time
 //! now. Output: whether each passes, and the repeat events due. Bounded: at
 //! most [`MAX_OPEN_GROUPS`] runs are open; past that the oldest closes early.
+use crate::HoldBack;
 use audex_proto::v1::{AuditEvent, Repeat};
 use audex_proto::Timestamp;
 use rustc_hash::{FxHashMap, FxHasher};
@@ -63,9 +64,40 @@ impl Folder {
         }
     }
 
+    fn close_oldest(&mut self, out: &mut Vec<AuditEvent>) {
+        while let Some((key, opened)) = self.order.pop_front() {
+            if self.close(key, opened, out) {
+                return;
+            }
+        }
+    }
+
+    /// Closes `key`'s run if it is the one opened at `opened`; whether it was.
+    fn close(&mut self, key: u64, opened: i64, out: &mut Vec<AuditEvent>) -> bool {
+        if self.open.get(&key).is_none_or(|g| g.opened_ns != opened) {
+            return false;
+        }
+        let g = self.open.remove(&key).expect("present");
+        if let Some(mut ev) = g.held {
+            ev.repeat = Some(Repeat {
+                count: g.count,
+                first_time: ev.time,
+                last_time: g.last,
+            });
+            out.push(ev);
+        }
+        true
+    }
+
+    pub fn open_runs(&self) -> usize {
+        self.open.len()
+    }
+}
+
+impl HoldBack for Folder {
     /// Whether `ev` passes (the first of its run); repeat events due are
     /// pushed to `out` first.
-    pub fn admit(&mut self, ev: &AuditEvent, now_ns: i64, out: &mut Vec<AuditEvent>) -> bool {
+    fn admit(&mut self, ev: &AuditEvent, now_ns: i64, out: &mut Vec<AuditEvent>) -> bool {
         self.tick(now_ns, out);
         let key = identity(ev);
         match self.open.get_mut(&key) {
@@ -97,7 +129,7 @@ impl Folder {
     }
 
     /// Closes the runs whose window has passed at `now_ns`.
-    pub fn tick(&mut self, now_ns: i64, out: &mut Vec<AuditEvent>) {
+    fn tick(&mut self, now_ns: i64, out: &mut Vec<AuditEvent>) {
         while let Some(&(key, opened)) = self.order.front() {
             if now_ns.saturating_sub(opened) < self.window_ns {
                 break;
@@ -108,39 +140,10 @@ impl Folder {
     }
 
     /// Closes every open run (end of input, reload, stop).
-    pub fn flush(&mut self, out: &mut Vec<AuditEvent>) {
+    fn flush(&mut self, out: &mut Vec<AuditEvent>) {
         while let Some((key, opened)) = self.order.pop_front() {
             self.close(key, opened, out);
         }
-    }
-
-    fn close_oldest(&mut self, out: &mut Vec<AuditEvent>) {
-        while let Some((key, opened)) = self.order.pop_front() {
-            if self.close(key, opened, out) {
-                return;
-            }
-        }
-    }
-
-    /// Closes `key`'s run if it is the one opened at `opened`; whether it was.
-    fn close(&mut self, key: u64, opened: i64, out: &mut Vec<AuditEvent>) -> bool {
-        if self.open.get(&key).is_none_or(|g| g.opened_ns != opened) {
-            return false;
-        }
-        let g = self.open.remove(&key).expect("present");
-        if let Some(mut ev) = g.held {
-            ev.repeat = Some(Repeat {
-                count: g.count,
-                first_time: ev.time,
-                last_time: g.last,
-            });
-            out.push(ev);
-        }
-        true
-    }
-
-    pub fn open_runs(&self) -> usize {
-        self.open.len()
     }
 }
 

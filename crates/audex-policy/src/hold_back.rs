@@ -2,7 +2,8 @@
 //! ([`Folder`](crate::Folder)) have in common: each takes events with the
 //! time now and holds some back, and stands for what it held back with
 //! events of its own (markers, repeat events) when they are due, at a tick
-//! or at the end. The pipeline runs one per tenant through this.
+//! or at the end. The pipeline runs one per tenant through this; a folding
+//! filter holds its [`Folder`](crate::Folder) through it too.
 use audex_proto::v1::AuditEvent;
 
 pub trait HoldBack {
@@ -12,28 +13,4 @@ pub trait HoldBack {
     fn tick(&mut self, now_ns: i64, out: &mut Vec<AuditEvent>);
     /// Everything still held back, summarised (end of input, reload, stop).
     fn flush(&mut self, out: &mut Vec<AuditEvent>);
-}
-
-impl HoldBack for crate::Throttle {
-    fn admit(&mut self, ev: &AuditEvent, now_ns: i64, out: &mut Vec<AuditEvent>) -> bool {
-        crate::Throttle::admit(self, ev, now_ns, out)
-    }
-    fn tick(&mut self, now_ns: i64, out: &mut Vec<AuditEvent>) {
-        crate::Throttle::tick(self, now_ns, out)
-    }
-    fn flush(&mut self, out: &mut Vec<AuditEvent>) {
-        crate::Throttle::flush(self, out)
-    }
-}
-
-impl HoldBack for crate::Folder {
-    fn admit(&mut self, ev: &AuditEvent, now_ns: i64, out: &mut Vec<AuditEvent>) -> bool {
-        crate::Folder::admit(self, ev, now_ns, out)
-    }
-    fn tick(&mut self, now_ns: i64, out: &mut Vec<AuditEvent>) {
-        crate::Folder::tick(self, now_ns, out)
-    }
-    fn flush(&mut self, out: &mut Vec<AuditEvent>) {
-        crate::Folder::flush(self, out)
-    }
 }

@@ -8,6 +8,7 @@
 //! bucket lets through, when its summary is a [`MARKER_PERIOD_NS`] old
 //! ([`Throttle::tick`], or the next suppressed event), and at the end
 //! ([`Throttle::flush`]). Markers are never throttled themselves.
+use crate::HoldBack;
 use audex_proto::v1::{AuditEvent, Suppressed};
 use audex_proto::{Action, Category, Outcome, Timestamp};
 use rustc_hash::FxHashMap;
@@ -100,10 +101,41 @@ impl Throttle {
         }
     }
 
+    fn marker(&mut self, key: Option<&str>, p: Pending) -> AuditEvent {
+        self.markers += 1;
+        let keys = key
+            .filter(|k| !k.is_empty())
+            .map(String::from)
+            .into_iter()
+            .collect();
+        let t = p.last.unwrap_or_default();
+        AuditEvent {
+            id: format!(
+                "{}:{}.{:09}:throttled:{}:{}",
+                self.node, t.seconds, t.nanos, self.reason, self.markers
+            ),
+            node: self.node.clone(),
+            time: p.last,
+            category: Category::Audit.as_str().into(),
+            action: Action::EventsThrottled.as_str().into(),
+            outcome: Outcome::Success.as_str().into(),
+            keys,
+            suppressed: Some(Suppressed {
+                count: p.count,
+                first_time: p.first,
+                last_time: p.last,
+                reason: self.reason.clone(),
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+impl HoldBack for Throttle {
     /// Whether `ev` passes at clock `now_ns`; markers due before it (its
     /// bucket's summary, when it passes or when the summary is old) are
     /// pushed to `markers` first.
-    pub fn admit(&mut self, ev: &AuditEvent, now_ns: i64, markers: &mut Vec<AuditEvent>) -> bool {
+    fn admit(&mut self, ev: &AuditEvent, now_ns: i64, markers: &mut Vec<AuditEvent>) -> bool {
         let spec = self.spec;
         let wanted = spec
             .per_key
@@ -141,7 +173,7 @@ impl Throttle {
 
     /// Markers for summaries a [`MARKER_PERIOD_NS`] old at `now_ns` (live:
     /// a storm that stopped is reported within the period).
-    pub fn tick(&mut self, now_ns: i64, markers: &mut Vec<AuditEvent>) {
+    fn tick(&mut self, now_ns: i64, markers: &mut Vec<AuditEvent>) {
         let old = |b: &mut Bucket| {
             b.pending
                 .take_if(|p| now_ns - p.opened_ns >= MARKER_PERIOD_NS)
@@ -158,37 +190,8 @@ impl Throttle {
     }
 
     /// Markers for every open summary (end of input, a reload, a stop).
-    pub fn flush(&mut self, markers: &mut Vec<AuditEvent>) {
+    fn flush(&mut self, markers: &mut Vec<AuditEvent>) {
         self.tick(i64::MAX, markers);
-    }
-
-    fn marker(&mut self, key: Option<&str>, p: Pending) -> AuditEvent {
-        self.markers += 1;
-        let keys = key
-            .filter(|k| !k.is_empty())
-            .map(String::from)
-            .into_iter()
-            .collect();
-        let t = p.last.unwrap_or_default();
-        AuditEvent {
-            id: format!(
-                "{}:{}.{:09}:throttled:{}:{}",
-                self.node, t.seconds, t.nanos, self.reason, self.markers
-            ),
-            node: self.node.clone(),
-            time: p.last,
-            category: Category::Audit.as_str().into(),
-            action: Action::EventsThrottled.as_str().into(),
-            outcome: Outcome::Success.as_str().into(),
-            keys,
-            suppressed: Some(Suppressed {
-                count: p.count,
-                first_time: p.first,
-                last_time: p.last,
-                reason: self.reason.clone(),
-            }),
-            ..Default::default()
-        }
     }
 }
 
