@@ -169,3 +169,15 @@ pub fn access_of_flags(flags: u64) -> &'static str {
 
 /// `access` of openat2 from the OPENAT2 record's `oflag` (hex).
 pub const O_CREAT: u64 = 0o100;
+/// Truncate on open.
+pub const O_TRUNC: u64 = 0o1000;
+
+/// The open flags of an open-like syscall, from the event's syscall
+/// arguments (hex, as the kernel wrote them); None for other syscalls and
+/// for openat2 (whose flags are in a record the event does not keep).
+pub fn open_flags(s: &audex_proto::v1::Syscall) -> Option<u64> {
+    match syscall_action(&s.name)?.open_flags {
+        OpenFlagsArg::Arg(i) => u64::from_str_radix(s.args.get(i)?, 16).ok(),
+        OpenFlagsArg::None => None,
+    }
+}

@@ -15,7 +15,7 @@ pub mod tables;
 mod userdb;
 mod view;
 
-pub use actions::{record_action, syscall_action};
+pub use actions::{open_flags, record_action, syscall_action, O_TRUNC};
 pub use audex_correlate::Output;
 pub use audex_proto::v1::AuditEvent;
 pub use normalizer::{Normalizer, Options};

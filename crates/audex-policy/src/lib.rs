@@ -14,6 +14,7 @@ mod filter;
 mod fold;
 mod hold_back;
 mod labels;
+pub mod local_view;
 mod matcher;
 mod policy;
 pub mod reach;

@@ -163,6 +163,8 @@ vocabulary! {
         RulesRestored = "rules-restored",
         WatchSubscribed = "watch-subscribed",
         WatchRevoked = "watch-revoked",
+        /// (ext) a local watch ended: its client left
+        WatchUnsubscribed = "watch-unsubscribed",
         ArchiveCheckpoint = "archive-checkpoint",
         /// (ext) the archive's last event of a segment
         ArchiveSealed = "archive-sealed",

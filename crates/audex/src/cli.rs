@@ -16,7 +16,8 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Show who touches these paths, live: adds watch rules, prints one line per
-    /// event (or JSON), removes the rules on Ctrl-C.
+    /// event (or JSON), removes the rules on Ctrl-C. Without CAP_AUDIT_CONTROL,
+    /// asks a running `audex run` through its local socket (`local:`).
     Watch(WatchArgs),
     /// Read an audit.log (raw or ENRICHED) or stdin and print normalized events.
     Replay(ReplayArgs),
@@ -143,8 +144,15 @@ pub struct ReportArgs {
 #[derive(Args, Debug)]
 pub struct WatchArgs {
     /// Files or directories to watch (a directory covers its subtree).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "list")]
     pub paths: Vec<PathBuf>,
+    /// Watch through the daemon's local socket at this path (default without
+    /// CAP_AUDIT_CONTROL: /run/audex/audex.sock).
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// List your watches through the daemon's socket, and exit.
+    #[arg(long)]
+    pub list: bool,
     /// Which accesses: r(ead), w(rite), x (execute), a(ttribute change).
     #[arg(long, default_value = "rwxa")]
     pub perm: String,

@@ -16,6 +16,8 @@ mod run;
 mod signals;
 mod status_cmd;
 mod watch;
+mod watch_line;
+mod watch_socket;
 
 use audex::config;
 use audex_kernel::caps;

@@ -18,6 +18,8 @@ use crate::signals;
 use anyhow::Result;
 use audex::config::schema::{Config, SourceMode};
 use audex::config::Plan;
+use audex::local::registry::Limits;
+use audex::local::Server;
 use audex_enrich::kubernetes::{watch_pods, KubeOptions, PodIndex};
 use audex_kernel::caps;
 use audex_kernel::netlink::AuditSocket;
@@ -69,6 +71,8 @@ struct Running<'p> {
     /// The kernel's rules are immutable (set by `rules.lock`, or before audex).
     locked: bool,
     last_state: Instant,
+    /// The local socket for unprivileged `audex watch` (`local:`).
+    local: Option<Server>,
 }
 
 /// The daemon as the pipeline's sink: the drift guard sees every event, the
@@ -78,6 +82,9 @@ struct Running<'p> {
 impl Sink for Running<'_> {
     fn send(&mut self, ev: Enriched) -> Result<()> {
         self.guard.observe(ev.event());
+        if let Some(l) = &self.local {
+            l.offer(ev.event(), wall_ns());
+        }
         self.outputs().send(ev)
     }
 
@@ -87,6 +94,11 @@ impl Sink for Running<'_> {
         }
         if let Some(ev) = self.guard.tick(&mut self.ctl, &self.rules, &self.node) {
             self.outputs().send(Enriched::note(ev))?;
+        }
+        if let Some(notes) = self.local.as_ref().map(|l| l.tick(wall_ns())) {
+            for ev in notes {
+                self.outputs().send(Enriched::note(ev))?;
+            }
         }
         if self.last_state.elapsed() >= Duration::from_secs(1) {
             self.last_state = Instant::now();
@@ -164,6 +176,9 @@ impl Running<'_> {
         }
         if new.labels != old.labels {
             audex_log::warn!("`labels` (process label rules) take effect at the next start");
+        }
+        if new.local != old.local {
+            audex_log::warn!("`local` (the watch socket) takes effect at the next start");
         }
         if new.metrics.listen != old.metrics.listen {
             audex_log::warn!("`metrics.listen` takes effect at the next start");
@@ -257,6 +272,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         guard: Guard::new(false, false, false),
         locked: false,
         last_state: Instant::now(),
+        local: None,
     };
     let result = serve(&mut running, &mut src, listener, &shutdown);
     shut_down(running, src, result)
@@ -301,7 +317,12 @@ fn serve(
     shutdown: &Shutdown,
 ) -> Result<()> {
     install_rules(running, src)?;
+    running.local = bind_local(&running.plan.config, &running.node)?;
     drop_capabilities(running, src)?;
+    if let Some(l) = running.local.as_mut() {
+        l.start()?;
+        audex_log::info!("serving unprivileged watches on {}", l.path().display());
+    }
     running.outputs = Some(Outputs::start(&running.plan, &running.node, Clock::Wall)?);
     // Restoring rules and audit needs CAP_AUDIT_CONTROL, kept above when
     // audex owns rules or registered as the daemon.
@@ -379,7 +400,7 @@ fn drop_capabilities(running: &Running, src: &Source) -> Result<()> {
     if src.mode == Mode::Multicast {
         keep.push(caps::CAP_AUDIT_READ);
     }
-    if src.needs_control() || !running.rules.rules().is_empty() {
+    if src.needs_control() || !running.rules.rules().is_empty() || running.local.is_some() {
         keep.push(caps::CAP_AUDIT_CONTROL);
     }
     // Putting a watch back (rules.enforce) or adding one on reload makes the
@@ -387,7 +408,9 @@ fn drop_capabilities(running: &Running, src: &Source) -> Result<()> {
     // uid cannot search (0700, another owner) that takes CAP_DAC_READ_SEARCH,
     // which the first install had. Without it, `auditctl -D` would remove
     // exactly the watches on guarded directories for good.
-    if running.rules.rules().iter().any(|r| r.resolves_paths())
+    // The local socket's watches are placed by path too (after audex checked
+    // the user may reach it).
+    if (running.local.is_some() || running.rules.rules().iter().any(|r| r.resolves_paths()))
         && caps::has(caps::CAP_DAC_READ_SEARCH)
     {
         keep.push(caps::CAP_DAC_READ_SEARCH);
@@ -410,6 +433,41 @@ fn drop_capabilities(running: &Running, src: &Source) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// With `local:`: its socket bound (before capabilities are dropped), with
+/// a control socket of its own for the watches it places.
+fn bind_local(cfg: &Config, node: &str) -> Result<Option<Server>> {
+    let Some(l) = &cfg.local else {
+        return Ok(None);
+    };
+    caps::require(&[(caps::CAP_AUDIT_CONTROL, "place the local socket's watches")])
+        .map_err(anyhow::Error::msg)?;
+    let group_file = cfg.enrich.host_root.join("etc/group");
+    let admin_gids = l
+        .admin_groups
+        .iter()
+        .filter_map(|g| {
+            g.parse()
+                .ok()
+                .or_else(|| audex::config::group_id(&group_file, g))
+        })
+        .collect();
+    let limits = Limits {
+        max_watches_per_user: *l.max_watches_per_user,
+        max_events_per_s_per_user: *l.max_events_per_s_per_user,
+        admin_gids,
+    };
+    let ctl = AuditSocket::open()?;
+    ctl.set_read_timeout(2000)?;
+    Server::bind(&l.socket, node, limits, Box::new(ctl))
+        .map(Some)
+        .map_err(anyhow::Error::msg)
+}
+
+/// Now as nanoseconds since the epoch.
+fn wall_ns() -> i64 {
+    audex_export::notes::since_epoch().as_nanos() as i64
 }
 
 /// With `enrich.kubernetes`: the pod index and the runtime its watch runs on.
@@ -445,6 +503,9 @@ fn start_pod_watch(
 /// Rules removed (unless the kernel is locked), kernel audit restored, the
 /// exporters drained for up to 10 s; exit 2 when the run failed.
 fn shut_down(mut running: Running, mut src: Source, result: Result<()>) -> Result<ExitCode> {
+    if let Some(l) = running.local.take() {
+        l.stop("audex run is stopping");
+    }
     if running.locked {
         audex_log::info!(
             "the kernel is locked: audex's {} rule(s) stay until reboot",

@@ -3,20 +3,27 @@
 //! Adds one watch rule per path (a directory covers its subtree), reads the
 //! kernel, and prints the events of its own rules (and any lost records) until
 //! Ctrl-C or SIGTERM; then removes its rules and puts kernel audit back.
+//! Without CAP_AUDIT_CONTROL (or with `--socket`), the daemon watches for it
+//! ([`crate::watch_socket`]); the lines are the same ([`crate::watch_line`]).
 use crate::cli::WatchArgs;
 use crate::live;
 use crate::pipeline::{Enriched, Shutdown, Sink};
 use crate::signals;
 use anyhow::{bail, Context, Result};
+use audex::local::protocol::DEFAULT_SOCKET;
 use audex_kernel::caps;
 use audex_kernel::rules::syntax::watch_rule;
 use audex_kernel::rules::RuleSet;
 use audex_kernel::source::{Mode, Source, SourceConfig};
 use audex_proto::v1::AuditEvent;
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub fn run(args: WatchArgs) -> Result<ExitCode> {
+    if let Some(socket) = daemon_socket(&args) {
+        return crate::watch_socket::run(&args, &socket);
+    }
     let mut paths = Vec::new();
     for p in &args.paths {
         let abs =
@@ -27,8 +34,11 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         bail!("--perm {:?}: use a combination of r, w, x and a", args.perm);
     }
     let mode: Mode = args.mode.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    caps::require(&[(caps::CAP_AUDIT_CONTROL, "add watch rules")])
-        .map_err(|e| anyhow::anyhow!(e))?;
+    caps::require(&[(caps::CAP_AUDIT_CONTROL, "add watch rules")]).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; or watch through a running `audex run` with a `local:` section (its socket, {DEFAULT_SOCKET}, is not there)"
+        )
+    })?;
     let key = args
         .key
         .clone()
@@ -57,6 +67,17 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     let printed = result?;
     eprintln!("audex: stopped; {printed} events shown; watch rules removed");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The daemon's socket to watch through: `--socket`, or the default one when
+/// this process cannot add rules itself (or lists its watches).
+fn daemon_socket(args: &WatchArgs) -> Option<PathBuf> {
+    if let Some(s) = &args.socket {
+        return Some(s.clone());
+    }
+    let default = Path::new(DEFAULT_SOCKET);
+    (args.list || (!caps::has(caps::CAP_AUDIT_CONTROL) && default.exists()))
+        .then(|| default.to_path_buf())
 }
 
 /// The watch rules in, then the live loop to the terminal until a stop; the
@@ -89,15 +110,7 @@ fn watch(
             _ => "unicast",
         }
     );
-    // A line at a time on a terminal; into a file or a pipe, a write per
-    // batch of records (flushed on the read loop's tick): a write per event
-    // was a fifth of `watch`'s CPU on the storm bench.
-    let stdout = std::io::stdout();
-    let out: Box<dyn Write> = if stdout.is_terminal() {
-        Box::new(std::io::LineWriter::new(stdout.lock()))
-    } else {
-        Box::new(std::io::BufWriter::with_capacity(256 << 10, stdout.lock()))
-    };
+    let out = terminal_out();
     let opts = live::LiveOptions {
         host_root: "/".into(),
         node: None,
@@ -141,17 +154,30 @@ impl Sink for Terminal<'_> {
     }
 }
 
+/// Standard output for events: a line at a time on a terminal; into a file
+/// or a pipe, a write per batch (flushed on the read loop's tick): a write
+/// per event was a fifth of `watch`'s CPU on the storm bench.
+pub fn terminal_out() -> Box<dyn Write> {
+    let stdout = std::io::stdout();
+    if stdout.is_terminal() {
+        Box::new(std::io::LineWriter::new(stdout.lock()))
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(256 << 10, stdout.lock()))
+    }
+}
+
 /// Flushes what `emit` wrote.
-fn flush_out(out: &mut dyn Write, shutdown: &Shutdown) -> Result<()> {
+pub fn flush_out(out: &mut dyn Write, shutdown: &Shutdown) -> Result<()> {
     written(out.flush(), shutdown).map(|_| ())
 }
 
-fn emit(out: &mut dyn Write, ev: &AuditEvent, json: bool, shutdown: &Shutdown) -> Result<u64> {
+/// One event as a line or JSON; 1 when it went out.
+pub fn emit(out: &mut dyn Write, ev: &AuditEvent, json: bool, shutdown: &Shutdown) -> Result<u64> {
     let r = if json {
         let mut l = Vec::with_capacity(2048);
         audex_export::json_line(ev, &mut l).and_then(|_| out.write_all(&l))
     } else {
-        writeln!(out, "{}", line(ev))
+        writeln!(out, "{}", crate::watch_line::line(ev))
     };
     Ok(u64::from(written(r, shutdown)?))
 }
@@ -167,62 +193,4 @@ fn written(r: std::io::Result<()>, shutdown: &Shutdown) -> Result<bool> {
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// One readable line: time, action, path(s), outcome, pid, ppid, program, user, login user.
-pub fn line(ev: &AuditEvent) -> String {
-    let t = ev.time.as_ref().map(|t| {
-        let s = t.seconds.rem_euclid(86400);
-        format!(
-            "{:02}:{:02}:{:02}.{:03}Z",
-            s / 3600,
-            s % 3600 / 60,
-            s % 60,
-            t.nanos / 1_000_000
-        )
-    });
-    let mut s = format!("{} {:<18}", t.unwrap_or_default(), ev.action);
-    if let Some(l) = &ev.lost {
-        s.push_str(&format!(" {} records lost ({})", l.count, l.source));
-        return s;
-    }
-    let paths: Vec<&str> = ev
-        .files
-        .iter()
-        .filter(|f| f.nametype != "PARENT")
-        .map(|f| f.path.as_str())
-        .collect();
-    let paths = if ev.is(audex_proto::Action::Renamed) && paths.len() >= 2 {
-        format!("{} -> {}", paths[0], paths[paths.len() - 1])
-    } else {
-        paths.first().copied().unwrap_or("-").to_string()
-    };
-    s.push(' ');
-    s.push_str(&paths);
-    s.push_str(&format!("  {}", ev.outcome));
-    if let Some(e) = ev.syscall.as_ref().filter(|c| !c.errno.is_empty()) {
-        s.push_str(&format!(" ({})", e.errno));
-    }
-    if let Some(p) = &ev.process {
-        s.push_str(&format!(
-            "  pid={} ppid={} {}",
-            p.pid.map_or("?".into(), |v| v.to_string()),
-            p.ppid.map_or("?".into(), |v| v.to_string()),
-            if p.exe.is_empty() { &p.comm } else { &p.exe }
-        ));
-    }
-    if let Some(a) = &ev.actor {
-        let who = |name: &str, id: Option<u32>| {
-            if name.is_empty() {
-                id.map_or("?".into(), |i| i.to_string())
-            } else {
-                name.to_string()
-            }
-        };
-        s.push_str(&format!("  user={}", who(&a.uid_name, a.uid)));
-        if a.auid.is_some() {
-            s.push_str(&format!(" login={}", who(&a.auid_name, a.auid)));
-        }
-    }
-    s
 }

@@ -16,6 +16,7 @@ mod validate;
 mod warnings;
 
 pub use de::Spanned;
+pub use node_checks::group_id;
 pub use plan::Plan;
 pub use schema::Config;
 pub use tree::ConfigError;

@@ -18,6 +18,20 @@ impl Config {
                 format!("`enrich.host_root`: {} is not a directory", root.display()),
             );
         }
+        if let Some(l) = &self.local {
+            for g in &l.admin_groups {
+                if g.parse::<u32>().is_err() && group_id(&root.join("etc/group"), g).is_none() {
+                    errs.at_value(
+                        g,
+                        format!(
+                            "`local.admin_groups`: no group `{}` in {}",
+                            g.value,
+                            root.join("etc/group").display()
+                        ),
+                    );
+                }
+            }
+        }
         for t in &self.tenants {
             if let Some(p) = &t.redact.hash_key_file {
                 readable(p, "tenants[].redact.hash_key_file", errs);
@@ -58,4 +72,14 @@ fn readable(p: &Spanned<PathBuf>, key: &str, errs: &Errors) -> bool {
         return false;
     }
     path.is_file()
+}
+
+/// The gid of group `name` in a group file (`name:x:gid:members`).
+pub fn group_id(group_file: &Path, name: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(group_file).ok()?;
+    text.lines().find_map(|l| {
+        let mut it = l.split(':');
+        (it.next()? == name).then_some(())?;
+        it.nth(1)?.trim().parse().ok()
+    })
 }

@@ -27,6 +27,9 @@ pub struct Config {
     pub exporters: Vec<Spanned<ExporterCfg>>,
     pub spool: SpoolCfg,
     pub metrics: MetricsCfg,
+    /// The local socket for unprivileged `audex watch`: served only when
+    /// the section is there.
+    pub local: Option<Spanned<LocalCfg>>,
 }
 
 /// How the kernel source subscribes (`source.mode`).
@@ -632,6 +635,31 @@ impl Default for SpoolCfg {
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsCfg {
     pub listen: Option<Spanned<String>>,
+}
+
+/// `local`: the daemon's socket for `audex watch` without privilege.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalCfg {
+    pub socket: Spanned<PathBuf>,
+    /// Paths one uid may watch at once, over all its connections.
+    pub max_watches_per_user: Spanned<usize>,
+    /// Events one uid is sent per second (then an `events-throttled` marker).
+    pub max_events_per_s_per_user: Spanned<u32>,
+    /// Groups (names from the host's group file, or gids) whose members see
+    /// every event whole.
+    pub admin_groups: Vec<Spanned<String>>,
+}
+
+impl Default for LocalCfg {
+    fn default() -> Self {
+        LocalCfg {
+            socket: Spanned::new("/run/audex/audex.sock".into()),
+            max_watches_per_user: Spanned::new(16),
+            max_events_per_s_per_user: Spanned::new(1000),
+            admin_groups: Vec::new(),
+        }
+    }
 }
 
 /// A key file's bytes (a trailing newline is not part of the key); at least 16.

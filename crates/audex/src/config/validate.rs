@@ -29,6 +29,7 @@ impl Config {
         self.validate_source(errs);
         self.validate_rules(errs);
         self.validate_enrich(errs);
+        self.validate_local(errs);
         for e in &self.exporters {
             validate_exporter(e, errs);
         }
@@ -93,6 +94,44 @@ impl Config {
                     format!(
                         "`metrics.listen` is `{}`; give an address and port, e.g. 127.0.0.1:9464",
                         l.value
+                    ),
+                );
+            }
+        }
+    }
+
+    fn validate_local(&self, errs: &Errors) {
+        let Some(l) = &self.local else {
+            return;
+        };
+        if !l.socket.is_absolute() {
+            errs.at_value(
+                &l.socket,
+                format!(
+                    "`local.socket`: {} must be an absolute path",
+                    l.socket.display()
+                ),
+            );
+        }
+        if *l.max_watches_per_user == 0 {
+            errs.at_value(
+                &l.max_watches_per_user,
+                "`local.max_watches_per_user` must be at least 1",
+            );
+        }
+        if *l.max_events_per_s_per_user == 0 {
+            errs.at_value(
+                &l.max_events_per_s_per_user,
+                "`local.max_events_per_s_per_user` must be at least 1",
+            );
+        }
+        for g in &l.admin_groups {
+            if g.trim().is_empty() || g.contains(':') {
+                errs.at_value(
+                    g,
+                    format!(
+                        "`local.admin_groups`: `{}` is not a group name or gid",
+                        g.value
                     ),
                 );
             }
