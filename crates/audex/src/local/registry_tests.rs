@@ -106,7 +106,9 @@ impl Fixture {
         let (mut w, m) = who(62000, vec![4000]);
         assert!(self.reg.in_admin_group(&w.peer));
         w.admin = true;
-        self.reg.subscribe(w, &[self.shared.clone()], "wa").unwrap();
+        self.reg
+            .subscribe(w, std::slice::from_ref(&self.shared), "wa")
+            .unwrap();
         m
     }
 
