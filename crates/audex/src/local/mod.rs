@@ -25,3 +25,5 @@ pub const KEY: &str = "audex-local";
 
 #[cfg(test)]
 mod registry_tests;
+#[cfg(test)]
+mod server_tests;

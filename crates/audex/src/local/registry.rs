@@ -51,6 +51,38 @@ impl RuleControl for AuditSocket {
     }
 }
 
+/// Kernel rules kept in memory instead of the kernel, as text (`-w PATH
+/// -p PERM -k KEY`): for tests and the fan-out bench.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryRules(pub Arc<std::sync::Mutex<Vec<String>>>);
+
+impl InMemoryRules {
+    pub fn rules(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl RuleControl for InMemoryRules {
+    fn add(&mut self, rule: &KernelRule) -> Result<(), String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(rule.to_text());
+        Ok(())
+    }
+
+    fn delete(&mut self, rule: &KernelRule) -> Result<(), String> {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let text = rule.to_text();
+        let i = v
+            .iter()
+            .position(|r| *r == text)
+            .ok_or_else(|| format!("no such rule: {text}"))?;
+        v.remove(i);
+        Ok(())
+    }
+}
+
 /// The `local:` limits and who sees everything.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -571,6 +603,14 @@ impl Registry {
 
     /// The daemon stops: every client is told, every kernel watch removed.
     pub fn close(&mut self, reason: &str) {
+        // What the rate limits still hold back, summarised first.
+        let uids: Vec<u32> = self.users.keys().copied().collect();
+        for uid in uids {
+            if let Some(u) = self.users.get_mut(&uid) {
+                u.throttle.flush(&mut self.markers);
+            }
+            self.send_markers(uid);
+        }
         self.closed = true;
         let line: Line = reply_line(&Reply::Stopping {
             reason: reason.to_string(),

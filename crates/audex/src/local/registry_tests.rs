@@ -4,34 +4,13 @@
 //! slow reader's marker.
 use super::mailbox::{Mailbox, Pop};
 use super::protocol::{parse, Message, Reply};
-use super::registry::{credentials, Limits, Registry, RuleControl, SubId, Subscriber};
+use super::registry::{credentials, InMemoryRules, Limits, Registry, SubId, Subscriber};
 use audex_io::peer::Peer;
-use audex_kernel::rules::KernelRule;
 use audex_proto::v1::{Actor, AuditEvent, File, Process};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Clone, Default)]
-struct FakeKernel(Arc<Mutex<Vec<String>>>);
-
-impl RuleControl for FakeKernel {
-    fn add(&mut self, rule: &KernelRule) -> Result<(), String> {
-        self.0.lock().unwrap().push(rule.to_text());
-        Ok(())
-    }
-
-    fn delete(&mut self, rule: &KernelRule) -> Result<(), String> {
-        let mut v = self.0.lock().unwrap();
-        let i = v
-            .iter()
-            .position(|r| *r == rule.to_text())
-            .expect("deleting a rule that is in");
-        v.remove(i);
-        Ok(())
-    }
-}
 
 const A: u32 = 61001;
 const B: u32 = 61002;
@@ -39,7 +18,7 @@ const B: u32 = 61002;
 struct Fixture {
     dir: PathBuf,
     shared: PathBuf,
-    kernel: FakeKernel,
+    kernel: InMemoryRules,
     reg: Registry,
 }
 
@@ -50,7 +29,7 @@ fn fixture(rate: u32) -> Fixture {
     std::fs::create_dir_all(&shared).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let kernel = FakeKernel::default();
+    let kernel = InMemoryRules::default();
     let limits = Limits {
         max_watches_per_user: 2,
         max_events_per_s_per_user: rate,
@@ -113,7 +92,7 @@ impl Fixture {
     }
 
     fn rules(&self) -> Vec<String> {
-        self.kernel.0.lock().unwrap().clone()
+        self.kernel.rules()
     }
 
     /// A write by `uid` to `name` in the shared directory, its PATH records
