@@ -10,6 +10,34 @@
 use audex_io::access::{permits, Credentials, READ, SEARCH};
 use audex_proto::v1::{AuditEvent, File};
 
+/// An event's objects as the check needs them, decoded once for every
+/// subscriber it is checked for: (mode, owner, group, wanted bits) per PATH
+/// record that has them.
+#[derive(Debug, Clone, Default)]
+pub struct Objects(Vec<(u32, u32, u32, u32)>);
+
+impl Objects {
+    pub fn of(ev: &AuditEvent) -> Objects {
+        Objects(
+            ev.files
+                .iter()
+                .filter_map(|f| {
+                    let mode = u32::from_str_radix(&f.mode, 8).ok()?;
+                    let want = if f.nametype == "PARENT" { SEARCH } else { READ };
+                    Some((mode, f.ouid?, f.ogid?, want))
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether `cred` could reach every object (as [`could_reach`]).
+    pub fn reachable_by(&self, cred: &Credentials) -> bool {
+        self.0
+            .iter()
+            .all(|&(mode, uid, gid, want)| permits(mode, uid, gid, cred, want))
+    }
+}
+
 /// The first record of `ev` that stops `cred`, if any.
 pub fn unreachable_record<'a>(ev: &'a AuditEvent, cred: &Credentials) -> Option<&'a File> {
     ev.files.iter().find(|f| {
@@ -64,6 +92,14 @@ mod tests {
     #[test]
     fn a_shared_directory_then_root_takes_it_away() {
         let a = user(1001);
+        for (ev, ok) in [
+            (write_in("040777", 1001, "0100644"), true),
+            (write_in("040700", 0, "0100644"), false),
+            (write_in("040777", 1001, "0100600"), false),
+        ] {
+            assert_eq!(Objects::of(&ev).reachable_by(&a), ok);
+            assert_eq!(could_reach(&ev, &a), ok);
+        }
         // 0777 shared directory, B's 0644 file: A may see it.
         assert!(could_reach(&write_in("040777", 1001, "0100644"), &a));
         // chown root; chmod 700: the parent record now stops A.

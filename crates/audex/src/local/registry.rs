@@ -26,7 +26,7 @@ use audex_kernel::netlink::AuditSocket;
 use audex_kernel::rules::syntax::watch_rule;
 use audex_kernel::rules::KernelRule;
 use audex_policy::local_view::{acts_as, others_view};
-use audex_policy::reach::could_reach;
+use audex_policy::reach::Objects;
 use audex_policy::{HoldBack, RateLimitSpec, Throttle};
 use audex_proto::v1::AuditEvent;
 use audex_proto::Action;
@@ -437,11 +437,12 @@ impl Registry {
             return;
         }
         let (mut whole, mut redacted): (Option<Line>, Option<Line>) = (None, None);
+        let objects = Objects::of(ev);
         let recheck = ev.is(Action::ChangedMode) || ev.is(Action::ChangedOwner);
         let matched = std::mem::take(&mut self.matched);
         for &slot in &matched {
             let s = self.subs[slot].as_mut().expect("indexed slots are live");
-            if !s.admin && !could_reach(ev, &s.peer.cred) {
+            if !s.admin && !objects.reachable_by(&s.peer.cred) {
                 if now_ns - s.checked_ns >= RECHECK_ON_REFUSAL_NS {
                     self.recheck(slot, now_ns);
                 }
