@@ -318,3 +318,27 @@ fn no_environment_checks_the_config_alone() {
     }
     assert!(err.contains("has 14 errors"), "{err}");
 }
+
+#[test]
+fn local_socket_settings_are_checked() {
+    let yaml = "local:\n  socket: run/audex.sock\n  max_watches_per_user: 0\n  max_events_per_s_per_user: 0\n  admin_groups: [no-such-group-here, 'a:b', 4]\n  colour: blue\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {name: out, type: jsonl, path: @DIR@/out.jsonl}\n";
+    let (ok, _, err) = validate(yaml, &[]);
+    assert!(!ok);
+    for (line, needle) in [
+        (2, "`local.socket`: run/audex.sock must be an absolute path"),
+        (3, "`local.max_watches_per_user` must be at least 1"),
+        (4, "`local.max_events_per_s_per_user` must be at least 1"),
+        (5, "no group `no-such-group-here`"),
+        (5, "`a:b` is not a group name or gid"),
+        (6, "colour"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("audex.yaml:{line}:")) && l.contains(needle)),
+            "line {line}: {needle}\n{err}"
+        );
+    }
+    let good = "local: {}\ntenants:\n  - name: default\n    exporters: [out]\nexporters:\n  - {name: out, type: jsonl, path: @DIR@/out.jsonl}\n";
+    let (ok, _, err) = validate(good, &[]);
+    assert!(ok, "{err}");
+}

@@ -20,7 +20,11 @@ impl Config {
         }
         if let Some(l) = &self.local {
             for g in &l.admin_groups {
-                if g.parse::<u32>().is_err() && group_id(&root.join("etc/group"), g).is_none() {
+                let malformed = g.trim().is_empty() || g.contains(':');
+                if !malformed
+                    && g.parse::<u32>().is_err()
+                    && group_id(&root.join("etc/group"), g).is_none()
+                {
                     errs.at_value(
                         g,
                         format!(
