@@ -1,6 +1,7 @@
 //! What a running `audex run` tells `audex status`, which reads the kernel but
-//! not the daemon's config: a small JSON file, `status.json` in the runtime
-//! directory (`$AUDEX_RUNTIME_DIR`, default `/run/audex`, 0700), rewritten by
+//! not the daemon's config: a small JSON file, `status.json` (0600) in the
+//! runtime directory (`$AUDEX_RUNTIME_DIR`, default `/run/audex`, made 0700;
+//! the local socket, when it lives there, makes it searchable), rewritten by
 //! the daemon about once a second and removed when it stops. Input: the
 //! daemon's view (pid, rules owned, lock, enforce, backlog high water). Output:
 //! the file, and the lines `status` prints from it.
@@ -26,6 +27,8 @@ pub struct State {
     pub enforce: bool,
     /// Filters pushed down to the kernel, with their rules (auditctl syntax).
     pub pushed: Vec<String>,
+    /// The local socket: its path, subscriptions, kernel watches.
+    pub local: Option<(String, usize, usize)>,
 }
 
 /// Writes the state (best effort: `status` then just shows less).
@@ -41,11 +44,27 @@ pub fn write(s: &State) {
         "backlog_high_water": m.backlog_high_water.load(Ordering::Relaxed),
         "rules_restored": m.rules_restored.load(Ordering::Relaxed),
         "pushed_down": s.pushed,
+        "local": s.local.as_ref().map(|(socket, subscribers, rules)| json!({
+            "socket": socket, "subscribers": subscribers, "kernel_watches": rules,
+        })),
     });
     let dir = runtime_dir();
     let tmp = dir.join(format!("status.json.{}", std::process::id()));
-    let _ = audex_export::private::private_dir(&dir)
-        .and_then(|_| std::fs::write(&tmp, v.to_string()))
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .and_then(|_| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+        })
+        .and_then(|mut f| f.write_all(v.to_string().as_bytes()))
         .and_then(|_| std::fs::rename(&tmp, file()));
 }
 
@@ -99,6 +118,14 @@ pub fn status_lines(v: &Value) -> Vec<String> {
                 .map(|r| format!("  {r}")),
         );
     }
+    if let Some(l) = v["local"].as_object() {
+        out.push(format!(
+            "local socket              {}: {} subscription(s), {} kernel watch(es)",
+            l["socket"].as_str().unwrap_or("?"),
+            l["subscribers"].as_u64().unwrap_or(0),
+            l["kernel_watches"].as_u64().unwrap_or(0)
+        ));
+    }
     if v["locked"] == true {
         out.push("rules locked              by audex (rules.lock): rules and settings change only after a reboot".into());
     }
@@ -133,8 +160,13 @@ mod tests {
     fn status_shows_the_lock_and_the_high_water() {
         let v = json!({"pid": 1, "node": "n", "rules_owned": 3, "locked": true, "enforce": true,
             "backlog_limit": 64, "backlog_high_water": 60, "rules_restored": 2,
-            "pushed_down": ["filter q (pushed down): `-A never,exit -F exe=/x -k audex-pushdown:q`"]});
+            "pushed_down": ["filter q (pushed down): `-A never,exit -F exe=/x -k audex-pushdown:q`"],
+            "local": {"socket": "/run/audex/audex.sock", "subscribers": 3, "kernel_watches": 2}});
         let lines = status_lines(&v).join("\n");
+        assert!(
+            lines.contains("local socket              /run/audex/audex.sock: 3 subscription(s), 2 kernel watch(es)"),
+            "{lines}"
+        );
         assert!(
             lines.contains("3 rules owned, enforce on, 2 restored"),
             "{lines}"

@@ -125,6 +125,10 @@ impl Running<'_> {
                 .filter(|(_, r)| self.rules.rules().contains(r))
                 .map(|(from, _)| from.clone())
                 .collect(),
+            local: self.local.as_ref().map(|l| {
+                let (subscribers, rules) = l.counts();
+                (l.path().display().to_string(), subscribers, rules)
+            }),
         });
     }
 

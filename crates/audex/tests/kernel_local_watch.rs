@@ -160,7 +160,7 @@ fn unprivileged_watches_through_the_daemon_keep_the_permission_rules() {
         &["watch", "--socket", sock, "--json", shared_s],
     ));
     assert!(a_line.contains(shared_s), "{a_line}");
-    let (d, _d_err, d_line) = start_command(as_user(
+    let (d, d_err, d_line) = start_command(as_user(
         "audex-td",
         &bin,
         &["watch", "--socket", sock, "--json", shared_s],
@@ -169,6 +169,16 @@ fn unprivileged_watches_through_the_daemon_keep_the_permission_rules() {
     // One kernel rule for the path, whoever watches it.
     let rules = kt.rules_text();
     assert_eq!(rules.matches("audex-local").count(), 1, "{rules}");
+    std::thread::sleep(Duration::from_millis(1200));
+    let status = common::audex().arg("status").output().unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains(&format!(
+            "local socket              {}: 2 subscription(s), 1 kernel watch(es)",
+            socket.display()
+        )),
+        "{status}"
+    );
 
     // The third user: no view of A's subscription, no watch of A's directory.
     let c_list = watch_once("audex-tc", &socket, &["--list"]);
@@ -266,6 +276,12 @@ fn unprivileged_watches_through_the_daemon_keep_the_permission_rules() {
     assert!(status.success(), "{log}");
     let (d_out, d_status) = stop(d);
     assert_eq!(d_status.code(), Some(1));
+    let told: Vec<String> = d_err.try_iter().collect();
+    assert!(
+        told.iter()
+            .any(|l| l.contains("the daemon stopped (audex run is stopping); the watch ended")),
+        "{told:?}"
+    );
     let d_events = lines(&d_out);
     let b_seen = naming(&d_events, "/b.txt");
     assert!(

@@ -64,9 +64,8 @@ impl Server {
         control: Box<dyn RuleControl>,
     ) -> Result<Server, String> {
         let name = |e: std::io::Error| format!("local.socket {}: {e}", path.display());
-        if let Some(dir) = path.parent().filter(|d| !d.exists()) {
-            std::fs::create_dir_all(dir).map_err(name)?;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(name)?;
+        if let Some(dir) = path.parent() {
+            searchable_by_all(dir).map_err(|e| format!("local.socket {}: {e}", path.display()))?;
         }
         if let Ok(m) = std::fs::symlink_metadata(path) {
             use std::os::unix::fs::FileTypeExt;
@@ -149,6 +148,33 @@ impl Server {
         }
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// The socket's directory made (0711) or, when it is audex's own and others
+/// cannot search it (the runtime directory is made 0700), made searchable:
+/// clients must reach the socket. Another owner's closed directory is an
+/// error.
+fn searchable_by_all(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o711)
+        .create(dir)
+        .map_err(|e| e.to_string())?;
+    let m = std::fs::metadata(dir).map_err(|e| e.to_string())?;
+    let mode = m.mode() & 0o7777;
+    if mode & 0o011 == 0o011 {
+        return Ok(());
+    }
+    // SAFETY: no preconditions.
+    if m.uid() != unsafe { libc::geteuid() } {
+        return Err(format!(
+            "{} is not searchable by other users and not audex's to change; clients could not reach the socket",
+            dir.display()
+        ));
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o011))
+        .map_err(|e| e.to_string())
 }
 
 fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {

@@ -157,6 +157,19 @@ fn a_watch_gets_its_events_and_the_stopping_line_and_ends_when_its_client_leaves
 }
 
 #[test]
+fn a_closed_runtime_directory_is_made_searchable_for_clients() {
+    let dir = temp_dir("closed");
+    let run = dir.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (s, _) = server(&dir);
+    let mode = std::fs::metadata(&run).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o711);
+    s.stop("over");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_stale_socket_is_replaced_and_a_live_one_refused() {
     let dir = temp_dir("stale");
     let (s, _) = server(&dir);
