@@ -15,7 +15,8 @@
 //! event's last record, as netlink delivers them. Reports records/s and
 //! events/s for parse only, parse+correlate+normalize and
 //! parse+correlate+normalize+protobuf in process, then CPU time
-//! and peak RSS of whole processes: `audex replay --format proto|json`,
+//! and peak RSS of whole processes: `audex replay --format proto|json` on one
+//! thread and on every core (`--threads`),
 //! `ausearch -i`, Laurel (from $AUDEX_TOOLS/bin, default tools/bin; install with
 //! `cargo install laurel --version 0.8.2 --root tools`) and `wc -l`.
 use audex_correlate::{Config, Correlator};
@@ -373,41 +374,32 @@ fn main() {
         }
         println!();
         println!(
-            "| process | wall s | CPU s | records/s (CPU) | peak RSS MiB | CPU vs audex proto |"
+            "| process | wall s | CPU s | records/s (CPU) | peak RSS MiB | CPU vs audex proto, 1 thread | wall vs audex proto, 1 thread |"
         );
-        println!("|---|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|---:|");
         let mut rows: Vec<(String, Run)> = Vec::new();
         let p = path.to_str().unwrap();
-        rows.push((
-            "audex replay --format proto".into(),
-            measure(
-                Command::new(audex).args([
-                    "replay",
-                    "-q",
-                    "--format",
-                    "proto",
-                    "-o",
-                    "/dev/null",
-                    p,
-                ]),
-                None,
-            ),
-        ));
-        rows.push((
-            "audex replay --format json".into(),
-            measure(
-                Command::new(audex).args([
-                    "replay",
-                    "-q",
-                    "--format",
-                    "json",
-                    "-o",
-                    "/dev/null",
-                    p,
-                ]),
-                None,
-            ),
-        ));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for (format, threads) in [("proto", 1), ("proto", cores), ("json", 1), ("json", cores)] {
+            let t = threads.to_string();
+            rows.push((
+                format!("audex replay --format {format} --threads {threads}"),
+                measure(
+                    Command::new(audex).args([
+                        "replay",
+                        "-q",
+                        "--format",
+                        format,
+                        "--threads",
+                        &t,
+                        "-o",
+                        "/dev/null",
+                        p,
+                    ]),
+                    None,
+                ),
+            ));
+        }
         rows.push((
             "wc -l".into(),
             measure(Command::new("wc").args(["-l", p]), None),
@@ -442,16 +434,17 @@ fn main() {
                 );
             }
         }
-        let base = rows[0].1.cpu;
+        let (base, base_wall) = (rows[0].1.cpu, rows[0].1.wall);
         for (name, r) in &rows {
             println!(
-                "| {name}{} | {:.2} | {:.2} | {:.0} | {:.1} | {:.2}x |",
+                "| {name}{} | {:.2} | {:.2} | {:.0} | {:.1} | {:.2}x | {:.2}x |",
                 if r.ok { "" } else { " (FAILED)" },
                 r.wall,
                 r.cpu,
                 records as f64 / r.cpu.max(1e-9),
                 r.rss_mib,
-                r.cpu / base
+                r.cpu / base,
+                r.wall / base_wall
             );
         }
         println!();

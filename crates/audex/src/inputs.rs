@@ -54,7 +54,7 @@ impl Input {
     }
 
     /// Opens it: bytes as they are, or decompressed for `*.gz` and `*.zst`.
-    pub fn open(&self) -> Result<Box<dyn Read>> {
+    pub fn open(&self) -> Result<Box<dyn Read + Send>> {
         let p = match self {
             Input::Stdin => return Ok(Box::new(io::stdin())),
             Input::File(p) => p,
@@ -235,7 +235,7 @@ pub fn within(
 pub struct Chain {
     inputs: std::vec::IntoIter<Input>,
     /// The input being read, with its name for errors.
-    current: Option<(String, Box<dyn Read>)>,
+    current: Option<(String, Box<dyn Read + Send>)>,
     last: u8,
     /// Lines of text: a newline is added where an input ends without one.
     text: bool,

@@ -2,7 +2,7 @@
 use crate::cli::{InputFormat, OutputFormat, ReplayArgs};
 use crate::inputs;
 use crate::outputs::Outputs;
-use crate::pipeline::{Enriched, Sink, Stages};
+use crate::pipeline::{parallel, Enriched, Sink, Stages};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use audex_correlate::{Config, Correlator};
@@ -16,6 +16,9 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// Host names of ids, shared by the normalizer threads.
+type Users = Box<dyn UserDb + Send + Sync>;
 
 /// Counts shown in the summary.
 #[derive(Debug, Default)]
@@ -178,7 +181,7 @@ fn open_inputs(
     args: &ReplayArgs,
     window: Window,
     sum: &mut Summary,
-) -> Result<(Box<dyn Read>, String, Option<u64>)> {
+) -> Result<(Box<dyn Read + Send>, String, Option<u64>)> {
     let inputs = inputs::expand(&args.files)?;
     for i in &inputs {
         i.check()?;
@@ -258,8 +261,8 @@ fn writer<'a>(args: &ReplayArgs, out: BufWriter<Box<dyn Write + 'a>>) -> Box<dyn
 /// The stages after parsing, for a log: names from the host (unless
 /// `--no-names`), parents from the log's own exec events, controls here
 /// without a config.
-fn stages(args: &ReplayArgs, labels: audex_policy::Labels) -> Stages<Box<dyn UserDb>> {
-    let users: Box<dyn UserDb> = if args.no_names {
+fn stages(args: &ReplayArgs, labels: audex_policy::Labels) -> Stages<Users> {
+    let users: Users = if args.no_names {
         Box::new(NoNames)
     } else {
         Box::new(PasswdDb::new(&args.host_root))
@@ -296,21 +299,76 @@ fn stages(args: &ReplayArgs, labels: audex_policy::Labels) -> Stages<Box<dyn Use
     )
 }
 
-/// Reads audit records to the end, through the stages to `w`.
-fn replay_records<U: UserDb>(
+/// Reads audit records to the end, through the stages to `sink`: on
+/// `--threads` threads (the stages' pipeline), or on this one.
+fn replay_records(
     args: &ReplayArgs,
-    reader: &mut impl io::BufRead,
-    stages: &mut Stages<U>,
+    reader: &mut (impl io::BufRead + Send),
+    stages: &mut Stages<Users>,
     sink: &mut dyn Sink,
     window: Window,
     progress: &mut Progress,
     sum: &mut Summary,
 ) -> Result<()> {
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |t| t as usize,
+    );
+    let read = if threads > 1 {
+        parallel::run(
+            stages,
+            threads,
+            parallel::BATCH,
+            |push| {
+                let mut read = ReadCounts::default();
+                read_records(args, reader, push, progress, &mut read).map(|()| read)
+            },
+            &mut |ev| deliver(ev, sink, window, sum),
+        )?
+    } else {
+        let mut read = ReadCounts::default();
+        read_records(
+            args,
+            reader,
+            &mut |rec| {
+                stages.push(rec);
+                drain(stages, sink, window, sum)
+            },
+            progress,
+            &mut read,
+        )?;
+        stages.flush();
+        drain(stages, sink, window, sum)?;
+        read
+    };
+    sum.lines = read.lines;
+    sum.records = read.records;
+    sum.parse_errors = read.parse_errors;
+    Ok(())
+}
+
+/// What reading counted.
+#[derive(Debug, Default)]
+struct ReadCounts {
+    lines: u64,
+    records: u64,
+    parse_errors: u64,
+}
+
+/// Reads and parses audit records to the end, each to `push`; parse errors
+/// counted and the first shown.
+fn read_records(
+    args: &ReplayArgs,
+    reader: &mut impl io::BufRead,
+    push: &mut parallel::Push,
+    progress: &mut Progress,
+    n: &mut ReadCounts,
+) -> Result<()> {
     let mut line = Vec::with_capacity(16 << 10);
     let mut bytes_read = 0u64;
     loop {
         let parsed = match audex_io::read_line(reader, &mut line, MAX_LINE)? {
-            Line::Eof => break,
+            Line::Eof => return Ok(()),
             Line::Complete { bytes } => {
                 bytes_read += bytes;
                 audex_parse::parse_line(&line)
@@ -320,25 +378,22 @@ fn replay_records<U: UserDb>(
                 Err(audex_parse::ParseError::too_long(&line))
             }
         };
-        sum.lines += 1;
+        n.lines += 1;
         match parsed {
             Ok(rec) => {
-                sum.records += 1;
-                stages.push(rec);
+                n.records += 1;
+                push(rec)?;
             }
             Err(e) if e.kind == ParseErrorKind::Empty => {}
             Err(e) => {
-                sum.parse_errors += 1;
-                if sum.parse_errors <= args.max_errors_shown {
-                    eprintln!("audex: line {}: {e}", sum.lines);
+                n.parse_errors += 1;
+                if n.parse_errors <= args.max_errors_shown {
+                    eprintln!("audex: line {}: {e}", n.lines);
                 }
             }
         }
-        drain(stages, sink, window, sum)?;
-        progress.update(bytes_read, sum.records);
+        progress.update(bytes_read, n.records);
     }
-    stages.flush();
-    drain(stages, sink, window, sum)
 }
 
 /// The summary's counts shown only when they happened, and the warning of
@@ -522,21 +577,24 @@ fn drain<U: UserDb>(
     window: Window,
     sum: &mut Summary,
 ) -> Result<()> {
-    stages.drain_with(&mut |ev| {
-        let e = ev.event();
-        if !window.holds(e) {
-            sum.outside += 1;
-            return Ok(());
-        }
-        sum.events += 1;
-        if let Some(l) = &e.lost {
-            sum.lost_events += 1;
-            sum.lost_serials += l.count;
-        }
-        if e.truncated {
-            sum.truncated += 1;
-        }
-        sink.send(ev)?;
-        wait_while_paused(sink)
-    })
+    stages.drain_with(&mut |ev| deliver(ev, sink, window, sum))
+}
+
+/// One event to `sink` if it is in the window, counted.
+fn deliver(ev: Enriched, sink: &mut dyn Sink, window: Window, sum: &mut Summary) -> Result<()> {
+    let e = ev.event();
+    if !window.holds(e) {
+        sum.outside += 1;
+        return Ok(());
+    }
+    sum.events += 1;
+    if let Some(l) = &e.lost {
+        sum.lost_events += 1;
+        sum.lost_serials += l.count;
+    }
+    if e.truncated {
+        sum.truncated += 1;
+    }
+    sink.send(ev)?;
+    wait_while_paused(sink)
 }

@@ -285,3 +285,56 @@ fn archives_replay_back_to_the_same_events() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("input ends inside an event"));
 }
+
+#[test]
+fn every_thread_count_gives_the_same_bytes_and_summary() {
+    for name in [
+        "kernel-raw.log",
+        "kernel-enriched.log",
+        "compliance.log",
+        "tenant-alice.log",
+    ] {
+        let p = golden(name);
+        let run = |threads: &str, format: &str| {
+            let out = audex(
+                &[
+                    "replay",
+                    "--no-names",
+                    "--threads",
+                    threads,
+                    "--format",
+                    format,
+                    p.to_str().unwrap(),
+                ],
+                None,
+            );
+            assert!(out.status.success(), "{name}: {out:?}");
+            let summary = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .split(" in ")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            (out.stdout, summary)
+        };
+        for format in ["json", "proto"] {
+            let one = run("1", format);
+            assert!(!one.0.is_empty(), "{name}");
+            assert!(one.1.contains("records ->"), "{name}: {}", one.1);
+            for threads in ["2", "4"] {
+                assert!(
+                    run(threads, format) == one,
+                    "{name} --threads {threads} --format {format}"
+                );
+            }
+        }
+    }
+    let out = audex(&["replay", "--threads", "0", "-"], Some(b""));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--threads"),
+        "{out:?}"
+    );
+}

@@ -9,6 +9,7 @@ mod clock;
 mod event;
 mod filter;
 mod hold_back;
+pub mod parallel;
 mod route;
 mod shutdown;
 mod sink;
@@ -25,3 +26,5 @@ pub use stages::Stages;
 
 #[cfg(test)]
 mod accounting_tests;
+#[cfg(test)]
+mod parallel_tests;

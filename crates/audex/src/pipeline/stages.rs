@@ -10,12 +10,12 @@ use audex_normalize::{Normalizer, UserDb};
 use audex_parse::Record;
 
 pub struct Stages<U: UserDb> {
-    correlator: Correlator,
-    normalizer: Normalizer<U>,
-    enricher: Enricher,
+    pub(super) correlator: Correlator,
+    pub(super) normalizer: Normalizer<U>,
+    pub(super) enricher: Enricher,
     /// Rule keys to compliance controls here (replay without a config); else
     /// the configured table does it on the way to the exporters.
-    controls: Option<ControlMap>,
+    pub(super) controls: Option<ControlMap>,
 }
 
 impl<U: UserDb> Stages<U> {
