@@ -115,6 +115,11 @@ fn limit() -> impl Strategy<Value = Option<RateLimitSpec>> {
 }
 
 fn stages() -> Stages<NoNames> {
+    stages_with(None)
+}
+
+/// The stages as replay builds them (no names), with these controls.
+pub(super) fn stages_with(controls: Option<ControlMap>) -> Stages<NoNames> {
     Stages::new(
         Correlator::new(Config::default()),
         Normalizer::new(
@@ -132,7 +137,7 @@ fn stages() -> Stages<NoNames> {
             },
             None,
         ),
-        None,
+        controls,
     )
 }
 

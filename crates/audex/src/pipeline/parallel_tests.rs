@@ -7,9 +7,7 @@
 //! (batch sizes from 1) and how many threads run; and on the golden logs.
 use super::{parallel, Enriched, Stages};
 use audex_compliance::controls::ControlMap;
-use audex_correlate::{Config, Correlator};
-use audex_enrich::{EnrichOptions, Enricher};
-use audex_normalize::{NoNames, Normalizer, Options};
+use audex_normalize::NoNames;
 use audex_parse::Record;
 use proptest::prelude::*;
 
@@ -76,25 +74,7 @@ fn log(evs: &[Ev], reboot: Option<usize>) -> Vec<String> {
 }
 
 fn stages() -> Stages<NoNames> {
-    Stages::new(
-        Correlator::new(Config::default()),
-        Normalizer::new(
-            NoNames,
-            Options {
-                default_node: Some("n".into()),
-                include_records: false,
-            },
-        ),
-        Enricher::new(
-            EnrichOptions {
-                live: false,
-                peer_processes: Vec::new(),
-                ..EnrichOptions::default()
-            },
-            None,
-        ),
-        Some(ControlMap::builtin()),
-    )
+    super::accounting_tests::stages_with(Some(ControlMap::builtin()))
 }
 
 fn parsed(lines: &[String]) -> Vec<Record> {
