@@ -238,35 +238,49 @@ fn memory_stays_bounded() {
 
     // 240 events that never end (no EOE, no PROCTITLE), 800 KiB of EXECVE
     // each, all in the same millisecond (190 MiB in flight if nothing bounded
-    // it): the byte budget evicts.
-    let r = run_in(
-        &dir,
-        &["replay", "-", "--format", "json", "--no-names"],
-        Stdin::Feed(Box::new(|w| {
-            let arg = "41".repeat(400 << 10);
-            for s in 0..240u64 {
-                let t = 1_700_000_000;
-                writeln!(w, "type=SYSCALL msg=audit({t}.000:{}): arch=c000003e syscall=59 success=yes exit=0 items=1 ppid=1 pid={} auid=0 uid=0 comm=\"x\" exe=\"/x\"", s + 10, s + 100)?;
-                writeln!(
-                    w,
-                    "type=EXECVE msg=audit({t}.000:{}): argc=1 a0={arg}",
-                    s + 10
-                )?;
-            }
-            Ok(())
-        })),
-        limit,
-    );
-    assert_small(&r, "replay of 240 open events of 800 KiB");
-    assert_eq!(r.code, Some(0), "{}", r.stderr);
-    let lines = r.stdout.iter().filter(|&&b| b == b'\n').count();
-    assert_eq!(lines, 240, "every event still comes out");
-    assert!(
-        r.stderr
-            .contains("completed early (in-flight memory bound)"),
-        "{}",
-        r.stderr
-    );
+    // it): the byte budget evicts; on one thread and on many (batches in
+    // flight are bounded by bytes as well as by count).
+    for threads in ["1", "16"] {
+        let r = run_in(
+            &dir,
+            &[
+                "replay",
+                "-",
+                "--format",
+                "json",
+                "--no-names",
+                "--threads",
+                threads,
+            ],
+            Stdin::Feed(Box::new(|w| {
+                let arg = "41".repeat(400 << 10);
+                for s in 0..240u64 {
+                    let t = 1_700_000_000;
+                    writeln!(w, "type=SYSCALL msg=audit({t}.000:{}): arch=c000003e syscall=59 success=yes exit=0 items=1 ppid=1 pid={} auid=0 uid=0 comm=\"x\" exe=\"/x\"", s + 10, s + 100)?;
+                    writeln!(
+                        w,
+                        "type=EXECVE msg=audit({t}.000:{}): argc=1 a0={arg}",
+                        s + 10
+                    )?;
+                }
+                Ok(())
+            })),
+            limit,
+        );
+        assert_small(
+            &r,
+            &format!("replay of 240 open events of 800 KiB, --threads {threads}"),
+        );
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        let lines = r.stdout.iter().filter(|&&b| b == b'\n').count();
+        assert_eq!(lines, 240, "every event still comes out");
+        assert!(
+            r.stderr
+                .contains("completed early (in-flight memory bound)"),
+            "{}",
+            r.stderr
+        );
+    }
 
     // Devices and oversized files where a file is expected: refused at once.
     let r = run_in(&dir, &["replay", "/dev/zero"], Stdin::Null, limit);

@@ -7,9 +7,11 @@
 //! with `threads` cores asked for, `threads - 1` of them); the calling
 //! thread takes the batches back in their order and enriches (the process
 //! tree is one sequence too), tags and hands each event to `each`. Memory
-//! stays bounded: at most `2 × threads` batches are in flight, each waiting
-//! in order in a queue of one-slot channels (no reordering map that a slow
-//! thread could grow).
+//! stays bounded: a batch is at most [`BATCH`] events or [`BATCH_BYTES`] of
+//! records (plus the one that passed it), and about `3 × normalizers + 6`
+//! batches are in flight (queued, normalized or waiting to be freed; at
+//! most [`MAX_NORMALIZERS`]), each waiting in order in a queue of one-slot
+//! channels (no reordering map that a slow thread could grow).
 use super::{Enriched, Stages};
 use anyhow::{anyhow, Result};
 use audex_compliance::controls::ControlMap;
@@ -26,6 +28,14 @@ use std::sync::{Arc, Mutex};
 /// many, and batches of several hundred hold more records than stay in
 /// cache until a normalizer reads them; 32 to 128 measured alike.
 pub const BATCH: usize = 48;
+
+/// A batch is handed on once its records hold this much, however few
+/// events (800 KiB execs by the hundred must not multiply the constant
+/// memory by the batches in flight).
+pub const BATCH_BYTES: usize = 1 << 20;
+
+/// Normalizer threads at most, whatever `threads` asks.
+pub const MAX_NORMALIZERS: usize = 7;
 
 /// How `feed` hands records to the correlator.
 pub type Push<'a> = dyn FnMut(Record) -> Result<()> + 'a;
@@ -63,12 +73,14 @@ where
     // The reader and this thread each do less than a normalizer: on two
     // cores, reader + one normalizer + this one (0.62-0.8x the wall of one
     // thread in paired runs) beat the reader normalizing itself (0.83x).
-    let workers = threads.saturating_sub(1).max(1);
+    // Past a few normalizers the one reader is the bound; more would only
+    // add batches in flight.
+    let workers = threads.saturating_sub(1).clamp(1, MAX_NORMALIZERS);
     let batch = batch.max(1);
     std::thread::scope(|s| {
-        let (work_tx, work_rx) = sync_channel::<Work>(2 * workers);
-        let (order_tx, order_rx) = sync_channel::<Slot>(4 * workers);
-        let (spent_tx, spent_rx) = sync_channel::<Vec<Output>>(8 * workers);
+        let (work_tx, work_rx) = sync_channel::<Work>(workers);
+        let (order_tx, order_rx) = sync_channel::<Slot>(workers + 2);
+        let (spent_tx, spent_rx) = sync_channel::<Vec<Output>>(2);
         let work_rx = Arc::new(Mutex::new(work_rx));
         for _ in 0..workers {
             let rx = work_rx.clone();
@@ -88,6 +100,7 @@ where
         drop(work_rx);
         let hand = Handoff {
             batch,
+            bytes: 0,
             outs: Vec::with_capacity(batch),
             work_tx,
             order_tx,
@@ -154,6 +167,8 @@ fn next_work(rx: &Mutex<Receiver<Work>>) -> Result<Work, std::sync::mpsc::RecvEr
 /// batches, each with its place in the order.
 struct Handoff {
     batch: usize,
+    /// Record bytes in `outs`.
+    bytes: usize,
     outs: Vec<Output>,
     work_tx: SyncSender<Work>,
     order_tx: SyncSender<Slot>,
@@ -162,8 +177,11 @@ struct Handoff {
 
 impl Handoff {
     fn take(&mut self, out: Output) -> Result<()> {
+        if let Output::Event(a) = &out {
+            self.bytes += a.records.iter().map(|r| r.mem_bytes()).sum::<usize>();
+        }
         self.outs.push(out);
-        if self.outs.len() >= self.batch {
+        if self.outs.len() >= self.batch || self.bytes >= BATCH_BYTES {
             self.send()?;
         }
         Ok(())
@@ -185,6 +203,7 @@ impl Handoff {
             next = Vec::with_capacity(self.batch);
         }
         let outs = std::mem::replace(&mut self.outs, next);
+        self.bytes = 0;
         if self.work_tx.send((outs, done_tx)).is_err() || self.order_tx.send(done_rx).is_err() {
             return Err(anyhow!("the replay stopped"));
         }
