@@ -100,6 +100,9 @@ impl Server {
     /// Starts accepting (threads inherit the capabilities the daemon kept).
     pub fn start(&mut self) -> std::io::Result<()> {
         let listener = self.listener.take().expect("started once");
+        // Polled, so a stop never waits on an accept (the socket file may be
+        // gone, and with it the way to wake a blocked one).
+        listener.set_nonblocking(true)?;
         let shared = self.shared.clone();
         self.accept = Some(
             std::thread::Builder::new()
@@ -137,8 +140,6 @@ impl Server {
     pub fn stop(mut self, reason: &str) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.registry().close(reason);
-        // Wake the accept loop.
-        let _ = UnixStream::connect(&self.path);
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
@@ -178,11 +179,20 @@ fn searchable_by_all(dir: &Path) -> Result<(), String> {
 }
 
 fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
-    for conn in listener.incoming() {
+    loop {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(mut conn) = conn else {
+        let mut p = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd, a 200 ms wait.
+        if unsafe { libc::poll(&mut p, 1, 200) } <= 0 {
+            continue;
+        }
+        let Ok((mut conn, _)) = listener.accept() else {
             continue;
         };
         let Ok(peer) = peer_of(conn.as_raw_fd()) else {

@@ -157,6 +157,17 @@ fn a_watch_gets_its_events_and_the_stopping_line_and_ends_when_its_client_leaves
 }
 
 #[test]
+fn stopping_does_not_wait_for_a_socket_file_someone_removed() {
+    let dir = temp_dir("removed");
+    let (s, _) = server(&dir);
+    std::fs::remove_file(s.path()).unwrap();
+    let t = Instant::now();
+    s.stop("over");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_closed_runtime_directory_is_made_searchable_for_clients() {
     let dir = temp_dir("closed");
     let run = dir.join("run");
