@@ -16,7 +16,9 @@
 //! 2 µs per event per subscriber. The kernel side is one rule, whatever N
 //! (checked, and printed).
 use audex::local::mailbox::{Mailbox, Pop};
-use audex::local::registry::{credentials, InMemoryRules, Limits, Registry, Subscriber};
+use audex::local::registry::{
+    credentials, resolve_all, InMemoryRules, Limits, Registry, Subscriber,
+};
 use audex_io::peer::Peer;
 use audex_proto::v1::{Actor, AuditEvent, File, Process};
 use std::path::{Path, PathBuf};
@@ -107,7 +109,8 @@ fn registry(tree: &Path, n: usize) -> (Registry, Vec<Arc<Mailbox>>, InMemoryRule
             admin: false,
             mailbox: mailbox.clone(),
         };
-        reg.subscribe(who, &[tree.to_path_buf()], "wa")
+        let resolved = resolve_all(&[tree.to_path_buf()], &who);
+        reg.subscribe(who, resolved, "wa")
             .expect("the tree is world-readable");
         boxes.push(mailbox);
     }

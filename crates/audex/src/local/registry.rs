@@ -14,9 +14,14 @@
 //!   happened (its PATH records' modes and owners); whole to the acting user
 //!   and admins, redacted to others; within the user's rate; the two views
 //!   are encoded once per event, not per subscriber.
-//! - Revoking: a refused event, any mode/owner change under a watch, and a
-//!   check every second walk the watched path again as the user; once it
+//! - Revoking: a refused event or any mode/owner change under a watch marks
+//!   the subscriber due, and every subscriber is due once a second; the
+//!   socket's accept thread walks the due ones' paths again as the user
+//!   ([`Registry::due_walks`], [`Walk::run`], [`Registry::walked`]): outside
+//!   the registry's lock and off the daemon's read loop, which never touches
+//!   the filesystem (a hung mount stalls only that thread). Once a path
 //!   cannot be reached, the watch ends and the client is told.
+//! - Placing walks too, before the lock ([`resolve_all`]).
 use super::mailbox::{Line, Mailbox};
 use super::notes::watch_event;
 use super::protocol::{event_line, reply_line, Reply, WatchInfo};
@@ -107,10 +112,8 @@ pub struct SubId {
     id: u64,
 }
 
-/// Time between two walks of a subscriber's paths.
+/// Time between two walks of a subscriber's paths (sooner when marked due).
 const RECHECK_NS: i64 = 1_000_000_000;
-/// A refused event walks the paths again at most this often.
-const RECHECK_ON_REFUSAL_NS: i64 = 200_000_000;
 
 struct Watched {
     root: PathBuf,
@@ -126,6 +129,8 @@ struct Sub {
     /// Events the mailbox had no room for, since the last marker.
     overflow: u64,
     checked_ns: i64,
+    /// An event said its paths may have changed: walk them at the next check.
+    due: bool,
     /// The last event that matched it (to count it once per event).
     seen: u64,
 }
@@ -191,12 +196,13 @@ impl Registry {
         self.rules.len()
     }
 
-    /// Places the watches of `who` on `paths`; the resolved paths, or why
-    /// not (nothing is placed then; a refusal is on record).
+    /// Places the watches of `who` on the paths [`resolve_all`] gave (or
+    /// records why they were refused); the resolved paths, or why not
+    /// (nothing is placed then; a refusal is on record).
     pub fn subscribe(
         &mut self,
         who: Subscriber,
-        paths: &[PathBuf],
+        resolved: Resolved,
         perm: &str,
     ) -> Result<(SubId, Vec<PathBuf>), String> {
         let refuse = |reg: &mut Registry, path: &Path, why: String| {
@@ -210,11 +216,15 @@ impl Registry {
             ));
             Err(why)
         };
-        let first = paths.first().map_or(Path::new(""), |p| p.as_path());
         if self.closed {
             return Err("the daemon is stopping".into());
         }
-        if paths.is_empty() {
+        let resolved = match resolved {
+            Ok(r) => r,
+            Err((path, why)) => return refuse(self, &path, why),
+        };
+        let first = resolved.first().map_or(Path::new(""), |p| p.as_path());
+        if resolved.is_empty() {
             return refuse(self, first, "no path to watch".into());
         }
         if audex_kernel::rules::fields::perm_bits(perm).is_none() {
@@ -223,14 +233,6 @@ impl Registry {
                 first,
                 format!("--perm {perm:?}: use a combination of r, w, x and a"),
             );
-        }
-        let mut resolved = Vec::with_capacity(paths.len());
-        for p in paths {
-            match resolve(p, &who) {
-                Ok(r) if !resolved.contains(&r) => resolved.push(r),
-                Ok(_) => {}
-                Err(why) => return refuse(self, p, why),
-            }
         }
         let uid = who.peer.cred.uid;
         let has = self.users.get(&uid).map_or(0, |u| u.watches);
@@ -309,6 +311,7 @@ impl Registry {
                 .collect(),
             overflow: 0,
             checked_ns: 0,
+            due: false,
             seen: 0,
         });
         (SubId { slot, id }, resolved.to_vec())
@@ -378,8 +381,6 @@ impl Registry {
             u.watches -= s.watches.len();
             u.slots.retain(|&x| x != sub.slot);
             if u.slots.is_empty() {
-                let mut out = Vec::new();
-                u.throttle.flush(&mut out);
                 self.users.remove(&s.peer.cred.uid);
             }
         }
@@ -443,9 +444,7 @@ impl Registry {
         for &slot in &matched {
             let s = self.subs[slot].as_mut().expect("indexed slots are live");
             if !s.admin && !objects.reachable_by(&s.peer.cred) {
-                if now_ns - s.checked_ns >= RECHECK_ON_REFUSAL_NS {
-                    self.recheck(slot, now_ns);
-                }
+                s.due = true;
                 continue;
             }
             let uid = s.peer.cred.uid;
@@ -464,9 +463,7 @@ impl Registry {
             if !s.mailbox.push_event(line) {
                 s.overflow += 1;
             }
-            if recheck && !s.admin {
-                self.recheck(slot, now_ns);
-            }
+            s.due |= recheck;
         }
         self.matched = matched;
     }
@@ -513,32 +510,46 @@ impl Registry {
         }
     }
 
-    /// Walks each watched path of `slot` again as its user; revokes those
-    /// the user can no longer reach.
-    fn recheck(&mut self, slot: usize, now_ns: i64) {
-        let Some(s) = self.subs[slot].as_mut() else {
-            return;
-        };
-        s.checked_ns = now_ns;
-        if s.admin {
-            return;
+    /// The walks due at `now_ns` (marked due, or a second since the last),
+    /// to run without the registry: admins are never walked.
+    pub fn due_walks(&mut self, now_ns: i64) -> Vec<Walk> {
+        let mut walks = Vec::new();
+        for (slot, s) in self.subs.iter_mut().enumerate() {
+            let Some(s) = s.as_mut().filter(|s| !s.admin) else {
+                continue;
+            };
+            if s.due || now_ns - s.checked_ns >= RECHECK_NS {
+                s.due = false;
+                s.checked_ns = now_ns;
+                walks.push(Walk {
+                    sub: SubId { slot, id: s.id },
+                    cred: s.peer.cred.clone(),
+                    roots: s.watches.iter().map(|w| w.root.clone()).collect(),
+                });
+            }
         }
-        let lost: Vec<(usize, String)> = s
-            .watches
-            .iter()
-            .enumerate()
-            .filter_map(|(i, w)| match reach(&w.root, &s.peer.cred) {
-                Ok(r) if r == w.root => None,
-                Ok(r) => Some((
-                    i,
-                    format!("{} now leads to {}", w.root.display(), r.display()),
-                )),
-                Err(why) => Some((i, why.to_string())),
-            })
-            .collect();
-        for (i, why) in lost.into_iter().rev() {
-            self.revoke(slot, i, &why);
+        walks
+    }
+
+    /// What the walks found: each watched path its user can no longer
+    /// reach is revoked (unless the subscription ended meanwhile).
+    pub fn walked(&mut self, done: Vec<Walked>) {
+        for w in done {
+            for (root, why) in w.lost {
+                let Some(s) = self.subs[w.sub.slot].as_ref().filter(|s| s.id == w.sub.id) else {
+                    break;
+                };
+                if let Some(i) = s.watches.iter().position(|x| x.root == root) {
+                    self.revoke(w.sub.slot, i, &why);
+                }
+            }
         }
+    }
+
+    /// The due walks run here (tests; the socket runs them unlocked).
+    pub fn check_paths(&mut self, now_ns: i64) {
+        let done = self.due_walks(now_ns).into_iter().map(Walk::run).collect();
+        self.walked(done);
     }
 
     /// Ends watch `i` of `slot`, telling the client and the record.
@@ -573,7 +584,7 @@ impl Registry {
     }
 
     /// Periodic work at `now_ns`: throttle markers due, the slow readers'
-    /// markers, a walk of every watched path once a second.
+    /// markers.
     pub fn tick(&mut self, now_ns: i64) {
         let uids: Vec<u32> = self.users.keys().copied().collect();
         for uid in uids {
@@ -582,17 +593,11 @@ impl Registry {
             }
             self.send_markers(uid);
         }
-        for slot in 0..self.subs.len() {
-            let Some(s) = self.subs[slot].as_mut() else {
-                continue;
-            };
+        for s in self.subs.iter_mut().flatten() {
             if s.overflow > 0 {
                 let m = slow_reader_marker(&self.node, s.overflow, now_ns);
                 s.mailbox.push_control(event_line(&m).into());
                 s.overflow = 0;
-            }
-            if now_ns - s.checked_ns >= RECHECK_NS {
-                self.recheck(slot, now_ns);
             }
         }
     }
@@ -630,12 +635,61 @@ impl Registry {
     }
 }
 
-/// Resolves `p` for `who`: as the user (never the daemon) unless an admin.
-fn resolve(p: &Path, who: &Subscriber) -> Result<PathBuf, String> {
-    if who.admin {
-        return std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()));
+/// Paths resolved for a subscription, or the first that is refused and why.
+pub type Resolved = Result<Vec<PathBuf>, (PathBuf, String)>;
+
+/// Resolves `paths` for `who` (each once): as the user, never as the daemon,
+/// unless an admin. Walks the filesystem: call it without the registry.
+pub fn resolve_all(paths: &[PathBuf], who: &Subscriber) -> Resolved {
+    let mut resolved = Vec::with_capacity(paths.len());
+    for p in paths {
+        let r = if who.admin {
+            std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()))
+        } else {
+            reach(p, &who.peer.cred).map_err(|d| d.to_string())
+        };
+        match r {
+            Ok(r) if !resolved.contains(&r) => resolved.push(r),
+            Ok(_) => {}
+            Err(why) => return Err((p.clone(), why)),
+        }
     }
-    reach(p, &who.peer.cred).map_err(|d| d.to_string())
+    Ok(resolved)
+}
+
+/// A subscriber's watched paths to walk again as its user.
+pub struct Walk {
+    sub: SubId,
+    cred: Credentials,
+    roots: Vec<PathBuf>,
+}
+
+/// The paths of a [`Walk`] its user can no longer reach, and why.
+pub struct Walked {
+    sub: SubId,
+    lost: Vec<(PathBuf, String)>,
+}
+
+impl Walk {
+    /// Walks the filesystem: run it without the registry.
+    pub fn run(self) -> Walked {
+        let lost = self
+            .roots
+            .into_iter()
+            .filter_map(|root| match reach(&root, &self.cred) {
+                Ok(r) if r == root => None,
+                Ok(r) => {
+                    let why = format!("{} now leads to {}", root.display(), r.display());
+                    Some((root, why))
+                }
+                Err(why) => Some((root, why.to_string())),
+            })
+            .collect();
+        Walked {
+            sub: self.sub,
+            lost,
+        }
+    }
 }
 
 /// `events-throttled` for events a client's mailbox had no room for.

@@ -3,13 +3,14 @@
 //! once it runs. A connection sends one request line within 10 s; `list`
 //! is answered and closed; a `watch` becomes a subscription whose lines the
 //! connection thread writes until the client leaves, its last watch is
-//! revoked, or the daemon stops. Who asks comes from the kernel
+//! revoked, or the daemon stops. The accept thread also walks the watched
+//! paths that are due again (the registry's revocation). Who asks comes from the kernel
 //! (`SO_PEERCRED`/`SO_PEERGROUPS`, CAP_AUDIT_READ from its status), never
 //! from the request. At most [`MAX_CONNECTIONS`] connections, and
 //! [`MAX_CONNECTIONS_PER_USER`] of one uid.
 use super::mailbox::{Mailbox, Pop};
 use super::protocol::{reply_line, Reply, Request, MAX_REQUEST_BYTES};
-use super::registry::{Limits, Registry, RuleControl, SubId, Subscriber};
+use super::registry::{resolve_all, Limits, Registry, RuleControl, SubId, Subscriber, Walk};
 use audex_io::peer::{peer_of, process_has_cap, Peer};
 use audex_proto::v1::AuditEvent;
 use std::collections::HashMap;
@@ -189,7 +190,9 @@ fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
             revents: 0,
         };
         // SAFETY: one pollfd, a 200 ms wait.
-        if unsafe { libc::poll(&mut p, 1, 200) } <= 0 {
+        let ready = unsafe { libc::poll(&mut p, 1, 200) } > 0;
+        check_paths(&shared);
+        if !ready {
             continue;
         }
         let Ok((mut conn, _)) = listener.accept() else {
@@ -234,6 +237,18 @@ fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
+/// The due walks of watched paths, run without the registry's lock: a slow
+/// or hung filesystem holds this thread only, never the daemon's read loop.
+fn check_paths(shared: &Shared) {
+    let now = audex_export::notes::since_epoch().as_nanos() as i64;
+    let walks = shared.registry().due_walks(now);
+    if walks.is_empty() {
+        return;
+    }
+    let done = walks.into_iter().map(Walk::run).collect();
+    shared.registry().walked(done);
+}
+
 /// One connection: its request, then (for a watch) its lines until it ends.
 fn serve(mut conn: UnixStream, peer: &Peer, shared: &Shared) {
     let req = match read_request(&conn) {
@@ -257,15 +272,17 @@ fn serve(mut conn: UnixStream, peer: &Peer, shared: &Shared) {
         return;
     }
     let mailbox = Arc::new(Mailbox::default());
+    let admin = shared.registry().in_admin_group(peer) || process_has_cap(peer.pid, CAP_AUDIT_READ);
+    let who = Subscriber {
+        peer: peer.clone(),
+        admin,
+        mailbox: mailbox.clone(),
+    };
+    // The walk as the user, before the lock the read loop takes per event.
+    let resolved = resolve_all(&paths, &who);
     let subscribed = {
         let mut reg = shared.registry();
-        let admin = reg.in_admin_group(peer) || process_has_cap(peer.pid, CAP_AUDIT_READ);
-        let who = Subscriber {
-            peer: peer.clone(),
-            admin,
-            mailbox: mailbox.clone(),
-        };
-        reg.subscribe(who, &paths, &perm).map(|(id, resolved)| {
+        reg.subscribe(who, resolved, &perm).map(|(id, resolved)| {
             let paths = resolved
                 .iter()
                 .map(|p| p.to_string_lossy().into())
