@@ -148,12 +148,8 @@ fn in_order(
         let evs = done
             .recv()
             .map_err(|_| anyhow!("a normalizer thread stopped"))?;
-        for mut ev in evs {
-            enricher.enrich(&mut ev);
-            if let Some(c) = controls {
-                c.apply(&mut ev);
-            }
-            each(Enriched::new(ev))?;
+        for ev in evs {
+            each(super::stages::finish(enricher, controls, ev))?;
         }
     }
     Ok(())

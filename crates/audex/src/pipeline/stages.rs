@@ -60,12 +60,8 @@ impl<U: UserDb> Stages<U> {
         each: &mut dyn FnMut(Enriched) -> Result<(), E>,
     ) -> Result<(), E> {
         while let Some(out) = self.correlator.pop() {
-            let mut ev = self.normalizer.normalize(&out);
-            self.enricher.enrich(&mut ev);
-            if let Some(c) = &self.controls {
-                c.apply(&mut ev);
-            }
-            each(Enriched::new(ev))?;
+            let ev = self.normalizer.normalize(&out);
+            each(finish(&mut self.enricher, self.controls.as_ref(), ev))?;
         }
         Ok(())
     }
@@ -92,4 +88,18 @@ impl<U: UserDb> Stages<U> {
     pub fn cache_counts(&self) -> (u64, u64) {
         self.enricher.cache_counts()
     }
+}
+
+/// A normalized event enriched and tagged with its controls: the stages
+/// after normalize, on one thread or on the threaded pipeline's last.
+pub(super) fn finish(
+    enricher: &mut Enricher,
+    controls: Option<&ControlMap>,
+    mut ev: audex_proto::v1::AuditEvent,
+) -> Enriched {
+    enricher.enrich(&mut ev);
+    if let Some(c) = controls {
+        c.apply(&mut ev);
+    }
+    Enriched::new(ev)
 }
