@@ -83,7 +83,7 @@ impl Sink for Running<'_> {
     fn send(&mut self, ev: Enriched) -> Result<()> {
         self.guard.observe(ev.event());
         if let Some(l) = &self.local {
-            l.offer(ev.event(), wall_ns());
+            l.offer(ev.event());
         }
         self.outputs().send(ev)
     }
@@ -95,7 +95,7 @@ impl Sink for Running<'_> {
         if let Some(ev) = self.guard.tick(&mut self.ctl, &self.rules, &self.node) {
             self.outputs().send(Enriched::note(ev))?;
         }
-        if let Some(notes) = self.local.as_ref().map(|l| l.tick(wall_ns())) {
+        if let Some(notes) = self.local.as_ref().map(|l| l.tick()) {
             for ev in notes {
                 self.outputs().send(Enriched::note(ev))?;
             }
@@ -467,11 +467,6 @@ fn bind_local(cfg: &Config, node: &str) -> Result<Option<Server>> {
     Server::bind(&l.socket, node, limits, Box::new(ctl))
         .map(Some)
         .map_err(anyhow::Error::msg)
-}
-
-/// Now as nanoseconds since the epoch.
-fn wall_ns() -> i64 {
-    audex_export::notes::since_epoch().as_nanos() as i64
 }
 
 /// With `enrich.kubernetes`: the pod index and the runtime its watch runs on.

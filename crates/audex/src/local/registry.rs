@@ -418,10 +418,15 @@ impl Registry {
         self.subs.iter().flatten().count()
     }
 
+    /// Whether no watch is in place (nothing to offer events to).
+    pub fn idle(&self) -> bool {
+        self.closed || self.by_path.is_empty()
+    }
+
     /// `ev` to every subscriber that watches one of its paths and may see
     /// it, at wall time `now_ns`.
     pub fn offer(&mut self, ev: &AuditEvent, now_ns: i64) {
-        if self.closed || self.by_path.is_empty() {
+        if self.idle() {
             return;
         }
         if ev.lost.is_some() {

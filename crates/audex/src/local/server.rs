@@ -117,15 +117,19 @@ impl Server {
         &self.path
     }
 
-    /// An event the daemon delivers, to the subscribers that may see it.
-    pub fn offer(&self, ev: &AuditEvent, now_ns: i64) {
-        self.shared.registry().offer(ev, now_ns);
+    /// An event the daemon delivers, to the subscribers that may see it
+    /// (the clock is read only when someone watches).
+    pub fn offer(&self, ev: &AuditEvent) {
+        let mut r = self.shared.registry();
+        if !r.idle() {
+            r.offer(ev, wall_ns());
+        }
     }
 
     /// Periodic work; the `watch-*` events made since the last tick.
-    pub fn tick(&self, now_ns: i64) -> Vec<AuditEvent> {
+    pub fn tick(&self) -> Vec<AuditEvent> {
         let mut r = self.shared.registry();
-        r.tick(now_ns);
+        r.tick(wall_ns());
         r.take_notes()
     }
 
@@ -177,6 +181,11 @@ fn searchable_by_all(dir: &Path) -> Result<(), String> {
     }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o011))
         .map_err(|e| e.to_string())
+}
+
+/// Now as nanoseconds since the epoch (the registry's clock).
+fn wall_ns() -> i64 {
+    audex_export::notes::since_epoch().as_nanos() as i64
 }
 
 fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
@@ -240,8 +249,7 @@ fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
 /// The due walks of watched paths, run without the registry's lock: a slow
 /// or hung filesystem holds this thread only, never the daemon's read loop.
 fn check_paths(shared: &Shared) {
-    let now = audex_export::notes::since_epoch().as_nanos() as i64;
-    let walks = shared.registry().due_walks(now);
+    let walks = shared.registry().due_walks(wall_ns());
     if walks.is_empty() {
         return;
     }

@@ -131,7 +131,7 @@ fn a_watch_gets_its_events_and_the_stopping_line_and_ends_when_its_client_leaves
         }],
         ..Default::default()
     };
-    s.offer(&ev, 1);
+    s.offer(&ev);
     assert!(matches!(next(&mut first), Message::Event(e) if e.action == "opened"));
     // The second client leaves: its watch ends, the shared rule stays.
     drop(second);
@@ -140,7 +140,7 @@ fn a_watch_gets_its_events_and_the_stopping_line_and_ends_when_its_client_leaves
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(s.counts(), (1, 1));
-    let notes = s.tick(2);
+    let notes = s.tick();
     assert!(
         notes.iter().any(|n| n.action == "watch-unsubscribed"),
         "{notes:?}"
