@@ -1,7 +1,7 @@
 //! [`PasswdDb`]: uid/gid names from `etc/passwd` and `etc/group` under a root,
 //! reloaded when either file changes (checked at most once a second).
 use audex_normalize::UserDb;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
@@ -75,7 +75,7 @@ impl PasswdDb {
 
 /// `name:x:id:...` lines; the first name of an id wins.
 fn read_table(path: &Path) -> HashMap<u32, String> {
-    let mut m = HashMap::new();
+    let mut m = HashMap::default();
     let Ok(text) = std::fs::read_to_string(path) else {
         return m;
     };
