@@ -75,7 +75,7 @@ impl Exporter for EventGrpc {
             for e in events {
                 // Field 1, length-delimited: written in place, no copy.
                 self.buf.push((1 << 3) | 2);
-                let _ = e.encode_length_delimited(&mut self.buf);
+                audex_proto::wire::write_delimited(e, &mut self.buf);
             }
             self.send(0).await
         })

@@ -1,7 +1,6 @@
 //! Synchronous event encoders: one trait, three wire forms.
 use crate::otlp::{self, Resource};
 use audex_proto::v1::AuditEvent;
-use prost::Message;
 use std::io::{self, Write};
 
 /// Writes events to a byte sink.
@@ -82,8 +81,8 @@ impl<W: Write> ProtoDelimited<W> {
 impl<W: Write> EventWriter for ProtoDelimited<W> {
     fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
         self.buf.clear();
-        ev.encode_length_delimited(&mut self.buf)
-            .map_err(io::Error::other)?;
+        // prost's bytes, written without prost (audex_proto::wire).
+        audex_proto::wire::write_delimited(ev, &mut self.buf);
         self.out.write_all(&self.buf)
     }
     fn finish(&mut self) -> io::Result<()> {

@@ -2,25 +2,12 @@
 //! (the OTLP byte encoder, spool entries, the chained archive): prost's
 //! varints, with the call shapes those modules use.
 
-/// Appends `v` as a varint. Written out rather than prost's
-/// `encode_varint`, which goes through `BufMut::put_u8` (a one-byte
-/// `extend_from_slice` per byte): with it the export_throughput bench's OTLP
-/// rows lost 13-20% (e.g. otlp_http without gzip 338k against 403k events/s
-/// per core, 3 alternating runs each).
-#[inline]
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Bytes of `v` as a varint.
-#[inline]
-pub fn varint_len(v: u64) -> usize {
-    prost::encoding::encoded_len_varint(v)
-}
+/// Appends `v` as a varint, and the bytes a varint takes: the event's own
+/// protobuf writer's (`audex_proto::wire`). Written out rather than prost's
+/// `encode_varint`: with it the export_throughput bench's OTLP rows lost
+/// 13-20% (e.g. otlp_http without gzip 338k against 403k events/s per core,
+/// 3 alternating runs each).
+pub use audex_proto::wire::{put_varint, varint_len};
 
 /// The varint at `b[*at..]`, advancing `at`; None when cut short or too long.
 #[inline]

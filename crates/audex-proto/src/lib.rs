@@ -2,7 +2,8 @@
 //!
 //! Gives `v1::AuditEvent` (prost message) with serde impls that produce the
 //! proto3 JSON form with the proto field names (the event contract of DESIGN.md),
-//! and [`json::write_event`], which writes the same JSON without serde.
+//! and [`json::write_event`], which writes the same JSON without serde, and
+//! [`wire::write_delimited`], which writes the protobuf bytes without prost.
 
 /// `audex.v1`: the event and its parts.
 pub mod v1 {
@@ -12,6 +13,7 @@ pub mod v1 {
 }
 
 pub mod json;
+pub mod wire;
 
 /// The event contract's field paths (`process.args`, `files.path`), generated
 /// from event.proto: which hold text, visiting and emptying them. `files.path`
