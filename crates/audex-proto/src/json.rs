@@ -124,6 +124,12 @@ impl<'a> Obj<'a> {
         self.out.push(b'}');
     }
 
+    // This and the field writers below are inlined where they are called, so a
+    // key's constant bytes are copied without a memcpy call: when the crate's
+    // code was split differently (the wire module came) they stopped being
+    // inlined and `replay --format json` took 2.6 % more instructions on the
+    // storm capture (callgrind).
+    #[inline(always)]
     fn key(&mut self, k: &str) {
         if !self.first {
             self.out.push(b',');
@@ -134,6 +140,7 @@ impl<'a> Obj<'a> {
         self.out.extend_from_slice(b"\":");
     }
 
+    #[inline(always)]
     fn str(&mut self, k: &str, v: &str) {
         if !v.is_empty() {
             self.key(k);
@@ -141,6 +148,7 @@ impl<'a> Obj<'a> {
         }
     }
 
+    #[inline(always)]
     fn strs(&mut self, k: &str, v: &[String]) {
         if !v.is_empty() {
             self.key(k);
@@ -148,12 +156,14 @@ impl<'a> Obj<'a> {
         }
     }
 
+    #[inline(always)]
     fn u32(&mut self, k: &str, v: u32) {
         if v != 0 {
             self.opt_u32(k, Some(v));
         }
     }
 
+    #[inline(always)]
     fn opt_u32(&mut self, k: &str, v: Option<u32>) {
         if let Some(v) = v {
             self.key(k);
@@ -163,12 +173,14 @@ impl<'a> Obj<'a> {
     }
 
     /// 64-bit integers are strings in proto3 JSON.
+    #[inline(always)]
     fn u64_str(&mut self, k: &str, v: u64) {
         if v != 0 {
             self.opt_u64_str(k, Some(v));
         }
     }
 
+    #[inline(always)]
     fn opt_u64_str(&mut self, k: &str, v: Option<u64>) {
         if let Some(v) = v {
             self.key(k);
@@ -176,6 +188,7 @@ impl<'a> Obj<'a> {
         }
     }
 
+    #[inline(always)]
     fn opt_i64_str(&mut self, k: &str, v: Option<i64>) {
         if let Some(v) = v {
             self.key(k);
