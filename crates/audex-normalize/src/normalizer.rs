@@ -401,10 +401,9 @@ impl<U: UserDb> Normalizer<U> {
             p.command_line = p.args.join(" ");
         }
         if let Some(t) = a.records.iter().find(|r| r.rtype == RecordType::PROCTITLE) {
-            if let Some(v) = t.get("proctitle") {
-                // Decoded once into its own buffer, NULs made spaces in place.
-                let mut b = Vec::with_capacity(v.raw.len());
-                v.decode_into(&mut b);
+            if let Some(b) = t.get("proctitle").and_then(|v| v.bytes()) {
+                // Decoded once (its own buffer when hex), NULs made spaces in place.
+                let mut b = b.into_owned();
                 b.iter_mut().filter(|c| **c == 0).for_each(|c| *c = b' ');
                 let mut s = String::from_utf8(b)
                     .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
