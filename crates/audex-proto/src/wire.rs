@@ -18,24 +18,38 @@ use crate::Timestamp;
 use std::collections::BTreeMap;
 
 /// Appends `ev`, preceded by its length as a varint (as
-/// `Message::encode_length_delimited` does).
+/// `Message::encode_length_delimited` does). One event; a writer of many keeps
+/// an [`Encoder`].
 pub fn write_delimited(ev: &AuditEvent, out: &mut Vec<u8>) {
-    // Each nested message's length is counted once, in the order the writer
-    // meets them (prost counts a message again at every level above it).
-    let mut sizes = Vec::with_capacity(16);
-    let mut l = Len {
-        n: 0,
-        sizes: &mut sizes,
-    };
-    ev.encode(&mut l);
-    let n = l.n;
-    out.reserve(n + 10);
-    put_varint(out, n as u64);
-    ev.encode(&mut Write {
-        out,
-        sizes: &sizes,
-        next: 0,
-    });
+    Encoder::default().write_delimited(ev, out);
+}
+
+/// Writes events, its scratch kept from one to the next.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    /// Each nested message's length, counted once in the order the writer
+    /// meets them (prost counts a message again at every level above it).
+    sizes: Vec<usize>,
+}
+
+impl Encoder {
+    /// As [`write_delimited`].
+    pub fn write_delimited(&mut self, ev: &AuditEvent, out: &mut Vec<u8>) {
+        self.sizes.clear();
+        let mut l = Len {
+            n: 0,
+            sizes: &mut self.sizes,
+        };
+        ev.encode(&mut l);
+        let n = l.n;
+        out.reserve(n + 10);
+        put_varint(out, n as u64);
+        ev.encode(&mut Write {
+            out,
+            sizes: &self.sizes,
+            next: 0,
+        });
+    }
 }
 
 /// A message's fields, in tag order, to an [`Out`].
