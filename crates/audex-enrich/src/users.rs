@@ -1,7 +1,7 @@
 //! [`PasswdDb`]: uid/gid names from `etc/passwd` and `etc/group` under a root,
 //! reloaded when either file changes (checked at most once a second).
 use audex_normalize::UserDb;
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Default)]
 struct Tables {
-    users: HashMap<u32, String>,
-    groups: HashMap<u32, String>,
+    users: FxHashMap<u32, String>,
+    groups: FxHashMap<u32, String>,
     stamp: (Option<SystemTime>, Option<SystemTime>),
     checked: Option<Instant>,
 }
@@ -74,8 +74,8 @@ impl PasswdDb {
 }
 
 /// `name:x:id:...` lines; the first name of an id wins.
-fn read_table(path: &Path) -> HashMap<u32, String> {
-    let mut m = HashMap::default();
+fn read_table(path: &Path) -> FxHashMap<u32, String> {
+    let mut m = FxHashMap::default();
     let Ok(text) = std::fs::read_to_string(path) else {
         return m;
     };

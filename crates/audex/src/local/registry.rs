@@ -551,7 +551,9 @@ impl Registry {
         }
     }
 
-    /// The due walks run here (tests; the socket runs them unlocked).
+    /// The due walks run here, under the registry (tests: the socket runs
+    /// them unlocked).
+    #[cfg(test)]
     pub fn check_paths(&mut self, now_ns: i64) {
         let done = self.due_walks(now_ns).into_iter().map(Walk::run).collect();
         self.walked(done);
