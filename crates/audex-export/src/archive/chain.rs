@@ -97,25 +97,19 @@ pub fn genesis() -> Mac {
     m
 }
 
+/// Lowercase hex of `b` (const-hex).
 pub fn hex(b: &[u8]) -> String {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(b.len() * 2);
-    for &x in b {
-        s.push(D[(x >> 4) as usize] as char);
-        s.push(D[(x & 15) as usize] as char);
-    }
-    s
+    const_hex::encode(b)
 }
 
+/// The bytes of hex digits `s` (either case); `None` when it is not hex (a
+/// `0x` prefix, which const-hex would skip, is not: every byte must be a
+/// digit).
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    let d = |c: u8| (c as char).to_digit(16).map(|v| v as u8);
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(2) {
+    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    b.chunks(2)
-        .map(|p| Some(d(p[0])? << 4 | d(p[1])?))
-        .collect()
+    const_hex::decode(s).ok()
 }
 
 /// Bytes of the encoded `chain` field for `sequence` (key, length, body).
