@@ -5,6 +5,7 @@
 use crate::delivery::{Accepted, ExportError, ExportFuture, Exporter};
 use crate::grpc_h2::H2Grpc;
 use crate::otlp::OtlpConfig;
+use crate::spool::Spooled;
 use crate::wire::put_varint;
 use audex_proto::v1::{AuditEvent, ExportResponse};
 use prost::Message;
@@ -85,12 +86,12 @@ impl Exporter for EventGrpc {
 
     /// The entries are AuditEvent protobufs (the default encoding); one that
     /// does not decode (spool damage) is left out and counted as rejected.
-    fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
+    fn export_spooled<'a>(&'a mut self, entries: &'a [Spooled]) -> ExportFuture<'a> {
         Box::pin(async move {
             self.buf.clear();
             let mut bad = 0u64;
             for (_, b) in entries {
-                if AuditEvent::decode(b.as_slice()).is_ok() {
+                if AuditEvent::decode(&b[..]).is_ok() {
                     self.put_event(b);
                 } else {
                     bad += 1;

@@ -3,6 +3,7 @@
 //! written and fsynced.
 use crate::delivery::{Accepted, ExportError, ExportFuture, Exporter};
 use crate::encoding::{Encoder, JsonLineEncoding};
+use crate::spool::Spooled;
 use audex_proto::v1::AuditEvent;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -79,7 +80,7 @@ impl Exporter for JsonLinesFile {
         Box::new(self.encoding)
     }
 
-    fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
+    fn export_spooled<'a>(&'a mut self, entries: &'a [Spooled]) -> ExportFuture<'a> {
         Box::pin(async move {
             let what = self.what();
             let mut bad = 0u64;
@@ -90,7 +91,7 @@ impl Exporter for JsonLinesFile {
                 }
                 // A protobuf entry (spooled by an older audex, or an event JSON
                 // could not encode): as before.
-                match <AuditEvent as prost::Message>::decode(b.as_slice()) {
+                match <AuditEvent as prost::Message>::decode(&b[..]) {
                     Ok(e) => self.write_event(&e, &what)?,
                     Err(_) => bad += 1,
                 }

@@ -104,18 +104,18 @@ fn jsonl_spooled_lines_equal_exported_lines() {
         .unwrap();
     let spooled = dir.join("spooled.jsonl");
     let mut j = JsonLinesFile::new("s", &spooled).unwrap();
-    let mut entries: Vec<(u64, Vec<u8>)> = events
+    let mut entries: Vec<(u64, bytes::Bytes)> = events
         .iter()
         .enumerate()
         .map(|(i, e)| {
             let mut b = Vec::new();
             j.encoder().encode(e, &mut b);
             assert_eq!(b.first(), Some(&b'{'), "a JSON line is spooled");
-            (i as u64, b)
+            (i as u64, b.into())
         })
         .collect();
     // An entry from an older spool: the AuditEvent protobuf.
-    entries[0].1 = events[0].encode_to_vec();
+    entries[0].1 = events[0].encode_to_vec().into();
     let acc = rt.block_on(j.export_spooled(&entries)).unwrap();
     assert_eq!(acc.rejected, 0);
     assert_eq!(

@@ -127,13 +127,13 @@ fn spooled_records_make_the_same_request() {
         service_version: "v".into(),
         ..Default::default()
     };
-    let entries: Vec<(u64, Vec<u8>)> = events
+    let entries: Vec<(u64, bytes::Bytes)> = events
         .iter()
         .enumerate()
         .map(|(i, e)| {
             let mut b = Vec::new();
             encode_spool_entry(e, 42, Body::Line, &mut b);
-            (i as u64 + 1, b)
+            (i as u64 + 1, b.into())
         })
         .collect();
     let mut bytes = Vec::new();
@@ -144,7 +144,7 @@ fn spooled_records_make_the_same_request() {
     );
     // A damaged entry is counted (reported as rejected), the others still go.
     let mut damaged = entries.clone();
-    damaged[0].1 = vec![0xff, 0xff, 0xff];
+    damaged[0].1 = vec![0xff, 0xff, 0xff].into();
     bytes.clear();
     assert_eq!(encode_request_from_spool(&damaged, &res, &mut bytes), 1);
     let req = ExportLogsServiceRequest::decode(bytes.as_slice()).unwrap();

@@ -119,7 +119,7 @@ fn a_full_disk_holds_events_then_writes_them_all_in_order() {
         .next_batch(usize::MAX, usize::MAX)
         .unwrap()
         .iter()
-        .map(|(_, b)| AuditEvent::decode(b.as_slice()).unwrap())
+        .map(|(_, b)| AuditEvent::decode(&b[..]).unwrap())
         .collect();
     let ids = |v: &[AuditEvent]| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&got), ids(&sent), "every event, in order, once");

@@ -45,7 +45,7 @@ fn a_full_spool_reports_what_it_dropped_in_the_stream() {
         .next_batch(usize::MAX, usize::MAX)
         .unwrap()
         .iter()
-        .map(|(_, b)| AuditEvent::decode(b.as_slice()).unwrap())
+        .map(|(_, b)| AuditEvent::decode(&b[..]).unwrap())
         .collect();
     let reports: Vec<&AuditEvent> = left.iter().filter(|e| e.action == "records-lost").collect();
     let regular = left.len() - reports.len();

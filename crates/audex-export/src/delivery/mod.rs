@@ -15,6 +15,7 @@ pub use spooler::Spooler;
 
 use crate::encoding::{Encoder, ProtobufEncoding};
 use crate::spool::Spool;
+use crate::spool::Spooled;
 use audex_proto::v1::AuditEvent;
 use prost::Message;
 use std::future::Future;
@@ -64,12 +65,12 @@ pub trait Exporter: Send {
     /// Sends entries written by its [`encoder`](Exporter::encoder). The
     /// default decodes them and calls [`export`](Exporter::export); entries that do
     /// not decode (spool damage) are reported as rejected.
-    fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
+    fn export_spooled<'a>(&'a mut self, entries: &'a [Spooled]) -> ExportFuture<'a> {
         Box::pin(async move {
             let mut events = Vec::with_capacity(entries.len());
             let mut bad = 0u64;
             for (_, b) in entries {
-                match AuditEvent::decode(b.as_slice()) {
+                match AuditEvent::decode(&b[..]) {
                     Ok(e) => events.push(e),
                     Err(_) => bad += 1,
                 }

@@ -6,6 +6,7 @@ use super::body::describe_into;
 use super::mapping::{
     group_by_resource, json_to_any, visit_record, visit_resource, AttrSink, Body, Resource, Shape,
 };
+use crate::spool::Spooled;
 use audex_proto::v1::AuditEvent;
 use audex_proto::Action;
 use prost::Message;
@@ -192,11 +193,7 @@ fn read_str<'a>(b: &'a [u8], at: &mut usize) -> Option<&'a str> {
 
 /// The request for spool entries written by [`encode_spool_entry`]: records are
 /// copied as they are. Returns how many entries were damaged (and left out).
-pub fn encode_request_from_spool(
-    entries: &[(u64, Vec<u8>)],
-    res: &Resource,
-    out: &mut Vec<u8>,
-) -> u64 {
+pub fn encode_request_from_spool(entries: &[Spooled], res: &Resource, out: &mut Vec<u8>) -> u64 {
     type Key<'a> = (&'a str, &'a str, &'a str, &'a str);
     let mut groups: std::collections::BTreeMap<Key, Vec<&[u8]>> = std::collections::BTreeMap::new();
     let mut bad = 0;

@@ -6,6 +6,7 @@ use super::mapping::{now_unix_nano, Attributes, Body, Resource, Shape};
 use crate::delivery::{Accepted, ExportFuture, Exporter};
 use crate::encoding::{Encoder, LogRecordEncoding};
 use crate::grpc_h2::H2Grpc;
+use crate::spool::Spooled;
 use audex_proto::v1::AuditEvent;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -102,7 +103,7 @@ impl Exporter for OtlpGrpc {
         self.cfg.encoder()
     }
 
-    fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
+    fn export_spooled<'a>(&'a mut self, entries: &'a [Spooled]) -> ExportFuture<'a> {
         Box::pin(async move {
             self.buf.clear();
             let bad = encode_request_from_spool(entries, &self.cfg.resource, &mut self.buf);

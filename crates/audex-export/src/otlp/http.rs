@@ -6,6 +6,7 @@ use super::grpc::OtlpConfig;
 use super::mapping::now_unix_nano;
 use crate::delivery::{answer, parse_endpoint, Accepted, ExportError, ExportFuture, Exporter};
 use crate::encoding::Encoder;
+use crate::spool::Spooled;
 use audex_proto::v1::AuditEvent;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -93,7 +94,7 @@ impl Exporter for OtlpHttp {
         self.cfg.encoder()
     }
 
-    fn export_spooled<'a>(&'a mut self, entries: &'a [(u64, Vec<u8>)]) -> ExportFuture<'a> {
+    fn export_spooled<'a>(&'a mut self, entries: &'a [Spooled]) -> ExportFuture<'a> {
         Box::pin(async move {
             let mut body = Vec::with_capacity(entries.len() * 1024);
             let bad = encode_request_from_spool(entries, &self.cfg.resource, &mut body);
