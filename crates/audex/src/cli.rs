@@ -215,7 +215,7 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     pub format: OutputFormat,
-    /// Write events to this file instead of standard output.
+    /// Write events to this file instead of standard output (`-`: standard output).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Send the events through this config's tenants and exporters (backfill a

@@ -78,7 +78,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let window = Window::of(&args)?;
     let mut sum = Summary::default();
     let (input, what, size) = open_inputs(&args, window, &mut sum)?;
-    let out: Box<dyn Write> = match &args.output {
+    // `-o -` is standard output, as `-` is standard input.
+    let out: Box<dyn Write> = match args.output.as_ref().filter(|p| p.as_os_str() != "-") {
         Some(p) => {
             Box::new(File::create(p).with_context(|| format!("cannot write {}", p.display()))?)
         }

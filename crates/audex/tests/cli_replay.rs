@@ -338,3 +338,26 @@ fn every_thread_count_gives_the_same_bytes_and_summary() {
         "{out:?}"
     );
 }
+
+#[test]
+fn output_dash_is_standard_output() {
+    let log = golden("kernel-enriched.log");
+    let cwd = std::env::temp_dir().join(format!("audex-dash-out-{}", std::process::id()));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_audex"))
+            .args(["replay", "--no-names", "-q"])
+            .args(extra)
+            .arg(&log)
+            .current_dir(&cwd)
+            .output()
+            .unwrap()
+    };
+    let plain = run(&[]);
+    let dash = run(&["-o", "-"]);
+    assert!(plain.status.success() && dash.status.success(), "{dash:?}");
+    assert!(!plain.stdout.is_empty());
+    assert_eq!(dash.stdout, plain.stdout);
+    assert!(!cwd.join("-").exists(), "no file named '-' was written");
+    std::fs::remove_dir_all(&cwd).unwrap();
+}
