@@ -21,7 +21,7 @@ pub struct ProtobufEncoding;
 
 impl Encoder for ProtobufEncoding {
     fn encode(&self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        let _ = ev.encode(out);
+        audex_proto::wire::write(ev, out);
     }
 }
 

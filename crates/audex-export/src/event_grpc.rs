@@ -17,7 +17,6 @@ pub struct EventGrpc {
     cfg: OtlpConfig,
     channel: H2Grpc,
     buf: Vec<u8>,
-    encoder: audex_proto::wire::Encoder,
 }
 
 impl EventGrpc {
@@ -28,7 +27,6 @@ impl EventGrpc {
             cfg,
             channel,
             buf: Vec::new(),
-            encoder: Default::default(),
         })
     }
 
@@ -78,7 +76,7 @@ impl Exporter for EventGrpc {
             for e in events {
                 // Field 1, length-delimited: written in place, no copy.
                 self.buf.push((1 << 3) | 2);
-                self.encoder.write_delimited(e, &mut self.buf);
+                audex_proto::wire::write_delimited(e, &mut self.buf);
             }
             self.send(0).await
         })

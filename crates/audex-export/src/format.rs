@@ -67,7 +67,6 @@ impl<W: Write> EventWriter for JsonLines<W> {
 pub struct ProtoDelimited<W: Write> {
     out: W,
     buf: Vec<u8>,
-    encoder: audex_proto::wire::Encoder,
 }
 
 impl<W: Write> ProtoDelimited<W> {
@@ -75,7 +74,6 @@ impl<W: Write> ProtoDelimited<W> {
         ProtoDelimited {
             out,
             buf: Vec::with_capacity(4096),
-            encoder: Default::default(),
         }
     }
 }
@@ -84,7 +82,7 @@ impl<W: Write> EventWriter for ProtoDelimited<W> {
     fn write(&mut self, ev: &AuditEvent) -> io::Result<()> {
         self.buf.clear();
         // prost's bytes, written without prost (audex_proto::wire).
-        self.encoder.write_delimited(ev, &mut self.buf);
+        audex_proto::wire::write_delimited(ev, &mut self.buf);
         self.out.write_all(&self.buf)
     }
     fn finish(&mut self) -> io::Result<()> {

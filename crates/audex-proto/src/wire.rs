@@ -1,5 +1,5 @@
-//! The event as length-delimited protobuf, written straight into a buffer:
-//! the same bytes as prost's `encode_length_delimited` (fields in tag order,
+//! The event as protobuf, written straight into a buffer: the same bytes as
+//! prost's `encode` and `encode_length_delimited` (fields in tag order,
 //! proto3 defaults left out, every element of a repeated field written, map
 //! entries without their default key or value), each message described once
 //! ([`Encode`]) and read by two interpreters, one that counts bytes and one
@@ -15,41 +15,43 @@ use crate::v1::{
     RawRecord, Repeat, Suppressed, Syscall,
 };
 use crate::Timestamp;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+/// Appends `ev`'s protobuf bytes (as `Message::encode` does).
+pub fn write(ev: &AuditEvent, out: &mut Vec<u8>) {
+    put(ev, out, false);
+}
+
 /// Appends `ev`, preceded by its length as a varint (as
-/// `Message::encode_length_delimited` does). One event; a writer of many keeps
-/// an [`Encoder`].
+/// `Message::encode_length_delimited` does).
 pub fn write_delimited(ev: &AuditEvent, out: &mut Vec<u8>) {
-    Encoder::default().write_delimited(ev, out);
+    put(ev, out, true);
 }
 
-/// Writes events, its scratch kept from one to the next.
-#[derive(Debug, Default)]
-pub struct Encoder {
+thread_local! {
     /// Each nested message's length, counted once in the order the writer
-    /// meets them (prost counts a message again at every level above it).
-    sizes: Vec<usize>,
+    /// meets them (prost counts a message again at every level above it);
+    /// kept from one event to the next on this thread.
+    static SIZES: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
-impl Encoder {
-    /// As [`write_delimited`].
-    pub fn write_delimited(&mut self, ev: &AuditEvent, out: &mut Vec<u8>) {
-        self.sizes.clear();
-        let mut l = Len {
-            n: 0,
-            sizes: &mut self.sizes,
-        };
+fn put(ev: &AuditEvent, out: &mut Vec<u8>, delimited: bool) {
+    SIZES.with_borrow_mut(|sizes| {
+        sizes.clear();
+        let mut l = Len { n: 0, sizes };
         ev.encode(&mut l);
         let n = l.n;
         out.reserve(n + 10);
-        put_varint(out, n as u64);
+        if delimited {
+            put_varint(out, n as u64);
+        }
         ev.encode(&mut Write {
             out,
-            sizes: &self.sizes,
+            sizes,
             next: 0,
         });
-    }
+    });
 }
 
 /// A message's fields, in tag order, to an [`Out`].

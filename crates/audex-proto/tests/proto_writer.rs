@@ -1,10 +1,10 @@
-//! `wire::write_delimited` against prost's `encode_length_delimited`: the same
-//! bytes for random events (`events`) and for events holding large values
+//! `wire::write_delimited` and `wire::write` against prost's
+//! `encode_length_delimited` and `encode`: the same bytes for random events (`events`) and for events holding large values
 //! (lengths and ids whose varints take every size).
 mod events;
 
 use audex_proto::v1::*;
-use audex_proto::wire::write_delimited;
+use audex_proto::wire::{write, write_delimited};
 use audex_proto::{Message, Timestamp};
 use events::event;
 use proptest::prelude::*;
@@ -16,6 +16,10 @@ fn same_as_prost(ev: &AuditEvent) -> Result<(), TestCaseError> {
     write_delimited(ev, &mut got);
     prop_assert_eq!(&got[..4], b"kept", "appends");
     prop_assert_eq!(&got[4..], &want[..]);
+    let mut got = b"kept".to_vec();
+    write(ev, &mut got);
+    prop_assert_eq!(&got[..4], b"kept", "appends");
+    prop_assert_eq!(&got[4..], &ev.encode_to_vec()[..]);
     Ok(())
 }
 

@@ -445,19 +445,16 @@ impl ProtobufFile {
             let seg = self.current.as_mut().unwrap();
             buf.clear();
             match &mut self.chain {
-                None => e
-                    .encode_length_delimited(&mut buf)
-                    .map_err(io::Error::other)?,
+                None => audex_proto::wire::write_delimited(e, &mut buf),
                 Some(c) => {
                     content.clear();
                     if e.chain.is_some() {
                         let mut plain = e.clone();
                         plain.chain = None;
-                        plain.encode(&mut content)
+                        audex_proto::wire::write(&plain, &mut content);
                     } else {
-                        e.encode(&mut content)
+                        audex_proto::wire::write(e, &mut content);
                     }
-                    .map_err(io::Error::other)?;
                     let seq = c.append(&e.node, &content, &mut buf);
                     add_to_span(&mut seg.spans, &e.node, seq);
                 }
