@@ -6,6 +6,7 @@
 use crate::record::{
     Field, Key, Origin, STATIC_OLD_AUID, STATIC_OLD_SES, STATIC_SEPERMS, STATIC_SERESULT,
 };
+use crate::scan;
 use crate::value::ValueKind;
 
 /// Tokenizes `buf[start..end]` into `out`; returns where it stopped (after the
@@ -50,10 +51,15 @@ pub(crate) fn tokenize(
             continue;
         }
         // Key (or bare word): up to '=', space, or (nested) the closing quote.
-        let mut j = i;
-        while j < end && buf[j] != b'=' && buf[j] != b' ' && !(nested && buf[j] == b'\'') {
-            j += 1;
-        }
+        let j = if nested {
+            let mut j = i;
+            while j < end && buf[j] != b'=' && buf[j] != b' ' && buf[j] != b'\'' {
+                j += 1;
+            }
+            j
+        } else {
+            scan::until2(buf, i, end, b'=', b' ')
+        };
         if j >= end || buf[j] != b'=' {
             let word = &buf[i..j];
             if after_avc && (word == b"denied" || word == b"granted") {
@@ -138,7 +144,7 @@ pub(crate) fn tokenize(
                     }
                     e
                 } else {
-                    memchr::memchr(b' ', &buf[v..end]).map_or(end, |p| v + p)
+                    scan::until(buf, v, end, b' ')
                 };
                 if key == b"op" {
                     // `op=adding user id=1001`: an op value runs over following words without '='.

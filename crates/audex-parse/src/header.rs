@@ -98,5 +98,5 @@ fn skip_spaces(buf: &[u8], mut i: usize) -> usize {
 }
 
 fn find_space(buf: &[u8], from: usize) -> usize {
-    memchr::memchr(b' ', &buf[from..]).map_or(buf.len(), |p| from + p)
+    crate::scan::until(buf, from, buf.len(), b' ')
 }

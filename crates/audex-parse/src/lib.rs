@@ -12,6 +12,7 @@ mod header;
 mod record;
 mod record_type;
 mod record_types_table;
+mod scan;
 mod value;
 
 pub use error::{ParseError, ParseErrorKind};

@@ -27,8 +27,7 @@ impl RecordType {
             let digits = rest.strip_suffix(b"]")?;
             return parse_u32(digits).map(RecordType);
         }
-        let s = std::str::from_utf8(name).ok()?;
-        by_name(s)
+        by_name(name)
     }
 
     /// The name auditd gives this type, if known.
@@ -57,21 +56,23 @@ impl RecordType {
     }
 }
 
-fn by_name(s: &str) -> Option<RecordType> {
-    // Fast path for the records that make up nearly every syscall event.
-    let hot = match s {
-        "SYSCALL" => 1300,
-        "PATH" => 1302,
-        "CWD" => 1307,
-        "EXECVE" => 1309,
-        "EOE" => 1320,
-        "PROCTITLE" => 1327,
-        "SOCKADDR" => 1306,
+fn by_name(name: &[u8]) -> Option<RecordType> {
+    // Fast path for the records that make up nearly every syscall event
+    // (matched as bytes: no UTF-8 check for them).
+    let hot = match name {
+        b"SYSCALL" => 1300,
+        b"PATH" => 1302,
+        b"CWD" => 1307,
+        b"EXECVE" => 1309,
+        b"EOE" => 1320,
+        b"PROCTITLE" => 1327,
+        b"SOCKADDR" => 1306,
         _ => 0,
     };
     if hot != 0 {
         return Some(RecordType(hot));
     }
+    let s = std::str::from_utf8(name).ok()?;
     use std::collections::HashMap;
     use std::sync::OnceLock;
     static INDEX: OnceLock<HashMap<&'static str, u32>> = OnceLock::new();
