@@ -4,7 +4,7 @@
 //! thread (its grouping, loss accounting and emission order are the
 //! single-threaded run's by construction); completed events go in numbered
 //! batches to normalizer threads (normalizing one event needs no other;
-//! with `threads` cores asked for, `threads - 1` of them); the calling
+//! with `threads` cores asked for, `threads - 1` of them and at least two); the calling
 //! thread takes the batches back in their order and enriches (the process
 //! tree is one sequence too), tags and hands each event to `each`. Memory
 //! stays bounded: a batch is at most [`BATCH`] events or [`BATCH_BYTES`] of
@@ -48,7 +48,7 @@ type Spent = SyncSender<Vec<Output>>;
 type Slot = Receiver<Vec<AuditEvent>>;
 
 /// Runs `feed` on a reader thread and the stages over what it pushes, with
-/// `threads - 1` normalizer threads (at least 1) and this one enriching and
+/// `threads - 1` normalizer threads (at least 2) and this one enriching and
 /// handing on; `each` gets every event in order. Returns what
 /// `feed` returned. An error of `each` stops the others and is returned.
 pub fn run<U, R, F>(
@@ -72,10 +72,14 @@ where
     let normalizer = &*normalizer;
     // The reader and this thread each do less than a normalizer: on two
     // cores, reader + one normalizer + this one (0.62-0.8x the wall of one
-    // thread in paired runs) beat the reader normalizing itself (0.83x).
-    // Past a few normalizers the one reader is the bound; more would only
-    // add batches in flight.
-    let workers = threads.saturating_sub(1).clamp(1, MAX_NORMALIZERS);
+    // thread in paired runs) beat the reader normalizing itself (0.83x), and
+    // two normalizers beat one on two cores (medians of five series of 10-12
+    // alternating runs on the storm capture: 0.75-0.78x against 0.79-0.83x,
+    // one series alike; three normalizers 0.80x): while one waits for its
+    // next batch or its turn in the order, the other keeps the core busy.
+    // Past a few normalizers the one reader is the bound; more would only add
+    // batches in flight.
+    let workers = threads.saturating_sub(1).clamp(2, MAX_NORMALIZERS);
     let batch = batch.max(1);
     std::thread::scope(|s| {
         let (work_tx, work_rx) = sync_channel::<Work>(workers);
