@@ -58,7 +58,7 @@ pub(crate) fn tokenize(
             }
             j
         } else {
-            scan::until2(buf, i, end, b'=', b' ')
+            scan::until(buf, i, end, b'=', b' ')
         };
         if j >= end || buf[j] != b'=' {
             let word = &buf[i..j];
@@ -144,7 +144,7 @@ pub(crate) fn tokenize(
                     }
                     e
                 } else {
-                    scan::until(buf, v, end, b' ')
+                    scan::until(buf, v, end, b' ', b' ')
                 };
                 if key == b"op" {
                     // `op=adding user id=1001`: an op value runs over following words without '='.

@@ -98,5 +98,5 @@ fn skip_spaces(buf: &[u8], mut i: usize) -> usize {
 }
 
 fn find_space(buf: &[u8], from: usize) -> usize {
-    crate::scan::until(buf, from, buf.len(), b' ')
+    crate::scan::until(buf, from, buf.len(), b' ', b' ')
 }

@@ -1,6 +1,7 @@
 //! `wire::write_delimited` and `wire::write` against prost's
-//! `encode_length_delimited` and `encode`: the same bytes for random events (`events`) and for events holding large values
-//! (lengths and ids whose varints take every size).
+//! `encode_length_delimited` and `encode`: the same bytes for random events
+//! (`events`) and for events holding large values (lengths and ids whose
+//! varints take every size).
 mod events;
 
 use audex_proto::v1::*;

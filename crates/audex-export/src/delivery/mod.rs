@@ -14,8 +14,7 @@ pub use retry::RetryPolicy;
 pub use spooler::Spooler;
 
 use crate::encoding::{Encoder, ProtobufEncoding};
-use crate::spool::Spool;
-use crate::spool::Spooled;
+use crate::spool::{Spool, Spooled};
 use audex_proto::v1::AuditEvent;
 use prost::Message;
 use std::future::Future;

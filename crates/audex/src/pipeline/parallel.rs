@@ -4,14 +4,15 @@
 //! thread (its grouping, loss accounting and emission order are the
 //! single-threaded run's by construction); completed events go in numbered
 //! batches to normalizer threads (normalizing one event needs no other;
-//! with `threads` cores asked for, `threads - 1` of them and at least two); the calling
-//! thread takes the batches back in their order and enriches (the process
-//! tree is one sequence too), tags and hands each event to `each`. Memory
-//! stays bounded: a batch is at most [`BATCH`] events or [`BATCH_BYTES`] of
-//! records (plus the one that passed it), and about `3 × normalizers + 6`
-//! batches are in flight (queued, normalized or waiting to be freed; at
-//! most [`MAX_NORMALIZERS`]), each waiting in order in a queue of one-slot
-//! channels (no reordering map that a slow thread could grow).
+//! with `threads` cores asked for, `threads - 1` of them and at least two);
+//! the calling thread takes the batches back in their order and enriches
+//! (the process tree is one sequence too), tags and hands each event to
+//! `each`. Memory stays bounded: a batch is at most [`BATCH`] events or
+//! [`BATCH_BYTES`] of records (plus the one that passed it), and about
+//! `3 × normalizers + 6` batches are in flight (queued, normalized or
+//! waiting to be freed; at most [`MAX_NORMALIZERS`]), each waiting in order
+//! in a queue of one-slot channels (no reordering map that a slow thread
+//! could grow).
 use super::{Enriched, Stages};
 use anyhow::{anyhow, Result};
 use audex_compliance::controls::ControlMap;
