@@ -252,8 +252,9 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = 10)]
     pub max_errors_shown: u64,
     /// Cores for an audit log (default: the cores there are; 1: one thread):
-    /// N-1 threads (7 at most) normalize beside a reader and a writer; the
-    /// events and their order are the same as on one thread.
+    /// a reader and a writer, both normalizing, and N-2 more threads (6 at
+    /// most) that only normalize; the events and their order are the same as
+    /// on one thread.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub threads: Option<u64>,
     /// Only events at or after this time (2026-11-01, 2026-11-01T08:00:00Z, or

@@ -3,31 +3,34 @@
 //! pushes records into the correlator, which is one sequence as on one
 //! thread (its grouping, loss accounting and emission order are the
 //! single-threaded run's by construction); completed events go in numbered
-//! batches to normalizer threads (normalizing one event needs no other;
-//! with `threads` cores asked for, `threads - 1` of them and at least two);
-//! the calling thread takes the batches back in their order and enriches
-//! (the process tree is one sequence too), tags and hands each event to
-//! `each`. Memory stays bounded: a batch is at most [`BATCH`] events or
-//! [`BATCH_BYTES`] of records (plus the one that passed it), and about
-//! `3 × normalizers + 6` batches are in flight (queued, normalized or
-//! waiting to be freed; at most [`MAX_NORMALIZERS`]), each waiting in order
-//! in a queue of one-slot channels (no reordering map that a slow thread
-//! could grow).
+//! batches, in their order, to the calling thread, which enriches (the
+//! process tree is one sequence too), tags and hands each event to `each`.
+//! Normalizing a batch needs no other, so whoever is free does it: the
+//! calling thread when the batch reaches it still raw, the reader when the
+//! queue to the calling thread is full (it is ahead), and with `threads`
+//! above two, `threads - 2` helper threads (at most [`MAX_HELPERS`]). So two
+//! threads share the work on two cores with no thread waiting for another
+//! while there is work (the calling thread waits only for a batch a helper
+//! is normalizing, or for the reader). Memory stays bounded: a batch is at
+//! most [`BATCH`] events or [`BATCH_BYTES`] of records (plus the one that
+//! passed it), and at most [`QUEUE`] + 5 batches are in flight (queued,
+//! being built, normalized or written, or waiting to be freed).
 use super::{Enriched, Stages};
 use anyhow::{anyhow, Result};
 use audex_compliance::controls::ControlMap;
 use audex_correlate::{Correlator, Output};
 use audex_enrich::Enricher;
-use audex_normalize::UserDb;
+use audex_normalize::{Normalizer, UserDb};
 use audex_parse::Record;
 use audex_proto::v1::AuditEvent;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Completed events handed on at once. On the 1M-record storm capture
 /// (`replay --threads 2`, this 2-core VM) batches of 8 cost a wake-up too
 /// many, and batches of several hundred hold more records than stay in
-/// cache until a normalizer reads them; 32 to 128 measured alike.
+/// cache until they are normalized; 32 to 128 measured alike.
 pub const BATCH: usize = 48;
 
 /// A batch is handed on once its records hold this much, however few
@@ -35,27 +38,129 @@ pub const BATCH: usize = 48;
 /// memory by the batches in flight).
 pub const BATCH_BYTES: usize = 1 << 20;
 
-/// Normalizer threads at most, whatever `threads` asks.
-pub const MAX_NORMALIZERS: usize = 7;
+/// Batches queued for the calling thread. Past this the reader normalizes
+/// what it hands on: it is ahead. 4, 8 and 16 measured alike (`replay
+/// --threads 2`, 486,000 records of the storm capture, 11 alternating runs
+/// each: 0.30-0.31 s median wall); the fewest hold the least.
+pub const QUEUE: usize = 4;
+
+/// Helper threads at most, whatever `threads` asks.
+pub const MAX_HELPERS: usize = 6;
 
 /// How `feed` hands records to the correlator.
 pub type Push<'a> = dyn FnMut(Record) -> Result<()> + 'a;
 
-type Work = (Vec<Output>, SyncSender<Vec<AuditEvent>>);
-/// Normalized batches go back to the reader to be freed where they were
-/// allocated (a free on another thread is slower in mimalloc, and its owner
-/// pays again to collect it).
-type Spent = SyncSender<Vec<Output>>;
-type Slot = Receiver<Vec<AuditEvent>>;
+/// Batches normalized by each kind of thread (how the work was shared).
+#[derive(Debug, Default)]
+pub struct Shares {
+    pub reader: AtomicU64,
+    pub writer: AtomicU64,
+    pub helpers: AtomicU64,
+}
 
-/// Runs `feed` on a reader thread and the stages over what it pushes, with
-/// `threads - 1` normalizer threads (at least 2) and this one enriching and
-/// handing on; `each` gets every event in order. Returns what
-/// `feed` returned. An error of `each` stops the others and is returned.
+/// One batch on its way: its outputs until someone takes them to
+/// normalize, then its events.
+struct Batch {
+    state: Mutex<State>,
+    ready: Condvar,
+}
+
+enum State {
+    Raw(Vec<Output>),
+    /// A thread is normalizing it.
+    Taken,
+    Done(Vec<AuditEvent>),
+    /// The thread normalizing it stopped.
+    Lost,
+}
+
+impl Batch {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Its outputs, when no thread has taken them yet.
+    fn take(&self) -> Option<Vec<Output>> {
+        let mut st = self.lock();
+        match std::mem::replace(&mut *st, State::Taken) {
+            State::Raw(outs) => Some(outs),
+            other => {
+                *st = other;
+                None
+            }
+        }
+    }
+
+    fn finish(&self, st: State) {
+        *self.lock() = st;
+        self.ready.notify_all();
+    }
+}
+
+/// Marks a taken batch lost if its thread unwinds before finishing it, so
+/// the calling thread does not wait for it forever.
+struct Taken<'a>(&'a Batch, bool);
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.finish(State::Lost);
+        }
+    }
+}
+
+/// What a thread needs to normalize a batch it took.
+#[derive(Clone, Copy)]
+struct Work<'a, U> {
+    normalizer: &'a Normalizer<U>,
+    /// Outputs go back to the reader to be freed where they were allocated
+    /// (a free on another thread is slower in mimalloc, and its owner pays
+    /// again to collect it).
+    spent: &'a SyncSender<Vec<Output>>,
+}
+
+impl<U: UserDb> Work<'_, U> {
+    /// Normalizes `b` if no thread has taken it; true if this one did.
+    fn normalize(&self, b: &Batch, count: &AtomicU64) -> bool {
+        let Some(outs) = b.take() else {
+            return false;
+        };
+        let mut guard = Taken(b, false);
+        let evs = outs.iter().map(|o| self.normalizer.normalize(o)).collect();
+        guard.1 = true;
+        b.finish(State::Done(evs));
+        count.fetch_add(1, Ordering::Relaxed);
+        // Freed here when the reader's queue is full.
+        let _ = self.spent.try_send(outs);
+        true
+    }
+}
+
+/// Runs `feed` on a reader thread and the stages over what it pushes, this
+/// thread enriching and handing on, and `threads - 2` helper threads; `each`
+/// gets every event in order. Returns what `feed` returned. An error of
+/// `each` stops the others and is returned.
 pub fn run<U, R, F>(
     stages: &mut Stages<U>,
     threads: usize,
     batch: usize,
+    feed: F,
+    each: &mut dyn FnMut(Enriched) -> Result<()>,
+) -> Result<R>
+where
+    U: UserDb + Sync,
+    R: Send,
+    F: FnOnce(&mut Push) -> Result<R> + Send,
+{
+    run_sharing(stages, threads, batch, &Shares::default(), feed, each)
+}
+
+/// [`run`], counting in `shares` who normalized each batch.
+pub fn run_sharing<U, R, F>(
+    stages: &mut Stages<U>,
+    threads: usize,
+    batch: usize,
+    shares: &Shares,
     feed: F,
     each: &mut dyn FnMut(Enriched) -> Result<()>,
 ) -> Result<R>
@@ -71,48 +176,48 @@ where
         controls,
     } = stages;
     let normalizer = &*normalizer;
-    // The reader and this thread each do less than a normalizer: on two
-    // cores, reader + one normalizer + this one (0.62-0.8x the wall of one
-    // thread in paired runs) beat the reader normalizing itself (0.83x), and
-    // two normalizers beat one on two cores (medians of five series of 10-12
-    // alternating runs on the storm capture: 0.75-0.78x against 0.79-0.83x,
-    // one series alike; three normalizers 0.80x): while one waits for its
-    // next batch or its turn in the order, the other keeps the core busy.
-    // Past a few normalizers the one reader is the bound; more would only add
-    // batches in flight.
-    let workers = threads.saturating_sub(1).clamp(2, MAX_NORMALIZERS);
-    let batch = batch.max(1);
+    let helpers = threads.saturating_sub(2).min(MAX_HELPERS);
     std::thread::scope(|s| {
-        let (work_tx, work_rx) = sync_channel::<Work>(workers);
-        let (order_tx, order_rx) = sync_channel::<Slot>(workers + 2);
+        let (order_tx, order_rx) = sync_channel::<Arc<Batch>>(QUEUE);
+        let (work_tx, work_rx) = sync_channel::<Arc<Batch>>(helpers.max(1));
         let (spent_tx, spent_rx) = sync_channel::<Vec<Output>>(2);
         let work_rx = Arc::new(Mutex::new(work_rx));
-        for _ in 0..workers {
+        for _ in 0..helpers {
             let rx = work_rx.clone();
-            let spent: Spent = spent_tx.clone();
+            let spent = spent_tx.clone();
             s.spawn(move || {
-                while let Ok((outs, done)) = next_work(&rx) {
-                    let evs = outs.iter().map(|o| normalizer.normalize(o)).collect();
-                    if done.send(evs).is_err() {
-                        return;
-                    }
-                    // Freed here when the reader's queue is full.
-                    let _ = spent.try_send(outs);
+                let work = Work {
+                    normalizer,
+                    spent: &spent,
+                };
+                while let Ok(b) = next_work(&rx) {
+                    work.normalize(&b, &shares.helpers);
                 }
             });
         }
-        drop(spent_tx);
         drop(work_rx);
+        let reader_spent = spent_tx.clone();
         let hand = Handoff {
-            batch,
+            batch: batch.max(1),
             bytes: 0,
-            outs: Vec::with_capacity(batch),
-            work_tx,
+            outs: Vec::with_capacity(batch.max(1)),
+            work_tx: (helpers > 0).then_some(work_tx),
             order_tx,
             spent: spent_rx,
         };
-        let reader = s.spawn(move || correlate(correlator, feed, hand));
-        in_order(order_rx, enricher, controls.as_ref(), each)?;
+        let reader = s.spawn(move || {
+            let work = Work {
+                normalizer,
+                spent: &reader_spent,
+            };
+            correlate(correlator, feed, hand, &work, &shares.reader)
+        });
+        let work = Work {
+            normalizer,
+            spent: &spent_tx,
+        };
+        // On an error here the queue closes, and the reader stops at its next batch.
+        in_order(order_rx, &work, &shares.writer, enricher, controls, each)?;
         reader
             .join()
             .map_err(|_| anyhow!("the reader thread panicked"))?
@@ -121,79 +226,101 @@ where
 
 /// The reader thread: `feed`'s records through the correlator, completed
 /// events handed on.
-fn correlate<R>(
+fn correlate<R, U: UserDb>(
     correlator: &mut Correlator,
     feed: impl FnOnce(&mut Push) -> Result<R>,
     mut hand: Handoff,
+    work: &Work<'_, U>,
+    count: &AtomicU64,
 ) -> Result<R> {
     let r = feed(&mut |rec| {
         correlator.push(rec);
         while let Some(out) = correlator.pop() {
-            hand.take(out)?;
+            hand.take(out, work, count)?;
         }
         Ok(())
     })?;
     correlator.flush();
     while let Some(out) = correlator.pop() {
-        hand.take(out)?;
+        hand.take(out, work, count)?;
     }
-    hand.send()?;
+    hand.send(work, count)?;
     Ok(r)
 }
 
-/// This thread: the normalized batches in their order, enriched and tagged,
-/// to `each`.
-fn in_order(
-    order: Receiver<Slot>,
+/// This thread: the batches in their order, normalized here if no other
+/// thread did, enriched and tagged, to `each`.
+fn in_order<U: UserDb>(
+    order: Receiver<Arc<Batch>>,
+    work: &Work<'_, U>,
+    count: &AtomicU64,
     enricher: &mut Enricher,
-    controls: Option<&ControlMap>,
+    controls: &Option<ControlMap>,
     each: &mut dyn FnMut(Enriched) -> Result<()>,
 ) -> Result<()> {
-    for done in order {
-        let evs = done
-            .recv()
-            .map_err(|_| anyhow!("a normalizer thread stopped"))?;
+    for b in order {
+        work.normalize(&b, count);
+        let evs = {
+            let mut st = b.lock();
+            loop {
+                match std::mem::replace(&mut *st, State::Lost) {
+                    State::Done(evs) => break evs,
+                    State::Taken => {
+                        *st = State::Taken;
+                        st = b.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                    }
+                    State::Raw(_) | State::Lost => {
+                        return Err(anyhow!("a normalizer thread stopped"));
+                    }
+                }
+            }
+        };
         for ev in evs {
-            each(super::stages::finish(enricher, controls, ev))?;
+            each(super::stages::finish(enricher, controls.as_ref(), ev))?;
         }
     }
     Ok(())
 }
 
-fn next_work(rx: &Mutex<Receiver<Work>>) -> Result<Work, std::sync::mpsc::RecvError> {
+fn next_work(rx: &Mutex<Receiver<Arc<Batch>>>) -> Result<Arc<Batch>, std::sync::mpsc::RecvError> {
     rx.lock().unwrap_or_else(|e| e.into_inner()).recv()
 }
 
-/// The reader's side: completed events handed to the normalizers in
-/// batches, each with its place in the order.
+/// The reader's side: completed events handed on in batches, in order.
 struct Handoff {
     batch: usize,
     /// Record bytes in `outs`.
     bytes: usize,
     outs: Vec<Output>,
-    work_tx: SyncSender<Work>,
-    order_tx: SyncSender<Slot>,
+    /// To the helpers, when there are any.
+    work_tx: Option<SyncSender<Arc<Batch>>>,
+    order_tx: SyncSender<Arc<Batch>>,
     spent: Receiver<Vec<Output>>,
 }
 
 impl Handoff {
-    fn take(&mut self, out: Output) -> Result<()> {
+    fn take<U: UserDb>(
+        &mut self,
+        out: Output,
+        work: &Work<'_, U>,
+        count: &AtomicU64,
+    ) -> Result<()> {
         if let Output::Event(a) = &out {
             self.bytes += a.records.iter().map(|r| r.mem_bytes()).sum::<usize>();
         }
         self.outs.push(out);
         if self.outs.len() >= self.batch || self.bytes >= BATCH_BYTES {
-            self.send()?;
+            self.send(work, count)?;
         }
         Ok(())
     }
 
-    /// The batch so far on its way, its slot in the order.
-    fn send(&mut self) -> Result<()> {
+    /// The batch so far on its way: offered to the helpers, queued for the
+    /// calling thread, and normalized here first when that queue is full.
+    fn send<U: UserDb>(&mut self, work: &Work<'_, U>, count: &AtomicU64) -> Result<()> {
         if self.outs.is_empty() {
             return Ok(());
         }
-        let (done_tx, done_rx) = sync_channel(1);
         // Batches normalized since: freed here, their vector reused.
         let mut next = Vec::new();
         while let Ok(mut old) = self.spent.try_recv() {
@@ -205,9 +332,22 @@ impl Handoff {
         }
         let outs = std::mem::replace(&mut self.outs, next);
         self.bytes = 0;
-        if self.work_tx.send((outs, done_tx)).is_err() || self.order_tx.send(done_rx).is_err() {
-            return Err(anyhow!("the replay stopped"));
+        let b = Arc::new(Batch {
+            state: Mutex::new(State::Raw(outs)),
+            ready: Condvar::new(),
+        });
+        if let Some(tx) = &self.work_tx {
+            // Helpers all busy: the batch waits for whoever is free first.
+            let _ = tx.try_send(b.clone());
         }
-        Ok(())
+        let stopped = || anyhow!("the replay stopped");
+        match self.order_tx.try_send(b) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(b)) => {
+                work.normalize(&b, count);
+                self.order_tx.send(b).map_err(|_| stopped())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(stopped()),
+        }
     }
 }

@@ -213,3 +213,99 @@ fn the_golden_logs_replay_alike_on_several_threads() {
     }
     assert!(n >= 3, "golden logs found: {n}");
 }
+
+/// 600 events in batches of 4, the reader slowed every 20 records (about a
+/// batch) or the writer every 50 events: what each kind of thread normalized, and
+/// whether the events are one thread's.
+fn shared(threads: usize, slow_reader: bool) -> (parallel::Shares, bool) {
+    let evs: Vec<Ev> = (0..600)
+        .map(|i| (2 + i % 4, 1 + i % 4, i % 3 == 0, 0, true, i % 4 == 1, 3))
+        .collect();
+    let recs = parsed(&log(&evs, None));
+    let want = one_thread(&recs);
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(2));
+    let shares = parallel::Shares::default();
+    let mut st = stages();
+    let mut got = Vec::new();
+    parallel::run_sharing(
+        &mut st,
+        threads,
+        4,
+        &shares,
+        |push| {
+            for (i, r) in recs.iter().enumerate() {
+                if slow_reader && i % 20 == 0 {
+                    pause();
+                }
+                push(r.clone())?;
+            }
+            Ok(())
+        },
+        &mut |e| {
+            if !slow_reader && got.len() % 50 == 0 {
+                pause();
+            }
+            got.push(e);
+            Ok(())
+        },
+    )
+    .unwrap();
+    (shares, got == want)
+}
+
+#[test]
+fn a_reader_ahead_normalizes_what_it_hands_on() {
+    let (s, same) = shared(2, false);
+    assert!(same);
+    // The writer sleeps: the queue fills and the reader takes its share.
+    assert!(s.reader.into_inner() > 0, "the reader normalized nothing");
+    assert_eq!(s.helpers.into_inner(), 0);
+}
+
+#[test]
+fn a_writer_ahead_normalizes_what_it_gets() {
+    let (s, same) = shared(2, true);
+    assert!(same);
+    // The reader sleeps after each batch: the queue does not fill (unless
+    // the writer is kept off its core for 8 of them), the writer does it all.
+    let (reader, writer) = (s.reader.into_inner(), s.writer.into_inner());
+    assert!(
+        writer > 0 && reader * 10 <= writer,
+        "reader {reader}, writer {writer}"
+    );
+}
+
+#[test]
+fn helper_threads_normalize_past_two_threads() {
+    let (s, same) = shared(4, false);
+    assert!(same);
+    assert!(s.helpers.into_inner() > 0, "the helpers normalized nothing");
+}
+
+#[test]
+fn an_error_of_the_writer_is_the_one_returned() {
+    let recs = parsed(&log(&[(2, 1, true, 0, true, false, 3); 300], None));
+    for threads in [2, 4] {
+        let mut n = 0;
+        let err = parallel::run(
+            &mut stages(),
+            threads,
+            4,
+            |push| {
+                for r in &recs {
+                    push(r.clone())?;
+                }
+                Ok(())
+            },
+            &mut |_| {
+                n += 1;
+                if n == 20 {
+                    anyhow::bail!("the output is gone");
+                }
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "the output is gone", "{threads} threads");
+    }
+}
