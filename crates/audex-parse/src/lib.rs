@@ -30,8 +30,3 @@ pub fn parse_line(line: &[u8]) -> Result<Record, ParseError> {
 pub fn parse_netlink(rtype: u16, payload: &[u8]) -> Result<Record, ParseError> {
     record::Record::from_netlink(rtype, payload)
 }
-
-/// As [`parse_netlink`], taking the payload's buffer as the record's own.
-pub fn parse_netlink_owned(rtype: u16, payload: Vec<u8>) -> Result<Record, ParseError> {
-    record::Record::from_netlink_owned(rtype, payload)
-}

@@ -138,17 +138,6 @@ impl Record {
         Ok(rec)
     }
 
-    /// As [`from_netlink`](Self::from_netlink), keeping `payload` as the record's
-    /// buffer instead of copying it (the live path's one copy per record).
-    pub(crate) fn from_netlink_owned(
-        rtype: u16,
-        mut payload: Vec<u8>,
-    ) -> Result<Record, ParseError> {
-        let len = Self::netlink_text(&payload)?.len();
-        payload.truncate(len);
-        Self::from_netlink_text(rtype, payload.into_boxed_slice())
-    }
-
     pub(crate) fn from_netlink(rtype: u16, payload: &[u8]) -> Result<Record, ParseError> {
         Self::from_netlink_text(rtype, Self::netlink_text(payload)?.into())
     }
