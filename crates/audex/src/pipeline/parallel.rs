@@ -98,41 +98,41 @@ impl Batch {
 }
 
 /// Marks a taken batch lost if its thread unwinds before finishing it, so
-/// the calling thread does not wait for it forever.
-struct Taken<'a>(&'a Batch, bool);
+/// the calling thread does not wait for it forever (forgotten once done).
+struct Taken<'a>(&'a Batch);
 
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
-        if !self.1 {
-            self.0.finish(State::Lost);
-        }
+        self.0.finish(State::Lost);
     }
 }
 
-/// What a thread needs to normalize a batch it took.
-#[derive(Clone, Copy)]
+/// What a thread needs to normalize a batch, and where it counts those it did.
 struct Work<'a, U> {
     normalizer: &'a Normalizer<U>,
-    /// Outputs go back to the reader to be freed where they were allocated
-    /// (a free on another thread is slower in mimalloc, and its owner pays
-    /// again to collect it).
-    spent: &'a SyncSender<Vec<Output>>,
+    count: &'a AtomicU64,
 }
 
 impl<U: UserDb> Work<'_, U> {
-    /// Normalizes `b` if no thread has taken it; true if this one did.
-    fn normalize(&self, b: &Batch, count: &AtomicU64) -> bool {
-        let Some(outs) = b.take() else {
-            return false;
-        };
-        let mut guard = Taken(b, false);
+    /// Normalizes `b` if no thread has taken it; gives back its outputs then.
+    fn normalize(&self, b: &Batch) -> Option<Vec<Output>> {
+        let outs = b.take()?;
+        let guard = Taken(b);
         let evs = outs.iter().map(|o| self.normalizer.normalize(o)).collect();
-        guard.1 = true;
+        std::mem::forget(guard);
         b.finish(State::Done(evs));
-        count.fetch_add(1, Ordering::Relaxed);
-        // Freed here when the reader's queue is full.
-        let _ = self.spent.try_send(outs);
-        true
+        self.count.fetch_add(1, Ordering::Relaxed);
+        Some(outs)
+    }
+
+    /// As [`Work::normalize`], the outputs sent back to the reader to be
+    /// freed where they were allocated (a free on another thread is slower in
+    /// mimalloc, and its owner pays again to collect it); freed here when the
+    /// reader's queue of them is full.
+    fn normalize_for(&self, b: &Batch, spent: &SyncSender<Vec<Output>>) {
+        if let Some(outs) = self.normalize(b) {
+            let _ = spent.try_send(outs);
+        }
     }
 }
 
@@ -188,15 +188,14 @@ where
             s.spawn(move || {
                 let work = Work {
                     normalizer,
-                    spent: &spent,
+                    count: &shares.helpers,
                 };
                 while let Ok(b) = next_work(&rx) {
-                    work.normalize(&b, &shares.helpers);
+                    work.normalize_for(&b, &spent);
                 }
             });
         }
         drop(work_rx);
-        let reader_spent = spent_tx.clone();
         let hand = Handoff {
             batch: batch.max(1),
             bytes: 0,
@@ -204,20 +203,18 @@ where
             work_tx: (helpers > 0).then_some(work_tx),
             order_tx,
             spent: spent_rx,
-        };
-        let reader = s.spawn(move || {
-            let work = Work {
+            work: Work {
                 normalizer,
-                spent: &reader_spent,
-            };
-            correlate(correlator, feed, hand, &work, &shares.reader)
-        });
+                count: &shares.reader,
+            },
+        };
+        let reader = s.spawn(move || correlate(correlator, feed, hand));
         let work = Work {
             normalizer,
-            spent: &spent_tx,
+            count: &shares.writer,
         };
         // On an error here the queue closes, and the reader stops at its next batch.
-        in_order(order_rx, &work, &shares.writer, enricher, controls, each)?;
+        in_order(order_rx, &work, &spent_tx, enricher, controls, each)?;
         reader
             .join()
             .map_err(|_| anyhow!("the reader thread panicked"))?
@@ -229,22 +226,20 @@ where
 fn correlate<R, U: UserDb>(
     correlator: &mut Correlator,
     feed: impl FnOnce(&mut Push) -> Result<R>,
-    mut hand: Handoff,
-    work: &Work<'_, U>,
-    count: &AtomicU64,
+    mut hand: Handoff<'_, U>,
 ) -> Result<R> {
     let r = feed(&mut |rec| {
         correlator.push(rec);
         while let Some(out) = correlator.pop() {
-            hand.take(out, work, count)?;
+            hand.take(out)?;
         }
         Ok(())
     })?;
     correlator.flush();
     while let Some(out) = correlator.pop() {
-        hand.take(out, work, count)?;
+        hand.take(out)?;
     }
-    hand.send(work, count)?;
+    hand.send()?;
     Ok(r)
 }
 
@@ -253,28 +248,22 @@ fn correlate<R, U: UserDb>(
 fn in_order<U: UserDb>(
     order: Receiver<Arc<Batch>>,
     work: &Work<'_, U>,
-    count: &AtomicU64,
+    spent: &SyncSender<Vec<Output>>,
     enricher: &mut Enricher,
     controls: &Option<ControlMap>,
     each: &mut dyn FnMut(Enriched) -> Result<()>,
 ) -> Result<()> {
     for b in order {
-        work.normalize(&b, count);
-        let evs = {
-            let mut st = b.lock();
-            loop {
-                match std::mem::replace(&mut *st, State::Lost) {
-                    State::Done(evs) => break evs,
-                    State::Taken => {
-                        *st = State::Taken;
-                        st = b.ready.wait(st).unwrap_or_else(|e| e.into_inner());
-                    }
-                    State::Raw(_) | State::Lost => {
-                        return Err(anyhow!("a normalizer thread stopped"));
-                    }
-                }
-            }
+        work.normalize_for(&b, spent);
+        // Taken by a helper: done when it has finished.
+        let mut st = b
+            .ready
+            .wait_while(b.lock(), |st| matches!(st, State::Taken))
+            .unwrap_or_else(|e| e.into_inner());
+        let State::Done(evs) = std::mem::replace(&mut *st, State::Lost) else {
+            return Err(anyhow!("a normalizer thread stopped"));
         };
+        drop(st);
         for ev in evs {
             each(super::stages::finish(enricher, controls.as_ref(), ev))?;
         }
@@ -287,7 +276,7 @@ fn next_work(rx: &Mutex<Receiver<Arc<Batch>>>) -> Result<Arc<Batch>, std::sync::
 }
 
 /// The reader's side: completed events handed on in batches, in order.
-struct Handoff {
+struct Handoff<'a, U> {
     batch: usize,
     /// Record bytes in `outs`.
     bytes: usize,
@@ -296,28 +285,25 @@ struct Handoff {
     work_tx: Option<SyncSender<Arc<Batch>>>,
     order_tx: SyncSender<Arc<Batch>>,
     spent: Receiver<Vec<Output>>,
+    /// To normalize a batch when the queue is full.
+    work: Work<'a, U>,
 }
 
-impl Handoff {
-    fn take<U: UserDb>(
-        &mut self,
-        out: Output,
-        work: &Work<'_, U>,
-        count: &AtomicU64,
-    ) -> Result<()> {
+impl<U: UserDb> Handoff<'_, U> {
+    fn take(&mut self, out: Output) -> Result<()> {
         if let Output::Event(a) = &out {
             self.bytes += a.records.iter().map(|r| r.mem_bytes()).sum::<usize>();
         }
         self.outs.push(out);
         if self.outs.len() >= self.batch || self.bytes >= BATCH_BYTES {
-            self.send(work, count)?;
+            self.send()?;
         }
         Ok(())
     }
 
     /// The batch so far on its way: offered to the helpers, queued for the
     /// calling thread, and normalized here first when that queue is full.
-    fn send<U: UserDb>(&mut self, work: &Work<'_, U>, count: &AtomicU64) -> Result<()> {
+    fn send(&mut self) -> Result<()> {
         if self.outs.is_empty() {
             return Ok(());
         }
@@ -344,7 +330,8 @@ impl Handoff {
         match self.order_tx.try_send(b) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(b)) => {
-                work.normalize(&b, count);
+                // Its outputs freed here, where they were allocated.
+                drop(self.work.normalize(&b));
                 self.order_tx.send(b).map_err(|_| stopped())
             }
             Err(TrySendError::Disconnected(_)) => Err(stopped()),
