@@ -53,7 +53,7 @@ pub(crate) fn parse_stamp(buf: &[u8], at: usize) -> Result<(AuditTime, u64, usiz
     }
     let mut i = at + 6;
     let (secs, n) = digits(buf, i);
-    if n == 0 || n > 19 || buf.get(i + n) != Some(&b'.') {
+    if n == 0 || buf.get(i + n) != Some(&b'.') {
         return Err(bad(i));
     }
     if secs > MAX_SECS {
@@ -67,7 +67,7 @@ pub(crate) fn parse_stamp(buf: &[u8], at: usize) -> Result<(AuditTime, u64, usiz
     let nanos = (frac * POW10[9 - fdigits]) as u32;
     i += fdigits + 1;
     let (serial, n) = digits(buf, i);
-    if n == 0 || n > 19 || buf.get(i + n) != Some(&b')') {
+    if n == 0 || buf.get(i + n) != Some(&b')') {
         return Err(bad(i));
     }
     i += n + 1;
@@ -92,7 +92,8 @@ const POW10: [u64; 10] = [
     1_000_000_000,
 ];
 
-/// The value of the decimal digits at `at` (19 at most) and their count.
+/// The value of the decimal digits at `at` and their count: 19 at most (a
+/// 20th digit is then not the delimiter its caller looks for).
 fn digits(buf: &[u8], at: usize) -> (u64, usize) {
     let mut v: u64 = 0;
     let mut n = 0;
