@@ -1,4 +1,5 @@
 //! The audex binary: command line, then one module per command.
+mod allocator;
 mod cli;
 mod compliance_cmd;
 mod daemon_state;
@@ -26,7 +27,7 @@ use clap::Parser;
 /// The collector allocates small strings for every event; mimalloc's per-thread
 /// free lists make that about a fifth cheaper than glibc malloc (see the replay bench).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::Allocator = allocator::Allocator;
 use std::process::ExitCode;
 
 /// `audex validate --config FILE [--no-environment]`: every error with its
