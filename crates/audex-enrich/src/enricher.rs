@@ -9,6 +9,7 @@ use crate::kubernetes::PodIndex;
 use crate::peers::Peers;
 use crate::process::{ProcInfo, ProcessCache};
 use crate::procfs::ProcFs;
+use crate::Argv;
 use audex_policy::{LabelSet, Labels};
 use audex_proto::v1::{AuditEvent, Container, Kubernetes, Parent, Peer};
 use audex_proto::Action;
@@ -107,14 +108,17 @@ impl Enricher {
                 .peek(pid)
                 .filter(|o| o.exe == r.exe)
                 .map_or(0, |o| o.labels);
-            kept | self.inherited(r.ppid) | self.labels.of_exec(&r.exe, &r.args)
+            kept | self.inherited(r.ppid)
+                | self
+                    .labels
+                    .of_exec(&r.exe, r.args.iter().map(String::as_str))
         };
         Some(self.cache.insert(
             pid,
             ProcInfo {
                 exe: r.exe,
                 comm: r.comm,
-                args: r.args,
+                args: Argv::from(r.args.as_slice()),
                 ppid: r.ppid,
                 container,
                 read_at: Some(now_s),
@@ -185,9 +189,9 @@ impl Enricher {
                 .container_of_pid(pid)
                 .or_else(|| parent.as_ref().and_then(|pp| pp.container.clone()));
             let args = if p.args.is_empty() {
-                p.title.split(' ').map(String::from).collect()
+                Argv::new(p.title.split(' '))
             } else {
-                p.args.clone()
+                Argv::from(p.args.as_slice())
             };
             // An exec keeps the process's labels and its parent's, and adds
             // what the new program, argv and the event's keys give (so
@@ -197,7 +201,7 @@ impl Enricher {
             } else {
                 self.cache.peek(pid).map_or(0, |o| o.labels)
                     | parent.as_ref().map_or(0, |pp| pp.labels)
-                    | self.labels.of_exec(&p.exe, &args)
+                    | self.labels.of_exec(&p.exe, args.iter())
                     | self.labels.of_keys(&ev.keys)
             };
             Some(self.cache.insert(
@@ -242,7 +246,7 @@ impl Enricher {
                 proc_.parent = Some(Parent {
                     exe: pp.exe.clone(),
                     comm: pp.comm.clone(),
-                    args: pp.args.clone(),
+                    args: pp.args.to_vec(),
                 });
             }
         }

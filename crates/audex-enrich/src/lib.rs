@@ -6,6 +6,7 @@
 //!   cache, from exec events and `/proc`), `container` ([`cgroup`]), `k8s`
 //!   ([`kubernetes`] pod watch) and `process.peer` ([`peers`]).
 
+mod argv;
 pub mod cgroup;
 mod enricher;
 pub mod kubernetes;
@@ -14,5 +15,6 @@ pub mod process;
 pub mod procfs;
 mod users;
 
+pub use argv::Argv;
 pub use enricher::{EnrichOptions, Enricher};
 pub use users::PasswdDb;

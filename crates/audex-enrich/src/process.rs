@@ -5,6 +5,7 @@
 //! it): the oldest entry goes first. Short-lived processes and their parents
 //! stay known after they exit.
 use crate::cgroup::ContainerRef;
+use crate::Argv;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 pub struct ProcInfo {
     pub exe: String,
     pub comm: String,
-    pub args: Vec<String>,
+    pub args: Argv,
     pub ppid: Option<u32>,
     pub container: Option<ContainerRef>,
     /// Audit time (s) at which this was learnt from /proc (None: from an exec
@@ -27,11 +28,10 @@ pub struct ProcInfo {
 impl ProcInfo {
     /// Bytes this entry holds (its strings and their headers).
     pub fn mem_bytes(&self) -> usize {
-        let s = std::mem::size_of::<String>();
         std::mem::size_of::<ProcInfo>()
             + self.exe.len()
             + self.comm.len()
-            + self.args.iter().map(|a| a.len() + s).sum::<usize>()
+            + self.args.mem_bytes()
             + self.container.as_ref().map_or(0, |c| {
                 c.id.len() + c.pod_uid.as_ref().map_or(0, String::len)
             })
@@ -179,7 +179,7 @@ mod tests {
     fn bounded_in_bytes_too() {
         let mut c = ProcessCache::new(1000).with_max_bytes(1 << 20);
         let big = |pid: u32| ProcInfo {
-            args: vec!["x".repeat(100 << 10)],
+            args: Argv::new([&*"x".repeat(100 << 10)]),
             comm: format!("p{pid}"),
             ..Default::default()
         };
@@ -204,7 +204,7 @@ mod tests {
         c.insert(
             99,
             ProcInfo {
-                args: vec!["y".repeat(2 << 20)],
+                args: Argv::new([&*"y".repeat(2 << 20)]),
                 ..Default::default()
             },
         );

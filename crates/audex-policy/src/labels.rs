@@ -99,8 +99,11 @@ impl Labels {
         self.rules.is_empty()
     }
 
-    /// The labels an exec of `exe` with `args` gives.
-    pub fn of_exec(&self, exe: &str, args: &[String]) -> LabelSet {
+    /// The labels an exec of `exe` with `args` gives (argv patterns match the
+    /// arguments joined by spaces).
+    pub fn of_exec<'a>(&self, exe: &str, args: impl IntoIterator<Item = &'a str>) -> LabelSet {
+        let mut args = args.into_iter().peekable();
+        let has_args = args.peek().is_some();
         let mut set = 0;
         let mut joined: Option<String> = None;
         for r in &self.rules {
@@ -108,8 +111,8 @@ impl Labels {
                 continue;
             }
             let by_exe = r.exe.iter().any(|p| p.matches(exe, false));
-            let by_argv = !by_exe && !r.argv.is_empty() && !args.is_empty() && {
-                let line = joined.get_or_insert_with(|| args.join(" "));
+            let by_argv = !by_exe && !r.argv.is_empty() && has_args && {
+                let line = joined.get_or_insert_with(|| join(&mut args));
                 r.argv.iter().any(|re| re.is_match(line))
             };
             if by_exe || by_argv {
@@ -141,6 +144,18 @@ impl Labels {
     }
 }
 
+/// Arguments joined by spaces.
+fn join<'a>(args: impl Iterator<Item = &'a str>) -> String {
+    let mut line = String::new();
+    for (i, a) in args.enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        line.push_str(a);
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,18 +179,18 @@ mod tests {
             spec("shell", &["zsh"], &[], &[]),
         ])
         .unwrap();
-        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let args = |s: &'static str| s.split(' ');
         assert_eq!(
-            l.names(l.of_exec("/bin/bash", &args("bash -c x"))),
+            l.names(l.of_exec("/bin/bash", args("bash -c x"))),
             ["shell"]
         );
-        assert_eq!(l.names(l.of_exec("/usr/bin/zsh", &[])), ["shell"]);
-        assert_eq!(l.of_exec("/usr/bin/dash2", &[]), 0);
+        assert_eq!(l.names(l.of_exec("/usr/bin/zsh", [])), ["shell"]);
+        assert_eq!(l.of_exec("/usr/bin/dash2", []), 0);
         assert_eq!(
-            l.names(l.of_exec("/usr/bin/rsync", &args("rsync -a --delete a b"))),
+            l.names(l.of_exec("/usr/bin/rsync", args("rsync -a --delete a b"))),
             ["backup"]
         );
-        assert_eq!(l.of_exec("/usr/bin/rsync", &args("rsync -a a b")), 0);
+        assert_eq!(l.of_exec("/usr/bin/rsync", args("rsync -a a b")), 0);
         assert_eq!(
             l.names(l.of_keys(&["x".into(), "sudo-cmd".into()])),
             ["admin"]
