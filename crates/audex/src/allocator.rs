@@ -61,17 +61,22 @@ mod tests {
                 let l = Layout::from_size_align(size, align).unwrap();
                 unsafe {
                     let p = a.alloc(l);
-                    assert!(!p.is_null() && p as usize % align == 0, "{size}/{align}");
+                    assert!(
+                        !p.is_null() && (p as usize).is_multiple_of(align),
+                        "{size}/{align}"
+                    );
                     p.write_bytes(0xa5, size);
                     let q = a.realloc(p, l, size * 3);
                     assert!(
-                        !q.is_null() && q as usize % align == 0,
+                        !q.is_null() && (q as usize).is_multiple_of(align),
                         "realloc {size}/{align}"
                     );
                     assert!((0..size).all(|i| *q.add(i) == 0xa5), "kept {size}/{align}");
                     a.dealloc(q, Layout::from_size_align(size * 3, align).unwrap());
                     let z = a.alloc_zeroed(l);
-                    assert!(z as usize % align == 0 && (0..size).all(|i| *z.add(i) == 0));
+                    assert!(
+                        (z as usize).is_multiple_of(align) && (0..size).all(|i| *z.add(i) == 0)
+                    );
                     a.dealloc(z, l);
                 }
             }
