@@ -14,16 +14,18 @@ macro_rules! view {
             /// The first kernel or message value of each field (ENRICHED ignored).
             pub fn of(r: &'a Record) -> Self {
                 let mut v = Self::default();
-                for (key, val, origin) in r.fields() {
-                    if origin == Origin::Enriched {
+                // Values made only for the slots (a PATH record has 15
+                // fields, of which 9 are read).
+                for f in r.field_refs() {
+                    if f.origin() == Origin::Enriched {
                         continue;
                     }
-                    let slot = match key {
+                    let slot = match f.key {
                         $($key => &mut v.$field,)*
                         _ => continue,
                     };
                     if slot.is_none() {
-                        *slot = Some(val);
+                        *slot = Some(f.value());
                     }
                 }
                 v

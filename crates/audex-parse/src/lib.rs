@@ -16,7 +16,7 @@ mod scan;
 mod value;
 
 pub use error::{ParseError, ParseErrorKind};
-pub use record::{AuditTime, Field, Origin, Record, MAX_RECORD_BYTES};
+pub use record::{AuditTime, Field, FieldRef, Origin, Record, MAX_RECORD_BYTES};
 pub use record_type::RecordType;
 pub use value::{decode_hex, decode_hex_into, is_hex, Value, ValueKind};
 

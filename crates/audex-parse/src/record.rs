@@ -79,6 +79,24 @@ pub struct Record {
     fields: Vec<Field>,
 }
 
+/// One field of a record, its value not made yet (see [`Record::field_refs`]).
+#[derive(Clone, Copy)]
+pub struct FieldRef<'a> {
+    record: &'a Record,
+    field: &'a Field,
+    pub key: &'a [u8],
+}
+
+impl<'a> FieldRef<'a> {
+    pub fn origin(&self) -> Origin {
+        self.field.origin
+    }
+
+    pub fn value(&self) -> Value<'a> {
+        self.record.value_of(self.key, self.field)
+    }
+}
+
 impl Record {
     pub(crate) fn from_log_line(line: &[u8]) -> Result<Record, ParseError> {
         let line = trim_eol(line);
@@ -229,6 +247,17 @@ impl Record {
         self.fields.iter().map(move |f| {
             let k = self.key_of(f);
             (k, self.value_of(k, f), f.origin)
+        })
+    }
+
+    /// Every field's key and origin, its value made only when asked for
+    /// ([`FieldRef::value`]): for a reader that takes a few fields of many
+    /// (deciding whether a value is hex-encoded costs a match on its key).
+    pub fn field_refs(&self) -> impl Iterator<Item = FieldRef<'_>> + '_ {
+        self.fields.iter().map(move |f| FieldRef {
+            record: self,
+            field: f,
+            key: self.key_of(f),
         })
     }
 
