@@ -115,11 +115,12 @@ impl<U: UserDb> Normalizer<U> {
             .name()
             .map_or_else(|| primary.rtype.to_string(), str::to_string);
 
-        let cwd: Option<String> = a
+        // Borrowed from the record (unless hex-encoded): copied once, into the event.
+        let cwd = a
             .records
             .iter()
             .find(|r| r.rtype == RecordType::CWD)
-            .and_then(|r| r.text("cwd").map(|c| c.into_owned()));
+            .and_then(|r| r.text("cwd"));
         let view = SubjectView::of(primary);
         let mut bad = Vec::new();
         self.actor(primary, &view, &mut ev, &mut bad);
@@ -327,28 +328,41 @@ impl<U: UserDb> Normalizer<U> {
         if a == Actor::default() {
             return;
         }
-        // uid, euid, suid and fsuid are usually one id: resolve each id once.
-        let mut memo: Vec<(u32, bool, String)> = Vec::with_capacity(4);
-        let mut name = |k: &str, v: Option<u32>, group: bool| -> String {
-            let Some(id) = v else { return String::new() };
-            if !r.has_enriched() {
-                if let Some((_, _, n)) = memo.iter().find(|(i, g, _)| *i == id && *g == group) {
-                    return n.clone();
-                }
+        // uid, euid, suid and fsuid are usually one id: resolve each id once,
+        // the later fields copying the first one's name.
+        let ids = [
+            (a.auid, false, "AUID"),
+            (a.uid, false, "UID"),
+            (a.euid, false, "EUID"),
+            (a.suid, false, "SUID"),
+            (a.fsuid, false, "FSUID"),
+            (a.gid, true, "GID"),
+            (a.egid, true, "EGID"),
+            (a.sgid, true, "SGID"),
+            (a.fsgid, true, "FSGID"),
+        ];
+        let enriched = r.has_enriched();
+        let mut names: [String; 9] = Default::default();
+        for (i, &(id, group, key)) in ids.iter().enumerate() {
+            if id.is_none() {
+                continue;
             }
-            let n = self.name_of(r, k, v, group);
-            memo.push((id, group, n.clone()));
-            n
-        };
-        a.auid_name = name("AUID", a.auid, false);
-        a.uid_name = name("UID", a.uid, false);
-        a.euid_name = name("EUID", a.euid, false);
-        a.suid_name = name("SUID", a.suid, false);
-        a.fsuid_name = name("FSUID", a.fsuid, false);
-        a.gid_name = name("GID", a.gid, true);
-        a.egid_name = name("EGID", a.egid, true);
-        a.sgid_name = name("SGID", a.sgid, true);
-        a.fsgid_name = name("FSGID", a.fsgid, true);
+            let earlier = (0..i).find(|&j| !enriched && ids[j].0 == id && ids[j].1 == group);
+            names[i] = match earlier {
+                Some(j) => names[j].clone(),
+                None => self.name_of(r, key, id, group),
+            };
+        }
+        let [auid, uid, euid, suid, fsuid, gid, egid, sgid, fsgid] = names;
+        a.auid_name = auid;
+        a.uid_name = uid;
+        a.euid_name = euid;
+        a.suid_name = suid;
+        a.fsuid_name = fsuid;
+        a.gid_name = gid;
+        a.egid_name = egid;
+        a.sgid_name = sgid;
+        a.fsgid_name = fsgid;
         ev.actor = Some(a);
     }
 
