@@ -16,8 +16,8 @@
 //! events/s for parse only, parse+correlate+normalize and
 //! parse+correlate+normalize+protobuf in process, then CPU time
 //! and peak RSS of whole processes: `audex replay --format proto|json` on one
-//! thread and on every core (`--threads`),
-//! `ausearch -i`, Laurel (from $AUDEX_TOOLS/bin, default tools/bin; install with
+//! thread and on every core (`--threads`; medians of AUDEX_BENCH_ROUNDS alternating
+//! runs, default 3), `ausearch -i`, Laurel (from $AUDEX_TOOLS/bin, default tools/bin; install with
 //! `cargo install laurel --version 0.8.2 --root tools`) and `wc -l`.
 use audex_correlate::{Config, Correlator};
 use audex_normalize::{NoNames, Normalizer};
@@ -307,6 +307,11 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    let rounds: usize = std::env::var("AUDEX_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(3);
     let peers = std::env::var("AUDEX_BENCH_PEERS")
         .map(|v| v != "0")
         .unwrap_or(true);
@@ -380,11 +385,15 @@ fn main() {
         let mut rows: Vec<(String, Run)> = Vec::new();
         let p = path.to_str().unwrap();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        for (format, threads) in [("proto", 1), ("proto", cores), ("json", 1), ("json", cores)] {
-            let t = threads.to_string();
-            rows.push((
-                format!("audex replay --format {format} --threads {threads}"),
-                measure(
+        // audex's runs alternate, AUDEX_BENCH_ROUNDS times (default 3), and
+        // each reports its medians: on this VM one run of the threaded replay
+        // moved by a third with the host's load on the second core.
+        let configs = [("proto", 1), ("proto", cores), ("json", 1), ("json", cores)];
+        let mut samples: Vec<Vec<Run>> = configs.iter().map(|_| Vec::new()).collect();
+        for _ in 0..rounds {
+            for ((format, threads), runs) in configs.iter().zip(&mut samples) {
+                let t = threads.to_string();
+                runs.push(measure(
                     Command::new(audex).args([
                         "replay",
                         "-q",
@@ -397,7 +406,13 @@ fn main() {
                         p,
                     ]),
                     None,
-                ),
+                ));
+            }
+        }
+        for ((format, threads), runs) in configs.iter().zip(samples) {
+            rows.push((
+                format!("audex replay --format {format} --threads {threads}"),
+                median(runs),
             ));
         }
         rows.push((
@@ -449,6 +464,25 @@ fn main() {
         }
         println!();
         let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// The median wall and the median CPU of `runs` (each on its own), the
+/// highest peak RSS; failed if any failed.
+fn median(runs: Vec<Run>) -> Run {
+    let mid = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut wall: Vec<f64> = runs.iter().map(|r| r.wall).collect();
+    let mut cpu: Vec<f64> = runs.iter().map(|r| r.cpu).collect();
+    let rss_mib = runs.iter().map(|r| r.rss_mib).fold(0.0, f64::max);
+    let ok = runs.iter().all(|r| r.ok);
+    Run {
+        wall: mid(&mut wall),
+        cpu: mid(&mut cpu),
+        rss_mib,
+        ok,
     }
 }
 
