@@ -244,10 +244,7 @@ impl Record {
 
     /// Every field in order: key, value, origin.
     pub fn fields(&self) -> impl Iterator<Item = (&[u8], Value<'_>, Origin)> + '_ {
-        self.fields.iter().map(move |f| {
-            let k = self.key_of(f);
-            (k, self.value_of(k, f), f.origin)
-        })
+        self.field_refs().map(|f| (f.key, f.value(), f.origin()))
     }
 
     /// Every field's key and origin, its value made only when asked for
