@@ -416,9 +416,14 @@ impl<U: UserDb> Normalizer<U> {
         }
         if let Some(t) = a.records.iter().find(|r| r.rtype == RecordType::PROCTITLE) {
             if let Some(b) = t.get("proctitle").and_then(|v| v.bytes()) {
-                // Decoded once (its own buffer when hex), NULs made spaces in place.
+                // Decoded once (its own buffer when hex), NULs made spaces in
+                // place, without a branch per byte (the compiler makes it SIMD;
+                // the filter before was 0.5 % of replay's instructions on the
+                // storm capture, cachegrind).
                 let mut b = b.into_owned();
-                b.iter_mut().filter(|c| **c == 0).for_each(|c| *c = b' ');
+                for c in b.iter_mut() {
+                    *c = if *c == 0 { b' ' } else { *c };
+                }
                 let mut s = String::from_utf8(b)
                     .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                 s.truncate(s.trim_end().len());
