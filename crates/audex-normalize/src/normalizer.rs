@@ -424,8 +424,7 @@ impl<U: UserDb> Normalizer<U> {
                 for c in b.iter_mut() {
                     *c = if *c == 0 { b' ' } else { *c };
                 }
-                let mut s = String::from_utf8(b)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                let mut s = audex_parse::utf8_owned(b);
                 s.truncate(s.trim_end().len());
                 p.title = s;
             }
@@ -515,7 +514,7 @@ fn add_data(r: &Record, prefix: Option<&str>, ev: &mut AuditEvent) {
             continue;
         }
         let Some(text) = val.text() else { continue };
-        let key = String::from_utf8_lossy(key);
+        let key = audex_parse::utf8(key);
         // Built by hand: `format!` here was 3% of `replay`'s instructions on the
         // auditd storm capture (callgrind; a BPRM_FCAPS record per exec).
         let key = match prefix {
@@ -539,6 +538,6 @@ fn keys(v: &SubjectView<'_>) -> Vec<String> {
     };
     b.split(|&c| c == 0x01)
         .filter(|k| !k.is_empty())
-        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .map(|k| audex_parse::utf8(k).into_owned())
         .collect()
 }
