@@ -93,7 +93,10 @@ const POW10: [u64; 10] = [
 ];
 
 /// The value of the decimal digits at `at` and their count: 19 at most (a
-/// 20th digit is then not the delimiter its caller looks for).
+/// 20th digit is then not the delimiter its caller looks for). Inlined: the
+/// call made 0.2 % of `replay`'s instructions on the auditd storm capture
+/// (cachegrind; eight digits a step measured worse, most numbers are short).
+#[inline(always)]
 fn digits(buf: &[u8], at: usize) -> (u64, usize) {
     let mut v: u64 = 0;
     let mut n = 0;
