@@ -18,7 +18,23 @@ pub(crate) fn tokenize(
     origin: Origin,
     out: &mut Vec<Field>,
 ) -> usize {
-    let nested = origin == Origin::Message;
+    if origin == Origin::Message {
+        tokenize_in::<true>(buf, start, end, origin, out)
+    } else {
+        tokenize_in::<false>(buf, start, end, origin, out)
+    }
+}
+
+/// [`tokenize`], compiled apart for the inside of `msg='...'` (`NESTED`) and
+/// for the rest, so the kernel records' loop carries no test of the quote.
+fn tokenize_in<const NESTED: bool>(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    origin: Origin,
+    out: &mut Vec<Field>,
+) -> usize {
+    let nested = NESTED;
     let mut i = start;
     let mut after_avc = false;
     let mut old_prefix = false;
@@ -118,7 +134,7 @@ pub(crate) fn tokenize(
                     kind: ValueKind::Nested,
                     origin,
                 });
-                let after = tokenize(buf, v + 1, end, Origin::Message, out);
+                let after = tokenize_in::<true>(buf, v + 1, end, Origin::Message, out);
                 let close = if after > v + 1 && buf[after - 1] == b'\'' {
                     after - 1
                 } else {
