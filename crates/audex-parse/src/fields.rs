@@ -35,6 +35,10 @@ fn tokenize_in<const NESTED: bool>(
     out: &mut Vec<Field>,
 ) -> usize {
     let nested = NESTED;
+    // Cut at `end`, so that `i < end` is the slice's own bound and its
+    // indexing needs no second check.
+    let buf = &buf[..end];
+    let end = buf.len();
     let mut i = start;
     let mut after_avc = false;
     let mut old_prefix = false;
