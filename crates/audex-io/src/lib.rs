@@ -10,5 +10,5 @@ pub mod peer;
 mod regular;
 
 pub use escape::{escape, Escaped};
-pub use lines::{read_line, Line};
+pub use lines::{read_line, with_line, Line};
 pub use regular::{open_regular, read_limited, FileKind};

@@ -58,6 +58,38 @@ pub fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Res
     }
 }
 
+/// [`read_line`], handing the line to `f` (with what was read): from the
+/// reader's own buffer when the whole line is there and within `max` (no
+/// copy), else from `buf`. `None` at the end of input. The copy into `buf`
+/// and its call were 1.5 % of `replay`'s instructions on the auditd storm
+/// capture (`valgrind --tool=cachegrind`).
+pub fn with_line<T>(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+    f: impl FnOnce(Line, &[u8]) -> T,
+) -> io::Result<Option<T>> {
+    let avail = loop {
+        match r.fill_buf() {
+            Ok(b) => break b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    if let Some(i) = memchr::memchr(b'\n', avail) {
+        if i < max {
+            let take = i + 1;
+            let out = f(Line::Complete { bytes: take as u64 }, &avail[..take]);
+            r.consume(take);
+            return Ok(Some(out));
+        }
+    }
+    match read_line(r, buf, max)? {
+        Line::Eof => Ok(None),
+        l => Ok(Some(f(l, buf))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +122,19 @@ mod tests {
     }
 
     proptest! {
+        /// Lines handed over by `with_line` are `read_line`'s, whether from
+        /// the reader's buffer or from the copy.
+        #[test]
+        fn with_line_agrees_with_read_line(input in proptest::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..400), max in 1usize..40, cap in 1usize..64) {
+            let mut r = io::BufReader::with_capacity(cap, input.as_slice());
+            let mut buf = Vec::new();
+            let mut got = Vec::new();
+            while let Some(x) = with_line(&mut r, &mut buf, max, |l, b| (l, b.to_vec())).unwrap() {
+                got.push(x);
+            }
+            prop_assert_eq!(got, all(&input, max, cap));
+        }
+
         /// Every byte is consumed exactly once; short lines come back whole;
         /// the buffer never passes the limit.
         #[test]

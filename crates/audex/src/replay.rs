@@ -368,17 +368,16 @@ fn read_records(
     let mut line = Vec::with_capacity(16 << 10);
     let mut bytes_read = 0u64;
     loop {
-        let parsed = match audex_io::read_line(reader, &mut line, MAX_LINE)? {
-            Line::Eof => return Ok(()),
-            Line::Complete { bytes } => {
-                bytes_read += bytes;
-                audex_parse::parse_line(&line)
-            }
-            Line::TooLong { bytes } => {
-                bytes_read += bytes;
-                Err(audex_parse::ParseError::too_long(&line))
-            }
+        let parsed = audex_io::with_line(reader, &mut line, MAX_LINE, |l, text| match l {
+            Line::Complete { bytes } => (bytes, audex_parse::parse_line(text)),
+            Line::TooLong { bytes } => (bytes, Err(audex_parse::ParseError::too_long(text))),
+            // Never handed over (the end of input is `None`): as an empty line.
+            Line::Eof => (0, audex_parse::parse_line(b"")),
+        })?;
+        let Some((bytes, parsed)) = parsed else {
+            return Ok(());
         };
+        bytes_read += bytes;
         n.lines += 1;
         match parsed {
             Ok(rec) => {
