@@ -169,9 +169,9 @@ impl Record {
         // 3 % of replay's instructions on the storm capture, cachegrind).
         SCRATCH.with_borrow_mut(|scratch| {
             scratch.clear();
-            tokenize(&self.buf, start, end, Origin::Kernel, scratch);
+            tokenize::<false>(&self.buf, start, end, Origin::Kernel, scratch);
             if let Some(gs) = gs {
-                tokenize(&self.buf, gs + 1, self.buf.len(), Origin::Enriched, scratch);
+                tokenize::<false>(&self.buf, gs + 1, self.buf.len(), Origin::Enriched, scratch);
             }
             self.fields = scratch.as_slice().to_vec();
             // A record with thousands of fields does not leave its table behind.

@@ -9,7 +9,6 @@ use audex_correlate::{Config, Correlator};
 use audex_enrich::{EnrichOptions, Enricher, PasswdDb};
 use audex_export::otlp::Resource;
 use audex_export::{EventWriter, JsonLines, OtlpJsonLines, ProtoDelimited};
-use audex_io::Line;
 use audex_normalize::{NoNames, Normalizer, Options, UserDb};
 use audex_parse::ParseErrorKind;
 use std::fs::File;
@@ -368,11 +367,12 @@ fn read_records(
     let mut line = Vec::with_capacity(16 << 10);
     let mut bytes_read = 0u64;
     loop {
-        let parsed = audex_io::with_line(reader, &mut line, MAX_LINE, |l, text| match l {
-            Line::Complete { bytes } => (bytes, audex_parse::parse_line(text)),
-            Line::TooLong { bytes } => (bytes, Err(audex_parse::ParseError::too_long(text))),
-            // Never handed over (the end of input is `None`): as an empty line.
-            Line::Eof => (0, audex_parse::parse_line(b"")),
+        let parsed = audex_io::with_line(reader, &mut line, MAX_LINE, |text, whole| {
+            if whole {
+                audex_parse::parse_line(text)
+            } else {
+                Err(audex_parse::ParseError::too_long(text))
+            }
         })?;
         let Some((bytes, parsed)) = parsed else {
             return Ok(());
