@@ -137,6 +137,20 @@ fn parse_dec(d: &[u8]) -> Option<u64> {
     if d.is_empty() || d.len() > 20 {
         return None;
     }
+    if d.len() < 20 {
+        // Below 10^19 < 2^64: no digit can overflow, so no checked arithmetic
+        // (ids, pids, inodes and the unset 4294967295 are read for every
+        // record; the checks were half of this loop's instructions).
+        let mut v: u64 = 0;
+        for &b in d {
+            let x = b.wrapping_sub(b'0');
+            if x > 9 {
+                return None;
+            }
+            v = v * 10 + x as u64;
+        }
+        return Some(v);
+    }
     let mut v: u64 = 0;
     for &b in d {
         if !b.is_ascii_digit() {
@@ -322,6 +336,25 @@ mod tests {
             let mut want = prefix;
             want.extend(reference(&s).unwrap_or_default());
             prop_assert_eq!(out, want);
+        }
+
+        #[test]
+        fn decimals_agree_with_std(
+            s in prop_oneof![
+                "[0-9]{0,21}",
+                "[0-9]{0,10}[^0-9][0-9]{0,10}",
+                // Around u64::MAX (18446744073709551615), with leading zeros.
+                "0{0,2}1844674407370955161[0-9]",
+                "[1-9][0-9]{19}",
+            ],
+        ) {
+            // std also takes a leading '+', which audit never writes, and
+            // any number of leading zeros (over 20 bytes are refused here).
+            let want = s
+                .parse::<u64>()
+                .ok()
+                .filter(|_| !s.starts_with('+') && s.len() <= 20);
+            prop_assert_eq!(super::parse_dec(s.as_bytes()), want, "{}", s);
         }
     }
 }
