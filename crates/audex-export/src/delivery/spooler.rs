@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 /// intake pauses.
 pub const HOLD_BYTES: usize = 16 << 20;
 
+/// The scratch buffer's capacity kept across events (an exec with a long
+/// command line is a few KiB; a larger one is encoded into a fresh buffer).
+const SCRATCH_KEPT: usize = 256 << 10;
+
 /// An entry not written: its bytes and the count it carries if a loss report.
 type Held = (Vec<u8>, Option<u64>);
 
@@ -35,8 +39,8 @@ pub struct Spooler {
     sync_every: Duration,
     last_sync: Instant,
     unsynced: u64,
-    /// Size of the last entry encoded.
-    last_len: usize,
+    /// Where events are encoded (keeps the largest entry's capacity).
+    scratch: Vec<u8>,
     /// Events the bound dropped so far (reported as records-lost events).
     pub dropped: u64,
     /// Where the drops are counted too, across this spooler's life (metrics).
@@ -69,7 +73,7 @@ impl Spooler {
             sync_every: Duration::from_secs(1),
             last_sync: Instant::now(),
             unsynced: 0,
-            last_len: 1024,
+            scratch: Vec::new(),
             dropped: 0,
             stats: None,
             reports: std::collections::BTreeMap::new(),
@@ -114,12 +118,19 @@ impl Spooler {
         self.spool.lock().unwrap().dir().display().to_string()
     }
 
-    /// An event encoded for the spool: a fresh buffer sized like the last
-    /// entry (the spool keeps it as its in-memory copy).
+    /// An event encoded for the spool, in a buffer of exactly its size (the
+    /// spool keeps it as its in-memory copy). Encoded into a scratch buffer
+    /// first: a buffer guessed from the last entry's size grew (a realloc and
+    /// a copy) whenever an exec followed smaller events, and the guess's spare
+    /// room stayed allocated in the spool's tail.
     fn encode(&mut self, ev: &AuditEvent) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(self.last_len + self.last_len / 4 + 64);
-        self.encoder.encode(ev, &mut buf);
-        self.last_len = buf.len();
+        self.scratch.clear();
+        self.encoder.encode(ev, &mut self.scratch);
+        let buf = self.scratch.clone();
+        if self.scratch.capacity() > SCRATCH_KEPT {
+            // One huge event does not keep its buffer.
+            self.scratch = Vec::new();
+        }
         buf
     }
 
