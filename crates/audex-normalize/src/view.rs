@@ -20,12 +20,14 @@ macro_rules! view {
                     if f.origin() == Origin::Enriched {
                         continue;
                     }
-                    let slot = match f.key {
-                        $($key => &mut v.$field,)*
+                    // Whether the slot's key is hex-encoded is decided here
+                    // at compile time, not per value.
+                    let (slot, encoded) = match f.key {
+                        $($key => (&mut v.$field, const { audex_parse::is_encoded_field($key) }),)*
                         _ => continue,
                     };
                     if slot.is_none() {
-                        *slot = Some(f.value());
+                        *slot = Some(f.value_of_key(encoded));
                     }
                 }
                 v

@@ -19,7 +19,9 @@ mod value;
 pub use error::{ParseError, ParseErrorKind};
 pub use record::{AuditTime, Field, FieldRef, Origin, Record, MAX_RECORD_BYTES};
 pub use record_type::RecordType;
-pub use value::{decode_hex, decode_hex_into, is_hex, utf8, utf8_owned, Value, ValueKind};
+pub use value::{
+    decode_hex, decode_hex_into, is_encoded_field, is_hex, utf8, utf8_owned, Value, ValueKind,
+};
 
 /// Parses one auditd log line (`[node=N ]type=T msg=audit(S.MS:SERIAL): body[\x1dENRICHED]`).
 /// A trailing newline is ignored.

@@ -95,6 +95,15 @@ impl<'a> FieldRef<'a> {
     pub fn value(&self) -> Value<'a> {
         self.record.value_of(self.key, self.field)
     }
+
+    /// As [`value`](Self::value), for a caller that has already matched the
+    /// key and passes [`is_encoded_field`] of it, computed once for that key
+    /// (the field views, at compile time: `replay`'s instructions on the
+    /// auditd storm capture 590.1 M to 587.4 M, cachegrind, 65,000 records).
+    pub fn value_of_key(&self, encoded_field: bool) -> Value<'a> {
+        debug_assert_eq!(encoded_field, is_encoded_field(self.key));
+        self.record.value_with(self.key, self.field, encoded_field)
+    }
 }
 
 impl Record {
@@ -233,8 +242,13 @@ impl Record {
     }
 
     fn value_of(&self, key: &[u8], f: &Field) -> Value<'_> {
+        self.value_with(key, f, is_encoded_field(key))
+    }
+
+    /// `f`'s value, `encoded_field` being [`is_encoded_field`] of its `key`.
+    fn value_with(&self, key: &[u8], f: &Field, encoded_field: bool) -> Value<'_> {
         let encoded = f.origin != Origin::Enriched
-            && (is_encoded_field(key) || (self.rtype == RecordType::EXECVE && is_execve_arg(key)));
+            && (encoded_field || (self.rtype == RecordType::EXECVE && is_execve_arg(key)));
         Value {
             raw: &self.buf[f.val.0 as usize..f.val.1 as usize],
             kind: f.kind,

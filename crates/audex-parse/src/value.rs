@@ -208,7 +208,9 @@ fn hex_shaped(s: &[u8]) -> bool {
 
 /// Fields whose values the kernel or the audit user-space library writes with
 /// `audit_log_untrustedstring` / `audit_encode_value`: quoted when safe, hex otherwise.
-pub(crate) fn is_encoded_field(key: &[u8]) -> bool {
+/// A `const fn`, so that a reader that knows its keys decides at compile time
+/// ([`FieldRef::value_of_key`](crate::FieldRef::value_of_key)).
+pub const fn is_encoded_field(key: &[u8]) -> bool {
     matches!(
         key,
         b"name"
