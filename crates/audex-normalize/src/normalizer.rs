@@ -123,10 +123,10 @@ impl<U: UserDb> Normalizer<U> {
             .and_then(|r| r.text("cwd"));
         let view = SubjectView::of(primary);
         let mut bad = Vec::new();
-        self.actor(primary, &view, &mut ev, &mut bad);
+        let mut names = DbNames::default();
+        self.actor(primary, &view, &mut names, &mut ev, &mut bad);
         self.process(a, primary, &view, cwd.as_deref(), &mut ev, &mut bad);
-        let actor_from_db = !primary.has_enriched();
-        self.files(a, cwd.as_deref(), actor_from_db, &mut ev, &mut bad);
+        self.files(a, cwd.as_deref(), &mut names, &mut ev, &mut bad);
         if !bad.is_empty() {
             self.invalid.fetch_add(bad.len() as u64, Ordering::Relaxed);
             ev.data.insert("invalid_values".into(), bad.join(" "));
@@ -311,7 +311,14 @@ impl<U: UserDb> Normalizer<U> {
         }
     }
 
-    fn actor(&self, r: &Record, v: &SubjectView<'_>, ev: &mut AuditEvent, bad: &mut Vec<String>) {
+    fn actor(
+        &self,
+        r: &Record,
+        v: &SubjectView<'_>,
+        names: &mut DbNames,
+        ev: &mut AuditEvent,
+        bad: &mut Vec<String>,
+    ) {
         let mut a = Actor {
             auid: num32(&v.auid, "auid", bad),
             uid: num32(&v.uid, "uid", bad),
@@ -329,8 +336,6 @@ impl<U: UserDb> Normalizer<U> {
         if a == Actor::default() {
             return;
         }
-        // uid, euid, suid and fsuid are usually one id: resolve each id once,
-        // the later fields copying the first one's name.
         let ids = [
             (a.auid, false, "AUID"),
             (a.uid, false, "UID"),
@@ -342,19 +347,8 @@ impl<U: UserDb> Normalizer<U> {
             (a.sgid, true, "SGID"),
             (a.fsgid, true, "FSGID"),
         ];
-        let enriched = r.has_enriched();
-        let mut names: [String; 9] = Default::default();
-        for (i, &(id, group, key)) in ids.iter().enumerate() {
-            if id.is_none() {
-                continue;
-            }
-            let earlier = (0..i).find(|&j| !enriched && ids[j].0 == id && ids[j].1 == group);
-            names[i] = match earlier {
-                Some(j) => names[j].clone(),
-                None => self.name_of(r, key, id, group),
-            };
-        }
-        let [auid, uid, euid, suid, fsuid, gid, egid, sgid, fsgid] = names;
+        let [auid, uid, euid, suid, fsuid, gid, egid, sgid, fsgid] =
+            ids.map(|(id, group, key)| self.name_of(r, key, id, group, names));
         a.auid_name = auid;
         a.uid_name = uid;
         a.euid_name = euid;
@@ -367,8 +361,15 @@ impl<U: UserDb> Normalizer<U> {
         ev.actor = Some(a);
     }
 
-    /// ENRICHED name on the record, else the user database.
-    fn name_of(&self, r: &Record, enriched_key: &str, id: Option<u32>, group: bool) -> String {
+    /// ENRICHED name on the record, else the user database (through `names`).
+    fn name_of(
+        &self,
+        r: &Record,
+        enriched_key: &str,
+        id: Option<u32>,
+        group: bool,
+        names: &mut DbNames,
+    ) -> String {
         let Some(id) = id else { return String::new() };
         if r.has_enriched() {
             if let Some(n) = r.get_enriched(enriched_key).and_then(|v| v.text()) {
@@ -377,57 +378,14 @@ impl<U: UserDb> Normalizer<U> {
                 }
             }
         }
-        let n = if group {
-            self.users.group_name(id)
-        } else {
-            self.users.user_name(id)
-        };
-        n.unwrap_or_default()
-    }
-
-    /// A file owner's name: the actor's for one of its ids when `known` (the
-    /// actor and the PATH record both name users from the database), else as
-    /// [`name_of`](Self::name_of). On the auditd storm capture the PATH records
-    /// (2.5 an event) name the actor's own uid and gid, and each lookup took a
-    /// lock, a hash and a copy: taking the actor's names cut `replay`'s
-    /// instructions from 594.8 M to 590.1 M (cachegrind, 65,000 records).
-    fn owner_name(
-        &self,
-        r: &Record,
-        enriched_key: &str,
-        id: Option<u32>,
-        group: bool,
-        known: Option<&Actor>,
-    ) -> String {
-        if let (Some(a), Some(id)) = (known, id) {
-            // Each array built only in its branch (building both cost 0.4 %).
-            let named = if group {
-                name_with_id(
-                    [
-                        (a.gid, &a.gid_name),
-                        (a.egid, &a.egid_name),
-                        (a.sgid, &a.sgid_name),
-                        (a.fsgid, &a.fsgid_name),
-                    ],
-                    id,
-                )
+        names.get_or(id, group, || {
+            if group {
+                self.users.group_name(id)
             } else {
-                name_with_id(
-                    [
-                        (a.uid, &a.uid_name),
-                        (a.euid, &a.euid_name),
-                        (a.suid, &a.suid_name),
-                        (a.fsuid, &a.fsuid_name),
-                        (a.auid, &a.auid_name),
-                    ],
-                    id,
-                )
-            };
-            if let Some(name) = named {
-                return name.clone();
+                self.users.user_name(id)
             }
-        }
-        self.name_of(r, enriched_key, id, group)
+            .unwrap_or_default()
+        })
     }
 
     fn process(
@@ -480,14 +438,11 @@ impl<U: UserDb> Normalizer<U> {
         }
     }
 
-    /// PATH records as files. `actor_from_db`: the actor's names came from the
-    /// user database (no ENRICHED fields on its record), so an owner with one
-    /// of its ids takes the name already resolved.
     fn files(
         &self,
         a: &Assembled,
         cwd: Option<&str>,
-        actor_from_db: bool,
+        names: &mut DbNames,
         ev: &mut AuditEvent,
         bad: &mut Vec<String>,
     ) {
@@ -502,11 +457,8 @@ impl<U: UserDb> Normalizer<U> {
             let name = text(&v.name).unwrap_or_default();
             let ouid = num32(&v.ouid, "ouid", bad);
             let ogid = num32(&v.ogid, "ogid", bad);
-            let known = (actor_from_db && !r.has_enriched())
-                .then_some(ev.actor.as_ref())
-                .flatten();
-            let ouid_name = self.owner_name(r, "OUID", ouid, false, known);
-            let ogid_name = self.owner_name(r, "OGID", ogid, true, known);
+            let ouid_name = self.name_of(r, "OUID", ouid, false, names);
+            let ogid_name = self.name_of(r, "OGID", ogid, true, names);
             ev.files.push(File {
                 path: if name.is_empty() {
                     String::new()
@@ -528,12 +480,36 @@ impl<U: UserDb> Normalizer<U> {
     }
 }
 
-/// The name paired with `id`, if one is.
-fn name_with_id<const N: usize>(pairs: [(Option<u32>, &String); N], id: u32) -> Option<&String> {
-    pairs
-        .into_iter()
-        .find(|(i, _)| *i == Some(id))
-        .map(|(_, n)| n)
+/// The names the user database gave for one event's ids, so that each (id,
+/// user or group) is looked up once however many fields name it: uid, euid,
+/// suid and fsuid are usually one id, and file owners usually the actor's
+/// (each lookup takes a lock, a hash and a copy; the PATH owners' alone were
+/// 0.8 % of `replay`'s instructions on the auditd storm capture, cachegrind).
+/// ENRICHED names never go in: they are the log's, not this host's. Held in
+/// place, not in a `Vec` (an allocation an event); past [`DB_NAMES`] ids an
+/// event looks the rest up each time.
+#[derive(Default)]
+struct DbNames([Option<(u32, bool, String)>; DB_NAMES]);
+
+/// Distinct ids an event's [`DbNames`] holds: an actor's user and group, and
+/// two other owners.
+const DB_NAMES: usize = 4;
+
+impl DbNames {
+    fn get_or(&mut self, id: u32, group: bool, lookup: impl FnOnce() -> String) -> String {
+        for slot in &mut self.0 {
+            match slot {
+                Some((i, g, n)) if *i == id && *g == group => return n.clone(),
+                Some(_) => {}
+                None => {
+                    let n = lookup();
+                    *slot = Some((id, group, n.clone()));
+                    return n;
+                }
+            }
+        }
+        lookup()
+    }
 }
 
 /// Records whose content goes to dedicated fields.

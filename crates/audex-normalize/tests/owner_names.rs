@@ -1,6 +1,6 @@
-//! File owners' names: from the user database, taken from the actor's names
-//! when an owner has one of the actor's ids (one lookup, the same name), and
-//! from the PATH record's ENRICHED fields when it has them.
+//! File owners' names: from the user database, each id looked up once an
+//! event (an owner with one of the actor's ids takes the name the actor's
+//! lookup gave), and from the PATH record's ENRICHED fields when it has them.
 use audex_correlate::{Config, Correlator, Output};
 use audex_normalize::{Normalizer, UserDb};
 use audex_proto::v1::AuditEvent;
@@ -12,22 +12,22 @@ struct Db {
     lookups: AtomicU64,
 }
 
+impl Db {
+    fn look_up(&self, id: u32, names: &[(u32, &str)]) -> Option<String> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        names
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, n)| n.to_string())
+    }
+}
+
 impl UserDb for Db {
     fn user_name(&self, uid: u32) -> Option<String> {
-        self.lookups.fetch_add(1, Ordering::Relaxed);
-        match uid {
-            0 => Some("root".into()),
-            1000 => Some("alice".into()),
-            _ => None,
-        }
+        self.look_up(uid, &[(0, "root"), (1000, "alice")])
     }
     fn group_name(&self, gid: u32) -> Option<String> {
-        self.lookups.fetch_add(1, Ordering::Relaxed);
-        match gid {
-            0 => Some("root".into()),
-            50 => Some("staff".into()),
-            _ => None,
-        }
+        self.look_up(gid, &[(0, "root"), (50, "staff")])
     }
 }
 
