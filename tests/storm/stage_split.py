@@ -34,8 +34,7 @@ def main():
         if len(lines) < 2:
             continue
         total += 1
-        text = sample
-        stage = next((s for s, mark in STAGES if mark in text), "other")
+        stage = next((s for s, mark in STAGES if mark in sample), "other")
         counts[stage] += 1
         kernel[stage] += "[kernel.kallsyms]" in lines[1]
     if total == 0:

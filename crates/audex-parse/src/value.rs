@@ -137,28 +137,24 @@ fn parse_dec(d: &[u8]) -> Option<u64> {
     if d.is_empty() || d.len() > 20 {
         return None;
     }
-    if d.len() < 20 {
-        // Below 10^19 < 2^64: no digit can overflow, so no checked arithmetic
-        // (ids, pids, inodes and the unset 4294967295 are read for every
-        // record; the checks were half of this loop's instructions).
-        let mut v: u64 = 0;
-        for &b in d {
-            let x = b.wrapping_sub(b'0');
-            if x > 9 {
-                return None;
-            }
-            v = v * 10 + x as u64;
-        }
-        return Some(v);
-    }
+    // Below 10^19 < 2^64 no digit can overflow, so the first 19 go without
+    // checked arithmetic (ids, pids, inodes and the unset 4294967295 are read
+    // for every record; the checks were half of this loop's instructions);
+    // only a 20th is checked.
+    let digit = |b: u8| {
+        Some(b.wrapping_sub(b'0'))
+            .filter(|x| *x <= 9)
+            .map(u64::from)
+    };
+    let (head, last) = d.split_at(d.len().min(19));
     let mut v: u64 = 0;
-    for &b in d {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((b - b'0') as u64)?;
+    for &b in head {
+        v = v * 10 + digit(b)?;
     }
-    Some(v)
+    match last.first() {
+        None => Some(v),
+        Some(&b) => v.checked_mul(10)?.checked_add(digit(b)?),
+    }
 }
 
 #[inline]

@@ -293,7 +293,7 @@ fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// The index of the first byte at or after `i` that JSON escapes (`"`, `\\`,
+/// The index of the first byte at or after `i` that JSON escapes (`"`, `\`,
 /// below 0x20), or `b.len()`: eight bytes a step, and the last (up to seven)
 /// bytes of a string of eight or more in one more word that overlaps the
 /// bytes already checked. A byte loop over that tail cost as much as all the

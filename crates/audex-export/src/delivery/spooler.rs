@@ -126,12 +126,11 @@ impl Spooler {
     fn encode(&mut self, ev: &AuditEvent) -> Vec<u8> {
         self.scratch.clear();
         self.encoder.encode(ev, &mut self.scratch);
-        let buf = self.scratch.clone();
         if self.scratch.capacity() > SCRATCH_KEPT {
-            // One huge event does not keep its buffer.
-            self.scratch = Vec::new();
+            // One huge event's buffer is not kept: it becomes the entry.
+            return std::mem::take(&mut self.scratch);
         }
-        buf
+        self.scratch.clone()
     }
 
     /// Writes one entry (`report`: the count it carries when it is a loss
