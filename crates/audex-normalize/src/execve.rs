@@ -1,5 +1,5 @@
 //! EXECVE argv: joins `aN` and split `aN[i]` parts across all EXECVE records.
-use audex_parse::Record;
+use audex_parse::{Record, Value};
 
 /// What an EXECVE key names.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,17 +41,41 @@ struct Arg {
     len: Option<usize>,
 }
 
+impl Arg {
+    fn whole(s: String) -> Arg {
+        Arg {
+            whole: Some(s),
+            ..Arg::default()
+        }
+    }
+}
+
 /// The full argv of the EXECVE records, each argument hex-decoded. Split
 /// arguments (`aN[i]`) are assembled by part index, whatever order the records
 /// came in; a part that never came is marked `[missing aN[i]]` (and a missing
 /// end `[missing end of aN]`, from `aN_len`); a part given twice counts once.
 pub fn argv<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<String> {
-    let mut args: Vec<Arg> = Vec::new();
+    argv_with(records, true)
+}
+
+/// [`argv`]; with `plain_first`, the arguments go straight into the result
+/// while they come whole and in order (`a0`, `a1`, ...: nearly every exec),
+/// and into per-argument slots only from the first key that is not (a part,
+/// a length, a gap). The slots cost a default, a move and a match per
+/// argument: going around them took `replay --format proto` on the auditd
+/// storm capture (65,000 records, 36 arguments an exec) from 588.9 M to
+/// 581.1 M instructions (cachegrind).
+fn argv_with<'a>(records: impl Iterator<Item = &'a Record>, plain_first: bool) -> Vec<String> {
+    let mut plain: Vec<String> = Vec::new();
+    let mut slots: Option<Vec<Arg>> = (!plain_first).then(Vec::new);
     for r in records {
         for (key, val, _) in r.fields() {
             if key == b"argc" {
                 if let Some(n) = val.as_u64().filter(|&n| n <= 1 << 16) {
-                    args.reserve(n as usize);
+                    match &mut slots {
+                        Some(args) => args.reserve(n as usize),
+                        None => plain.reserve(n as usize),
+                    }
                 }
                 continue;
             }
@@ -64,31 +88,56 @@ pub fn argv<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<String> {
             if idx > 1 << 20 {
                 continue;
             }
-            if idx >= args.len() {
-                args.resize_with(idx + 1, Arg::default);
-            }
-            let arg = &mut args[idx];
-            match k {
-                ArgKey::Len(_) => arg.len = val.as_u64().map(|n| n as usize),
-                ArgKey::Whole(_) => {
-                    if arg.whole.is_none() {
-                        arg.whole = val.text().map(|t| t.into_owned());
-                    }
-                }
-                ArgKey::Part(_, part) => {
-                    if let Some(t) = val.text() {
-                        if part < 1 << 16 && !arg.parts.iter().any(|(p, _, _)| *p == part) {
-                            arg.parts.push((part, t.into_owned(), val.raw_str().len()));
+            let args = match &mut slots {
+                Some(args) => args,
+                None => {
+                    if let ArgKey::Whole(i) = k {
+                        // A whole argument given twice counts once, the first.
+                        if i < plain.len() {
+                            continue;
+                        }
+                        if let (true, Some(t)) = (i == plain.len(), val.text()) {
+                            plain.push(t.into_owned());
+                            continue;
                         }
                     }
+                    slots.insert(plain.drain(..).map(Arg::whole).collect())
+                }
+            };
+            put(args, idx, k, val);
+        }
+    }
+    match slots {
+        None => plain,
+        Some(args) => args
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| assemble(i, a))
+            .collect(),
+    }
+}
+
+/// Puts what key `k` (of argument `idx`) gives into its slot.
+fn put(args: &mut Vec<Arg>, idx: usize, k: ArgKey, val: Value<'_>) {
+    if idx >= args.len() {
+        args.resize_with(idx + 1, Arg::default);
+    }
+    let arg = &mut args[idx];
+    match k {
+        ArgKey::Len(_) => arg.len = val.as_u64().map(|n| n as usize),
+        ArgKey::Whole(_) => {
+            if arg.whole.is_none() {
+                arg.whole = val.text().map(|t| t.into_owned());
+            }
+        }
+        ArgKey::Part(_, part) => {
+            if let Some(t) = val.text() {
+                if part < 1 << 16 && !arg.parts.iter().any(|(p, _, _)| *p == part) {
+                    arg.parts.push((part, t.into_owned(), val.raw_str().len()));
                 }
             }
         }
     }
-    args.into_iter()
-        .enumerate()
-        .map(|(i, a)| assemble(i, a))
-        .collect()
 }
 
 fn assemble(i: usize, mut a: Arg) -> String {
@@ -159,5 +208,45 @@ mod tests {
             argv(recs.iter()),
             vec!["x", "A[missing a1[1]]C[missing end of a1]"]
         );
+    }
+
+    /// One EXECVE key of a small set: whole, part, length, argc, duplicates,
+    /// gaps, a value that is not text, and a key that is not an argument.
+    fn key_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        (0usize..5, 0usize..4, 0u8..7).prop_map(|(a, p, kind)| match kind {
+            0..=2 => format!("a{a}=\"w{a}\""),
+            3 => format!("a{a}[{p}]=\"p{a}.{p}\""),
+            4 => format!("a{a}_len={}", p * 3),
+            5 => format!("a{a}=(null)"),
+            _ => "argc=3 other=1".to_string(),
+        })
+    }
+
+    proptest::proptest! {
+        /// Whole arguments in order go straight into the result; whatever
+        /// comes, the result is what the per-argument slots give.
+        #[test]
+        fn the_plain_path_gives_what_the_slots_give(
+            lines in proptest::collection::vec(proptest::collection::vec(key_strategy(), 1..8), 1..4)
+        ) {
+            let h = "type=EXECVE msg=audit(1.000:5): ";
+            let lines: Vec<String> = lines.iter().map(|keys| format!("{h}{}", keys.join(" "))).collect();
+            let recs: Vec<Record> = lines
+                .iter()
+                .map(|l| audex_parse::parse_line(l.as_bytes()).unwrap())
+                .collect();
+            proptest::prop_assert_eq!(argv_with(recs.iter(), true), argv_with(recs.iter(), false));
+        }
+    }
+
+    #[test]
+    fn whole_arguments_in_order_then_a_gap_and_a_part() {
+        let h = "type=EXECVE msg=audit(1.000:5): ";
+        let recs = records(&[
+            &format!("{h}argc=4 a0=\"x\" a1=\"y\" a0=\"dup\" a3=\"z\""),
+            &format!("{h}a1[0]=\"P\""),
+        ]);
+        assert_eq!(argv(recs.iter()), vec!["x", "P", "", "z"]);
     }
 }
