@@ -8,8 +8,9 @@
 # - the base: debian:bookworm-slim when podman has it, else a bookworm minbase made
 #   by mmdebstrap from $DEBIAN_MIRROR (default http://deb.debian.org/debian) and
 #   imported under that name;
-# - the binary: $AUDEX_BINARY when set, else `cargo build --release -p audex` on
-#   this host (a Debian bookworm host, so the image's glibc matches); it stands in
+# - the binary: $AUDEX_BINARY when set, else scripts/build-pgo.sh on this host
+#   (the release build with profile-guided optimization, as the Dockerfile's
+#   build stage makes it; a Debian bookworm host, so the image's glibc matches); it stands in
 #   for deploy/Dockerfile's `build` stage (`--build-context build=DIR`), whose
 #   runtime stage is built as it is (setcap, user 65532); debug sections are
 #   stripped, as that stage does.
@@ -46,8 +47,8 @@ fi
 
 binary=${AUDEX_BINARY:-}
 if [ -z "$binary" ]; then
-    cargo build --release -p audex --locked
-    binary=target/release/audex
+    scripts/build-pgo.sh target/pgo/audex
+    binary=target/pgo/audex
 fi
 [ -x "$binary" ] || { echo "build-image: no executable audex at $binary" >&2; exit 2; }
 install -D -m 0755 "$binary" "$work/build/out/audex"

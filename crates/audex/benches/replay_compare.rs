@@ -18,7 +18,10 @@
 //! and peak RSS of whole processes: `audex replay --format proto|json` on one
 //! thread and on every core (`--threads`; medians of AUDEX_BENCH_ROUNDS alternating
 //! runs, default 3), `ausearch -i`, Laurel (from $AUDEX_TOOLS/bin, default tools/bin; install with
-//! `cargo install laurel --version 0.8.2 --root tools`) and `wc -l`.
+//! `cargo install laurel --version 0.8.2 --root tools`) and `wc -l`. With
+//! AUDEX_BENCH_PGO=BINARY (scripts/build-pgo.sh makes target/pgo/audex, the
+//! build the image ships), that binary's rows too, in the same rounds, and
+//! every row against its proto row on one thread.
 use audex_correlate::{Config, Correlator};
 use audex_normalize::{NoNames, Normalizer};
 use prost::Message;
@@ -322,6 +325,14 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("tools"));
     let laurel = tools.join("bin/laurel");
+    // The PGO build beside the cargo build, in the same rounds.
+    let pgo = std::env::var_os("AUDEX_BENCH_PGO").map(PathBuf::from);
+    if let Some(p) = pgo.as_ref().filter(|p| !p.exists()) {
+        panic!(
+            "AUDEX_BENCH_PGO={}: no such binary (scripts/build-pgo.sh makes it)",
+            p.display()
+        );
+    }
 
     println!(
         "# audex replay benchmark ({} cores)\n",
@@ -378,93 +389,131 @@ fn main() {
             );
         }
         println!();
-        println!(
-            "| process | wall s | CPU s | records/s (CPU) | peak RSS MiB | CPU vs audex proto, 1 thread | wall vs audex proto, 1 thread |"
-        );
-        println!("|---|---:|---:|---:|---:|---:|---:|");
-        let mut rows: Vec<(String, Run)> = Vec::new();
         let p = path.to_str().unwrap();
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        // audex's runs alternate, AUDEX_BENCH_ROUNDS times (default 3), and
-        // each reports its medians: on this VM one run of the threaded replay
-        // moved by a third with the host's load on the second core.
-        let configs = [("proto", 1), ("proto", cores), ("json", 1), ("json", cores)];
-        let mut samples: Vec<Vec<Run>> = configs.iter().map(|_| Vec::new()).collect();
-        for _ in 0..rounds {
-            for ((format, threads), runs) in configs.iter().zip(&mut samples) {
-                let t = threads.to_string();
-                runs.push(measure(
-                    Command::new(audex).args([
-                        "replay",
-                        "-q",
-                        "--format",
-                        format,
-                        "--threads",
-                        &t,
-                        "-o",
-                        "/dev/null",
-                        p,
-                    ]),
-                    None,
-                ));
-            }
-        }
-        for ((format, threads), runs) in configs.iter().zip(samples) {
-            rows.push((
-                format!("audex replay --format {format} --threads {threads}"),
-                median(runs),
-            ));
-        }
-        rows.push((
-            "wc -l".into(),
-            measure(Command::new("wc").args(["-l", p]), None),
-        ));
-        if peers {
-            if which("ausearch") {
-                rows.push((
-                    "ausearch -i".into(),
-                    measure(Command::new("ausearch").args(["-i", "-if", p]), None),
-                ));
-            } else {
-                println!("(ausearch not installed: apt-get install auditd)");
-            }
-            if laurel.exists() {
-                let dir = out.join("laurel");
-                let _ = std::fs::remove_dir_all(&dir);
-                std::fs::create_dir_all(&dir).unwrap();
-                let cfg = dir.join("config.toml");
-                std::fs::write(&cfg, format!(
-                    "directory = \"{}\"\nstatusreport-period = 0\ninput = \"stdin\"\n[auditlog]\nfile = \"out.log\"\nsize = 100000000000\ngenerations = 1\n[state]\nfile = \"state\"\ngenerations = 0\nmax-age = 60\n",
-                    dir.display()
-                )).unwrap();
-                rows.push((
-                    "laurel 0.8.2".into(),
-                    measure(Command::new(&laurel).arg("-c").arg(&cfg), Some(&path)),
-                ));
-                let _ = std::fs::remove_file(dir.join("out.log"));
-            } else {
-                println!(
-                    "(laurel not found at {}: cargo install laurel --version 0.8.2 --root tools)",
-                    laurel.display()
-                );
-            }
-        }
+        let mut rows = audex_rows(audex, pgo.as_deref(), p, rounds);
+        // The PGO build's proto row on one thread comes right after the cargo build's.
+        let pgo_base = pgo.is_some().then(|| (rows[1].1.cpu, rows[1].1.wall));
+        rows.extend(peer_rows(peers, &laurel, &out, p, &path));
         let (base, base_wall) = (rows[0].1.cpu, rows[0].1.wall);
+        let pgo_head = " CPU vs the PGO build's proto, 1 thread | wall vs it |";
+        println!(
+            "| process | wall s | CPU s | records/s (CPU) | peak RSS MiB | CPU vs audex proto, 1 thread | wall vs audex proto, 1 thread |{}",
+            if pgo_base.is_some() { pgo_head } else { "" }
+        );
+        println!(
+            "|---|---:|---:|---:|---:|---:|---:|{}",
+            if pgo_base.is_some() { "---:|---:|" } else { "" }
+        );
         for (name, r) in &rows {
+            let vs_pgo = pgo_base.map_or(String::new(), |(cpu, wall)| {
+                format!(" {:.2}x | {:.2}x |", r.cpu / cpu, r.wall / wall)
+            });
             println!(
-                "| {name}{} | {:.2} | {:.2} | {:.0} | {:.1} | {:.2}x | {:.2}x |",
+                "| {name}{} | {:.2} | {:.2} | {:.0} | {:.1} | {:.2}x | {:.2}x |{vs_pgo}",
                 if r.ok { "" } else { " (FAILED)" },
                 r.wall,
                 r.cpu,
                 records as f64 / r.cpu.max(1e-9),
                 r.rss_mib,
                 r.cpu / base,
-                r.wall / base_wall
+                r.wall / base_wall,
             );
         }
         println!();
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// audex's rows: `replay --format proto|json` on one thread and on every
+/// core, of the cargo build and (when given) of the PGO build
+/// (`scripts/build-pgo.sh`), their proto rows on one thread first. The runs
+/// alternate, AUDEX_BENCH_ROUNDS times, and each row gives its medians: on
+/// this VM one run of the threaded replay moved by a third with the host's
+/// load on the second core.
+fn audex_rows(audex: &str, pgo: Option<&Path>, p: &str, rounds: usize) -> Vec<(String, Run)> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut configs: Vec<(&str, &str, &str, usize)> = vec![("", audex, "proto", 1)];
+    if let Some(pgo) = pgo {
+        configs.push((" (PGO build)", pgo.to_str().unwrap(), "proto", 1));
+    }
+    for (format, threads) in [("proto", cores), ("json", 1), ("json", cores)] {
+        configs.push(("", audex, format, threads));
+    }
+    if let Some(pgo) = pgo {
+        for (format, threads) in [("proto", cores), ("json", 1), ("json", cores)] {
+            configs.push((" (PGO build)", pgo.to_str().unwrap(), format, threads));
+        }
+    }
+    let mut samples: Vec<Vec<Run>> = configs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for ((_, bin, format, threads), runs) in configs.iter().zip(&mut samples) {
+            let t = threads.to_string();
+            runs.push(measure(
+                Command::new(bin).args([
+                    "replay",
+                    "-q",
+                    "--format",
+                    format,
+                    "--threads",
+                    &t,
+                    "-o",
+                    "/dev/null",
+                    p,
+                ]),
+                None,
+            ));
+        }
+    }
+    configs
+        .iter()
+        .zip(samples)
+        .map(|((build, _, format, threads), runs)| {
+            (
+                format!("audex{build} replay --format {format} --threads {threads}"),
+                median(runs),
+            )
+        })
+        .collect()
+}
+
+/// `wc -l`, and with `peers`, `ausearch -i` and Laurel, once each.
+fn peer_rows(peers: bool, laurel: &Path, out: &Path, p: &str, path: &Path) -> Vec<(String, Run)> {
+    let mut rows = vec![(
+        "wc -l".to_string(),
+        measure(Command::new("wc").args(["-l", p]), None),
+    )];
+    if !peers {
+        return rows;
+    }
+    if which("ausearch") {
+        rows.push((
+            "ausearch -i".into(),
+            measure(Command::new("ausearch").args(["-i", "-if", p]), None),
+        ));
+    } else {
+        println!("(ausearch not installed: apt-get install auditd)");
+    }
+    if laurel.exists() {
+        let dir = out.join("laurel");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("config.toml");
+        std::fs::write(&cfg, format!(
+            "directory = \"{}\"\nstatusreport-period = 0\ninput = \"stdin\"\n[auditlog]\nfile = \"out.log\"\nsize = 100000000000\ngenerations = 1\n[state]\nfile = \"state\"\ngenerations = 0\nmax-age = 60\n",
+            dir.display()
+        )).unwrap();
+        rows.push((
+            "laurel 0.8.2".into(),
+            measure(Command::new(laurel).arg("-c").arg(&cfg), Some(path)),
+        ));
+        let _ = std::fs::remove_file(dir.join("out.log"));
+    } else {
+        println!(
+            "(laurel not found at {}: cargo install laurel --version 0.8.2 --root tools)",
+            laurel.display()
+        );
+    }
+    rows
 }
 
 /// The median wall and the median CPU of `runs` (each on its own), the
