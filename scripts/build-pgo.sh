@@ -17,8 +17,8 @@
 # Same source, same output (checked in .ci/run on the golden logs); the
 # compiler lays out branches and inlines by what the training took. Measured
 # on the auditd storm capture (crates/audex/benches/replay_compare.rs, see the
-# README): `replay --format proto` on one thread takes about a sixth less CPU.
-# Two release builds with fat LTO: about 13 min on 2 cores.
+# README): `replay --format proto` on one thread takes 12-15 % less CPU.
+# Two release builds with fat LTO: about 12 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/pgo/audex}
