@@ -232,10 +232,7 @@ mod tests {
         ) {
             let h = "type=EXECVE msg=audit(1.000:5): ";
             let lines: Vec<String> = lines.iter().map(|keys| format!("{h}{}", keys.join(" "))).collect();
-            let recs: Vec<Record> = lines
-                .iter()
-                .map(|l| audex_parse::parse_line(l.as_bytes()).unwrap())
-                .collect();
+            let recs = records(&lines.iter().map(String::as_str).collect::<Vec<_>>());
             proptest::prop_assert_eq!(argv_with(recs.iter(), true), argv_with(recs.iter(), false));
         }
     }
