@@ -393,7 +393,7 @@ fn main() {
         let mut rows = audex_rows(audex, pgo.as_deref(), p, rounds);
         // The PGO build's proto row on one thread comes right after the cargo build's.
         let pgo_base = pgo.is_some().then(|| (rows[1].1.cpu, rows[1].1.wall));
-        rows.extend(peer_rows(peers, &laurel, &out, p, &path));
+        rows.extend(peer_rows(peers, &laurel, &out, &path));
         let (base, base_wall) = (rows[0].1.cpu, rows[0].1.wall);
         let pgo_head = " CPU vs the PGO build's proto, 1 thread | wall vs it |";
         println!(
@@ -432,18 +432,19 @@ fn main() {
 /// load on the second core.
 fn audex_rows(audex: &str, pgo: Option<&Path>, p: &str, rounds: usize) -> Vec<(String, Run)> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut configs: Vec<(&str, &str, &str, usize)> = vec![("", audex, "proto", 1)];
-    if let Some(pgo) = pgo {
-        configs.push((" (PGO build)", pgo.to_str().unwrap(), "proto", 1));
-    }
-    for (format, threads) in [("proto", cores), ("json", 1), ("json", cores)] {
-        configs.push(("", audex, format, threads));
-    }
-    if let Some(pgo) = pgo {
-        for (format, threads) in [("proto", cores), ("json", 1), ("json", cores)] {
-            configs.push((" (PGO build)", pgo.to_str().unwrap(), format, threads));
-        }
-    }
+    let builds: Vec<(&str, &str)> = std::iter::once(("", audex))
+        .chain(pgo.map(|b| (" (PGO build)", b.to_str().unwrap())))
+        .collect();
+    let kinds = [("proto", 1), ("proto", cores), ("json", 1), ("json", cores)];
+    // Every build's proto on one thread first (the ratios' bases), then the rest.
+    let configs: Vec<(&str, &str, &str, usize)> = (builds.iter().map(|&b| (b, kinds[0])))
+        .chain(
+            builds
+                .iter()
+                .flat_map(|&b| kinds[1..].iter().map(move |&k| (b, k))),
+        )
+        .map(|((build, bin), (format, threads))| (build, bin, format, threads))
+        .collect();
     let mut samples: Vec<Vec<Run>> = configs.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
         for ((_, bin, format, threads), runs) in configs.iter().zip(&mut samples) {
@@ -477,7 +478,8 @@ fn audex_rows(audex: &str, pgo: Option<&Path>, p: &str, rounds: usize) -> Vec<(S
 }
 
 /// `wc -l`, and with `peers`, `ausearch -i` and Laurel, once each.
-fn peer_rows(peers: bool, laurel: &Path, out: &Path, p: &str, path: &Path) -> Vec<(String, Run)> {
+fn peer_rows(peers: bool, laurel: &Path, out: &Path, path: &Path) -> Vec<(String, Run)> {
+    let p = path.to_str().unwrap();
     let mut rows = vec![(
         "wc -l".to_string(),
         measure(Command::new("wc").args(["-l", p]), None),
