@@ -8,9 +8,8 @@
 # 2. training: it replays the audit logs of this repository (tests/golden,
 #    tests/storm: real kernel captures, user-space records, ENRICHED logs) as
 #    JSON and protobuf, on one and two threads, as ECS and OTLP/JSON, and
-#    through a spool and a
-#    JSON-lines exporter (`replay --config`), which are the paths `run` and
-#    `watch` take after reading;
+#    through a spool and a JSON-lines exporter (`replay --config`), which are
+#    the paths `run` and `watch` take after reading;
 # 3. the profiles merged by llvm-profdata (rustup's llvm-tools component,
 #    added when missing) and the release build redone with them (target/pgo).
 #
@@ -48,6 +47,14 @@ gen=target/pgo-gen/release/audex
 echo "build-pgo: training" >&2
 logs=(tests/golden/*.log tests/storm/*.log)
 [ -e "${logs[0]}" ] || { echo "build-pgo: no training logs under tests/" >&2; exit 2; }
+cat > "$work/config.yaml" <<EOF
+tenants:
+  - name: default
+    exporters: [out]
+exporters:
+  - {name: out, type: jsonl, path: $work/out.jsonl}
+spool: {dir: $work/spool, max_bytes: 268435456}
+EOF
 for log in "${logs[@]}"; do
     for format in proto json; do
         for threads in 1 2; do
@@ -57,14 +64,6 @@ for log in "${logs[@]}"; do
     for format in ecs otlp-json; do
         "$gen" replay -q --format "$format" -o /dev/null "$log"
     done
-    cat > "$work/config.yaml" <<EOF
-tenants:
-  - name: default
-    exporters: [out]
-exporters:
-  - {name: out, type: jsonl, path: $work/out.jsonl}
-spool: {dir: $work/spool, max_bytes: 268435456}
-EOF
     "$gen" replay -q --config "$work/config.yaml" "$log" >/dev/null
     rm -rf "$work/spool" "$work/out.jsonl"
 done
