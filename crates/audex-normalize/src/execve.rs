@@ -149,34 +149,30 @@ mod tests {
         assert_eq!(arg_key(b"argc"), None);
     }
 
-    fn records(lines: &[&str]) -> Vec<Record> {
-        lines
+    /// EXECVE records of one event, one per body.
+    fn records(bodies: &[&str]) -> Vec<Record> {
+        bodies
             .iter()
+            .map(|b| format!("type=EXECVE msg=audit(1.000:5): {b}"))
             .map(|l| audex_parse::parse_line(l.as_bytes()).unwrap())
             .collect()
     }
 
     #[test]
     fn parts_by_index_whatever_the_order() {
-        let h = "type=EXECVE msg=audit(1.000:5): ";
         let recs = records(&[
-            &format!("{h}argc=2 a0=\"x\" a1_len=3"),
-            &format!("{h}a1[2]=\"C\""),
-            &format!("{h}a1[0]=\"A\""),
-            &format!("{h}a1[1]=\"B\""),
-            &format!("{h}a1[1]=\"B\""),
+            "argc=2 a0=\"x\" a1_len=3",
+            "a1[2]=\"C\"",
+            "a1[0]=\"A\"",
+            "a1[1]=\"B\"",
+            "a1[1]=\"B\"",
         ]);
         assert_eq!(argv(recs.iter()), vec!["x", "ABC"]);
     }
 
     #[test]
     fn missing_parts_are_marked() {
-        let h = "type=EXECVE msg=audit(1.000:5): ";
-        let recs = records(&[
-            &format!("{h}argc=2 a0=\"x\" a1_len=4"),
-            &format!("{h}a1[0]=\"A\""),
-            &format!("{h}a1[2]=\"C\""),
-        ]);
+        let recs = records(&["argc=2 a0=\"x\" a1_len=4", "a1[0]=\"A\"", "a1[2]=\"C\""]);
         assert_eq!(
             argv(recs.iter()),
             vec!["x", "A[missing a1[1]]C[missing end of a1]"]
@@ -248,19 +244,17 @@ mod tests {
         fn the_plain_path_gives_what_the_slots_give(
             lines in proptest::collection::vec(proptest::collection::vec(key_strategy(), 1..8), 1..4)
         ) {
-            let h = "type=EXECVE msg=audit(1.000:5): ";
-            let lines: Vec<String> = lines.iter().map(|keys| format!("{h}{}", keys.join(" "))).collect();
-            let recs = records(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+            let bodies: Vec<String> = lines.iter().map(|keys| keys.join(" ")).collect();
+            let recs = records(&bodies.iter().map(String::as_str).collect::<Vec<_>>());
             proptest::prop_assert_eq!(argv(recs.iter()), slots_argv(&recs));
         }
     }
 
     #[test]
     fn whole_arguments_in_order_then_a_gap_and_a_part() {
-        let h = "type=EXECVE msg=audit(1.000:5): ";
         let recs = records(&[
-            &format!("{h}argc=4 a0=\"x\" a1=\"y\" a0=\"dup\" a3=\"z\""),
-            &format!("{h}a1[0]=\"P\""),
+            "argc=4 a0=\"x\" a1=\"y\" a0=\"dup\" a3=\"z\"",
+            "a1[0]=\"P\"",
         ]);
         assert_eq!(argv(recs.iter()), vec!["x", "P", "", "z"]);
     }
