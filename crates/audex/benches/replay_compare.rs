@@ -18,7 +18,8 @@
 //! and peak RSS of whole processes: `audex replay --format proto|json` on one
 //! thread and on every core (`--threads`; medians of AUDEX_BENCH_ROUNDS alternating
 //! runs, default 3), `ausearch -i`, Laurel (from $AUDEX_TOOLS/bin, default tools/bin; install with
-//! `cargo install laurel --version 0.8.2 --root tools`) and `wc -l`. With
+//! `cargo install laurel --version 0.8.2 --root tools`) and `wc -l` (medians of
+//! as many runs each, one after the other). With
 //! AUDEX_BENCH_PGO=BINARY (scripts/build-pgo.sh makes target/pgo/audex, the
 //! build the image ships), that binary's rows too, in the same rounds, and
 //! every row against its proto row on one thread.
@@ -393,7 +394,7 @@ fn main() {
         let mut rows = audex_rows(audex, pgo.as_deref(), p, rounds);
         // The PGO build's proto row on one thread comes right after the cargo build's.
         let pgo_base = pgo.is_some().then(|| (rows[1].1.cpu, rows[1].1.wall));
-        rows.extend(peer_rows(peers, &laurel, &out, &path));
+        rows.extend(peer_rows(peers, rounds, &laurel, &out, &path));
         let (base, base_wall) = (rows[0].1.cpu, rows[0].1.wall);
         let pgo_head = " CPU vs the PGO build's proto, 1 thread | wall vs it |";
         println!(
@@ -477,12 +478,20 @@ fn audex_rows(audex: &str, pgo: Option<&Path>, p: &str, rounds: usize) -> Vec<(S
         .collect()
 }
 
-/// `wc -l`, and with `peers`, `ausearch -i` and Laurel, once each.
-fn peer_rows(peers: bool, laurel: &Path, out: &Path, path: &Path) -> Vec<(String, Run)> {
+/// `wc -l`, and with `peers`, `ausearch -i` and Laurel: medians of `rounds`
+/// runs each, as audex's rows (one run of Laurel moved its system time by a
+/// half between two runs on this VM).
+fn peer_rows(
+    peers: bool,
+    rounds: usize,
+    laurel: &Path,
+    out: &Path,
+    path: &Path,
+) -> Vec<(String, Run)> {
     let p = path.to_str().unwrap();
     let mut rows = vec![(
         "wc -l".to_string(),
-        measure(Command::new("wc").args(["-l", p]), None),
+        repeat(rounds, || measure(Command::new("wc").args(["-l", p]), None)),
     )];
     if !peers {
         return rows;
@@ -490,25 +499,29 @@ fn peer_rows(peers: bool, laurel: &Path, out: &Path, path: &Path) -> Vec<(String
     if which("ausearch") {
         rows.push((
             "ausearch -i".into(),
-            measure(Command::new("ausearch").args(["-i", "-if", p]), None),
+            repeat(rounds, || {
+                measure(Command::new("ausearch").args(["-i", "-if", p]), None)
+            }),
         ));
     } else {
         println!("(ausearch not installed: apt-get install auditd)");
     }
     if laurel.exists() {
         let dir = out.join("laurel");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
         let cfg = dir.join("config.toml");
-        std::fs::write(&cfg, format!(
-            "directory = \"{}\"\nstatusreport-period = 0\ninput = \"stdin\"\n[auditlog]\nfile = \"out.log\"\nsize = 100000000000\ngenerations = 1\n[state]\nfile = \"state\"\ngenerations = 0\nmax-age = 60\n",
-            dir.display()
-        )).unwrap();
-        rows.push((
-            "laurel 0.8.2".into(),
-            measure(Command::new(laurel).arg("-c").arg(&cfg), Some(path)),
-        ));
-        let _ = std::fs::remove_file(dir.join("out.log"));
+        // Each run from nothing: no output or state (its in-flight events
+        // and processes) of the run before.
+        let run = || {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&cfg, format!(
+                "directory = \"{}\"\nstatusreport-period = 0\ninput = \"stdin\"\n[auditlog]\nfile = \"out.log\"\nsize = 100000000000\ngenerations = 1\n[state]\nfile = \"state\"\ngenerations = 0\nmax-age = 60\n",
+                dir.display()
+            )).unwrap();
+            measure(Command::new(laurel).arg("-c").arg(&cfg), Some(path))
+        };
+        rows.push(("laurel 0.8.2".into(), repeat(rounds, run)));
+        let _ = std::fs::remove_dir_all(&dir);
     } else {
         println!(
             "(laurel not found at {}: cargo install laurel --version 0.8.2 --root tools)",
@@ -516,6 +529,11 @@ fn peer_rows(peers: bool, laurel: &Path, out: &Path, path: &Path) -> Vec<(String
         );
     }
     rows
+}
+
+/// The median of `rounds` runs of `run`.
+fn repeat(rounds: usize, mut run: impl FnMut() -> Run) -> Run {
+    median((0..rounds).map(|_| run()).collect())
 }
 
 /// The median wall and the median CPU of `runs` (each on its own), the
