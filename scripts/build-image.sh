@@ -10,10 +10,10 @@
 #   imported under that name;
 # - the binary: $AUDEX_BINARY when set, else scripts/build-pgo.sh on this host
 #   (the release build with profile-guided optimization, as the Dockerfile's
-#   build stage makes it; a Debian bookworm host, so the image's glibc matches); it stands in
-#   for deploy/Dockerfile's `build` stage (`--build-context build=DIR`), whose
-#   runtime stage is built as it is (setcap, user 65532); debug sections are
-#   stripped, as that stage does.
+#   build stage makes it; a Debian bookworm host, so the image's glibc
+#   matches); it stands in for deploy/Dockerfile's `build` stage
+#   (`--build-context build=DIR`), whose runtime stage is built as it is
+#   (setcap, user 65532); debug sections are stripped, as that stage does.
 # Needs root, podman, runc, catatonit and, without a base image, mmdebstrap
 # (Debian: apt-get install podman runc catatonit mmdebstrap).
 set -euo pipefail

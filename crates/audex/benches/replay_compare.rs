@@ -508,20 +508,21 @@ fn peer_rows(
     }
     if laurel.exists() {
         let dir = out.join("laurel");
-        let cfg = dir.join("config.toml");
+        let cfg = out.join("laurel.toml");
+        std::fs::write(&cfg, format!(
+            "directory = \"{}\"\nstatusreport-period = 0\ninput = \"stdin\"\n[auditlog]\nfile = \"out.log\"\nsize = 100000000000\ngenerations = 1\n[state]\nfile = \"state\"\ngenerations = 0\nmax-age = 60\n",
+            dir.display()
+        )).unwrap();
         // Each run from nothing: no output or state (its in-flight events
         // and processes) of the run before.
         let run = || {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(&cfg, format!(
-                "directory = \"{}\"\nstatusreport-period = 0\ninput = \"stdin\"\n[auditlog]\nfile = \"out.log\"\nsize = 100000000000\ngenerations = 1\n[state]\nfile = \"state\"\ngenerations = 0\nmax-age = 60\n",
-                dir.display()
-            )).unwrap();
             measure(Command::new(laurel).arg("-c").arg(&cfg), Some(path))
         };
         rows.push(("laurel 0.8.2".into(), repeat(rounds, run)));
         let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(&cfg);
     } else {
         println!(
             "(laurel not found at {}: cargo install laurel --version 0.8.2 --root tools)",
