@@ -6,11 +6,6 @@ use std::io::{self, Write};
 /// Writes events to a byte sink.
 pub trait EventWriter {
     fn write(&mut self, ev: &AuditEvent) -> io::Result<()>;
-    /// Writes an event the caller no longer needs (a writer that keeps events
-    /// takes it without a copy).
-    fn write_owned(&mut self, ev: AuditEvent) -> io::Result<()> {
-        self.write(&ev)
-    }
     /// Writes what is buffered and flushes the sink.
     fn finish(&mut self) -> io::Result<()>;
 }

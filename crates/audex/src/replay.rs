@@ -488,7 +488,7 @@ impl Local<'_> {
 
 impl Sink for Local<'_> {
     fn send(&mut self, ev: Enriched) -> Result<()> {
-        Ok(self.0.write_owned(ev.into_local())?)
+        Ok(self.0.write(ev.event())?)
     }
 }
 

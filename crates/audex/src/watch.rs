@@ -142,9 +142,9 @@ struct Terminal<'a> {
 
 impl Sink for Terminal<'_> {
     fn send(&mut self, ev: Enriched) -> Result<()> {
-        let ev = ev.into_local();
+        let ev = ev.event();
         if ev.lost.is_some() || ev.keys.iter().any(|k| k == &self.key) {
-            self.printed += emit(&mut *self.out, &ev, self.json, &self.shutdown)?;
+            self.printed += emit(&mut *self.out, ev, self.json, &self.shutdown)?;
         }
         Ok(())
     }

@@ -45,12 +45,6 @@ impl Enriched {
         self.note || self.event.lost.is_some()
     }
 
-    /// The event for an output that neither routes nor redacts (`watch`'s
-    /// terminal, `replay` without a config).
-    pub fn into_local(self) -> AuditEvent {
-        self.event
-    }
-
     pub(super) fn into_inner(self) -> AuditEvent {
         self.event
     }
