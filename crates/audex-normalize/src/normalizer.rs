@@ -453,6 +453,7 @@ impl<U: UserDb> Normalizer<U> {
             .map(|r| (PathView::of(r), r))
             .collect();
         paths.sort_by_key(|(v, _)| num(&v.item).unwrap_or(u64::MAX));
+        ev.files.reserve_exact(paths.len());
         for (v, r) in &paths {
             let name = text(&v.name).unwrap_or_default();
             let ouid = num32(&v.ouid, "ouid", bad);
