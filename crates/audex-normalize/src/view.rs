@@ -75,10 +75,18 @@ pub(crate) fn num32(v: &Option<Value<'_>>, key: &str, bad: &mut Vec<String>) -> 
         Some(n) if n == u64::from(u32::MAX) => None,
         Some(n) if n < u64::from(u32::MAX) => Some(n as u32),
         _ => {
-            let raw = v.raw_str();
-            let shown: String = raw.chars().take(40).collect();
-            bad.push(format!("{key}={shown}"));
+            not_an_id(v, key, bad);
             None
         }
     }
+}
+
+/// `key=raw` (at most 40 characters of it) into `bad`. Apart and cold, so
+/// that `num32`, called for a dozen ids an event, sets up no frame for the
+/// `format!` it almost never runs.
+#[cold]
+#[inline(never)]
+fn not_an_id(v: &Value<'_>, key: &str, bad: &mut Vec<String>) {
+    let shown: String = v.raw_str().chars().take(40).collect();
+    bad.push(format!("{key}={shown}"));
 }
