@@ -41,7 +41,7 @@ pub(crate) fn tokenize<const NESTED: bool>(
         }
         if buf[i] == b'{' {
             // AVC permission list: `{ read write }`.
-            let close = find(buf, i + 1, end, b'}').unwrap_or(end);
+            let close = scan::until(buf, i + 1, end, b'}', b'}');
             let (s, e) = trim_spaces(buf, i + 1, close);
             out.push(Field {
                 key: Key::Static(STATIC_SEPERMS),
@@ -199,13 +199,6 @@ fn extend_over_words(buf: &[u8], mut e: usize, end: usize, nested: bool) -> usiz
         }
         e = we;
     }
-}
-
-fn find(buf: &[u8], from: usize, end: usize, b: u8) -> Option<usize> {
-    if from >= end {
-        return None;
-    }
-    memchr::memchr(b, &buf[from..end]).map(|p| from + p)
 }
 
 fn trim_spaces(buf: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
