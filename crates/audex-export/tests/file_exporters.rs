@@ -64,6 +64,41 @@ fn archive_rotates_and_reads_back_in_order() {
     assert_eq!(back, events);
 }
 
+/// A restart in the same millisecond as the last run's newest segment (or
+/// with the clock behind it) still names its segments after that one: here
+/// the last run's segment is renamed far into the future.
+#[test]
+fn a_restart_names_its_segments_after_the_last_runs() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tmp("archive-restart");
+    let events = golden_events();
+    let (first, rest) = events.split_at(events.len() / 2);
+    let open = || ProtobufFile::new("archive", &dir, 1 << 30, Duration::from_secs(3600), None);
+    {
+        let mut a = open().unwrap();
+        rt.block_on(a.export(first)).unwrap();
+    }
+    let (segments, _) = read_archive(&dir);
+    assert_eq!(segments, 1);
+    let old = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::rename(&old, dir.join("audex-9999999999999-000001.pb")).unwrap();
+    {
+        let mut a = open().unwrap();
+        rt.block_on(a.export(rest)).unwrap();
+    }
+    let (segments, back) = read_archive(&dir);
+    assert_eq!(segments, 2);
+    assert_eq!(
+        back, events,
+        "the restart's segment sorts after the last run's"
+    );
+}
+
 #[test]
 fn jsonl_appends_the_contract() {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -188,6 +188,11 @@ pub struct ProtobufFile {
     max_bytes: u64,
     max_age: Duration,
     current: Option<Segment>,
+    /// The millisecond and number of the newest segment named in the
+    /// directory (by this run or, at the start, an earlier one): a new name
+    /// takes a millisecond no earlier and a higher number, so that it sorts
+    /// after it even when a restart lands in the same millisecond.
+    last_ms: u128,
     n: u64,
     buf: Vec<u8>,
     content: Vec<u8>,
@@ -198,6 +203,14 @@ pub struct ProtobufFile {
     checkpoints: Option<Checkpoints>,
     /// The name of the segment closed last (where checkpoints point between segments).
     last_closed: String,
+}
+
+/// The millisecond and number of a segment named `audex-{ms}-{n}.pb[.partial]`.
+fn name_stamp(path: &Path) -> Option<(u128, u64)> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_prefix("audex-")?.split('.').next()?;
+    let (ms, n) = stem.split_once('-')?;
+    Some((ms.parse().ok()?, n.parse().ok()?))
 }
 
 fn final_name(path: &Path) -> String {
@@ -276,6 +289,10 @@ impl ProtobufFile {
                 distrust = Some("heads-behind");
             }
         }
+        let (last_ms, n) = segments
+            .last()
+            .and_then(|p| name_stamp(p))
+            .unwrap_or((0, 0));
         for p in segments.iter().filter(|p| is_open_segment(p)) {
             recover(p, chain.as_mut(), &dir)
                 .map_err(|e| format!("recovering {}: {e}", p.display()))?;
@@ -289,7 +306,8 @@ impl ProtobufFile {
             max_bytes: max_bytes.max(1024),
             max_age,
             current: None,
-            n: 0,
+            last_ms,
+            n,
             buf: Vec::new(),
             content: Vec::new(),
             chain,
@@ -395,9 +413,11 @@ impl ProtobufFile {
             self.close()?;
         }
         if self.current.is_none() {
-            let ms = SystemTime::now()
+            let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis());
+            let ms = now.max(self.last_ms);
+            self.last_ms = ms;
             self.n += 1;
             let path = self
                 .dir
